@@ -1,0 +1,99 @@
+# qora: build, test, run. `make run` and `make test` are all a new user needs.
+
+LUA ?= lua5.4
+CC ?= cc
+PYTHON ?= python3
+CFLAGS ?= -O2 -g
+ARCH := $(shell uname -m)
+
+PKGS := lua5.4 libcjson libutf8proc
+DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+QFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -pthread -Wall -Wextra -Wno-unused-parameter \
+         -Iengine $(DEP_CFLAGS)
+LIBS = -lcjson -lutf8proc -lm -pthread
+
+# SIMD files are compiled for their instruction set; the engine picks them at run time.
+ifneq ($(filter x86_64 amd64 i686,$(ARCH)),)
+AVX2_FLAGS = -mavx2 -mfma -mf16c
+AVX512_FLAGS = $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni \
+               -mavx512bf16
+endif
+
+ENGINE_SRC := $(wildcard engine/*.c)
+ENGINE_OBJ := $(ENGINE_SRC:%.c=build/%.o)
+LQORA_SRC := $(wildcard lqora/*.c)
+LQORA_OBJ := $(LQORA_SRC:%.c=build/%.o)
+CTEST_SRC := $(wildcard spec/c/test_*.c)
+CTEST_BIN := $(CTEST_SRC:spec/c/%.c=build/test/%)
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tools/%.c=build/tools/%)
+
+LIBQORA = build/libqora.a
+CORE_SO = build/qora/core.so
+MODEL = models/SmolLM2-135M-Instruct.Q4_1.gguf
+
+PREFIX ?= /usr/local
+LUA_LIBDIR ?= $(PREFIX)/lib/lua/5.4
+LUA_DIR ?= $(PREFIX)/share/lua/5.4
+BINDIR ?= $(PREFIX)/bin
+
+RUN_ENV = LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' \
+          LUA_CPATH='$(CURDIR)/build/?.so;;'
+
+.PHONY: all deps model run test test-c test-lua bench install clean
+
+all: $(LIBQORA) $(CORE_SO) $(TOOL_BIN)
+
+deps:
+	@sh tools/deps.sh
+
+model: $(MODEL)
+
+$(MODEL):
+	@sh tools/fetch-model.sh $@
+
+build/%.o: %.c $(wildcard engine/*.h lqora/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(QFLAGS) $(XFLAGS) -c $< -o $@
+
+build/engine/%_avx2.o: XFLAGS = $(AVX2_FLAGS)
+build/engine/%_avx512.o: XFLAGS = $(AVX512_FLAGS)
+
+$(LIBQORA): $(ENGINE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CORE_SO): $(LQORA_OBJ) $(LIBQORA)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $(LQORA_OBJ) $(LIBQORA) $(LIBS)
+
+build/test/%: spec/c/%.c spec/c/tap.h $(LIBQORA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(QFLAGS) -Ispec/c $< -o $@ $(LIBQORA) $(LIBS)
+
+build/tools/%: tools/%.c $(LIBQORA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(QFLAGS) $< -o $@ $(LIBQORA) $(LIBS)
+
+run: deps
+	@$(MAKE) --no-print-directory all $(MODEL)
+	@$(RUN_ENV) $(LUA) bin/qora $(ARGS)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(CTEST_BIN) $(MODEL)
+	@sh spec/run.sh
+
+test-c: all $(CTEST_BIN)
+	@for t in $(CTEST_BIN); do $$t; done
+
+test-lua: all $(MODEL)
+	@$(RUN_ENV) busted --lua=$(LUA) spec
+
+install: all
+	install -d $(DESTDIR)$(LUA_LIBDIR)/qora $(DESTDIR)$(LUA_DIR)/qora $(DESTDIR)$(BINDIR)
+	install -m 755 $(CORE_SO) $(DESTDIR)$(LUA_LIBDIR)/qora/core.so
+	install -m 644 lua/qora/*.lua $(DESTDIR)$(LUA_DIR)/qora/
+	install -m 755 bin/qora $(DESTDIR)$(BINDIR)/qora
+
+clean:
+	rm -rf build

@@ -1,0 +1,31 @@
+/*
+** matmul.h: products of a weight matrix with a batch of activation rows, on the thread pool.
+*/
+#ifndef QORA_MATMUL_H
+#define QORA_MATMUL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+
+/* A weight matrix: rows of cols values each, stored row after row in type. Never copied. */
+typedef struct qora_weight {
+  int type;
+  int64_t rows;
+  int64_t cols;
+  size_t row_bytes;
+  const void *data;
+} qora_weight;
+
+/* Bytes of scratch qora_matmul needs for n_tok activation rows of w->cols values. */
+size_t qora_matmul_scratch(const qora_weight *w, int n_tok);
+
+/*
+** y[t * ldy + r] = sum_k w[r][k] * x[t * ldx + k], for t < n_tok and r < w->rows.
+** Activations are converted once to the weight type's vec_dot_type, in scratch.
+*/
+void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx, int n_tok,
+                 float *y, int ldy, void *scratch);
+
+#endif

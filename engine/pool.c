@@ -1,0 +1,125 @@
+/*
+** pool.c: persistent worker threads. Workers spin briefly on a generation counter before
+** sleeping on a condition variable, so back-to-back jobs (one per matrix product in a decode
+** step) start in microseconds while an idle pool uses no CPU.
+*/
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "pool.h"
+
+#define SPIN_ROUNDS 20000
+
+struct qora_pool {
+  int n;
+  pthread_t *threads;
+  pthread_mutex_t mu;
+  pthread_cond_t wake;
+  atomic_uint gen;          /* bumped once per job */
+  atomic_int pending;       /* workers still running the current job */
+  atomic_int quit;
+  qora_pool_fn fn;
+  void *ctx;
+};
+
+typedef struct worker_arg {
+  qora_pool *p;
+  int ith;
+} worker_arg;
+
+
+static unsigned wait_job(qora_pool *p, unsigned seen) {
+  unsigned g;
+
+  for (int i = 0; i < SPIN_ROUNDS; i++) {
+    g = atomic_load_explicit(&p->gen, memory_order_acquire);
+    if (g != seen)
+      return g;
+  }
+  pthread_mutex_lock(&p->mu);
+  while ((g = atomic_load(&p->gen)) == seen)
+    pthread_cond_wait(&p->wake, &p->mu);
+  pthread_mutex_unlock(&p->mu);
+  return g;
+}
+
+
+static void *worker(void *arg) {
+  worker_arg *w = arg;
+  qora_pool *p = w->p;
+  int ith = w->ith;
+  unsigned seen = 0;
+
+  free(w);
+  for (;;) {
+    seen = wait_job(p, seen);
+    if (atomic_load(&p->quit))
+      return NULL;
+    p->fn(p->ctx, ith, p->n);
+    atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+  }
+}
+
+
+qora_pool *qora_pool_new(int n_threads) {
+  qora_pool *p = calloc(1, sizeof *p);
+
+  if (p == NULL)
+    return NULL;
+  p->n = n_threads < 1 ? 1 : n_threads;
+  p->threads = calloc((size_t)p->n, sizeof *p->threads);
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->wake, NULL);
+  for (int i = 1; i < p->n; i++) {
+    worker_arg *w = malloc(sizeof *w);
+    w->p = p;
+    w->ith = i;
+    if (pthread_create(&p->threads[i], NULL, worker, w) != 0) {
+      free(w);
+      p->n = i;             /* run with the threads we have */
+      break;
+    }
+  }
+  return p;
+}
+
+
+void qora_pool_free(qora_pool *p) {
+  if (p == NULL)
+    return;
+  atomic_store(&p->quit, 1);
+  pthread_mutex_lock(&p->mu);
+  atomic_fetch_add(&p->gen, 1);
+  pthread_cond_broadcast(&p->wake);
+  pthread_mutex_unlock(&p->mu);
+  for (int i = 1; i < p->n; i++)
+    pthread_join(p->threads[i], NULL);
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->wake);
+  free(p->threads);
+  free(p);
+}
+
+
+int qora_pool_size(const qora_pool *p) {
+  return p ? p->n : 1;
+}
+
+
+void qora_pool_run(qora_pool *p, qora_pool_fn fn, void *ctx) {
+  if (p == NULL || p->n == 1) {
+    fn(ctx, 0, 1);
+    return;
+  }
+  p->fn = fn;
+  p->ctx = ctx;
+  atomic_store(&p->pending, p->n - 1);
+  pthread_mutex_lock(&p->mu);
+  atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+  pthread_cond_broadcast(&p->wake);
+  pthread_mutex_unlock(&p->mu);
+  fn(ctx, 0, p->n);
+  while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
+    ;
+}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Runs the whole suite: the C test programs, the busted specs and the LuaRocks install check.
+# Every part speaks TAP; the last line counts them all: "N passed, N failed".
+LUA=${LUA:-lua5.4}
+top=$(pwd)
+export LUA_PATH="$top/lua/?.lua;$top/lua/?/init.lua;;"
+export LUA_CPATH="$top/build/?.so;;"
+out=build/tap
+mkdir -p "$out"
+passed=0
+failed=0
+
+# run NAME COMMAND...: runs a TAP producer; a non-zero exit with no failing test is one failure.
+run() {
+  name=$1
+  shift
+  echo "# $name"
+  ("$@"; echo $? > "$out/$name.rc") 2>&1 | tee "$out/$name.tap"
+  rc=$(cat "$out/$name.rc")
+  p=$(grep -c '^ok ' "$out/$name.tap")
+  f=$(grep -c '^not ok ' "$out/$name.tap")
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "not ok - $name exited with status $rc"
+    f=1
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+for t in build/test/test_*; do
+  [ -x "$t" ] && run "$(basename "$t")" "$t"
+done
+run busted busted --lua="$LUA" -o TAP spec
+[ -f spec/rock_check.sh ] && run luarocks sh spec/rock_check.sh
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
