@@ -1,5 +1,5 @@
 /*
-** lqora.h: the pieces of the qora.core Lua module. Each lqora/*.c file adds its functions and
+** lqora.h: the pieces of the qora.core Lua module. Each file in lqora/ adds its functions and
 ** metatables to the module table with an opener called by luaopen_qora_core.
 */
 #ifndef LQORA_H
