@@ -53,6 +53,7 @@ typedef struct gguf_file {
   gguf_tensor *tensors;
   uint64_t alignment;
   uint64_t data_offset;     /* start of the tensor data section */
+  int owns_map;             /* 1 when opened from a path: the map is ours to unmap */
 } gguf_file;
 
 /* Opens and validates path. On failure returns NULL and explains in err. */

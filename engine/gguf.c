@@ -1,0 +1,529 @@
+/*
+** gguf.c: reading GGUF files. The layout (https://github.com/ggml-org/ggml/blob/master/docs/
+** gguf.md): magic "GGUF", version, tensor count, metadata count, the metadata, the tensor
+** infos, padding to the alignment, then the tensor data. All numbers little-endian.
+** gguf_open walks everything once and checks it against the file size, so later accessors
+** only follow pointers that are known to lie inside the map.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "gguf.h"
+
+#define GGUF_MAGIC "GGUF"
+#define GGUF_DEFAULT_ALIGNMENT 32
+#define GGUF_MAX_DIMS 4
+#define GGUF_MAX_ELEMS (UINT64_C(1) << 50)  /* far above any real tensor; keeps sizes exact */
+
+/* A cursor over the file image; every read checks the bytes left. */
+typedef struct cursor {
+  const uint8_t *base;
+  uint64_t size;
+  uint64_t pos;
+  qora_err *err;
+  const char *what;         /* what is being read, for messages */
+} cursor;
+
+static const size_t vtype_size[GGUF_VTYPE_COUNT] = {
+  [GGUF_U8] = 1, [GGUF_I8] = 1, [GGUF_U16] = 2, [GGUF_I16] = 2, [GGUF_U32] = 4,
+  [GGUF_I32] = 4, [GGUF_F32] = 4, [GGUF_BOOL] = 1, [GGUF_U64] = 8, [GGUF_I64] = 8,
+  [GGUF_F64] = 8,
+};
+
+/* Block geometry of the GGML types whose size qora knows: values per block, bytes per block. */
+static int type_geometry(uint32_t type, uint64_t *blck, uint64_t *bytes) {
+  switch (type) {
+  case QORA_F32: *blck = 1; *bytes = 4; return 1;
+  case QORA_F16: case QORA_BF16: *blck = 1; *bytes = 2; return 1;
+  case QORA_Q4_0: *blck = 32; *bytes = 18; return 1;
+  case QORA_Q4_1: *blck = 32; *bytes = 20; return 1;
+  case QORA_Q8_0: *blck = 32; *bytes = 34; return 1;
+  case QORA_Q4_K: *blck = 256; *bytes = 144; return 1;
+  case QORA_Q5_K: *blck = 256; *bytes = 176; return 1;
+  case QORA_Q6_K: *blck = 256; *bytes = 210; return 1;
+  default: return 0;
+  }
+}
+
+
+/* ------------------------------------------------------------------ reading */
+
+static int need(cursor *c, uint64_t n) {
+  if (n > c->size - c->pos)
+    return qora_fail(c->err, "%s at byte %llu runs past the end of the file (%llu bytes); "
+                     "the file is truncated or corrupt", c->what,
+                     (unsigned long long)c->pos, (unsigned long long)c->size);
+  return 0;
+}
+
+
+static int read_bytes(cursor *c, void *out, uint64_t n) {
+  if (need(c, n) < 0)
+    return -1;
+  memcpy(out, c->base + c->pos, n);
+  c->pos += n;
+  return 0;
+}
+
+
+static int read_u32(cursor *c, uint32_t *v) {
+  return read_bytes(c, v, 4);
+}
+
+
+static int read_u64(cursor *c, uint64_t *v) {
+  return read_bytes(c, v, 8);
+}
+
+
+static int read_str(cursor *c, gguf_str *s) {
+  uint64_t len;
+
+  if (read_u64(c, &len) < 0 || need(c, len) < 0)
+    return -1;
+  s->ptr = (const char *)c->base + c->pos;
+  s->len = len;
+  c->pos += len;
+  return 0;
+}
+
+
+/* Skips over one array's elements, checking each string. */
+static int skip_array(cursor *c, gguf_kv *kv) {
+  uint64_t size;
+
+  if (kv->arr_type >= GGUF_VTYPE_COUNT || kv->arr_type == GGUF_ARRAY)
+    return qora_fail(c->err, "metadata %.*s: arrays of type %u are not supported",
+                     (int)kv->key.len, kv->key.ptr, kv->arr_type);
+  if (kv->arr_type == GGUF_STRING) {
+    gguf_str s;
+    for (uint64_t i = 0; i < kv->n; i++)
+      if (read_str(c, &s) < 0)
+        return -1;
+    return 0;
+  }
+  size = vtype_size[kv->arr_type];
+  if (kv->n > (c->size - c->pos) / size)
+    return need(c, UINT64_MAX);
+  c->pos += kv->n * size;
+  return 0;
+}
+
+
+static int read_value(cursor *c, gguf_kv *kv) {
+  uint64_t start;
+
+  if (read_u32(c, &kv->type) < 0)
+    return -1;
+  kv->n = 1;
+  if (kv->type == GGUF_ARRAY) {
+    if (read_u32(c, &kv->arr_type) < 0 || read_u64(c, &kv->n) < 0)
+      return -1;
+    start = c->pos;
+    kv->data = c->base + start;
+    if (skip_array(c, kv) < 0)
+      return -1;
+  } else if (kv->type == GGUF_STRING) {
+    gguf_str s;
+    start = c->pos;
+    kv->data = c->base + start;
+    if (read_str(c, &s) < 0)
+      return -1;
+  } else if (kv->type < GGUF_VTYPE_COUNT) {
+    start = c->pos;
+    kv->data = c->base + start;
+    if (need(c, vtype_size[kv->type]) < 0)
+      return -1;
+    c->pos += vtype_size[kv->type];
+  } else {
+    return qora_fail(c->err, "metadata %.*s has unknown value type %u; is this a GGUF file "
+                     "from a newer writer?", (int)kv->key.len, kv->key.ptr, kv->type);
+  }
+  kv->nbytes = c->pos - start;
+  return 0;
+}
+
+
+static int read_kvs(cursor *c, gguf_file *f) {
+  /* The smallest entry is a key length, a type and one byte. */
+  if (f->n_kv > (c->size - c->pos) / 13)
+    return qora_fail(c->err, "header claims %llu metadata entries, more than the file can "
+                     "hold; the file is corrupt", (unsigned long long)f->n_kv);
+  f->kv = calloc(f->n_kv ? f->n_kv : 1, sizeof *f->kv);
+  if (f->kv == NULL)
+    return qora_fail(c->err, "out of memory reading metadata");
+  for (uint64_t i = 0; i < f->n_kv; i++) {
+    gguf_kv *kv = &f->kv[i];
+    c->what = "a metadata key";
+    if (read_str(c, &kv->key) < 0)
+      return -1;
+    c->what = "a metadata value";
+    if (read_value(c, kv) < 0)
+      return -1;
+    for (uint64_t j = 0; j < i; j++)
+      if (f->kv[j].key.len == kv->key.len && !memcmp(f->kv[j].key.ptr, kv->key.ptr,
+                                                      kv->key.len))
+        return qora_fail(c->err, "metadata key %.*s appears twice; the file is corrupt",
+                         (int)kv->key.len, kv->key.ptr);
+  }
+  return 0;
+}
+
+
+/* ------------------------------------------------------------------ tensors */
+
+static int read_tensor_info(cursor *c, gguf_tensor *t) {
+  uint64_t elems = 1;
+
+  c->what = "a tensor name";
+  if (read_str(c, &t->name) < 0)
+    return -1;
+  c->what = "a tensor description";
+  if (read_u32(c, &t->n_dims) < 0)
+    return -1;
+  if (t->n_dims < 1 || t->n_dims > GGUF_MAX_DIMS)
+    return qora_fail(c->err, "tensor %.*s has %u dimensions; GGUF allows 1 to 4",
+                     (int)t->name.len, t->name.ptr, t->n_dims);
+  for (int d = 0; d < GGUF_MAX_DIMS; d++)
+    t->ne[d] = 1;
+  for (uint32_t d = 0; d < t->n_dims; d++) {
+    if (read_u64(c, &t->ne[d]) < 0)
+      return -1;
+    if (t->ne[d] == 0 || t->ne[d] > GGUF_MAX_ELEMS / elems)
+      return qora_fail(c->err, "tensor %.*s has an impossible shape (dimension %u is %llu)",
+                       (int)t->name.len, t->name.ptr, d, (unsigned long long)t->ne[d]);
+    elems *= t->ne[d];
+  }
+  if (read_u32(c, &t->type) < 0 || read_u64(c, &t->offset) < 0)
+    return -1;
+  return 0;
+}
+
+
+/* Sizes a tensor and checks that its bytes lie inside the data section. */
+static int place_tensor(const gguf_file *f, gguf_tensor *t, qora_err *err) {
+  uint64_t blck, bytes, elems = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+
+  if (t->offset % f->alignment)
+    return qora_fail(err, "tensor %.*s starts at offset %llu, not a multiple of the file's "
+                     "alignment %llu; the file is corrupt", (int)t->name.len, t->name.ptr,
+                     (unsigned long long)t->offset, (unsigned long long)f->alignment);
+  if (!type_geometry(t->type, &blck, &bytes))
+    return 0;               /* the model loader names the unsupported type */
+  if (t->ne[0] % blck)
+    return qora_fail(err, "tensor %.*s: rows of %llu values do not split into blocks of %llu",
+                     (int)t->name.len, t->name.ptr, (unsigned long long)t->ne[0],
+                     (unsigned long long)blck);
+  t->nbytes = elems / blck * bytes;
+  if (t->offset > f->size - f->data_offset || t->nbytes > f->size - f->data_offset - t->offset)
+    return qora_fail(err, "tensor %.*s (%llu bytes at offset %llu) lies outside the file; "
+                     "the file is truncated", (int)t->name.len, t->name.ptr,
+                     (unsigned long long)t->nbytes, (unsigned long long)t->offset);
+  t->data = f->map + f->data_offset + t->offset;
+  return 0;
+}
+
+
+static int by_offset(const void *a, const void *b) {
+  const gguf_tensor *x = *(gguf_tensor *const *)a, *y = *(gguf_tensor *const *)b;
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+
+/* Refuses duplicate names and tensors whose bytes overlap. */
+static int check_tensor_set(gguf_file *f, qora_err *err) {
+  gguf_tensor **order = malloc((f->n_tensors ? f->n_tensors : 1) * sizeof *order);
+  int rc = 0;
+
+  if (order == NULL)
+    return qora_fail(err, "out of memory checking tensors");
+  for (uint64_t i = 0; i < f->n_tensors; i++)
+    order[i] = &f->tensors[i];
+  qsort(order, f->n_tensors, sizeof *order, by_offset);
+  for (uint64_t i = 1; i < f->n_tensors && rc == 0; i++) {
+    const gguf_tensor *a = order[i - 1], *b = order[i];
+    if (a->nbytes && a->offset + a->nbytes > b->offset)
+      rc = qora_fail(err, "tensors %.*s and %.*s overlap in the file; the file is corrupt",
+                     (int)a->name.len, a->name.ptr, (int)b->name.len, b->name.ptr);
+  }
+  free(order);
+  for (uint64_t i = 0; i < f->n_tensors && rc == 0; i++)
+    for (uint64_t j = 0; j < i && rc == 0; j++)
+      if (f->tensors[i].name.len == f->tensors[j].name.len &&
+          !memcmp(f->tensors[i].name.ptr, f->tensors[j].name.ptr, f->tensors[i].name.len))
+        rc = qora_fail(err, "tensor %.*s appears twice; the file is corrupt",
+                       (int)f->tensors[i].name.len, f->tensors[i].name.ptr);
+  return rc;
+}
+
+
+static int read_tensors(cursor *c, gguf_file *f) {
+  /* The smallest info is a name length, dims, one dimension, a type and an offset. */
+  if (f->n_tensors > (c->size - c->pos) / 32)
+    return qora_fail(c->err, "header claims %llu tensors, more than the file can hold; the "
+                     "file is corrupt", (unsigned long long)f->n_tensors);
+  f->tensors = calloc(f->n_tensors ? f->n_tensors : 1, sizeof *f->tensors);
+  if (f->tensors == NULL)
+    return qora_fail(c->err, "out of memory reading tensor infos");
+  for (uint64_t i = 0; i < f->n_tensors; i++)
+    if (read_tensor_info(c, &f->tensors[i]) < 0)
+      return -1;
+  return 0;
+}
+
+
+/* ------------------------------------------------------------------ opening */
+
+static int read_alignment(gguf_file *f, qora_err *err) {
+  uint32_t a = GGUF_DEFAULT_ALIGNMENT;
+  int rc = gguf_get_u32(f, "general.alignment", &a, err);
+
+  if (rc < 0)
+    return -1;
+  if (a == 0 || (a & (a - 1)) || a > 1u << 20)
+    return qora_fail(err, "general.alignment is %u; it must be a power of two", a);
+  f->alignment = a;
+  return 0;
+}
+
+
+static int parse(gguf_file *f, qora_err *err) {
+  cursor c = { f->map, f->size, 0, err, "the header" };
+  char magic[4];
+
+  if (read_bytes(&c, magic, 4) < 0 || memcmp(magic, GGUF_MAGIC, 4) != 0)
+    return qora_fail(err, "%s is not a GGUF file (no GGUF magic)", f->path);
+  if (read_u32(&c, &f->version) < 0)
+    return -1;
+  if (f->version != 2 && f->version != 3)
+    return qora_fail(err, "GGUF version %u is not supported (qora reads versions 2 and 3)",
+                     f->version);
+  if (read_u64(&c, &f->n_tensors) < 0 || read_u64(&c, &f->n_kv) < 0)
+    return -1;
+  if (read_kvs(&c, f) < 0 || read_tensors(&c, f) < 0 || read_alignment(f, err) < 0)
+    return -1;
+  f->data_offset = (c.pos + f->alignment - 1) / f->alignment * f->alignment;
+  if (f->n_tensors && f->data_offset > f->size)
+    return qora_fail(err, "the tensor data section is missing; the file is truncated");
+  for (uint64_t i = 0; i < f->n_tensors; i++)
+    if (place_tensor(f, &f->tensors[i], err) < 0)
+      return -1;
+  return check_tensor_set(f, err);
+}
+
+
+gguf_file *gguf_open_memory(const void *data, uint64_t size, qora_err *err) {
+  gguf_file *f = calloc(1, sizeof *f);
+
+  if (f == NULL) {
+    qora_fail(err, "out of memory");
+    return NULL;
+  }
+  f->path = "(memory)";
+  f->map = data;
+  f->size = size;
+  if (parse(f, err) < 0) {
+    gguf_close(f);
+    return NULL;
+  }
+  return f;
+}
+
+
+gguf_file *gguf_open(const char *path, qora_err *err) {
+  struct stat st;
+  void *map;
+  gguf_file *f;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0) {
+    qora_fail(err, "cannot open %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 24) {
+    qora_fail(err, "%s is not a GGUF file (%s)", path,
+              S_ISREG(st.st_mode) ? "too short" : "not a regular file");
+    close(fd);
+    return NULL;
+  }
+  map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (map == MAP_FAILED) {
+    qora_fail(err, "cannot map %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  f = gguf_open_memory(map, (uint64_t)st.st_size, err);
+  if (f == NULL) {
+    munmap(map, (size_t)st.st_size);
+    return NULL;
+  }
+  f->path = strdup(path);
+  f->owns_map = 1;
+  return f;
+}
+
+
+void gguf_close(gguf_file *f) {
+  if (f == NULL)
+    return;
+  if (f->owns_map) {
+    munmap((void *)f->map, f->size);
+    free((char *)f->path);
+  }
+  free(f->kv);
+  free(f->tensors);
+  free(f);
+}
+
+
+/* ------------------------------------------------------------------ lookups */
+
+int gguf_str_eq(gguf_str s, const char *c) {
+  size_t n = strlen(c);
+  return s.len == n && memcmp(s.ptr, c, n) == 0;
+}
+
+
+const gguf_kv *gguf_find(const gguf_file *f, const char *key) {
+  for (uint64_t i = 0; i < f->n_kv; i++)
+    if (gguf_str_eq(f->kv[i].key, key))
+      return &f->kv[i];
+  return NULL;
+}
+
+
+const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
+  for (uint64_t i = 0; i < f->n_tensors; i++)
+    if (gguf_str_eq(f->tensors[i].name, name))
+      return &f->tensors[i];
+  return NULL;
+}
+
+
+static int is_int_type(uint32_t t) {
+  return t <= GGUF_I32 || t == GGUF_U64 || t == GGUF_I64 || t == GGUF_BOOL;
+}
+
+
+/* Reads element i of a numeric value or array as int64 (u64 above INT64_MAX saturates). */
+static int64_t load_int(uint32_t type, const uint8_t *p) {
+  union { uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32;
+          uint64_t u64; int64_t i64; } v;
+
+  memcpy(&v, p, vtype_size[type]);
+  switch (type) {
+  case GGUF_U8: case GGUF_BOOL: return v.u8;
+  case GGUF_I8: return v.i8;
+  case GGUF_U16: return v.u16;
+  case GGUF_I16: return v.i16;
+  case GGUF_U32: return v.u32;
+  case GGUF_I32: return v.i32;
+  case GGUF_U64: return v.u64 > INT64_MAX ? INT64_MAX : (int64_t)v.u64;
+  default: return v.i64;
+  }
+}
+
+
+static double load_float(uint32_t type, const uint8_t *p) {
+  float f;
+  double d;
+
+  if (type == GGUF_F32) {
+    memcpy(&f, p, 4);
+    return f;
+  }
+  if (type == GGUF_F64) {
+    memcpy(&d, p, 8);
+    return d;
+  }
+  return (double)load_int(type, p);
+}
+
+
+int64_t gguf_arr_int(const gguf_kv *kv, uint64_t i) {
+  return load_int(kv->arr_type, kv->data + i * vtype_size[kv->arr_type]);
+}
+
+
+double gguf_arr_float(const gguf_kv *kv, uint64_t i) {
+  return load_float(kv->arr_type, kv->data + i * vtype_size[kv->arr_type]);
+}
+
+
+static int wrong_type(const gguf_kv *kv, const char *want, qora_err *err) {
+  return qora_fail(err, "metadata %.*s should be %s (type %u found); the file is corrupt",
+                   (int)kv->key.len, kv->key.ptr, want, kv->type);
+}
+
+
+int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out, qora_err *err) {
+  const gguf_kv *kv = gguf_find(f, key);
+  int64_t v;
+
+  if (kv == NULL)
+    return 0;
+  if (!is_int_type(kv->type))
+    return wrong_type(kv, "an integer", err);
+  v = load_int(kv->type, kv->data);
+  if (v < 0 || v > UINT32_MAX)
+    return qora_fail(err, "metadata %s is %lld, out of range", key, (long long)v);
+  *out = (uint32_t)v;
+  return 1;
+}
+
+
+int gguf_get_f32(const gguf_file *f, const char *key, float *out, qora_err *err) {
+  const gguf_kv *kv = gguf_find(f, key);
+
+  if (kv == NULL)
+    return 0;
+  if (kv->type != GGUF_F32 && kv->type != GGUF_F64)
+    return wrong_type(kv, "a float", err);
+  *out = (float)load_float(kv->type, kv->data);
+  return 1;
+}
+
+
+int gguf_get_bool(const gguf_file *f, const char *key, int *out, qora_err *err) {
+  const gguf_kv *kv = gguf_find(f, key);
+
+  if (kv == NULL)
+    return 0;
+  if (!is_int_type(kv->type))
+    return wrong_type(kv, "a boolean", err);
+  *out = load_int(kv->type, kv->data) != 0;
+  return 1;
+}
+
+
+int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out, qora_err *err) {
+  const gguf_kv *kv = gguf_find(f, key);
+
+  if (kv == NULL)
+    return 0;
+  if (kv->type != GGUF_STRING)
+    return wrong_type(kv, "a string", err);
+  memcpy(&out->len, kv->data, 8);
+  out->ptr = (const char *)kv->data + 8;
+  return 1;
+}
+
+
+int gguf_str_array(const gguf_kv *kv, gguf_str *out, qora_err *err) {
+  const uint8_t *p = kv->data;
+
+  if (kv->type != GGUF_ARRAY || kv->arr_type != GGUF_STRING)
+    return wrong_type(kv, "an array of strings", err);
+  for (uint64_t i = 0; i < kv->n; i++) {
+    memcpy(&out[i].len, p, 8);
+    out[i].ptr = (const char *)p + 8;
+    p += 8 + out[i].len;
+  }
+  return 0;
+}

@@ -1,0 +1,136 @@
+/*
+** test_gguf.c: the GGUF reader on the reference files and on broken copies of them.
+** Expected counts are those PyPI's gguf package reports for the same files.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "gguf.h"
+#include "tap.h"
+
+#define VEC "../shared/vectors/"
+
+static unsigned char *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  unsigned char *buf;
+
+  if (f == NULL)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  buf = malloc(*n);
+  if (fread(buf, 1, *n, f) != *n) {
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  return buf;
+}
+
+
+static void test_reference_files(void) {
+  qora_err err = {{0}};
+  gguf_file *f = gguf_open(VEC "tiny-smollm3/tiny-smollm3-q4_k_m.gguf", &err);
+  gguf_str s;
+  uint32_t n;
+
+  if (!TAP_OK(f != NULL, "opens tiny-smollm3-q4_k_m.gguf")) {
+    TAP_DIAG("%s", err.msg);
+    return;
+  }
+  TAP_OK(f->n_tensors == 38 && f->n_kv == 23, "reads 38 tensors and 23 metadata entries");
+  TAP_OK(gguf_get_str(f, "general.architecture", &s, &err) == 1 && gguf_str_eq(s, "smollm3"),
+         "reads the architecture string");
+  TAP_OK(gguf_get_u32(f, "smollm3.block_count", &n, &err) == 1 && n == 4, "reads block_count");
+  TAP_OK(gguf_get_str(f, "smollm3.block_count", &s, &err) == -1 && strstr(err.msg, "string"),
+         "refuses an integer read as a string: %s", err.msg);
+  const gguf_tensor *t = gguf_find_tensor(f, "token_embd.weight");
+  TAP_OK(t && t->type == QORA_Q6_K && t->ne[0] == 256 && t->ne[1] == 462 &&
+         t->nbytes == 462 * 210, "token_embd.weight is Q6_K 256x462");
+  gguf_close(f);
+
+  f = gguf_open(VEC "tokenizer/llama3-vocab.gguf", &err);
+  const gguf_kv *kv = f ? gguf_find(f, "tokenizer.ggml.merges") : NULL;
+  TAP_OK(f && f->n_tensors == 0 && kv && kv->n == 280147,
+         "opens the vocabulary-only GGUF with its 280147 merges");
+  gguf_close(f);
+}
+
+
+/* Every truncation before the end of the last tensor must be refused, never crash. */
+static void test_truncations(const unsigned char *img, size_t size) {
+  qora_err err;
+  gguf_file *whole = gguf_open_memory(img, size, &err);
+  uint64_t end = 0;
+  int refused = 0, tried = 0;
+
+  for (uint64_t i = 0; i < whole->n_tensors; i++) {
+    uint64_t e = whole->data_offset + whole->tensors[i].offset + whole->tensors[i].nbytes;
+    end = e > end ? e : end;
+  }
+  for (size_t cut = 0; cut < end; cut += cut < whole->data_offset + 64 ? 1 : 997) {
+    unsigned char *copy = malloc(cut ? cut : 1);
+    memcpy(copy, img, cut);
+    gguf_file *f = gguf_open_memory(copy, cut, &err);
+    refused += f == NULL;
+    tried++;
+    gguf_close(f);
+    free(copy);
+  }
+  TAP_OK(refused == tried, "refuses the file truncated at each of %d offsets (%d refused)",
+         tried, refused);
+  gguf_close(whole);
+}
+
+
+/* Overwrites 8 bytes at off with v and expects a refusal whose message contains want. */
+static void expect_refusal(const unsigned char *img, size_t size, size_t off, uint64_t v,
+                           const char *want, const char *what) {
+  unsigned char *copy = malloc(size);
+  qora_err err = {{0}};
+
+  memcpy(copy, img, size);
+  memcpy(copy + off, &v, 8);
+  gguf_file *f = gguf_open_memory(copy, size, &err);
+  TAP_OK(f == NULL && strstr(err.msg, want) != NULL, "refuses %s: %s", what, err.msg);
+  gguf_close(f);
+  free(copy);
+}
+
+
+static void test_hostile_headers(const unsigned char *img, size_t size) {
+  unsigned char *copy = malloc(size);
+  qora_err err;
+  int survived = 1;
+
+  expect_refusal(img, size, 0, UINT64_C(0x0000000347554747), "not a GGUF", "a wrong magic");
+  expect_refusal(img, size, 8, UINT64_C(1) << 60, "more than the file", "an absurd tensor count");
+  expect_refusal(img, size, 16, UINT64_C(1) << 60, "more than the file", "an absurd kv count");
+  expect_refusal(img, size, 24, UINT64_C(1) << 62, "past the end", "an absurd key length");
+  /* Random byte changes in the header: any outcome but a crash is acceptable. */
+  srand(7);
+  for (int i = 0; i < 3000; i++) {
+    memcpy(copy, img, size);
+    for (int k = 0; k < 4; k++)
+      copy[rand() % 4096] = (unsigned char)rand();
+    gguf_file *f = gguf_open_memory(copy, size, &err);
+    gguf_close(f);
+  }
+  TAP_OK(survived, "survives 3000 randomly damaged headers");
+  free(copy);
+}
+
+
+int main(void) {
+  size_t size;
+  unsigned char *img = slurp(VEC "tiny-smollm3/tiny-smollm3-q4_0.gguf", &size);
+
+  test_reference_files();
+  if (TAP_OK(img != NULL, "reads tiny-smollm3-q4_0.gguf into memory")) {
+    test_truncations(img, size);
+    test_hostile_headers(img, size);
+  }
+  free(img);
+  return tap_done();
+}
