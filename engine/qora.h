@@ -74,7 +74,8 @@ const qora_model_info *qora_model_get_info(const qora_model *m);
 /* 1 when layer il applies RoPE (SmolLM3 leaves every fourth layer without it). */
 int qora_model_layer_uses_rope(const qora_model *m, int il);
 
-/* A metadata string (such as "tokenizer.chat_template"), or NULL; len receives its length. */
+/* A metadata string (such as "tokenizer.chat_template"), or NULL. Not NUL-terminated: len
+** receives its length. */
 const char *qora_model_meta_str(const qora_model *m, const char *key, size_t *len);
 
 const qora_tokenizer *qora_model_tokenizer(const qora_model *m);

@@ -1,0 +1,327 @@
+/*
+** forward.c: the transformer of SmolLM3 and Llama, over a batch of tokens.
+**
+**   x = embed(ids)
+**   for each layer:  x += Wo attn(rope(Wq n(x)), rope(Wk n(x)), Wv n(x))   (n = RMSNorm)
+**                    x += Wdown (silu(Wgate n(x)) * Wup n(x))
+**   logits = Wout n(x)
+**
+** Matrix products run on the model's thread pool; the other steps split the batch's tokens
+** (or, for attention, its (token, key/value head) pairs) across the same threads.
+*/
+#include <math.h>
+#include <string.h>
+
+#include "err.h"
+#include "quant.h"
+#include "session.h"
+
+/* Below this many tokens a row-wise step runs on the calling thread alone. */
+#define PARALLEL_MIN_ROWS 4
+
+typedef struct step {
+  qora_session *s;
+  const qora_layer *l;
+  int il;
+  int n;                    /* tokens in the batch */
+  const float *norm_w;      /* for the RMSNorm step */
+  const float *src;
+  float *dst;
+} step;
+
+typedef void (*row_fn)(const step *st, int t);
+
+typedef struct rows_job {
+  const step *st;
+  row_fn fn;
+  long n;
+} rows_job;
+
+
+static void rows_worker(void *ctx, int ith, int nth) {
+  const rows_job *j = ctx;
+  long lo, hi;
+
+  qora_split(j->n, ith, nth, &lo, &hi);
+  for (long t = lo; t < hi; t++)
+    j->fn(j->st, (int)t);
+}
+
+
+/* Runs fn(st, t) for t in [0, n): on the pool when the batch is large enough. */
+static void for_rows(const step *st, row_fn fn, int n) {
+  rows_job j = { st, fn, n };
+
+  if (n < PARALLEL_MIN_ROWS) {
+    rows_worker(&j, 0, 1);
+    return;
+  }
+  qora_pool_run(st->s->m->pool, rows_worker, &j);
+}
+
+
+/* ------------------------------------------------------------------ row steps */
+
+static void embed_row(const step *st, int t) {
+  const qora_weight *e = &st->s->m->tok_embd;
+  int32_t id = ((const int32_t *)st->src)[t];
+  const uint8_t *row = (const uint8_t *)e->data + (size_t)id * e->row_bytes;
+
+  qora_type_get(e->type)->to_float(row, st->s->x + (size_t)t * e->cols, e->cols);
+}
+
+
+static void rmsnorm_row(const step *st, int t) {
+  int n = st->s->m->info.n_embd;
+  const float *x = st->src + (size_t)t * n;
+  float *y = st->dst + (size_t)t * n;
+  double ss = 0.0;
+  float scale;
+
+  for (int i = 0; i < n; i++)
+    ss += (double)x[i] * x[i];
+  scale = (float)(1.0 / sqrt(ss / n + st->s->m->info.norm_eps));
+  for (int i = 0; i < n; i++)
+    y[i] = x[i] * scale * st->norm_w[i];
+}
+
+
+static void add_row(const step *st, int t) {
+  int n = st->s->m->info.n_embd;
+  float *x = st->dst + (size_t)t * n;
+  const float *d = st->src + (size_t)t * n;
+
+  for (int i = 0; i < n; i++)
+    x[i] += d[i];
+}
+
+
+static void swiglu_row(const step *st, int t) {
+  int n = st->s->m->info.n_ff;
+  float *g = st->s->gate + (size_t)t * n;
+  const float *u = st->s->up + (size_t)t * n;
+
+  for (int i = 0; i < n; i++)
+    g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+
+/* Cos and sin of every rotated pair at the token's position, YaRN's mscale included. */
+static void rope_table_row(const step *st, int t) {
+  const qora_rope *r = &st->s->m->rope;
+  int half = r->n_dims / 2;
+  double p = st->s->pos + t;
+
+  for (int i = 0; i < half; i++) {
+    double a = p * r->freq[i];
+    st->s->cos[(size_t)t * half + i] = (float)cos(a) * r->mscale;
+    st->s->sin[(size_t)t * half + i] = (float)sin(a) * r->mscale;
+  }
+}
+
+
+/* Rotates adjacent pairs (2i, 2i + 1) of each head, as GGUF's row order expects. */
+static void rope_heads(const qora_session *s, float *v, int n_heads, int t) {
+  int hd = s->m->info.head_dim, half = hd / 2;
+  const float *c = s->cos + (size_t)t * half, *sn = s->sin + (size_t)t * half;
+
+  for (int h = 0; h < n_heads; h++) {
+    float *x = v + (size_t)h * hd;
+    for (int i = 0; i < half; i++) {
+      float x0 = x[2 * i], x1 = x[2 * i + 1];
+      x[2 * i] = x0 * c[i] - x1 * sn[i];
+      x[2 * i + 1] = x0 * sn[i] + x1 * c[i];
+    }
+  }
+}
+
+
+static void *kv_at(const qora_session *s, uint8_t *cache, int il, int pos) {
+  return cache + ((size_t)il * s->n_ctx + pos) * s->kv_row;
+}
+
+
+static void store_kv(const qora_session *s, const float *src, uint8_t *dst, int n) {
+  if (s->kv_type == QORA_F32) {
+    memcpy(dst, src, (size_t)n * sizeof *src);
+    return;
+  }
+  qora_type_get(QORA_F16)->from_float(src, dst, n);
+}
+
+
+/* RoPE on the token's q and k (where the layer uses it), then k and v into the cache. */
+static void qk_rope_store_row(const step *st, int t) {
+  qora_session *s = st->s;
+  const qora_model_info *in = &s->m->info;
+  int nkv = in->n_head_kv * in->head_dim;
+  float *q = s->q + (size_t)t * in->n_head * in->head_dim, *k = s->k + (size_t)t * nkv;
+
+  if (st->l->use_rope) {
+    rope_heads(s, q, in->n_head, t);
+    rope_heads(s, k, in->n_head_kv, t);
+  }
+  store_kv(s, k, kv_at(s, s->k_cache, st->il, s->pos + t), nkv);
+  store_kv(s, s->v + (size_t)t * nkv, kv_at(s, s->v_cache, st->il, s->pos + t), nkv);
+}
+
+
+/* ------------------------------------------------------------------ attention */
+
+/* One cached row of one key/value head, as floats. */
+static const float *kv_head(const qora_session *s, const uint8_t *row, int g, float *buf) {
+  int hd = s->m->info.head_dim;
+
+  if (s->kv_type == QORA_F32)
+    return (const float *)row + (size_t)g * hd;
+  qora_type_get(QORA_F16)->to_float(row + (size_t)g * hd * 2, buf, hd);
+  return buf;
+}
+
+
+static void softmax(float *x, int n) {
+  float max = x[0], sum = 0.0f;
+
+  for (int i = 1; i < n; i++)
+    max = x[i] > max ? x[i] : max;
+  for (int i = 0; i < n; i++) {
+    x[i] = expf(x[i] - max);
+    sum += x[i];
+  }
+  for (int i = 0; i < n; i++)
+    x[i] /= sum;
+}
+
+
+/*
+** Attention of token t for the query heads that share key/value head g: every cached row is
+** read once for the whole group. Positions after the token's own are masked out by never
+** being read (causal).
+*/
+static void attend(const step *st, int t, int g, float *scratch) {
+  const qora_session *s = st->s;
+  const qora_model_info *in = &s->m->info;
+  int hd = in->head_dim, group = in->n_head / in->n_head_kv, n_keys = s->pos + t + 1;
+  float scale = 1.0f / sqrtf((float)hd), *buf = scratch + (size_t)group * s->n_ctx;
+  const float *q = s->q + (size_t)t * in->n_head * hd + (size_t)g * group * hd;
+  float *out = s->att + (size_t)t * in->n_head * hd + (size_t)g * group * hd;
+
+  for (int j = 0; j < n_keys; j++) {
+    const float *k = kv_head(s, kv_at(s, s->k_cache, st->il, j), g, buf);
+    for (int h = 0; h < group; h++) {
+      float dot = 0.0f;
+      for (int i = 0; i < hd; i++)
+        dot += q[(size_t)h * hd + i] * k[i];
+      scratch[(size_t)h * s->n_ctx + j] = dot * scale;
+    }
+  }
+  for (int h = 0; h < group; h++)
+    softmax(scratch + (size_t)h * s->n_ctx, n_keys);
+  memset(out, 0, (size_t)group * hd * sizeof *out);
+  for (int j = 0; j < n_keys; j++) {
+    const float *v = kv_head(s, kv_at(s, s->v_cache, st->il, j), g, buf);
+    for (int h = 0; h < group; h++) {
+      float p = scratch[(size_t)h * s->n_ctx + j];
+      for (int i = 0; i < hd; i++)
+        out[(size_t)h * hd + i] += p * v[i];
+    }
+  }
+}
+
+
+static void attention_worker(void *ctx, int ith, int nth) {
+  const step *st = ctx;
+  const qora_session *s = st->s;
+  int n_kv = s->m->info.n_head_kv, group = s->m->info.n_head / n_kv;
+  float *scratch = s->scores + (size_t)ith * (group * s->n_ctx + s->m->info.head_dim);
+  long lo, hi;
+
+  qora_split((long)st->n * n_kv, ith, nth, &lo, &hi);
+  for (long item = lo; item < hi; item++)
+    attend(st, (int)(item / n_kv), (int)(item % n_kv), scratch);
+}
+
+
+/* ------------------------------------------------------------------ blocks */
+
+static void matmul(qora_session *s, const qora_weight *w, const float *x, int n, float *y) {
+  qora_matmul(s->m->pool, w, x, (int)w->cols, n, y, (int)w->rows, s->mm_scratch);
+}
+
+
+static void attention_block(step *st) {
+  qora_session *s = st->s;
+  const qora_layer *l = st->l;
+
+  st->norm_w = l->attn_norm;
+  st->src = s->x;
+  st->dst = s->xn;
+  for_rows(st, rmsnorm_row, st->n);
+  matmul(s, &l->wq, s->xn, st->n, s->q);
+  matmul(s, &l->wk, s->xn, st->n, s->k);
+  matmul(s, &l->wv, s->xn, st->n, s->v);
+  for_rows(st, qk_rope_store_row, st->n);
+  qora_pool_run(s->m->pool, attention_worker, st);
+  matmul(s, &l->wo, s->att, st->n, s->tmp);
+  st->src = s->tmp;
+  st->dst = s->x;
+  for_rows(st, add_row, st->n);
+}
+
+
+static void ffn_block(step *st) {
+  qora_session *s = st->s;
+  const qora_layer *l = st->l;
+
+  st->norm_w = l->ffn_norm;
+  st->src = s->x;
+  st->dst = s->xn;
+  for_rows(st, rmsnorm_row, st->n);
+  matmul(s, &l->w_gate, s->xn, st->n, s->gate);
+  matmul(s, &l->w_up, s->xn, st->n, s->up);
+  for_rows(st, swiglu_row, st->n);
+  matmul(s, &l->w_down, s->gate, st->n, s->tmp);
+  st->src = s->tmp;
+  st->dst = s->x;
+  for_rows(st, add_row, st->n);
+}
+
+
+/* Final norm and LM head: every row when all_logits is given, else the last one only. */
+static void output_head(step *st, float *all_logits) {
+  qora_session *s = st->s;
+  int n_embd = s->m->info.n_embd, n_vocab = s->m->info.n_vocab;
+  int first = all_logits ? 0 : st->n - 1;
+  step last = *st;
+
+  last.norm_w = s->m->output_norm;
+  last.src = s->x + (size_t)first * n_embd;
+  last.dst = s->xn;
+  for_rows(&last, rmsnorm_row, st->n - first);
+  if (all_logits) {
+    matmul(s, &s->m->output, s->xn, st->n, all_logits);
+    memcpy(s->logits, all_logits + (size_t)(st->n - 1) * n_vocab, n_vocab * sizeof(float));
+  } else {
+    matmul(s, &s->m->output, s->xn, 1, s->logits);
+  }
+  s->has_logits = 1;
+}
+
+
+int qora_forward(qora_session *s, const int32_t *ids, int n, float *all_logits, qora_err *err) {
+  step st = { .s = s, .n = n, .src = (const float *)ids };
+
+  if (n < 1 || n > s->n_batch || s->pos + n > s->n_ctx)
+    return qora_fail(err, "internal: batch of %d at position %d does not fit", n, s->pos);
+  for_rows(&st, embed_row, n);
+  for_rows(&st, rope_table_row, n);
+  for (int il = 0; il < s->m->info.n_layer; il++) {
+    st.il = il;
+    st.l = &s->m->layers[il];
+    attention_block(&st);
+    ffn_block(&st);
+  }
+  output_head(&st, all_logits);
+  s->pos += n;
+  return 0;
+}

@@ -1,0 +1,204 @@
+/*
+** model.c: hyperparameters, RoPE tables and the bookkeeping shared by every model loader.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "model.h"
+#include "quant.h"
+#include "tokenizer.h"
+
+#define YARN_BETA_FAST 32.0
+#define YARN_BETA_SLOW 1.0
+
+
+void *qora_model_own(qora_model *m, void *p) {
+  void **grown;
+
+  if (p == NULL)
+    return NULL;
+  grown = realloc(m->owned, (size_t)(m->n_owned + 1) * sizeof *grown);
+  if (grown == NULL) {
+    free(p);
+    return NULL;
+  }
+  m->owned = grown;
+  m->owned[m->n_owned++] = p;
+  return p;
+}
+
+
+static int check_hparams(const qora_model_info *in, qora_err *err) {
+  if (in->n_layer < 1 || in->n_layer > QORA_MAX_LAYERS)
+    return qora_fail(err, "the model has %d layers; qora runs 1 to %d", in->n_layer,
+                     QORA_MAX_LAYERS);
+  if (in->n_embd < 1 || in->n_ff < 1 || in->n_head < 1 || in->n_head_kv < 1 ||
+      in->n_vocab < 1)
+    return qora_fail(err, "the model's sizes are incomplete (embedding %d, feed-forward %d, "
+                     "heads %d, kv heads %d, vocabulary %d)", in->n_embd, in->n_ff,
+                     in->n_head, in->n_head_kv, in->n_vocab);
+  if (in->n_head % in->n_head_kv)
+    return qora_fail(err, "%d attention heads cannot share %d key/value heads evenly",
+                     in->n_head, in->n_head_kv);
+  if (in->head_dim < 2 || in->head_dim % 2 || in->head_dim > 1024)
+    return qora_fail(err, "head dimension %d is not supported (even, 2 to 1024)",
+                     in->head_dim);
+  if (!(in->norm_eps > 0.0f) || !(in->norm_eps < 1.0f))
+    return qora_fail(err, "RMSNorm epsilon %g is not usable", in->norm_eps);
+  if (!(in->rope_theta > 0.0f) || isinf(in->rope_theta))
+    return qora_fail(err, "RoPE base %g is not usable", in->rope_theta);
+  return 0;
+}
+
+
+/* YaRN as transformers computes it: a ramp between interpolated and original frequencies. */
+static double yarn_dim(double rotations, int dim, double base, int orig_ctx) {
+  return dim * log(orig_ctx / (rotations * 2 * M_PI)) / (2 * log(base));
+}
+
+
+static void yarn_blend(qora_rope *r, const qora_rope_cfg *rc, double base) {
+  int dim = r->n_dims, half = dim / 2;
+  double fast = rc->yarn_beta_fast > 0 ? rc->yarn_beta_fast : YARN_BETA_FAST;
+  double slow = rc->yarn_beta_slow > 0 ? rc->yarn_beta_slow : YARN_BETA_SLOW;
+  double lo = floor(yarn_dim(fast, dim, base, rc->yarn_orig_ctx));
+  double hi = ceil(yarn_dim(slow, dim, base, rc->yarn_orig_ctx));
+
+  lo = lo < 0 ? 0 : lo;
+  hi = hi > dim - 1 ? dim - 1 : hi;
+  if (lo == hi)
+    hi += 0.001;
+  for (int i = 0; i < half; i++) {
+    double ramp = (i - lo) / (hi - lo);
+    double keep = 1.0 - (ramp < 0 ? 0 : ramp > 1 ? 1 : ramp);  /* share of the original */
+    r->freq[i] = r->freq[i] / rc->yarn_factor * (1.0 - keep) + r->freq[i] * keep;
+  }
+  r->mscale = rc->yarn_mscale > 0 ? rc->yarn_mscale
+                                  : (float)(0.1 * log(rc->yarn_factor) + 1.0);
+}
+
+
+static int build_rope(qora_model *m, const qora_rope_cfg *rc, qora_err *err) {
+  qora_rope *r = &m->rope;
+  double base = m->info.rope_theta;
+
+  r->theta = m->info.rope_theta;
+  r->n_dims = m->info.head_dim;
+  r->mscale = 1.0f;
+  r->freq = qora_model_own(m, malloc((size_t)r->n_dims / 2 * sizeof *r->freq));
+  if (r->freq == NULL)
+    return qora_fail(err, "out of memory");
+  for (int i = 0; i < r->n_dims / 2; i++)
+    r->freq[i] = 1.0 / pow(base, 2.0 * i / r->n_dims);
+  if (rc && rc->yarn_factor > 1.0f) {
+    if (rc->yarn_orig_ctx < 1)
+      return qora_fail(err, "YaRN scaling needs the original context length");
+    yarn_blend(r, rc, base);
+  }
+  return 0;
+}
+
+
+static void mark_rope_layers(qora_model *m, const qora_rope_cfg *rc) {
+  int smollm3 = strcmp(m->info.arch, "smollm3") == 0;
+
+  for (int il = 0; il < m->info.n_layer; il++) {
+    if (rc && rc->no_rope)
+      m->layers[il].use_rope = rc->no_rope[il] != 0;
+    else
+      m->layers[il].use_rope = !smollm3 || (il + 1) % 4 != 0;
+  }
+}
+
+
+int qora_model_setup(qora_model *m, const qora_rope_cfg *rc, qora_err *err) {
+  if (check_hparams(&m->info, err) < 0 || build_rope(m, rc, err) < 0)
+    return -1;
+  mark_rope_layers(m, rc);
+  return 0;
+}
+
+
+static void count_weight(qora_model_info *in, const qora_weight *w) {
+  in->n_params += (uint64_t)(w->rows * w->cols);
+  in->weight_bytes += (uint64_t)w->rows * w->row_bytes;
+  if (w->type >= 0 && w->type < QORA_TYPE_COUNT)
+    in->type_counts[w->type]++;
+}
+
+
+void qora_model_count(qora_model *m) {
+  qora_model_info *in = &m->info;
+  uint64_t norms = (uint64_t)in->n_embd * (2 * in->n_layer + 1);
+
+  in->n_params = norms;
+  in->weight_bytes = norms * 4;
+  memset(in->type_counts, 0, sizeof in->type_counts);
+  in->type_counts[QORA_F32] = 2 * in->n_layer + 1;
+  count_weight(in, &m->tok_embd);
+  if (!in->tied_embeddings)
+    count_weight(in, &m->output);
+  for (int il = 0; il < in->n_layer; il++) {
+    const qora_layer *l = &m->layers[il];
+    const qora_weight *ws[] = { &l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up,
+                                &l->w_down };
+    for (size_t i = 0; i < sizeof ws / sizeof *ws; i++)
+      count_weight(in, ws[i]);
+  }
+}
+
+
+/* ------------------------------------------------------------------ public calls */
+
+void qora_model_free(qora_model *m) {
+  if (m == NULL)
+    return;
+  qora_pool_free(m->pool);
+  qora_tokenizer_free(m->tok);
+  gguf_close(m->gguf);
+  for (int i = 0; i < m->n_owned; i++)
+    free(m->owned[i]);
+  free(m->owned);
+  free(m->layers);
+  free(m);
+}
+
+
+const qora_model_info *qora_model_get_info(const qora_model *m) {
+  return &m->info;
+}
+
+
+int qora_model_layer_uses_rope(const qora_model *m, int il) {
+  return m->layers && il >= 0 && il < m->info.n_layer && m->layers[il].use_rope;
+}
+
+
+const char *qora_model_meta_str(const qora_model *m, const char *key, size_t *len) {
+  gguf_str s;
+
+  if (m->gguf == NULL || gguf_get_str(m->gguf, key, &s, NULL) != 1)
+    return NULL;
+  *len = (size_t)s.len;
+  return s.ptr;
+}
+
+
+const qora_tokenizer *qora_model_tokenizer(const qora_model *m) {
+  return m->tok;
+}
+
+
+int qora_model_threads(const qora_model *m) {
+  return qora_pool_size(m->pool);
+}
+
+
+/* Threads for a new model: the request, else one per online core. */
+int qora_threads_default(int requested) {
+  long n = requested > 0 ? requested : sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}

@@ -1,0 +1,309 @@
+/*
+** model_gguf.c: a model from a GGUF file. Every tensor is checked for presence, type and
+** shape before use, and bound in place inside the memory map.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "model.h"
+#include "quant.h"
+#include "tokenizer.h"
+
+#define NAME_MAX_LEN 96
+
+/* The types qora computes with; anything else is refused by tensor name. */
+static int computable(uint32_t type) {
+  switch (type) {
+  case QORA_F32: case QORA_F16: case QORA_BF16: case QORA_Q8_0: case QORA_Q4_0:
+  case QORA_Q4_1: case QORA_Q4_K: case QORA_Q5_K: case QORA_Q6_K:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+
+static const char *type_label(uint32_t type, char *buf, size_t n) {
+  const char *name = qora_type_name((int)type);
+
+  if (name)
+    return name;
+  snprintf(buf, n, "type %u", type);
+  return buf;
+}
+
+
+typedef struct binder {
+  qora_model *m;
+  const gguf_file *f;
+  uint64_t bound;           /* tensors used so far */
+  qora_err *err;
+} binder;
+
+
+static const gguf_tensor *find(binder *b, const char *name) {
+  const gguf_tensor *t = gguf_find_tensor(b->f, name);
+
+  if (t == NULL)
+    qora_fail(b->err, "tensor %s is missing; is this a complete %s file?", name,
+              b->m->info.arch);
+  return t;
+}
+
+
+/* Binds a matrix of rows x cols (GGUF shape [cols, rows]). */
+static int bind_matrix(binder *b, const char *name, int64_t rows, int64_t cols,
+                       qora_weight *w) {
+  const gguf_tensor *t = find(b, name);
+  char label[32];
+
+  if (t == NULL)
+    return -1;
+  if (!computable(t->type))
+    return qora_fail(b->err, "tensor %s has %s, which qora cannot compute (it reads F32, F16, "
+                     "BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K); convert the file with "
+                     "one of these types", name, type_label(t->type, label, sizeof label));
+  if (t->n_dims != 2 || t->ne[0] != (uint64_t)cols || t->ne[1] != (uint64_t)rows)
+    return qora_fail(b->err, "tensor %s: expected %lldx%lld, file has %llux%llu%s; is this a "
+                     "%s file?", name, (long long)cols, (long long)rows,
+                     (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
+                     t->n_dims != 2 ? " (not a matrix)" : "", b->m->info.arch);
+  w->type = (int)t->type;
+  w->rows = rows;
+  w->cols = cols;
+  w->row_bytes = qora_row_size(w->type, cols);
+  w->data = t->data;
+  b->bound++;
+  return 0;
+}
+
+
+/* Binds a norm vector of n floats; F16 and BF16 norms are widened into a buffer we own. */
+static int bind_norm(binder *b, const char *name, int64_t n, const float **out) {
+  const gguf_tensor *t = find(b, name);
+  float *wide;
+
+  if (t == NULL)
+    return -1;
+  if (t->n_dims != 1 || t->ne[0] != (uint64_t)n)
+    return qora_fail(b->err, "tensor %s: expected %lld values, file has %llux%llu", name,
+                     (long long)n, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1]);
+  b->bound++;
+  if (t->type == QORA_F32) {
+    *out = t->data;
+    return 0;
+  }
+  if (t->type != QORA_F16 && t->type != QORA_BF16)
+    return qora_fail(b->err, "tensor %s is a norm stored as %s; qora expects F32", name,
+                     qora_type_name((int)t->type) ? qora_type_name((int)t->type) : "?");
+  wide = qora_model_own(b->m, malloc((size_t)n * sizeof *wide));
+  if (wide == NULL)
+    return qora_fail(b->err, "out of memory");
+  qora_type_get((int)t->type)->to_float(t->data, wide, n);
+  *out = wide;
+  return 0;
+}
+
+
+static int bind_layer(binder *b, int il) {
+  const qora_model_info *in = &b->m->info;
+  qora_layer *l = &b->m->layers[il];
+  int64_t q = (int64_t)in->n_head * in->head_dim, kv = (int64_t)in->n_head_kv * in->head_dim;
+  char n[NAME_MAX_LEN];
+
+#define NAME(s) (snprintf(n, sizeof n, "blk.%d." s, il), n)
+  if (bind_norm(b, NAME("attn_norm.weight"), in->n_embd, &l->attn_norm) < 0 ||
+      bind_matrix(b, NAME("attn_q.weight"), q, in->n_embd, &l->wq) < 0 ||
+      bind_matrix(b, NAME("attn_k.weight"), kv, in->n_embd, &l->wk) < 0 ||
+      bind_matrix(b, NAME("attn_v.weight"), kv, in->n_embd, &l->wv) < 0 ||
+      bind_matrix(b, NAME("attn_output.weight"), in->n_embd, q, &l->wo) < 0 ||
+      bind_norm(b, NAME("ffn_norm.weight"), in->n_embd, &l->ffn_norm) < 0 ||
+      bind_matrix(b, NAME("ffn_gate.weight"), in->n_ff, in->n_embd, &l->w_gate) < 0 ||
+      bind_matrix(b, NAME("ffn_up.weight"), in->n_ff, in->n_embd, &l->w_up) < 0 ||
+      bind_matrix(b, NAME("ffn_down.weight"), in->n_embd, in->n_ff, &l->w_down) < 0)
+    return -1;
+#undef NAME
+  return 0;
+}
+
+
+/* A tensor nobody bound would be silently ignored: refuse the file instead. */
+static int refuse_leftovers(binder *b) {
+  static const char *const known[] = { "token_embd.weight", "output_norm.weight",
+                                       "output.weight" };
+  const gguf_file *f = b->f;
+
+  if (b->bound == f->n_tensors)
+    return 0;
+  for (uint64_t i = 0; i < f->n_tensors; i++) {
+    gguf_str s = f->tensors[i].name;
+    int ok = 0;
+    for (size_t k = 0; k < sizeof known / sizeof *known; k++)
+      ok |= gguf_str_eq(s, known[k]);
+    if (!ok && !(s.len > 4 && memcmp(s.ptr, "blk.", 4) == 0))
+      return qora_fail(b->err, "tensor %.*s is not part of the %s architecture as qora knows "
+                       "it; this variant is not supported", (int)s.len, s.ptr,
+                       b->m->info.arch);
+  }
+  return qora_fail(b->err, "the file has %llu tensors but a %d-layer %s model uses %llu; "
+                   "layer tensors with unexpected names (biases?) are not supported",
+                   (unsigned long long)f->n_tensors, b->m->info.n_layer, b->m->info.arch,
+                   (unsigned long long)b->bound);
+}
+
+
+static int bind_all(qora_model *m, qora_err *err) {
+  binder b = { m, m->gguf, 0, err };
+  qora_model_info *in = &m->info;
+
+  m->layers = calloc((size_t)in->n_layer, sizeof *m->layers);
+  if (m->layers == NULL)
+    return qora_fail(err, "out of memory");
+  if (bind_matrix(&b, "token_embd.weight", in->n_vocab, in->n_embd, &m->tok_embd) < 0 ||
+      bind_norm(&b, "output_norm.weight", in->n_embd, &m->output_norm) < 0)
+    return -1;
+  in->tied_embeddings = gguf_find_tensor(m->gguf, "output.weight") == NULL;
+  if (in->tied_embeddings)
+    m->output = m->tok_embd;
+  else if (bind_matrix(&b, "output.weight", in->n_vocab, in->n_embd, &m->output) < 0)
+    return -1;
+  for (int il = 0; il < in->n_layer; il++)
+    if (bind_layer(&b, il) < 0)
+      return -1;
+  return refuse_leftovers(&b);
+}
+
+
+/* ------------------------------------------------------------------ metadata */
+
+/* Reads "<arch>.<suffix>" as u32; required keys must exist. */
+static int arch_u32(const qora_model *m, const char *suffix, int required, int *out,
+                    qora_err *err) {
+  char key[128];
+  uint32_t v;
+  int rc;
+
+  snprintf(key, sizeof key, "%s.%s", m->info.arch, suffix);
+  rc = gguf_get_u32(m->gguf, key, &v, err);
+  if (rc < 0)
+    return -1;
+  if (rc == 0)
+    return required ? qora_fail(err, "metadata %s is missing; is this a complete GGUF?", key)
+                    : 0;
+  if (v > (1u << 30))
+    return qora_fail(err, "metadata %s is %u, which is absurd; the file is corrupt", key, v);
+  *out = (int)v;
+  return 0;
+}
+
+
+static int arch_f32(const qora_model *m, const char *suffix, float *out, qora_err *err) {
+  char key[128];
+
+  snprintf(key, sizeof key, "%s.%s", m->info.arch, suffix);
+  return gguf_get_f32(m->gguf, key, out, err) < 0 ? -1 : 0;
+}
+
+
+static int read_arch(qora_model *m, qora_err *err) {
+  gguf_str s;
+  int rc = gguf_get_str(m->gguf, "general.architecture", &s, err);
+
+  if (rc < 0)
+    return -1;
+  if (rc == 0)
+    return m->gguf->n_tensors ? qora_fail(err, "general.architecture is missing") : 0;
+  if (!gguf_str_eq(s, "smollm3") && !gguf_str_eq(s, "llama"))
+    return qora_fail(err, "architecture %.*s is not supported; qora runs smollm3 and llama "
+                     "(SmolLM2) models", (int)(s.len > 64 ? 64 : s.len), s.ptr);
+  memcpy(m->info.arch, s.ptr, s.len);
+  if (gguf_get_str(m->gguf, "general.name", &s, NULL) == 1)
+    snprintf(m->info.name, sizeof m->info.name, "%.*s", (int)s.len, s.ptr);
+  return 0;
+}
+
+
+static int read_hparams(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
+  qora_model_info *in = &m->info;
+  int rope_dims = 0, key_len = 0, vocab = 0;
+  char type[64] = "";
+  gguf_str s;
+
+  in->rope_theta = 10000.0f;
+  if (arch_u32(m, "block_count", 1, &in->n_layer, err) < 0 ||
+      arch_u32(m, "embedding_length", 1, &in->n_embd, err) < 0 ||
+      arch_u32(m, "feed_forward_length", 1, &in->n_ff, err) < 0 ||
+      arch_u32(m, "attention.head_count", 1, &in->n_head, err) < 0 ||
+      arch_u32(m, "context_length", 1, &in->n_ctx_train, err) < 0 ||
+      arch_u32(m, "attention.head_count_kv", 0, &in->n_head_kv, err) < 0 ||
+      arch_u32(m, "rope.dimension_count", 0, &rope_dims, err) < 0 ||
+      arch_u32(m, "attention.key_length", 0, &key_len, err) < 0 ||
+      arch_u32(m, "vocab_size", 0, &vocab, err) < 0 ||
+      arch_f32(m, "rope.freq_base", &in->rope_theta, err) < 0 ||
+      arch_f32(m, "attention.layer_norm_rms_epsilon", &in->norm_eps, err) < 0 ||
+      arch_f32(m, "rope.scaling.factor", &rc->yarn_factor, err) < 0 ||
+      arch_u32(m, "rope.scaling.original_context_length", 0, &rc->yarn_orig_ctx, err) < 0)
+    return -1;
+  if (in->n_head_kv == 0)
+    in->n_head_kv = in->n_head;
+  if (in->n_head < 1 || in->n_embd % in->n_head)
+    return qora_fail(err, "%d heads do not divide the embedding of %d", in->n_head, in->n_embd);
+  in->head_dim = key_len ? key_len : in->n_embd / in->n_head;
+  if (rope_dims && rope_dims != in->head_dim)
+    return qora_fail(err, "partial RoPE (%d of %d dimensions) is not supported", rope_dims,
+                     in->head_dim);
+  if (vocab && vocab != in->n_vocab)
+    return qora_fail(err, "%s.vocab_size is %d but the vocabulary has %d tokens", in->arch,
+                     vocab, in->n_vocab);
+  snprintf(type, sizeof type, "%s.rope.scaling.type", in->arch);
+  if (gguf_get_str(m->gguf, type, &s, NULL) == 1 && !gguf_str_eq(s, "yarn") &&
+      !gguf_str_eq(s, "none"))
+    return qora_fail(err, "RoPE scaling %.*s is not supported (qora knows yarn)",
+                     (int)(s.len > 32 ? 32 : s.len), s.ptr);
+  if (!(gguf_get_str(m->gguf, type, &s, NULL) == 1 && gguf_str_eq(s, "yarn")))
+    rc->yarn_factor = 0;
+  return 0;
+}
+
+
+/* ------------------------------------------------------------------ loading */
+
+static int load(qora_model *m, const char *path, const qora_load_opts *opts, qora_err *err) {
+  qora_rope_cfg rc = { 0 };
+
+  m->gguf = gguf_open(path, err);
+  if (m->gguf == NULL || read_arch(m, err) < 0)
+    return -1;
+  m->tok = qora_tokenizer_from_gguf(m->gguf, err);
+  if (m->tok == NULL)
+    return -1;
+  m->info.n_vocab = qora_vocab_size(m->tok);
+  if (m->gguf->n_tensors == 0)
+    return 0;               /* a vocabulary alone */
+  if (m->info.arch[0] == 0)
+    return qora_fail(err, "general.architecture is missing");
+  if (read_hparams(m, &rc, err) < 0 || qora_model_setup(m, &rc, err) < 0 ||
+      bind_all(m, err) < 0)
+    return -1;
+  m->info.has_weights = 1;
+  qora_model_count(m);
+  m->pool = qora_pool_new(qora_threads_default(opts ? opts->n_threads : 0));
+  return m->pool ? 0 : qora_fail(err, "cannot start threads");
+}
+
+
+qora_model *qora_model_load(const char *path, const qora_load_opts *opts, qora_err *err) {
+  qora_model *m = calloc(1, sizeof *m);
+
+  if (m == NULL) {
+    qora_fail(err, "out of memory");
+    return NULL;
+  }
+  if (load(m, path, opts, err) < 0) {
+    qora_model_free(m);
+    return NULL;
+  }
+  return m;
+}

@@ -1,0 +1,39 @@
+/*
+** session.h: a session's state (internal): its KV cache and the scratch memory of one batch.
+** Everything is allocated when the session is made; evaluation allocates nothing.
+*/
+#ifndef QORA_SESSION_H
+#define QORA_SESSION_H
+
+#include "model.h"
+
+struct qora_session {
+  qora_model *m;
+  int n_ctx;
+  int n_batch;
+  int kv_type;              /* QORA_F16 or QORA_F32 */
+  int pos;                  /* tokens in the cache */
+  size_t kv_row;            /* bytes of one position's keys (or values) in one layer */
+  uint8_t *k_cache;         /* (n_layer, n_ctx, n_head_kv * head_dim) in kv_type */
+  uint8_t *v_cache;         /* same layout */
+  float *x;                 /* (n_batch, n_embd) the residual stream */
+  float *xn;                /* (n_batch, n_embd) normalized input of a block */
+  float *q;                 /* (n_batch, n_head * head_dim) */
+  float *k;                 /* (n_batch, n_head_kv * head_dim) */
+  float *v;                 /* (n_batch, n_head_kv * head_dim) */
+  float *att;               /* (n_batch, n_head * head_dim) attention output */
+  float *gate;              /* (n_batch, n_ff) */
+  float *up;                /* (n_batch, n_ff) */
+  float *tmp;               /* (n_batch, n_embd) a block's output before the residual add */
+  float *cos;               /* (n_batch, head_dim / 2) RoPE of the batch's positions */
+  float *sin;
+  float *scores;            /* (threads, n_head / n_head_kv * n_ctx + head_dim) attention */
+  float *logits;            /* (n_vocab) after the last evaluated token */
+  int has_logits;
+  void *mm_scratch;         /* activations converted for matmul */
+};
+
+/* Runs the transformer on ids[0..n) at positions pos.., n <= n_batch. */
+int qora_forward(qora_session *s, const int32_t *ids, int n, float *all_logits, qora_err *err);
+
+#endif
