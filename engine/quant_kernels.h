@@ -1,0 +1,55 @@
+/*
+** quant_kernels.h: the kernels behind the traits table (internal to the quant_*.c files and
+** their tests). The scalar ones are the reference every SIMD variant is tested against.
+*/
+#ifndef QORA_QUANT_KERNELS_H
+#define QORA_QUANT_KERNELS_H
+
+#include "quant.h"
+
+/* ------------------------------------------------------------ scalar reference */
+
+void qora_to_float_f32(const void *x, float *y, int64_t n);
+void qora_to_float_f16(const void *x, float *y, int64_t n);
+void qora_to_float_bf16(const void *x, float *y, int64_t n);
+void qora_to_float_q4_0(const void *x, float *y, int64_t n);
+void qora_to_float_q4_1(const void *x, float *y, int64_t n);
+void qora_to_float_q8_0(const void *x, float *y, int64_t n);
+void qora_to_float_q8_1(const void *x, float *y, int64_t n);
+void qora_to_float_q4_K(const void *x, float *y, int64_t n);
+void qora_to_float_q5_K(const void *x, float *y, int64_t n);
+void qora_to_float_q6_K(const void *x, float *y, int64_t n);
+void qora_to_float_q8_K(const void *x, float *y, int64_t n);
+
+void qora_from_float_f32(const float *x, void *y, int64_t n);
+void qora_from_float_f16(const float *x, void *y, int64_t n);
+void qora_from_float_bf16(const float *x, void *y, int64_t n);
+void qora_from_float_q4_0(const float *x, void *y, int64_t n);
+void qora_from_float_q4_1(const float *x, void *y, int64_t n);
+void qora_from_float_q8_0(const float *x, void *y, int64_t n);
+void qora_from_float_q8_1(const float *x, void *y, int64_t n);
+void qora_from_float_q8_K(const float *x, void *y, int64_t n);
+
+void qora_vec_dot_f32(int n, float *s, const void *x, const void *y);
+void qora_vec_dot_f16(int n, float *s, const void *x, const void *y);
+void qora_vec_dot_bf16(int n, float *s, const void *x, const void *y);
+void qora_vec_dot_q4_0_q8_0(int n, float *s, const void *x, const void *y);
+void qora_vec_dot_q4_1_q8_1(int n, float *s, const void *x, const void *y);
+void qora_vec_dot_q8_0_q8_0(int n, float *s, const void *x, const void *y);
+void qora_vec_dot_q4_K_q8_K(int n, float *s, const void *x, const void *y);
+void qora_vec_dot_q5_K_q8_K(int n, float *s, const void *x, const void *y);
+void qora_vec_dot_q6_K_q8_K(int n, float *s, const void *x, const void *y);
+
+/*
+** The 6-bit scales and mins of a Q4_K / Q5_K block: 8 sub-blocks of 32 values, packed in
+** 12 bytes (GGML's get_scale_min_k4 layout).
+*/
+void qora_k4_scales(const uint8_t *packed, uint8_t sc[8], uint8_t mn[8]);
+
+/* -------------------------------------------------------------- SIMD overlays */
+
+/* Replace the scalar kernels in t[QORA_TYPE_COUNT] by the level's; x86-64 builds only. */
+void qora_quant_install_avx2(qora_type_traits *t);
+void qora_quant_install_avx512(qora_type_traits *t);
+
+#endif
