@@ -1,0 +1,95 @@
+/*
+** matmul.c: weight matrix x activation rows on the thread pool. The activations are first
+** converted to the weight type's vec_dot_type (once per product, split over the threads),
+** then the output rows are split over the threads, each calling the type's vec_dot.
+*/
+#include <stdint.h>
+
+#include "matmul.h"
+#include "quant.h"
+
+#define SCRATCH_ALIGN 64
+
+/* Rows of weights done together, so their bytes are reused across the tokens from cache. */
+#define ROW_TILE 16
+
+typedef struct mm_job {
+  const qora_weight *w;
+  const qora_type_traits *vt;   /* the activation type's traits */
+  qora_vec_dot_fn vec_dot;
+  const float *x;
+  int ldx;
+  int n_tok;
+  float *y;
+  int ldy;
+  char *q;                      /* converted activations, one row of qrow bytes per token */
+  size_t qrow;
+} mm_job;
+
+
+static char *align_up(void *p) {
+  uintptr_t u = (uintptr_t)p;
+  return (char *)((u + SCRATCH_ALIGN - 1) & ~(uintptr_t)(SCRATCH_ALIGN - 1));
+}
+
+
+size_t qora_matmul_scratch(const qora_weight *w, int n_tok) {
+  const qora_type_traits *t = qora_type_get(w->type);
+
+  if (t == NULL || t->vec_dot_type == QORA_F32)
+    return 0;
+  return qora_row_size(t->vec_dot_type, w->cols) * (size_t)n_tok + SCRATCH_ALIGN;
+}
+
+
+static void convert_part(void *ctx, int ith, int nth) {
+  mm_job *j = ctx;
+  long lo, hi;
+
+  qora_split(j->n_tok, ith, nth, &lo, &hi);
+  for (long t = lo; t < hi; t++)
+    j->vt->from_float(j->x + t * j->ldx, j->q + t * j->qrow, j->w->cols);
+}
+
+
+static void dot_part(void *ctx, int ith, int nth) {
+  mm_job *j = ctx;
+  const char *wd = j->w->data;
+  size_t wrow = j->w->row_bytes;
+  int n = (int)j->w->cols;
+  long lo, hi;
+
+  qora_split(j->w->rows, ith, nth, &lo, &hi);
+  for (long r0 = lo; r0 < hi; r0 += ROW_TILE) {
+    long r1 = r0 + ROW_TILE < hi ? r0 + ROW_TILE : hi;
+    for (int t = 0; t < j->n_tok; t++) {
+      const char *q = j->q + t * j->qrow;
+      float *y = j->y + (size_t)t * j->ldy;
+      for (long r = r0; r < r1; r++)
+        j->vec_dot(n, &y[r], wd + r * wrow, q);
+    }
+  }
+}
+
+
+void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx, int n_tok,
+                 float *y, int ldy, void *scratch) {
+  const qora_type_traits *t = qora_type_get(w->type);
+  mm_job j = {
+    .w = w, .vt = qora_type_get(t->vec_dot_type), .vec_dot = t->vec_dot,
+    .x = x, .ldx = ldx, .n_tok = n_tok, .y = y, .ldy = ldy,
+  };
+
+  if (t->vec_dot_type == QORA_F32) {
+    j.q = (char *)x;            /* F32 weights read the activations as they are */
+    j.qrow = (size_t)ldx * sizeof *x;
+  } else {
+    j.q = align_up(scratch);
+    j.qrow = qora_row_size(t->vec_dot_type, w->cols);
+    if (n_tok == 1)
+      convert_part(&j, 0, 1);   /* one row: not worth waking the pool */
+    else
+      qora_pool_run(pool, convert_part, &j);
+  }
+  qora_pool_run(pool, dot_part, &j);
+}

@@ -1,0 +1,136 @@
+/*
+** test_matmul.c: qora_matmul on random matrices of every weight type against a float64
+** product of the dequantized weights, with 1 and 2 threads, odd row and token counts, and
+** strided activations and outputs.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "matmul.h"
+#include "quant.h"
+#include "rand_blocks.h"
+#include "tap.h"
+
+typedef struct shape {
+  int rows, cols, n_tok;
+} shape;
+
+
+/*
+** Checks y (n_tok rows of ldy) against the float64 product, within what quantizing the
+** activations explains; the padding between rows must stay untouched (NaN).
+*/
+static int check_product(const qora_weight *w, const float *wd, const float *x, int ldx,
+                         int n_tok, const float *y, int ldy, char *why, size_t why_len) {
+  int rows = (int)w->rows, cols = (int)w->cols;
+  int vt = qora_type_get(w->type)->vec_dot_type;
+  double *err = malloc(cols * sizeof *err);
+
+  for (int t = 0; t < n_tok; t++) {
+    rb_act_error(vt, x + (size_t)t * ldx, cols, err);
+    for (int r = 0; r < ldy; r++) {
+      float got = y[(size_t)t * ldy + r];
+      if (r >= rows) {
+        if (!isnan(got)) {
+          snprintf(why, why_len, "token %d: padding at %d was written", t, r);
+          return free(err), 0;
+        }
+        continue;
+      }
+      double ref = 0, bound = 0, mag = 0;
+      for (int k = 0; k < cols; k++) {
+        double p = (double)wd[(size_t)r * cols + k] * x[(size_t)t * ldx + k];
+        ref += p;
+        mag += fabs(p);
+        bound += fabs(wd[(size_t)r * cols + k]) * err[k];
+      }
+      bound += 2e-6 * mag + 1e-6;
+      if (!(fabs(got - ref) <= bound)) {
+        snprintf(why, why_len, "token %d row %d: expected %.7g (+- %.3g), got %.7g", t, r,
+                 ref, bound, got);
+        return free(err), 0;
+      }
+    }
+  }
+  free(err);
+  return 1;
+}
+
+
+static void test_type(int type, shape s, int n_threads) {
+  const qora_type_traits *t = qora_type_get(type);
+  int ldx = s.cols + 5, ldy = s.rows + 3;
+  size_t row_bytes = qora_row_size(type, s.cols);
+  void *data = malloc(row_bytes * s.rows);
+  float *wd = malloc((size_t)s.rows * s.cols * sizeof *wd);
+  float *x = malloc((size_t)s.n_tok * ldx * sizeof *x);
+  float *y = malloc((size_t)s.n_tok * ldy * sizeof *y);
+
+  rb_weights(type, data, (int64_t)s.rows * s.cols);
+  t->to_float(data, wd, (int64_t)s.rows * s.cols);
+  rb_floats(x, (int64_t)s.n_tok * ldx);
+  for (size_t i = 0; i < (size_t)s.n_tok * ldy; i++)
+    y[i] = NAN;
+
+  qora_weight w = {type, s.rows, s.cols, row_bytes, data};
+  size_t scratch_bytes = qora_matmul_scratch(&w, s.n_tok);
+  char *scratch = malloc(scratch_bytes + 1);
+  qora_pool *pool = qora_pool_new(n_threads);
+  qora_matmul(pool, &w, x, ldx, s.n_tok, y, ldy, scratch + 1);   /* misaligned on purpose */
+  qora_pool_free(pool);
+
+  char why[200] = "";
+  int ok = check_product(&w, wd, x, ldx, s.n_tok, y, ldy, why, sizeof why);
+  TAP_OK(ok, "%s matmul %dx%d, %d tokens, %d threads, matches float64", t->name, s.rows,
+         s.cols, s.n_tok, n_threads);
+  if (!ok)
+    TAP_DIAG("%s", why);
+  free(data), free(wd), free(x), free(y), free(scratch);
+}
+
+
+/* The same product with 1 and 2 threads gives the same bits (each output has one owner). */
+static void test_threads_agree(int type, shape s) {
+  size_t row_bytes = qora_row_size(type, s.cols);
+  void *data = malloc(row_bytes * s.rows);
+  float *x = malloc((size_t)s.n_tok * s.cols * sizeof *x);
+  float *y1 = malloc((size_t)s.n_tok * s.rows * sizeof *y1);
+  float *y2 = malloc((size_t)s.n_tok * s.rows * sizeof *y2);
+  rb_weights(type, data, (int64_t)s.rows * s.cols);
+  rb_floats(x, (int64_t)s.n_tok * s.cols);
+
+  qora_weight w = {type, s.rows, s.cols, row_bytes, data};
+  void *scratch = malloc(qora_matmul_scratch(&w, s.n_tok) + 1);
+  qora_pool *p1 = qora_pool_new(1), *p2 = qora_pool_new(2);
+  qora_matmul(p1, &w, x, s.cols, s.n_tok, y1, s.rows, scratch);
+  qora_matmul(p2, &w, x, s.cols, s.n_tok, y2, s.rows, scratch);
+  qora_pool_free(p1);
+  qora_pool_free(p2);
+
+  TAP_OK(memcmp(y1, y2, (size_t)s.n_tok * s.rows * sizeof *y1) == 0,
+         "%s matmul: 1 and 2 threads give identical results", qora_type_name(type));
+  free(data), free(x), free(y1), free(y2), free(scratch);
+}
+
+
+int main(void) {
+  static const int types32[] = {QORA_F32, QORA_F16, QORA_BF16, QORA_Q4_0, QORA_Q4_1,
+                                QORA_Q8_0};
+  static const int typesK[] = {QORA_Q4_K, QORA_Q5_K, QORA_Q6_K};
+  static const shape shapes32[] = {{37, 576, 1}, {45, 96, 7}, {1, 64, 3}, {130, 32, 2}};
+  static const shape shapesK[] = {{37, 512, 1}, {19, 256, 5}, {3, 768, 2}};
+
+  for (int th = 1; th <= 2; th++) {
+    for (size_t i = 0; i < sizeof types32 / sizeof *types32; i++)
+      for (size_t j = 0; j < sizeof shapes32 / sizeof *shapes32; j++)
+        test_type(types32[i], shapes32[j], th);
+    for (size_t i = 0; i < sizeof typesK / sizeof *typesK; i++)
+      for (size_t j = 0; j < sizeof shapesK / sizeof *shapesK; j++)
+        test_type(typesK[i], shapesK[j], th);
+  }
+  test_threads_agree(QORA_Q4_0, (shape){101, 256, 9});
+  test_threads_agree(QORA_Q6_K, (shape){33, 512, 4});
+  test_threads_agree(QORA_F16, (shape){7, 64, 2});
+  return tap_done();
+}
