@@ -8,7 +8,51 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "qora.h"
+
+/* Metatable names (registry keys) of the userdata types. */
+#define LQORA_MODEL "qora.Model"
+#define LQORA_SESSION "qora.Session"
+#define LQORA_CANDS "qora.Candidates"
+#define LQORA_RNG "qora.Rng"
+#define LQORA_STREAM "qora.TextStream"
+
 /* Openers: each receives the module table at stack index -1 and leaves the stack as it was. */
 void lqora_open_json(lua_State *L);
+void lqora_open_cands(lua_State *L);
+void lqora_open_rng(lua_State *L);
+void lqora_open_model(lua_State *L);
+void lqora_open_session(lua_State *L);
+void lqora_open_stream(lua_State *L);
+
+/* A loaded model; sessions count themselves so that closing the model waits for them. */
+typedef struct lqora_model {
+  qora_model *m;            /* NULL once freed */
+  int n_sessions;           /* live sessions on m */
+  int closed;               /* closed or collected: free m when the last session goes */
+} lqora_model;
+
+/* A candidate set with a reusable buffer for the ids of a penalty's history. */
+typedef struct lqora_cands {
+  qora_cands c;
+  int32_t *recent;
+  int recent_cap;
+} lqora_cands;
+
+/* Checks that argument arg is an open model and returns it. */
+lqora_model *lqora_check_model(lua_State *L, int arg);
+
+/* Pushes a new, empty candidate set over n_vocab tokens; raises an error when out of memory. */
+lqora_cands *lqora_cands_push(lua_State *L, int n_vocab);
+
+/*
+** Reads the integers of the table at arg, t[first] .. t[last], into a buffer grown as needed
+** (*buf, *cap; freed by the owner); raises an argument error on a non-integer element.
+*/
+int32_t *lqora_read_ids(lua_State *L, int arg, lua_Integer first, lua_Integer last,
+                        int32_t **buf, int *cap);
+
+/* Creates the metatable tname with the methods of l, __index pointing to itself. */
+void lqora_new_class(lua_State *L, const char *tname, const luaL_Reg *l);
 
 #endif
