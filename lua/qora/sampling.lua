@@ -1,0 +1,183 @@
+--- Sampling policies: chains of steps over a candidate set (qora.core's Candidates).
+--
+-- A step is a function(cands, history) that narrows or reshapes the set in place and returns
+-- nil, or chooses and returns a token id, which ends the chain. Every step calls a C
+-- primitive that does the per-vocabulary work: no policy builds a Lua table of the whole
+-- vocabulary. history is the array of ids already in the session (prompt and output).
+--
+--   local sampling = require("qora.sampling")
+--   local greedy = sampling.greedy()
+--   local creative = sampling.new{ temperature = 0.6, top_p = 0.95, seed = 7 }
+--   local custom = sampling.chain{ sampling.top_k(20), sampling.temperature(0.7),
+--                                  sampling.dist(7) }
+local core = require("qora.core")
+
+local M = {}
+
+local Policy = {}
+Policy.__index = Policy
+
+--- Chooses the next token.
+-- @param cands Candidates loaded with the logits of the last position
+-- @param history table array of the ids in the session (read, not changed)
+-- @return integer the chosen id
+function Policy:sample(cands, history)
+  for i = 1, #self.steps do
+    local id = self.steps[i](cands, history)
+    if id then
+      return id
+    end
+  end
+  error("the sampling chain ended without choosing a token: end it with sampling.dist() "
+        .. "or sampling.argmax()", 2)
+end
+
+Policy.__call = Policy.sample
+
+--- Composes steps into a policy, applied in order.
+-- @param steps table array of step functions
+-- @return policy
+function M.chain(steps)
+  if type(steps) ~= "table" or #steps == 0 then
+    error("bad argument #1 to 'chain' (expected a non-empty array of steps)", 2)
+  end
+  for i, step in ipairs(steps) do
+    if type(step) ~= "function" then
+      error(("bad argument #1 to 'chain' (step %d is a %s, not a function)")
+            :format(i, type(step)), 2)
+    end
+  end
+  return setmetatable({ steps = steps }, Policy)
+end
+
+local function check_number(name, value, lo, hi)
+  if type(value) ~= "number" or value ~= value or value < lo or value > hi then
+    error(("sampling: %s must be a number from %s to %s, got %s")
+          :format(name, lo, hi, tostring(value)), 3)
+  end
+  return value
+end
+
+local function check_integer(name, value, lo)
+  if math.type(value) ~= "integer" or value < lo then
+    error(("sampling: %s must be an integer of at least %d, got %s")
+          :format(name, lo, tostring(value)), 3)
+  end
+  return value
+end
+
+--- Repetition penalties over the last last_n ids of the history (llama.cpp's rule).
+-- @param opts table { repeat_penalty = 1.1, frequency = 0, presence = 0, last_n = 64 }
+function M.penalties(opts)
+  opts = opts or {}
+  local rep = check_number("repeat_penalty", opts.repeat_penalty or 1, 1e-6, math.huge)
+  local freq = check_number("frequency_penalty", opts.frequency or 0, -math.huge, math.huge)
+  local pres = check_number("presence_penalty", opts.presence or 0, -math.huge, math.huge)
+  local last_n = check_integer("repeat_last_n", opts.last_n or 64, 0)
+  return function(c, history)
+    c:penalize(history, rep, freq, pres, last_n)
+  end
+end
+
+--- Keeps the k most likely tokens (k <= 0 keeps all).
+function M.top_k(k)
+  check_integer("top_k", k, 0)
+  return function(c) c:top_k(k) end
+end
+
+--- Keeps the most likely tokens whose probabilities add up to p.
+function M.top_p(p, min_keep)
+  check_number("top_p", p, 0, 1)
+  min_keep = check_integer("min_keep", min_keep or 1, 1)
+  return function(c) c:top_p(p, min_keep) end
+end
+
+--- Keeps the tokens at least p times as likely as the most likely one.
+function M.min_p(p, min_keep)
+  check_number("min_p", p, 0, 1)
+  min_keep = check_integer("min_keep", min_keep or 1, 1)
+  return function(c) c:min_p(p, min_keep) end
+end
+
+--- Divides the logits by t (t <= 0 keeps only the most likely token).
+function M.temperature(t)
+  check_number("temperature", t, 0, math.huge)
+  return function(c) c:temperature(t) end
+end
+
+--- Chooses the most likely token (the smallest id among equals).
+function M.argmax()
+  return function(c) return c:argmax() end
+end
+
+-- A seed for callers that give none: different for each policy made.
+local unseeded = 0
+local function fresh_seed()
+  unseeded = unseeded + 1
+  return math.floor(core.now() * 1e6) ~ (os.time() << 20) ~ unseeded
+end
+
+--- Draws a token from the probabilities with a seeded random source.
+-- @param seed integer, an Rng from qora.rng, or nil for a fresh seed
+function M.dist(seed)
+  local rng
+  if type(seed) == "userdata" then
+    rng = seed
+  elseif seed == nil then
+    rng = core.rng(fresh_seed())
+  else
+    rng = core.rng(check_integer("seed", seed, math.mininteger))
+  end
+  return function(c) return c:sample(rng) end
+end
+
+--- Greedy decoding: always the most likely token.
+function M.greedy()
+  return M.chain({ M.argmax() })
+end
+
+local KNOWN = {
+  temperature = true, top_k = true, top_p = true, min_p = true, seed = true,
+  repeat_penalty = true, repeat_last_n = true, frequency_penalty = true,
+  presence_penalty = true, greedy = true,
+}
+
+--- A policy in llama.cpp's order: penalties, top-k, top-p, min-p, temperature, draw.
+-- @param opts table { temperature = 0.8, top_k = 40, top_p = 0.95, min_p = 0.05,
+--   repeat_penalty = 1, repeat_last_n = 64, frequency_penalty = 0, presence_penalty = 0,
+--   seed = nil, greedy = false }; temperature 0 or greedy = true picks the most likely token
+-- @return policy
+function M.new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error("bad argument #1 to 'new' (expected a table of options)", 2)
+  end
+  for k in pairs(opts) do
+    if not KNOWN[k] then
+      error(("sampling: unknown option '%s'"):format(tostring(k)), 2)
+    end
+  end
+
+  local steps = {}
+  local rep, freq, pres = opts.repeat_penalty or 1, opts.frequency_penalty or 0,
+                          opts.presence_penalty or 0
+  if rep ~= 1 or freq ~= 0 or pres ~= 0 then
+    steps[#steps + 1] = M.penalties({ repeat_penalty = rep, frequency = freq,
+                                      presence = pres, last_n = opts.repeat_last_n })
+  end
+  local t = opts.temperature or 0.8
+  check_number("temperature", t, 0, math.huge)
+  if t <= 0 or opts.greedy then
+    steps[#steps + 1] = M.argmax()
+    return M.chain(steps)
+  end
+
+  steps[#steps + 1] = M.top_k(opts.top_k or 40)
+  steps[#steps + 1] = M.top_p(opts.top_p or 0.95)
+  steps[#steps + 1] = M.min_p(opts.min_p or 0.05)
+  steps[#steps + 1] = M.temperature(t)
+  steps[#steps + 1] = M.dist(opts.seed)
+  return M.chain(steps)
+end
+
+return M

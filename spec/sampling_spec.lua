@@ -1,0 +1,75 @@
+-- Sampling policies (qora.sampling) composed over the candidate primitives.
+local core = require("qora.core")
+local sampling = require("qora.sampling")
+
+local LOGITS = { 0.5, 2.0, 1.9, -1.0, 1.0 }
+
+local function draw(policy, n, history)
+  local out = {}
+  for i = 1, n do
+    out[i] = policy:sample(core.candidates(LOGITS), history or {})
+  end
+  return out
+end
+
+describe("sampling", function()
+  it("greedy picks the most likely token", function()
+    assert.same({ 1, 1, 1 }, draw(sampling.greedy(), 3))
+  end)
+
+  it("temperature 0 is greedy, after the repetition penalty", function()
+    -- id 1 was seen: 2.0 / 1.2 = 1.67 falls below id 2's 1.9
+    local p = sampling.new({ temperature = 0, repeat_penalty = 1.2 })
+    assert.same({ 2 }, draw(p, 1, { 1 }))
+    assert.same({ 1 }, draw(sampling.new({ greedy = true }), 1))
+  end)
+
+  it("draws the same tokens for the same seed", function()
+    local a = draw(sampling.new({ temperature = 1.5, top_k = 0, min_p = 0, seed = 7 }), 50)
+    local b = draw(sampling.new({ temperature = 1.5, top_k = 0, min_p = 0, seed = 7 }), 50)
+    local c = draw(sampling.new({ temperature = 1.5, top_k = 0, min_p = 0, seed = 8 }), 50)
+    assert.same(a, b)
+    assert.are_not.same(a, c)
+  end)
+
+  it("top_k = 1 always gives the most likely token", function()
+    for _, id in ipairs(draw(sampling.new({ top_k = 1, temperature = 5, seed = 3 }), 20)) do
+      assert.equal(1, id)
+    end
+  end)
+
+  it("a chain draws only among what its steps kept", function()
+    local p = sampling.chain({ sampling.top_k(2), sampling.temperature(3), sampling.dist(1) })
+    local seen = {}
+    for _, id in ipairs(draw(p, 200)) do seen[id] = true end
+    assert.same({ [1] = true, [2] = true }, seen)
+  end)
+
+  it("a chain may share an rng made by the caller", function()
+    local rng = core.rng(99)
+    local p = sampling.chain({ sampling.temperature(2), sampling.dist(rng) })
+    local q = sampling.chain({ sampling.temperature(2), sampling.dist(core.rng(99)) })
+    assert.same(draw(q, 20), draw(p, 20))
+  end)
+
+  it("a policy is callable like a function", function()
+    assert.equal(1, sampling.greedy()(core.candidates(LOGITS), {}))
+  end)
+
+  it("refuses unknown options and bad values", function()
+    assert.has_error(function() sampling.new({ temprature = 1 }) end,
+                     "sampling: unknown option 'temprature'")
+    assert.has_error(function() sampling.new({ top_p = 2 }) end)
+    assert.has_error(function() sampling.new({ top_k = 1.5 }) end)
+    assert.has_error(function() sampling.new({ temperature = "hot" }) end)
+    assert.has_error(function() sampling.new({ seed = "x" }) end)
+    assert.has_error(function() sampling.new("greedy") end)
+    assert.has_error(function() sampling.chain({}) end)
+    assert.has_error(function() sampling.chain({ 1 }) end)
+  end)
+
+  it("reports a chain that never chooses a token", function()
+    local p = sampling.chain({ sampling.top_k(2) })
+    assert.has_error(function() p:sample(core.candidates(LOGITS), {}) end)
+  end)
+end)
