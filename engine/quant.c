@@ -133,11 +133,9 @@ static int detect_cpu(void) {
 /* Fills the table with the scalar kernels, then overlays each SIMD level up to level. */
 static void install(int level) {
   memcpy(traits, scalar_traits, sizeof traits);
-#if defined(__x86_64__) && defined(QORA_HAVE_SIMD)
+#if defined(__x86_64__)
   if (level >= QORA_CPU_AVX2)
     qora_quant_install_avx2(traits);
-  if (level >= QORA_CPU_AVX512)
-    qora_quant_install_avx512(traits);
 #endif
   cpu_level = level;
 }

@@ -46,6 +46,15 @@ void qora_vec_dot_q6_K_q8_K(int n, float *s, const void *x, const void *y);
 */
 void qora_k4_scales(const uint8_t *packed, uint8_t sc[8], uint8_t mn[8]);
 
+/*
+** One Q4_K / Q5_K block's contribution from exact integer sums: yd * d * sumi minus
+** yd * dmin * minsum. Every level evaluates this same expression (with -std=c11, GCC does not
+** fuse it into FMAs), so the K-quant kernels agree bit for bit.
+*/
+static inline float qora_k_combine(float yd, float d, float dmin, int sumi, int minsum) {
+  return yd * d * (float)sumi - yd * dmin * (float)minsum;
+}
+
 /* -------------------------------------------------------------- SIMD overlays */
 
 /* Replace the scalar kernels in t[QORA_TYPE_COUNT] by the level's; x86-64 builds only. */

@@ -391,13 +391,6 @@ static int k_minsum(const block_q8_K *b, const uint8_t mn[8]) {
 }
 
 
-/* One K block's contribution: d * sumi - dmin * (mins . bsums), scaled by the activation's d. */
-static float k_combine(qora_f16 d, qora_f16 dmin, const block_q8_K *b, int sumi,
-                       const uint8_t mn[8]) {
-  return b->d * F16(d) * (float)sumi - b->d * F16(dmin) * (float)k_minsum(b, mn);
-}
-
-
 void qora_vec_dot_q4_K_q8_K(int n, float *s, const void *x, const void *y) {
   const block_q4_K *a = x;
   const block_q8_K *b = y;
@@ -412,7 +405,7 @@ void qora_vec_dot_q4_K_q8_K(int n, float *s, const void *x, const void *y) {
       }
     int sumi;
     k_subsums(b[i].qs, q, sc, &sumi);
-    sum += k_combine(a[i].d, a[i].dmin, &b[i], sumi, mn);
+    sum += qora_k_combine(b[i].d, F16(a[i].d), F16(a[i].dmin), sumi, k_minsum(&b[i], mn));
   }
   *s = sum;
 }
@@ -429,7 +422,7 @@ void qora_vec_dot_q5_K_q8_K(int n, float *s, const void *x, const void *y) {
       q[v] = (uint8_t)q5_K_value(&a[i], v);
     int sumi;
     k_subsums(b[i].qs, q, sc, &sumi);
-    sum += k_combine(a[i].d, a[i].dmin, &b[i], sumi, mn);
+    sum += qora_k_combine(b[i].d, F16(a[i].d), F16(a[i].dmin), sumi, k_minsum(&b[i], mn));
   }
   *s = sum;
 }

@@ -12,6 +12,12 @@
 #include "rand_blocks.h"
 #include "tap.h"
 
+static const char *level_name(void) {
+  static const char *names[] = {"scalar", "avx2", "avx512"};
+  return names[qora_cpu_level()];
+}
+
+
 typedef struct shape {
   int rows, cols, n_tok;
 } shape;
@@ -82,8 +88,8 @@ static void test_type(int type, shape s, int n_threads) {
 
   char why[200] = "";
   int ok = check_product(&w, wd, x, ldx, s.n_tok, y, ldy, why, sizeof why);
-  TAP_OK(ok, "%s matmul %dx%d, %d tokens, %d threads, matches float64", t->name, s.rows,
-         s.cols, s.n_tok, n_threads);
+  TAP_OK(ok, "[%s] %s matmul %dx%d, %d tokens, %d threads, matches float64", level_name(),
+         t->name, s.rows, s.cols, s.n_tok, n_threads);
   if (!ok)
     TAP_DIAG("%s", why);
   free(data), free(wd), free(x), free(y), free(scratch);
@@ -109,7 +115,8 @@ static void test_threads_agree(int type, shape s) {
   qora_pool_free(p2);
 
   TAP_OK(memcmp(y1, y2, (size_t)s.n_tok * s.rows * sizeof *y1) == 0,
-         "%s matmul: 1 and 2 threads give identical results", qora_type_name(type));
+         "[%s] %s matmul: 1 and 2 threads give identical results", level_name(),
+         qora_type_name(type));
   free(data), free(x), free(y1), free(y2), free(scratch);
 }
 
@@ -121,16 +128,24 @@ int main(void) {
   static const shape shapes32[] = {{37, 576, 1}, {45, 96, 7}, {1, 64, 3}, {130, 32, 2}};
   static const shape shapesK[] = {{37, 512, 1}, {19, 256, 5}, {3, 768, 2}};
 
-  for (int th = 1; th <= 2; th++) {
-    for (size_t i = 0; i < sizeof types32 / sizeof *types32; i++)
-      for (size_t j = 0; j < sizeof shapes32 / sizeof *shapes32; j++)
-        test_type(types32[i], shapes32[j], th);
-    for (size_t i = 0; i < sizeof typesK / sizeof *typesK; i++)
-      for (size_t j = 0; j < sizeof shapesK / sizeof *shapesK; j++)
-        test_type(typesK[i], shapesK[j], th);
+  for (int level = QORA_CPU_SCALAR; level <= QORA_CPU_AVX512; level++) {
+    if (level > qora_cpu_best()) {
+      (void)TAP_OK(1, "matmul at level %d # SKIP this CPU lacks it", level);
+      continue;
+    }
+    qora_cpu_set_level(level);
+    for (int th = 1; th <= 2; th++) {
+      for (size_t i = 0; i < sizeof types32 / sizeof *types32; i++)
+        for (size_t j = 0; j < sizeof shapes32 / sizeof *shapes32; j++)
+          test_type(types32[i], shapes32[j], th);
+      for (size_t i = 0; i < sizeof typesK / sizeof *typesK; i++)
+        for (size_t j = 0; j < sizeof shapesK / sizeof *shapesK; j++)
+          test_type(typesK[i], shapesK[j], th);
+    }
+    test_threads_agree(QORA_Q4_0, (shape){101, 256, 9});
+    test_threads_agree(QORA_Q6_K, (shape){33, 512, 4});
+    test_threads_agree(QORA_F16, (shape){7, 64, 2});
   }
-  test_threads_agree(QORA_Q4_0, (shape){101, 256, 9});
-  test_threads_agree(QORA_Q6_K, (shape){33, 512, 4});
-  test_threads_agree(QORA_F16, (shape){7, 64, 2});
+  qora_cpu_set_level(qora_cpu_best());
   return tap_done();
 }

@@ -359,6 +359,109 @@ static void vec_dot_vs_float(int type, int n, const char *level) {
 }
 
 
+/* ------------------------------------------------------------------ SIMD vs scalar */
+
+typedef struct ref_kernels {
+  int type;
+  qora_from_float_fn from_float;
+  qora_vec_dot_fn vec_dot;
+  int dot_exact;              /* integer sums and the same float expression: equal bits */
+} ref_kernels;
+
+static const ref_kernels refs[] = {
+  {QORA_F32, NULL, qora_vec_dot_f32, 0},
+  {QORA_F16, qora_from_float_f16, qora_vec_dot_f16, 0},
+  {QORA_BF16, qora_from_float_bf16, qora_vec_dot_bf16, 0},
+  {QORA_Q4_0, NULL, qora_vec_dot_q4_0_q8_0, 0},
+  {QORA_Q4_1, NULL, qora_vec_dot_q4_1_q8_1, 0},
+  {QORA_Q8_0, qora_from_float_q8_0, qora_vec_dot_q8_0_q8_0, 0},
+  {QORA_Q8_1, qora_from_float_q8_1, NULL, 0},
+  {QORA_Q8_K, qora_from_float_q8_K, NULL, 0},
+  {QORA_Q4_K, NULL, qora_vec_dot_q4_K_q8_K, 1},
+  {QORA_Q5_K, NULL, qora_vec_dot_q5_K_q8_K, 1},
+  {QORA_Q6_K, NULL, qora_vec_dot_q6_K_q8_K, 1},
+};
+
+
+/* The active level's quantizer writes the same bytes as the scalar one (odd sizes too). */
+static void quantizer_vs_scalar(const ref_kernels *r, const char *level) {
+  const qora_type_traits *t = qora_type_get(r->type);
+  int blk = t->blck == 1 ? 1 : t->blck;
+  int sizes[] = {blk, blk * 7, blk * 19 + (blk == 1 ? 5 : 0)};
+  int ok = 1, bad_n = 0;
+
+  for (int si = 0; si < 3 && ok; si++) {
+    int n = sizes[si];
+    float *x = malloc(n * sizeof *x);
+    size_t bytes = qora_row_size(r->type, n);
+    unsigned char *a = calloc(1, bytes), *b = calloc(1, bytes);
+    rb_floats(x, n);
+    x[n / 3] = x[n / 2] * -1;           /* a tie in magnitude with opposite signs */
+    r->from_float(x, a, n);
+    t->from_float(x, b, n);
+    if (memcmp(a, b, bytes) != 0)
+      ok = 0, bad_n = n;
+    free(x), free(a), free(b);
+  }
+  TAP_OK(ok, "[%s] %s quantizer equals the scalar reference bit for bit", level, t->name);
+  if (!ok)
+    TAP_DIAG("differs for n = %d", bad_n);
+}
+
+
+/*
+** The active level's vec_dot against the scalar one on the same blocks: equal bits where the
+** sums are integers, else within 1e-6 of the sum of the magnitudes of the block terms.
+*/
+static void vec_dot_vs_scalar(const ref_kernels *r, const char *level) {
+  const qora_type_traits *t = qora_type_get(r->type), *vt = qora_type_get(t->vec_dot_type);
+  int vt_id = t->vec_dot_type, blk = t->blck == 1 ? 1 : t->blck;
+  int sizes[] = {blk * (blk == 1 ? 37 : 1), blk * 7, blk * (blk == 1 ? 2051 : 19)};
+  int ok = 1;
+  char why[160] = "";
+
+  for (int si = 0; si < 3; si++) {
+    int n = sizes[si];
+    float *x = malloc(n * sizeof *x), *w = malloc(n * sizeof *w), *xd = malloc(n * sizeof *xd);
+    void *wq = malloc(qora_row_size(r->type, n)), *xq = malloc(qora_row_size(vt_id, n));
+    for (int rep = 0; rep < 10; rep++) {
+      rb_floats(x, n);
+      rb_weights(r->type, wq, n);
+      vt->from_float(x, xq, n);
+      t->to_float(wq, w, n);
+      vt->to_float(xq, xd, n);
+      double mag = 0;
+      for (int i = 0; i < n; i++)
+        mag += fabs((double)w[i] * xd[i]);
+      float want, got;
+      r->vec_dot(n, &want, wq, xq);
+      t->vec_dot(n, &got, wq, xq);
+      int same = r->dot_exact ? memcmp(&want, &got, sizeof got) == 0
+                              : fabs((double)want - got) <= 1e-6 * mag;
+      if (!same && ok)
+        snprintf(why, sizeof why, "n = %d: scalar %.9g, got %.9g (magnitude %.3g)", n, want,
+                 got, mag);
+      ok &= same;
+    }
+    free(x), free(w), free(xd), free(wq), free(xq);
+  }
+  TAP_OK(ok, "[%s] %s vec_dot %s the scalar reference", level, t->name,
+         r->dot_exact ? "equals" : "is within 1e-6 relative of");
+  if (!ok)
+    TAP_DIAG("%s", why);
+}
+
+
+static void simd_vs_scalar(const char *level) {
+  for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+    if (refs[i].from_float)
+      quantizer_vs_scalar(&refs[i], level);
+    if (refs[i].vec_dot)
+      vec_dot_vs_scalar(&refs[i], level);
+  }
+}
+
+
 static const char *level_name(int level) {
   static const char *names[] = {"scalar", "avx2", "avx512"};
   return names[level];
@@ -388,6 +491,7 @@ int main(void) {
     round_trip(QORA_Q4_0, "Q4_0");
     round_trip(QORA_Q4_1, "Q4_1");
     test_q8_sums();
+    simd_vs_scalar(level_name(level));
     for (int i = 0; i < N_WEIGHT_TYPES; i++) {
       int blk = qora_type_get(weight_types[i])->blck == QK_K ? QK_K : 32;
       vec_dot_vs_float(weight_types[i], blk * (blk == QK_K ? 3 : 19), level_name(level));
