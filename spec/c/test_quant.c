@@ -474,7 +474,7 @@ int main(void) {
   test_table();
   for (int level = QORA_CPU_SCALAR; level <= QORA_CPU_AVX512; level++) {
     if (level > qora_cpu_best()) {
-      (void)TAP_OK(1, "[%s] kernels # SKIP this CPU lacks %s", level_name(level), level_name(level));
+      (void)TAP_OK(1, "[%s] kernels # SKIP this CPU lacks it", level_name(level));
       continue;
     }
     qora_cpu_set_level(level);
