@@ -117,6 +117,9 @@ static void mark_rope_layers(qora_model *m, const qora_rope_cfg *rc) {
 int qora_model_setup(qora_model *m, const qora_rope_cfg *rc, qora_err *err) {
   if (check_hparams(&m->info, err) < 0 || build_rope(m, rc, err) < 0)
     return -1;
+  m->layers = calloc((size_t)m->info.n_layer, sizeof *m->layers);
+  if (m->layers == NULL)
+    return qora_fail(err, "out of memory");
   mark_rope_layers(m, rc);
   return 0;
 }

@@ -56,7 +56,8 @@ void *qora_model_own(qora_model *m, void *p);
 ** Validates the hyperparameters in m->info, builds the RoPE table (rope_theta, optional YaRN
 ** when yarn_factor > 1) and marks the layers without RoPE. no_rope may be NULL (then every
 ** fourth layer of a smollm3 model skips RoPE, and a llama model uses it everywhere), or give
-** one 0/1 per layer (1 = apply RoPE), as config.json's no_rope_layers does.
+** one 0/1 per layer (1 = apply RoPE), as config.json's no_rope_layers does. Allocates
+** m->layers (zeroed but for use_rope), which the loader then binds.
 */
 typedef struct qora_rope_cfg {
   float yarn_factor;        /* 0 or 1: no scaling */

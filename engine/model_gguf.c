@@ -25,16 +25,6 @@ static int computable(uint32_t type) {
 }
 
 
-static const char *type_label(uint32_t type, char *buf, size_t n) {
-  const char *name = qora_type_name((int)type);
-
-  if (name)
-    return name;
-  snprintf(buf, n, "type %u", type);
-  return buf;
-}
-
-
 typedef struct binder {
   qora_model *m;
   const gguf_file *f;
@@ -57,14 +47,15 @@ static const gguf_tensor *find(binder *b, const char *name) {
 static int bind_matrix(binder *b, const char *name, int64_t rows, int64_t cols,
                        qora_weight *w) {
   const gguf_tensor *t = find(b, name);
-  char label[32];
+  const char *label;
 
   if (t == NULL)
     return -1;
+  label = qora_type_name((int)t->type);
   if (!computable(t->type))
-    return qora_fail(b->err, "tensor %s has %s, which qora cannot compute (it reads F32, F16, "
-                     "BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K); convert the file with "
-                     "one of these types", name, type_label(t->type, label, sizeof label));
+    return qora_fail(b->err, "tensor %s has type %u (%s), which qora cannot compute (it reads "
+                     "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K); convert the file "
+                     "to one of these", name, t->type, label ? label : "unknown");
   if (t->n_dims != 2 || t->ne[0] != (uint64_t)cols || t->ne[1] != (uint64_t)rows)
     return qora_fail(b->err, "tensor %s: expected %lldx%lld, file has %llux%llu%s; is this a "
                      "%s file?", name, (long long)cols, (long long)rows,
@@ -158,9 +149,6 @@ static int bind_all(qora_model *m, qora_err *err) {
   binder b = { m, m->gguf, 0, err };
   qora_model_info *in = &m->info;
 
-  m->layers = calloc((size_t)in->n_layer, sizeof *m->layers);
-  if (m->layers == NULL)
-    return qora_fail(err, "out of memory");
   if (bind_matrix(&b, "token_embd.weight", in->n_vocab, in->n_embd, &m->tok_embd) < 0 ||
       bind_norm(&b, "output_norm.weight", in->n_embd, &m->output_norm) < 0)
     return -1;
