@@ -150,13 +150,10 @@ int qora_utf8_valid(const char *s, size_t n);
 
 typedef struct qora_session qora_session;
 
-/* How the KV cache stores keys and values. */
-enum { QORA_KV_F16 = 0, QORA_KV_F32 = 1 };
-
 typedef struct qora_session_opts {
   int n_ctx;                /* 0: min(4096, the model's training context) */
   int n_batch;              /* tokens evaluated at once; 0: 512 */
-  int kv_type;              /* QORA_KV_F16 (default) or QORA_KV_F32 for exact comparisons */
+  int kv_f32;               /* 1: keep keys and values in F32 (exact comparisons); 0: F16 */
 } qora_session_opts;
 
 qora_session *qora_session_new(qora_model *m, const qora_session_opts *opts, qora_err *err);

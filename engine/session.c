@@ -81,9 +81,9 @@ qora_session *qora_session_new(qora_model *m, const qora_session_opts *opts, qor
   if (o.n_batch == 0)
     o.n_batch = DEFAULT_BATCH;
   if (o.n_ctx < 1 || o.n_ctx > (1 << 24) || o.n_batch < 1 || o.n_batch > (1 << 16) ||
-      (o.kv_type != QORA_KV_F16 && o.kv_type != QORA_KV_F32)) {
-    qora_fail(err, "session options out of range (context %d, batch %d, KV type %d)",
-              o.n_ctx, o.n_batch, o.kv_type);
+      (o.kv_f32 != 0 && o.kv_f32 != 1)) {
+    qora_fail(err, "session options out of range (context %d, batch %d, kv_f32 %d)",
+              o.n_ctx, o.n_batch, o.kv_f32);
     return NULL;
   }
   if (o.n_batch > o.n_ctx)
@@ -96,7 +96,7 @@ qora_session *qora_session_new(qora_model *m, const qora_session_opts *opts, qor
   s->m = m;
   s->n_ctx = o.n_ctx;
   s->n_batch = o.n_batch;
-  s->kv_type = o.kv_type == QORA_KV_F32 ? QORA_F32 : QORA_F16;
+  s->kv_type = o.kv_f32 ? QORA_F32 : QORA_F16;
   if (!allocate(s)) {
     qora_session_free(s);
     qora_fail(err, "out of memory for a session of %d tokens; ask for a smaller context",
