@@ -136,6 +136,8 @@ static void install(int level) {
 #if defined(__x86_64__)
   if (level >= QORA_CPU_AVX2)
     qora_quant_install_avx2(traits);
+  if (level >= QORA_CPU_AVX512)
+    qora_quant_install_avx512(traits);
 #endif
   cpu_level = level;
 }
