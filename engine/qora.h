@@ -106,18 +106,27 @@ enum {
   QORA_TOKEN_BYTE = 6
 };
 
-/* Appends the ids of text to out. Text that is not valid UTF-8 is refused. */
+/*
+** Appends the ids of text to out (grown with realloc; free it with qora_tokens_free). Text that
+** is not valid UTF-8 is refused with the offset of the first bad byte; on any failure out keeps
+** what it held before. A CONTROL token written in the text is matched only with
+** QORA_TOK_SPECIAL; a USER_DEFINED one always is (as llama.cpp and Hugging Face do).
+*/
 int qora_tokenize(const qora_tokenizer *tk, const char *text, size_t len, int flags,
                   qora_tokens *out, qora_err *err);
 
 int qora_vocab_size(const qora_tokenizer *tk);
 
-/* The bytes a token stands for (byte-level decoding undone); NULL for an invalid id. */
+/*
+** The bytes a token stands for (byte-level decoding undone; a CONTROL or USER_DEFINED token
+** stands for its text), NUL-terminated; NULL for an invalid id.
+*/
 const char *qora_token_bytes(const qora_tokenizer *tk, int32_t id, size_t *len);
 
 /* The token's text as written in the vocabulary (for specials: "<|im_end|>"). */
 const char *qora_token_text(const qora_tokenizer *tk, int32_t id, size_t *len);
 
+/* QORA_TOKEN_*, or 0 for an invalid id. */
 int qora_token_type(const qora_tokenizer *tk, int32_t id);
 
 /* The id whose vocabulary text is exactly text, or -1. */
@@ -127,20 +136,28 @@ int32_t qora_token_find(const qora_tokenizer *tk, const char *text, size_t len);
 int32_t qora_token_bos(const qora_tokenizer *tk);
 int32_t qora_token_eos(const qora_tokenizer *tk);
 
-/* 1 when generation should stop at id: end of text or end of turn. */
+/*
+** 1 when generation should stop at id: the EOS, end-of-turn and end-of-message ids of the
+** metadata, and special tokens whose text marks an end ("<|im_end|>", "<|eot_id|>", ...).
+*/
 int qora_token_is_eog(const qora_tokenizer *tk, int32_t id);
 
 /*
 ** Streaming UTF-8 assembly: token bytes go in, only whole characters come out. Bytes that can
-** never form a character are replaced by U+FFFD; qora_utf8_flush turns held bytes into U+FFFD.
+** never form a character are replaced by U+FFFD (one per maximal subpart, as Unicode
+** recommends); qora_utf8_flush turns held bytes into U+FFFD. Start from a zeroed qora_utf8.
 */
 typedef struct qora_utf8 {
   unsigned char held[4];
   int n_held;
 } qora_utf8;
 
-/* Writes whole characters to out (out_cap >= 3 * (n + 4) always suffices); returns the count. */
+/*
+** Writes whole characters to out and returns their byte count. out_cap must be at least
+** 3 * (n + 1); with less, nothing is consumed and (size_t)-1 is returned.
+*/
 size_t qora_utf8_push(qora_utf8 *u, const char *in, size_t n, char *out, size_t out_cap);
+/* Needs out_cap >= 3; returns 0 or 3, or (size_t)-1 when out_cap is smaller. */
 size_t qora_utf8_flush(qora_utf8 *u, char *out, size_t out_cap);
 
 /* 1 when s[0..n) is valid UTF-8. */

@@ -1,0 +1,166 @@
+/*
+** tok_internal.h: what the tokenizer's files share (internal). tokenizer.c builds and runs
+** the tokenizer, tok_table.c holds its hash tables, tok_split.c the pre-tokenizers, bpe.c
+** the merging, tok_gguf.c and tok_hf.c read the two file formats into a tok_spec.
+*/
+#ifndef QORA_TOK_INTERNAL_H
+#define QORA_TOK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gguf.h"
+#include "qora.h"
+
+/* ------------------------------------------------------------- tables */
+
+/* Vocabulary text -> id, open addressing. A slot carries where the text is, so that a
+** look-up touches the slot and the text and nothing else. */
+typedef struct tok_slot {
+  uint32_t tag;             /* high bits of the hash */
+  int32_t id;               /* -1: empty */
+  uint32_t off, len;        /* the text: tk->text[off .. off+len) */
+} tok_slot;
+
+typedef struct tok_strmap {
+  tok_slot *slot;
+  uint32_t mask;
+} tok_strmap;
+
+/* A string to look up, given as two parts (b may be empty) and the hash of both. */
+typedef struct tok_key {
+  const char *a, *b;
+  size_t na, nb;
+  uint64_t h;
+} tok_key;
+
+/* Look-ups and inserts come in batches of up to this many, so that their cache misses overlap. */
+#define TOK_BATCH 192
+
+/* A merge: the pair (left id, right id) -> its rank and the id of the joined token. */
+typedef struct tok_merge {
+  uint64_t key;             /* left << 32 | right; TOK_NO_KEY when the slot is empty */
+  int32_t rank;
+  int32_t result;
+} tok_merge;
+
+#define TOK_NO_KEY UINT64_MAX
+
+typedef struct tok_pairmap {
+  tok_merge *slot;
+  uint64_t mask;
+} tok_pairmap;
+
+/* GPT-2's byte-level alphabet: each byte stands as one printable code point (0..323). */
+uint32_t tok_byte_to_cp(unsigned char b);
+int tok_cp_to_byte(uint32_t cp);          /* -1 for a code point outside the alphabet */
+
+
+/* ------------------------------------------------------------ splitting */
+
+/* The steps a pre-tokenizer chain can hold; each one splits the pieces of the last. */
+enum tok_step {
+  TOK_STEP_LLAMA3 = 1,      /* Llama 3's pattern (llama.cpp: llama-bpe) */
+  TOK_STEP_GPT2,            /* GPT-2's pattern (ByteLevel with use_regex) */
+  TOK_STEP_DIGITS,          /* every number character alone (Digits individual_digits) */
+  TOK_STEP_DIGIT_RUNS       /* runs of number characters (Digits without individual_digits) */
+};
+
+#define TOK_MAX_STEPS 8
+
+/* Character classes of the patterns: \p{L}, \p{N}, \s; anything else is "other". */
+enum { TOK_CL_L = 1, TOK_CL_N = 2, TOK_CL_S = 4 };
+
+uint8_t tok_class(uint32_t cp);
+
+/*
+** Splits cp[0..n) by the steps. ends receives the end index of each piece (ascending, the last
+** is n); tmp is scratch of the same size (n + 1 entries each). Returns the piece count.
+*/
+size_t tok_split(const int *steps, int n_steps, const uint32_t *cp, const uint8_t *cls,
+                 size_t n, uint32_t *ends, uint32_t *tmp);
+
+/* --------------------------------------------------------- the tokenizer */
+
+enum { TOK_ATTR_EOG = 1 };
+
+struct qora_tokenizer {
+  int32_t n_vocab;
+  char *text;               /* vocabulary texts, each NUL-terminated */
+  uint32_t *text_off;       /* (n_vocab + 1): token i is text[text_off[i] .. text_off[i+1]-1) */
+  char *bytes;              /* what each token stands for, byte-level decoding undone */
+  uint32_t *bytes_off;      /* (n_vocab + 1), as text_off */
+  uint8_t *type;            /* (n_vocab) QORA_TOKEN_* */
+  uint8_t *attr;            /* (n_vocab) TOK_ATTR_* bits */
+  tok_strmap by_text;
+  tok_pairmap merges;
+  int32_t byte_tok[256];    /* the token of each lone byte, -1 when the vocabulary lacks it */
+
+  int steps[TOK_MAX_STEPS];
+  int n_steps;
+  int ignore_merges;        /* a piece that is itself a token skips the merges */
+  int add_bos;
+  int32_t bos, eos, eot, eom;
+
+  int32_t *special;         /* ids of CONTROL and USER_DEFINED tokens, by first byte, longest first */
+  uint32_t special_at[257]; /* special[special_at[b] .. special_at[b+1]) start with byte b */
+
+  char *chat_template;      /* from tokenizer_config.json, or NULL */
+};
+
+/* Where a merge's two halves are, given its index; returns -1 with err when it is malformed. */
+typedef int (*tok_merge_fn)(void *ctx, uint64_t i, gguf_str *left, gguf_str *right,
+                            qora_err *err);
+
+/* Everything a file says about its tokenizer, before tables are built. */
+typedef struct tok_spec {
+  int32_t n_vocab;
+  const gguf_str *tokens;   /* (n_vocab) texts as the vocabulary writes them */
+  const uint8_t *types;     /* (n_vocab) QORA_TOKEN_*, or NULL when every token is normal */
+  uint64_t n_merges;
+  tok_merge_fn merge;
+  void *merge_ctx;
+  int steps[TOK_MAX_STEPS];
+  int n_steps;
+  int ignore_merges;
+  int add_bos;
+  int32_t bos, eos, eot, eom;  /* -1 when absent */
+  const char *source;       /* names the file or key in error messages */
+} tok_spec;
+
+/* Builds a tokenizer from spec. NULL with err on error. */
+qora_tokenizer *tok_build(const tok_spec *spec, qora_err *err);
+
+/* Table building and look-ups (tok_table.c). */
+int tok_strmap_build(qora_tokenizer *tk, qora_err *err);
+int32_t tok_strmap_find(const qora_tokenizer *tk, const char *s, size_t n);
+tok_key tok_key_of(const char *a, size_t na, const char *b, size_t nb);
+/* Looks up n <= TOK_BATCH keys at once; out[i] is the id of key i or -1. */
+void tok_strmap_find_many(const qora_tokenizer *tk, const tok_key *keys, size_t n, int32_t *out);
+int tok_pairmap_init(tok_pairmap *m, uint64_t n, qora_err *err);
+/* Adds n <= TOK_BATCH merges, except pairs already there (the first rank wins, as in
+** llama.cpp). */
+void tok_pairmap_add_many(tok_pairmap *m, const tok_merge *e, size_t n);
+const tok_merge *tok_pairmap_find(const tok_pairmap *m, int32_t left, int32_t right);
+void tok_tables_free(qora_tokenizer *tk);
+
+/* ------------------------------------------------------------------ BPE */
+
+/* Scratch for merging one piece of up to cap bytes (bpe.c). */
+typedef struct bpe_scratch {
+  int32_t *id, *prev, *next;  /* (cap) the symbols: token id (-1: merged away), links */
+  struct bpe_pair *heap;    /* (3 * cap) candidate merges */
+  char *enc;                /* (2 * cap) the piece in the byte-level alphabet */
+  size_t cap;
+} bpe_scratch;
+
+int bpe_scratch_init(bpe_scratch *s, size_t cap);
+void bpe_scratch_free(bpe_scratch *s);
+
+/* Appends the ids of the piece w[0..n) (raw bytes) to out. -1 with err on failure. */
+int bpe_piece(const qora_tokenizer *tk, const unsigned char *w, size_t n, bpe_scratch *s,
+              qora_tokens *out, qora_err *err);
+
+int tok_push(qora_tokens *out, int32_t id, qora_err *err);
+
+#endif
