@@ -1,0 +1,173 @@
+/*
+** test_tok_gguf.c: tokenizers read from small GGUF images made here: special tokens, BOS and
+** end-of-generation rules, and every kind of damaged metadata, which must be refused with a
+** message that names it.
+*/
+#include "gguf.h"
+#include "tok_gguf_build.h"
+#include "tok_util.h"
+#include "tokenizer.h"
+
+#include <utf8proc.h>
+
+/* What to change in the base vocabulary. */
+enum variant {
+  GOOD, BAD_MODEL, BAD_PRE, NO_PRE, NO_TOKENS, INT_TOKENS, SHORT_TYPES, BAD_TYPE,
+  UNKNOWN_MERGE, SPACELESS_MERGE, ORPHAN_MERGE, EMPTY_TOKEN, BAD_BOS, NO_BOS_ID, NO_MERGES,
+  STRING_EOS, N_VARIANTS
+};
+
+#define N_TOK 262
+
+/* GPT-2's bytes_to_unicode: printable bytes stand for themselves, the others for 256 + n. */
+static uint32_t gpt2_cp(unsigned char b) {
+  uint32_t n = 0;
+
+  for (int c = 0; c < 256; c++) {
+    int printable = (c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || c >= 0xAE;
+
+    if (c == b)
+      return printable ? (uint32_t)c : 256 + n;
+    n += !printable;
+  }
+  return 0;
+}
+
+/* 256 byte tokens (id = byte), "ab", "abc", then four specials. */
+static unsigned char *image(enum variant v, size_t *n) {
+  static char bytes[256][4];
+  const char *tok[N_TOK];
+  size_t len[N_TOK];
+  int32_t type[N_TOK];
+  const char *merges[] = { "a b", "ab c", v == UNKNOWN_MERGE ? "a zz" :
+                           v == SPACELESS_MERGE ? "abc" : v == ORPHAN_MERGE ? "a c" : "a b" };
+  gbuf b = { 0 };
+
+  for (int i = 0; i < 256; i++) {
+    len[i] = (size_t)utf8proc_encode_char((utf8proc_int32_t)gpt2_cp((unsigned char)i),
+                                          (utf8proc_uint8_t *)bytes[i]);
+    tok[i] = bytes[i];
+  }
+  tok[256] = "ab", tok[257] = "abc", tok[258] = "<s>", tok[259] = "<u>", tok[260] = "<uu>",
+  tok[261] = "<|im_end|>";
+  for (int i = 256; i < N_TOK; i++)
+    len[i] = strlen(tok[i]);
+  if (v == EMPTY_TOKEN)
+    len[100] = 0;
+  for (int i = 0; i < N_TOK; i++)
+    type[i] = i == 258 || i == 261 ? QORA_TOKEN_CONTROL : i == 259 || i == 260 ?
+              QORA_TOKEN_USER_DEFINED : QORA_TOKEN_NORMAL;
+  if (v == BAD_TYPE)
+    type[7] = 42;
+
+  gb_str(&b, "general.architecture", "llama");
+  gb_str(&b, "tokenizer.ggml.model", v == BAD_MODEL ? "llama" : "gpt2");
+  if (v != NO_PRE)
+    gb_str(&b, "tokenizer.ggml.pre", v == BAD_PRE ? "qwen2" : "gpt-2");
+  if (v == INT_TOKENS)
+    gb_i32s(&b, "tokenizer.ggml.tokens", type, N_TOK);
+  else if (v != NO_TOKENS)
+    gb_strs(&b, "tokenizer.ggml.tokens", tok, len, N_TOK);
+  gb_i32s(&b, "tokenizer.ggml.token_type", type, v == SHORT_TYPES ? N_TOK - 1 : N_TOK);
+  if (v != NO_MERGES)
+    gb_strs(&b, "tokenizer.ggml.merges", merges, NULL, 3);
+  if (v != NO_BOS_ID)
+    gb_u32(&b, "tokenizer.ggml.bos_token_id", v == BAD_BOS ? 99999 : 258);
+  if (v == STRING_EOS)
+    gb_str(&b, "tokenizer.ggml.eos_token_id", "2");
+  gb_bool(&b, "tokenizer.ggml.add_bos_token", 1);
+  unsigned char *img = gb_image(&b, n);
+  free(b.p);
+  return img;
+}
+
+
+static qora_tokenizer *open_variant(enum variant v, gguf_file **f, unsigned char **img,
+                                    qora_err *err) {
+  size_t n;
+
+  *img = image(v, &n);
+  *f = gguf_open_memory(*img, n, err);
+  return *f ? qora_tokenizer_from_gguf(*f, err) : NULL;
+}
+
+
+/* Tokenizes text and compares with want[0..n_want). */
+static int gives(const qora_tokenizer *tk, const char *text, int flags, const int32_t *want,
+                 size_t n_want) {
+  qora_tokens got = { 0 }, w = { (int32_t *)want, n_want, n_want };
+  qora_err err;
+  int ok = qora_tokenize(tk, text, strlen(text), flags, &got, &err) == 0 && same_ids(&w, &got);
+
+  qora_tokens_free(&got);
+  return ok;
+}
+
+
+static void test_rules(void) {
+  gguf_file *f;
+  unsigned char *img;
+  qora_err err = {{0}};
+  qora_tokenizer *tk = open_variant(GOOD, &f, &img, &err);
+
+  if (!TAP_OK(tk != NULL, "builds a tokenizer from a small GGUF image")) {
+    TAP_DIAG("%s", err.msg);
+    return;
+  }
+  TAP_OK(gives(tk, "abc", 0, (int32_t[]){ 257 }, 1) &&
+         gives(tk, "abd", 0, (int32_t[]){ 256, 'd' }, 2),
+         "merges by rank: abc -> abc, abd -> ab d");
+  TAP_OK(gives(tk, "ab", QORA_TOK_BOS, (int32_t[]){ 258, 256 }, 2) &&
+         gives(tk, "ab", 0, (int32_t[]){ 256 }, 1),
+         "prepends BOS only when asked and the vocabulary says add_bos_token");
+  TAP_OK(gives(tk, "x<u>", 0, (int32_t[]){ 'x', 259 }, 2),
+         "matches a user-defined token without QORA_TOK_SPECIAL");
+  TAP_OK(gives(tk, "<s>", 0, (int32_t[]){ '<', 's', '>' }, 3) &&
+         gives(tk, "<s>", QORA_TOK_SPECIAL, (int32_t[]){ 258 }, 1),
+         "matches a control token only with QORA_TOK_SPECIAL");
+  TAP_OK(gives(tk, "<uu><u>", 0, (int32_t[]){ 260, 259 }, 2),
+         "prefers the longest special token at a position");
+  TAP_OK(qora_token_is_eog(tk, 261) && !qora_token_is_eog(tk, 258) &&
+         qora_token_eos(tk) == -1, "finds the end of turn by its text, with no EOS id given");
+  size_t n;
+  const char *b = qora_token_bytes(tk, ' ', &n);
+  TAP_OK(b && n == 1 && b[0] == ' ' && qora_token_bytes(tk, N_TOK, &n) == NULL &&
+         qora_token_text(tk, -1, &n) == NULL && qora_token_type(tk, N_TOK) == 0,
+         "decodes byte tokens and answers NULL or 0 for ids outside the vocabulary");
+  qora_tokenizer_free(tk);
+  gguf_close(f);
+  free(img);
+}
+
+
+static void test_refusals(void) {
+  static const struct { enum variant v; const char *says; } cases[] = {
+    { BAD_MODEL, "'llama'" }, { BAD_PRE, "'qwen2'" }, { NO_PRE, "tokenizer.ggml.pre" },
+    { NO_TOKENS, "tokenizer.ggml.tokens" }, { INT_TOKENS, "array of strings" },
+    { SHORT_TYPES, "token_type" }, { BAD_TYPE, "token_type[7] is 42" },
+    { UNKNOWN_MERGE, "merge 2 ('a' 'zz')" }, { SPACELESS_MERGE, "merges[2] ('abc')" },
+    { ORPHAN_MERGE, "makes a token" }, { EMPTY_TOKEN, "token 100 is empty" },
+    { BAD_BOS, "99999" }, { NO_BOS_ID, "no BOS id" }, { NO_MERGES, "tokenizer.ggml.merges" },
+    { STRING_EOS, "eos_token_id" },
+  };
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    gguf_file *f;
+    unsigned char *img;
+    qora_err err = {{0}};
+    qora_tokenizer *tk = open_variant(cases[i].v, &f, &img, &err);
+
+    TAP_OK(f != NULL && tk == NULL && strstr(err.msg, cases[i].says),
+           "refuses damaged metadata %d, saying %s: %s", cases[i].v, cases[i].says, err.msg);
+    qora_tokenizer_free(tk);
+    gguf_close(f);
+    free(img);
+  }
+}
+
+
+int main(void) {
+  test_rules();
+  test_refusals();
+  return tap_done();
+}
