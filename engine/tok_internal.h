@@ -102,7 +102,7 @@ struct qora_tokenizer {
   int add_bos;
   int32_t bos, eos, eot, eom;
 
-  int32_t *special;         /* ids of CONTROL and USER_DEFINED tokens, by first byte, longest first */
+  int32_t *special;         /* CONTROL and USER_DEFINED ids, by first byte, longest first */
   uint32_t special_at[257]; /* special[special_at[b] .. special_at[b+1]) start with byte b */
 
   char *chat_template;      /* from tokenizer_config.json, or NULL */
