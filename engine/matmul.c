@@ -1,17 +1,23 @@
 /*
 ** matmul.c: weight matrix x activation rows on the thread pool. The activations are first
 ** converted to the weight type's vec_dot_type (once per product, split over the threads),
-** then the output rows are split over the threads, each calling the type's vec_dot.
+** then the output rows are split over the threads. A few tokens go through the type's
+** vec_dot row by row; batches go through the tiled kernels of matmul_kernels.h when the CPU
+** has them.
 */
 #include <stdint.h>
 
 #include "matmul.h"
+#include "matmul_kernels.h"
 #include "quant.h"
 
 #define SCRATCH_ALIGN 64
 
 /* Rows of weights done together, so their bytes are reused across the tokens from cache. */
 #define ROW_TILE 16
+
+/* Fewest tokens for the tiled path: below, repacking the weights costs more than it saves. */
+#define GEMM_MIN_TOK 8
 
 typedef struct mm_job {
   const qora_weight *w;
@@ -24,6 +30,7 @@ typedef struct mm_job {
   int ldy;
   char *q;                      /* converted activations, one row of qrow bytes per token */
   size_t qrow;
+  char *packed;                 /* activation tiles for the tiled path, or NULL */
 } mm_job;
 
 
@@ -33,12 +40,22 @@ static char *align_up(void *p) {
 }
 
 
+static size_t align_size(size_t n) {
+  return (n + SCRATCH_ALIGN - 1) & ~(size_t)(SCRATCH_ALIGN - 1);
+}
+
+
+/* The activation tiles come after the converted rows (whatever the CPU level, for tests). */
 size_t qora_matmul_scratch(const qora_weight *w, int n_tok) {
   const qora_type_traits *t = qora_type_get(w->type);
+  size_t bytes;
 
   if (t == NULL || t->vec_dot_type == QORA_F32)
     return 0;
-  return qora_row_size(t->vec_dot_type, w->cols) * (size_t)n_tok + SCRATCH_ALIGN;
+  bytes = align_size(qora_row_size(t->vec_dot_type, w->cols) * (size_t)n_tok);
+  if (qora_gemm_layout(w->type) && n_tok >= GEMM_MIN_TOK)
+    bytes += qora_gemm_tile_bytes(w->type, w->cols) * (size_t)((n_tok + GEMM_TOK - 1) / GEMM_TOK);
+  return bytes + SCRATCH_ALIGN;
 }
 
 
@@ -47,8 +64,22 @@ static void convert_part(void *ctx, int ith, int nth) {
   long lo, hi;
 
   qora_split(j->n_tok, ith, nth, &lo, &hi);
-  for (long t = lo; t < hi; t++)
+  for (long t = lo; t < hi; t++) {
     j->vt->from_float(j->x + t * j->ldx, j->q + t * j->qrow, j->w->cols);
+    if (j->packed)
+      qora_gemm_pack_token(j->w->type, j->w->cols, j->q + t * j->qrow, (int)t, j->packed);
+  }
+}
+
+
+static void gemm_part(void *ctx, int ith, int nth) {
+  mm_job *j = ctx;
+  long lo, hi;
+
+  qora_split((j->w->rows + GEMM_ROWS - 1) / GEMM_ROWS, ith, nth, &lo, &hi);
+#if defined(__x86_64__)
+  qora_gemm_rows(j->w, j->packed, j->n_tok, j->y, j->ldy, lo, hi);
+#endif
 }
 
 
@@ -86,10 +117,12 @@ void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx,
   } else {
     j.q = align_up(scratch);
     j.qrow = qora_row_size(t->vec_dot_type, w->cols);
+    if (n_tok >= GEMM_MIN_TOK && qora_gemm_available() && qora_gemm_layout(w->type))
+      j.packed = j.q + align_size(j.qrow * (size_t)n_tok);
     if (n_tok == 1)
       convert_part(&j, 0, 1);   /* one row: not worth waking the pool */
     else
       qora_pool_run(pool, convert_part, &j);
   }
-  qora_pool_run(pool, dot_part, &j);
+  qora_pool_run(pool, j.packed ? gemm_part : dot_part, &j);
 }

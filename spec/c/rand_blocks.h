@@ -86,6 +86,7 @@ static void rb_weights(int type, void *out, int64_t n) {
 ** Largest error that converting x[0..n) to activation type vt may introduce, per value:
 ** half a step of its block's scale (amax / 127), plus the F16 rounding of that scale.
 */
+__attribute__((unused))
 static void rb_act_error(int vt, const float *x, int64_t n, double *err) {
   int blk = vt == QORA_Q8_K ? QK_K : 32;
 

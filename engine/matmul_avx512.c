@@ -1,0 +1,301 @@
+/*
+** matmul_avx512.c: the tiled product for batches of tokens with AVX-512 VNNI. A weight tile
+** holds 16 rows of one chunk of columns as u8, transposed so that 32-bit lane r of a vector
+** is 4 consecutive values of row r; vpdpbusd with 4 broadcast activation bytes then advances
+** 16 dot products at once, and each weight vector serves GEMM_TOK tokens from registers.
+*/
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "matmul_kernels.h"
+#include "quant_kernels.h"
+
+#define F16(h) _cvtsh_ss(h)
+#define MAX_SUB (GEMM_CHUNK / 16)    /* scaled blocks per chunk, at most */
+
+/* One chunk of 16 rows: q[block][bl / 4][16 rows][4 values], s and m[block][16 rows]. */
+typedef struct wtile {
+  _Alignas(64) uint8_t q[GEMM_ROWS * GEMM_CHUNK];
+  _Alignas(64) float s[MAX_SUB * GEMM_ROWS];
+  _Alignas(64) float m[MAX_SUB * GEMM_ROWS];
+} wtile;
+
+/* What the kernel reads for one chunk, 16 rows and up to GEMM_TOK tokens. */
+typedef struct tile_args {
+  const uint8_t *wq;
+  const float *ws, *wm;
+  int nbc;                          /* scaled blocks in the chunk */
+  const int8_t *aq;                 /* activation quants at the chunk's first block */
+  const int32_t *an;                /* and their offsets, scales, min terms */
+  const float *ad, *as;
+  float *y;                         /* output of the tile's first token and row */
+  int ldy;
+  __mmask16 rows;                   /* valid rows of the tile */
+  int accumulate;                   /* add to y (chunks after the first) */
+} tile_args;
+
+/* ------------------------------------------------------------------ weight unpacking */
+
+/*
+** Each function turns one block (32 values, or 256 for K-quants) into u8 values in order
+** and the scale and min of each scaled block, such that value = s * (u8 - off) + m.
+*/
+typedef void (*unpack_fn)(const void *blk, uint8_t *v, float *s, float *m);
+
+
+static void nibbles(const uint8_t *qs, uint8_t *v) {
+  __m128i b = _mm_loadu_si128((const __m128i *)qs), m4 = _mm_set1_epi8(0x0f);
+  _mm_storeu_si128((__m128i *)v, _mm_and_si128(b, m4));
+  _mm_storeu_si128((__m128i *)(v + 16), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+}
+
+
+static void unpack_q4_0(const void *blk, uint8_t *v, float *s, float *m) {
+  const block_q4_0 *b = blk;
+  nibbles(b->qs, v);
+  s[0] = F16(b->d);
+  m[0] = 0;
+}
+
+
+static void unpack_q4_1(const void *blk, uint8_t *v, float *s, float *m) {
+  const block_q4_1 *b = blk;
+  nibbles(b->qs, v);
+  s[0] = F16(b->d);
+  m[0] = F16(b->m);
+}
+
+
+static void unpack_q8_0(const void *blk, uint8_t *v, float *s, float *m) {
+  const block_q8_0 *b = blk;
+  __m256i q = _mm256_loadu_si256((const __m256i *)b->qs);
+  _mm256_storeu_si256((__m256i *)v, _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
+  s[0] = F16(b->d);
+  m[0] = 0;
+}
+
+
+static void k4_scales(const qora_f16 d, const qora_f16 dmin, const uint8_t *packed, float *s,
+                      float *m) {
+  uint8_t sc[8], mn[8];
+  qora_k4_scales(packed, sc, mn);
+  for (int j = 0; j < 8; j++) {
+    s[j] = F16(d) * sc[j];
+    m[j] = -F16(dmin) * mn[j];
+  }
+}
+
+
+static void unpack_q4_K(const void *blk, uint8_t *v, float *s, float *m) {
+  const block_q4_K *b = blk;
+  const __m256i m4 = _mm256_set1_epi8(0x0f);
+  for (int g = 0; g < 4; g++) {
+    __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * g));
+    _mm256_storeu_si256((__m256i *)(v + 64 * g), _mm256_and_si256(q, m4));
+    _mm256_storeu_si256((__m256i *)(v + 64 * g + 32),
+                        _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+  }
+  k4_scales(b->d, b->dmin, b->scales, s, m);
+}
+
+
+static void unpack_q5_K(const void *blk, uint8_t *v, float *s, float *m) {
+  const block_q5_K *b = blk;
+  const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+  __m256i qh = _mm256_loadu_si256((const __m256i *)b->qh);
+  for (int g = 0; g < 4; g++) {
+    __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * g));
+    __m256i blo = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), one);
+    __m256i bhi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * g + 1), one);
+    _mm256_storeu_si256((__m256i *)(v + 64 * g),
+                        _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_slli_epi16(blo, 4)));
+    _mm256_storeu_si256((__m256i *)(v + 64 * g + 32),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                                        _mm256_slli_epi16(bhi, 4)));
+  }
+  k4_scales(b->d, b->dmin, b->scales, s, m);
+}
+
+
+static void unpack_q6_K(const void *blk, uint8_t *v, float *s, float *m) {
+  const block_q6_K *b = blk;
+  const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+  for (int h = 0; h < 2; h++) {
+    __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
+    __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
+    __m256i qh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+    for (int k = 0; k < 4; k++) {
+      __m256i l = k & 1 ? l1 : l0;
+      __m256i lo4 = k & 2 ? _mm256_and_si256(_mm256_srli_epi16(l, 4), m4)
+                          : _mm256_and_si256(l, m4);
+      __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m2);
+      _mm256_storeu_si256((__m256i *)(v + 128 * h + 32 * k),
+                          _mm256_or_si256(lo4, _mm256_slli_epi16(hi2, 4)));
+    }
+  }
+  float d = F16(b->d);
+  for (int j = 0; j < 16; j++) {
+    s[j] = d * b->scales[j];
+    m[j] = 0;
+  }
+}
+
+
+static unpack_fn unpacker(int type) {
+  switch (type) {
+  case QORA_Q4_0: return unpack_q4_0;
+  case QORA_Q4_1: return unpack_q4_1;
+  case QORA_Q8_0: return unpack_q8_0;
+  case QORA_Q4_K: return unpack_q4_K;
+  case QORA_Q5_K: return unpack_q5_K;
+  case QORA_Q6_K: return unpack_q6_K;
+  }
+  return NULL;
+}
+
+
+/* Fills wt with rows [r0, r0 + nr) and columns [c0, c0 + cc); missing rows get scale 0. */
+static void pack_weights(wtile *wt, const qora_weight *w, const gemm_layout *l, long r0,
+                         int nr, int64_t c0, int64_t cc) {
+  const qora_type_traits *tt = qora_type_get(w->type);
+  unpack_fn unpack = unpacker(w->type);
+  int kk_n = l->bl / 4, nsub = tt->blck / l->bl, nbc = (int)(cc / l->bl);
+  _Alignas(64) uint8_t v[QK_K];
+  float s[16], m[16];
+
+  for (int r = 0; r < GEMM_ROWS; r++) {
+    if (r >= nr) {
+      for (int b = 0; b < nbc; b++)
+        wt->s[b * GEMM_ROWS + r] = wt->m[b * GEMM_ROWS + r] = 0;
+      continue;
+    }
+    const char *row = (const char *)w->data + (size_t)(r0 + r) * w->row_bytes +
+                      (size_t)(c0 / tt->blck) * tt->type_size;
+    for (int u = 0; u < cc / tt->blck; u++) {
+      unpack(row + (size_t)u * tt->type_size, v, s, m);
+      for (int j = 0; j < nsub; j++) {
+        int b = u * nsub + j;
+        wt->s[b * GEMM_ROWS + r] = s[j];
+        wt->m[b * GEMM_ROWS + r] = m[j];
+        for (int kk = 0; kk < kk_n; kk++)
+          memcpy(&wt->q[((b * kk_n + kk) * GEMM_ROWS + r) * 4], v + j * l->bl + 4 * kk, 4);
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ the kernel */
+
+static inline int32_t load32(const int8_t *p) {
+  int32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+
+/*
+** 16 rows x T tokens over one chunk. T, KK (bl / 4) and MIN are constants in every caller,
+** so the token loops unroll and the accumulators live in registers.
+*/
+static inline __attribute__((always_inline)) void tile_dot(const int T, const int KK,
+                                                           const int MIN, const tile_args *a) {
+  const int bl = 4 * KK;
+  __m512 f[GEMM_TOK];
+#pragma GCC unroll 8
+  for (int t = 0; t < T; t++)
+    f[t] = _mm512_setzero_ps();
+
+  for (int b = 0; b < a->nbc; b++) {
+    const int8_t *q = a->aq + (size_t)b * GEMM_TOK * bl;
+    const uint8_t *wq = a->wq + (size_t)b * KK * 64;
+    __m512i acc[GEMM_TOK];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++)
+      acc[t] = _mm512_set1_epi32(a->an[b * GEMM_TOK + t]);   /* -off * sum(q) */
+#pragma GCC unroll 8
+    for (int kk = 0; kk < KK; kk++) {
+      __m512i w = _mm512_load_si512(wq + kk * 64);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++)
+        acc[t] = _mm512_dpbusd_epi32(acc[t], w, _mm512_set1_epi32(load32(q + t * bl + 4 * kk)));
+    }
+    __m512 s = _mm512_load_ps(a->ws + b * GEMM_ROWS);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+      __m512 p = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[t]), _mm512_set1_ps(a->ad[b * GEMM_TOK + t]));
+      f[t] = _mm512_fmadd_ps(p, s, f[t]);
+    }
+    if (MIN) {
+      __m512 m = _mm512_load_ps(a->wm + b * GEMM_ROWS);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++)
+        f[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(a->as[b * GEMM_TOK + t]), f[t]);
+    }
+  }
+
+#pragma GCC unroll 8
+  for (int t = 0; t < T; t++) {
+    float *y = a->y + (size_t)t * a->ldy;
+    if (a->accumulate)
+      f[t] = _mm512_add_ps(f[t], _mm512_maskz_loadu_ps(a->rows, y));
+    _mm512_mask_storeu_ps(y, a->rows, f[t]);
+  }
+}
+
+#define TOKEN_CASES(KK, MIN) \
+  switch (T) { \
+  case 1: tile_dot(1, KK, MIN, a); break; \
+  case 2: tile_dot(2, KK, MIN, a); break; \
+  case 3: tile_dot(3, KK, MIN, a); break; \
+  case 4: tile_dot(4, KK, MIN, a); break; \
+  case 5: tile_dot(5, KK, MIN, a); break; \
+  case 6: tile_dot(6, KK, MIN, a); break; \
+  case 7: tile_dot(7, KK, MIN, a); break; \
+  default: tile_dot(8, KK, MIN, a); break; \
+  }
+
+_Static_assert(GEMM_TOK == 8, "TOKEN_CASES covers 1 to 8 tokens");
+
+static void tile_32(int T, const tile_args *a) { TOKEN_CASES(8, 0) }
+static void tile_32_min(int T, const tile_args *a) { TOKEN_CASES(8, 1) }
+static void tile_16(int T, const tile_args *a) { TOKEN_CASES(4, 0) }
+
+/* ------------------------------------------------------------------ driver */
+
+void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *y, int ldy,
+                    long tile_lo, long tile_hi) {
+  const gemm_layout *l = qora_gemm_layout(w->type);
+  void (*tile)(int, const tile_args *) = l->bl == 16 ? tile_16 : l->has_min ? tile_32_min
+                                                                          : tile_32;
+  size_t tile_bytes = qora_gemm_tile_bytes(w->type, w->cols);
+  int64_t nb = w->cols / l->bl;
+  wtile wt;
+
+  /* Chunks outside, so one chunk of every token's activations stays in cache. */
+  for (int64_t c0 = 0; c0 < w->cols; c0 += GEMM_CHUNK) {
+    int64_t cc = w->cols - c0 < GEMM_CHUNK ? w->cols - c0 : GEMM_CHUNK;
+    int64_t b0 = c0 / l->bl;
+    for (long ti = tile_lo; ti < tile_hi; ti++) {
+      long r0 = ti * GEMM_ROWS;
+      int nr = w->rows - r0 < GEMM_ROWS ? (int)(w->rows - r0) : GEMM_ROWS;
+      pack_weights(&wt, w, l, r0, nr, c0, cc);
+      for (int t0 = 0; t0 < n_tok; t0 += GEMM_TOK) {
+        const char *at = packed + (size_t)(t0 / GEMM_TOK) * tile_bytes;
+        const int32_t *an = (const int32_t *)(at + (size_t)w->cols * GEMM_TOK);
+        const float *ad = (const float *)(an + nb * GEMM_TOK);
+        tile_args a = {
+          .wq = wt.q, .ws = wt.s, .wm = wt.m, .nbc = (int)(cc / l->bl),
+          .aq = (const int8_t *)at + c0 * GEMM_TOK, .an = an + b0 * GEMM_TOK,
+          .ad = ad + b0 * GEMM_TOK, .as = ad + nb * GEMM_TOK + b0 * GEMM_TOK,
+          .y = y + (size_t)t0 * ldy + r0, .ldy = ldy,
+          .rows = (__mmask16)((1u << nr) - 1), .accumulate = c0 > 0,
+        };
+        tile(n_tok - t0, &a);
+      }
+    }
+  }
+}
+
+#endif

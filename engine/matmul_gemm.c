@@ -1,0 +1,94 @@
+/*
+** matmul_gemm.c: the portable half of the tiled path: which types it takes and how their
+** activations are packed (see matmul_kernels.h for the layout). The kernels that read the
+** packs are in matmul_avx512.c.
+*/
+#include <string.h>
+
+#include "matmul_kernels.h"
+#include "quant.h"
+
+static const gemm_layout layouts[QORA_TYPE_COUNT] = {
+  [QORA_Q4_0] = {32, 8, 0},
+  [QORA_Q8_0] = {32, 128, 0},
+  [QORA_Q4_1] = {32, 0, 1},
+  [QORA_Q4_K] = {32, 0, 1},
+  [QORA_Q5_K] = {32, 0, 1},
+  [QORA_Q6_K] = {16, 32, 0},
+};
+
+
+const gemm_layout *qora_gemm_layout(int type) {
+  if (type < 0 || type >= QORA_TYPE_COUNT || layouts[type].bl == 0)
+    return NULL;
+  return &layouts[type];
+}
+
+
+/* Quants, then neg[nb][GEMM_TOK] (int32), dy[nb][GEMM_TOK], sy[nb][GEMM_TOK] (float). */
+size_t qora_gemm_tile_bytes(int type, int64_t cols) {
+  int64_t nb = cols / layouts[type].bl;
+  size_t bytes = (size_t)cols * GEMM_TOK + (size_t)nb * GEMM_TOK * 12;
+  return (bytes + 63) & ~(size_t)63;
+}
+
+
+/* Block b of a token's q8 row: its quants, scale, and the min term's scale * sum. */
+static const int8_t *act_block(int type, const void *q8, int64_t b, int bl, float *dy,
+                               float *sy, int *sum) {
+  const int8_t *qs;
+  int s = 0;
+
+  if (type == QORA_Q4_1) {
+    const block_q8_1 *y = (const block_q8_1 *)q8 + b;
+    qs = y->qs;
+    *dy = qora_f16_to_f32(y->d);
+    *sy = qora_f16_to_f32(y->s);
+  } else if (bl == 32 && type != QORA_Q4_K && type != QORA_Q5_K) {
+    const block_q8_0 *y = (const block_q8_0 *)q8 + b;
+    qs = y->qs;
+    *dy = qora_f16_to_f32(y->d);
+    *sy = 0;
+  } else {
+    const block_q8_K *y = (const block_q8_K *)q8 + b * bl / QK_K;
+    int sub = (int)(b * bl % QK_K);
+    qs = y->qs + sub;
+    *dy = y->d;
+    s = bl == 16 ? y->bsums[sub / 16] : y->bsums[sub / 16] + y->bsums[sub / 16 + 1];
+    *sy = y->d * (float)s;
+    *sum = s;
+    return qs;
+  }
+  for (int j = 0; j < bl; j++)
+    s += qs[j];
+  *sum = s;
+  return qs;
+}
+
+
+void qora_gemm_pack_token(int type, int64_t cols, const void *q8, int t, char *packed) {
+  const gemm_layout *l = &layouts[type];
+  int64_t nb = cols / l->bl;
+  int slot = t % GEMM_TOK;
+  char *tile = packed + (size_t)(t / GEMM_TOK) * qora_gemm_tile_bytes(type, cols);
+  int8_t *q = (int8_t *)tile;
+  int32_t *neg = (int32_t *)(tile + (size_t)cols * GEMM_TOK);
+  float *dy = (float *)(neg + nb * GEMM_TOK), *sy = dy + nb * GEMM_TOK;
+
+  for (int64_t b = 0; b < nb; b++) {
+    int sum;
+    size_t at = (size_t)b * GEMM_TOK + slot;
+    const int8_t *qs = act_block(type, q8, b, l->bl, &dy[at], &sy[at], &sum);
+    memcpy(q + (b * GEMM_TOK + slot) * l->bl, qs, (size_t)l->bl);
+    neg[at] = -l->off * sum;
+  }
+}
+
+
+int qora_gemm_available(void) {
+#if defined(__x86_64__)
+  return qora_cpu_level() >= QORA_CPU_AVX512;
+#else
+  return 0;
+#endif
+}

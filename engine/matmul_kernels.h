@@ -1,0 +1,50 @@
+/*
+** matmul_kernels.h: the tiled path of qora_matmul for batches of tokens (internal to
+** matmul*.c and their tests).
+**
+** Activations are packed by tiles of GEMM_TOK tokens: per block of bl values, the quants of
+** the tile's tokens side by side, then per block and token the integer that offsets the
+** weights' bias (-off * sum of the block's quants), the activation scale and, for types with
+** a min, d * sum of the quants. Weights are repacked on the fly, 16 rows and one chunk of
+** columns at a time, into a small per-thread tile whose 32-bit lanes are the 16 rows, so one
+** vpdpbusd multiplies 16 rows by 4 values of a token.
+*/
+#ifndef QORA_MATMUL_KERNELS_H
+#define QORA_MATMUL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "matmul.h"
+
+#define GEMM_TOK 8                  /* tokens per activation tile */
+#define GEMM_ROWS 16                /* weight rows per tile (one 32-bit lane each) */
+#define GEMM_CHUNK 2048             /* columns per weight tile (a multiple of 256) */
+
+/* How a weight type maps onto the tiled kernel. */
+typedef struct gemm_layout {
+  int bl;                           /* values per scaled block: 32, or 16 for Q6_K */
+  int off;                          /* weights are stored as u8 = value + off */
+  int has_min;                      /* a per-block additive term (Q4_1, Q4_K, Q5_K) */
+} gemm_layout;
+
+/* The layout of type for the tiled path, or NULL when it has none. */
+const gemm_layout *qora_gemm_layout(int type);
+
+/* Bytes of one packed activation tile for rows of cols values. */
+size_t qora_gemm_tile_bytes(int type, int64_t cols);
+
+/*
+** Packs token t (its activation row already converted to the vec_dot_type in q8) into its
+** slot of the activation tiles starting at packed.
+*/
+void qora_gemm_pack_token(int type, int64_t cols, const void *q8, int t, char *packed);
+
+/* 1 when the CPU runs the tiled path (AVX-512 VNNI build and CPU). */
+int qora_gemm_available(void);
+
+/* Rows [tile_lo * 16, min(tile_hi * 16, rows)) of y for every token, from packed tiles. */
+void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *y, int ldy,
+                    long tile_lo, long tile_hi);
+
+#endif
