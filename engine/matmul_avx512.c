@@ -224,8 +224,8 @@ static inline __attribute__((always_inline)) void tile_dot(const int T, const in
     __m512 s = _mm512_load_ps(a->ws + b * GEMM_ROWS);
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
-      __m512 p = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[t]), _mm512_set1_ps(a->ad[b * GEMM_TOK + t]));
-      f[t] = _mm512_fmadd_ps(p, s, f[t]);
+      __m512 dy = _mm512_set1_ps(a->ad[b * GEMM_TOK + t]);
+      f[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[t]), dy), s, f[t]);
     }
     if (MIN) {
       __m512 m = _mm512_load_ps(a->wm + b * GEMM_ROWS);
