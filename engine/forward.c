@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "attention.h"
 #include "err.h"
 #include "quant.h"
 #include "session.h"
@@ -166,82 +167,6 @@ static void qk_rope_store_row(const step *st, int t) {
 }
 
 
-/* ------------------------------------------------------------------ attention */
-
-/* One cached row of one key/value head, as floats. */
-static const float *kv_head(const qora_session *s, const uint8_t *row, int g, float *buf) {
-  int hd = s->m->info.head_dim;
-
-  if (s->kv_type == QORA_F32)
-    return (const float *)row + (size_t)g * hd;
-  qora_type_get(QORA_F16)->to_float(row + (size_t)g * hd * 2, buf, hd);
-  return buf;
-}
-
-
-static void softmax(float *x, int n) {
-  float max = x[0], sum = 0.0f;
-
-  for (int i = 1; i < n; i++)
-    max = x[i] > max ? x[i] : max;
-  for (int i = 0; i < n; i++) {
-    x[i] = expf(x[i] - max);
-    sum += x[i];
-  }
-  for (int i = 0; i < n; i++)
-    x[i] /= sum;
-}
-
-
-/*
-** Attention of token t for the query heads that share key/value head g: every cached row is
-** read once for the whole group. Positions after the token's own are masked out by never
-** being read (causal).
-*/
-static void attend(const step *st, int t, int g, float *scratch) {
-  const qora_session *s = st->s;
-  const qora_model_info *in = &s->m->info;
-  int hd = in->head_dim, group = in->n_head / in->n_head_kv, n_keys = s->pos + t + 1;
-  float scale = 1.0f / sqrtf((float)hd), *buf = scratch + (size_t)group * s->n_ctx;
-  const float *q = s->q + (size_t)t * in->n_head * hd + (size_t)g * group * hd;
-  float *out = s->att + (size_t)t * in->n_head * hd + (size_t)g * group * hd;
-
-  for (int j = 0; j < n_keys; j++) {
-    const float *k = kv_head(s, kv_at(s, s->k_cache, st->il, j), g, buf);
-    for (int h = 0; h < group; h++) {
-      float dot = 0.0f;
-      for (int i = 0; i < hd; i++)
-        dot += q[(size_t)h * hd + i] * k[i];
-      scratch[(size_t)h * s->n_ctx + j] = dot * scale;
-    }
-  }
-  for (int h = 0; h < group; h++)
-    softmax(scratch + (size_t)h * s->n_ctx, n_keys);
-  memset(out, 0, (size_t)group * hd * sizeof *out);
-  for (int j = 0; j < n_keys; j++) {
-    const float *v = kv_head(s, kv_at(s, s->v_cache, st->il, j), g, buf);
-    for (int h = 0; h < group; h++) {
-      float p = scratch[(size_t)h * s->n_ctx + j];
-      for (int i = 0; i < hd; i++)
-        out[(size_t)h * hd + i] += p * v[i];
-    }
-  }
-}
-
-
-static void attention_worker(void *ctx, int ith, int nth) {
-  const step *st = ctx;
-  const qora_session *s = st->s;
-  int n_kv = s->m->info.n_head_kv, group = s->m->info.n_head / n_kv;
-  float *scratch = s->scores + (size_t)ith * (group * s->n_ctx + s->m->info.head_dim);
-  long lo, hi;
-
-  qora_split((long)st->n * n_kv, ith, nth, &lo, &hi);
-  for (long item = lo; item < hi; item++)
-    attend(st, (int)(item / n_kv), (int)(item % n_kv), scratch);
-}
-
-
 /* ------------------------------------------------------------------ blocks */
 
 static void matmul(qora_session *s, const qora_weight *w, const float *x, int n, float *y) {
@@ -261,7 +186,7 @@ static void attention_block(step *st) {
   matmul(s, &l->wk, s->xn, st->n, s->k);
   matmul(s, &l->wv, s->xn, st->n, s->v);
   for_rows(st, qk_rope_store_row, st->n);
-  qora_pool_run(s->m->pool, attention_worker, st);
+  qora_attention(s, st->il, st->n);
   matmul(s, &l->wo, s->att, st->n, s->tmp);
   st->src = s->tmp;
   st->dst = s->x;

@@ -27,7 +27,7 @@ struct qora_session {
   float *tmp;               /* (n_batch, n_embd) a block's output before the residual add */
   float *cos;               /* (n_batch, head_dim / 2) RoPE of the batch's positions */
   float *sin;
-  float *scores;            /* (threads, n_head / n_head_kv * n_ctx + head_dim) attention */
+  float *scores;            /* attention scratch (see qora_attention_scratch) */
   float *logits;            /* (n_vocab) after the last evaluated token */
   int has_logits;
   void *mm_scratch;         /* activations converted for matmul */

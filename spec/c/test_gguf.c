@@ -123,7 +123,7 @@ static void test_hostile_headers(const unsigned char *img, size_t size) {
 
 
 int main(void) {
-  size_t size;
+  size_t size = 0;
   unsigned char *img = slurp(VEC "tiny-smollm3/tiny-smollm3-q4_0.gguf", &size);
 
   test_reference_files();

@@ -1,0 +1,245 @@
+/*
+** attention.c: causal attention over the KV cache, on the thread pool.
+**
+** Work items are (token, key/value head) pairs: the query heads that share a key/value head
+** (grouped-query attention) are done together, so each cached row is read once per group.
+** When a batch has too few items to keep every thread busy (decoding one token), each item's
+** key range is also split in chunks; a chunk keeps its own softmax maximum and sum, and the
+** chunks are merged afterwards, as in FlashDecoding.
+*/
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "attention.h"
+#include "quant.h"
+
+/* Below this many items per thread, key ranges are split. */
+#define ITEMS_PER_THREAD 8
+
+typedef struct attn_job {
+  qora_session *s;
+  int il;
+  int n;                    /* tokens in the batch */
+  int chunks;               /* key-range splits per item */
+  float *partial;           /* (items * chunks, group * (head_dim + 2)) when chunks > 1 */
+} attn_job;
+
+static qora_attn_kernels kernels;
+static int kernels_level = -1;
+static pthread_mutex_t kernels_mu = PTHREAD_MUTEX_INITIALIZER;
+
+
+/* ------------------------------------------------------------------ scalar kernels */
+
+static void scores_f32(const void *k, size_t stride, int n, const float *q, int group, int hd,
+                       float scale, float *s, int ss) {
+  for (int j = 0; j < n; j++) {
+    const float *row = (const float *)((const char *)k + j * stride);
+    for (int h = 0; h < group; h++) {
+      float dot = 0.0f;
+      for (int i = 0; i < hd; i++)
+        dot += q[h * hd + i] * row[i];
+      s[h * ss + j] = dot * scale;
+    }
+  }
+}
+
+
+static void accum_f32(const void *v, size_t stride, int n, const float *p, int ps, int group,
+                      int hd, float *out) {
+  for (int j = 0; j < n; j++) {
+    const float *row = (const float *)((const char *)v + j * stride);
+    for (int h = 0; h < group; h++)
+      for (int i = 0; i < hd; i++)
+        out[h * hd + i] += p[h * ps + j] * row[i];
+  }
+}
+
+
+static void scores_f16(const void *k, size_t stride, int n, const float *q, int group, int hd,
+                       float scale, float *s, int ss) {
+  float row[1024];
+
+  for (int j = 0; j < n; j++) {
+    const qora_f16 *h16 = (const qora_f16 *)((const char *)k + j * stride);
+    for (int i = 0; i < hd; i++)
+      row[i] = qora_f16_to_f32(h16[i]);
+    scores_f32(row, 0, 1, q, group, hd, scale, s + j, ss);
+  }
+}
+
+
+static void accum_f16(const void *v, size_t stride, int n, const float *p, int ps, int group,
+                      int hd, float *out) {
+  float row[1024];
+
+  for (int j = 0; j < n; j++) {
+    const qora_f16 *h16 = (const qora_f16 *)((const char *)v + j * stride);
+    for (int i = 0; i < hd; i++)
+      row[i] = qora_f16_to_f32(h16[i]);
+    accum_f32(row, 0, 1, p + j, ps, group, hd, out);
+  }
+}
+
+
+void qora_attn_install_scalar(qora_attn_kernels *k) {
+  k->scores_f16 = scores_f16;
+  k->scores_f32 = scores_f32;
+  k->accum_f16 = accum_f16;
+  k->accum_f32 = accum_f32;
+}
+
+
+const qora_attn_kernels *qora_attn_get(void) {
+  int level = qora_cpu_level();
+
+  if (__atomic_load_n(&kernels_level, __ATOMIC_ACQUIRE) == level)
+    return &kernels;
+  pthread_mutex_lock(&kernels_mu);
+  qora_attn_install_scalar(&kernels);
+#if defined(__x86_64__)
+  if (level >= QORA_CPU_AVX2)
+    qora_attn_install_avx2(&kernels);
+  if (level >= QORA_CPU_AVX512)
+    qora_attn_install_avx512(&kernels);
+#endif
+  __atomic_store_n(&kernels_level, level, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&kernels_mu);
+  return &kernels;
+}
+
+
+/* ------------------------------------------------------------------ one item */
+
+typedef struct attn_part {
+  float *max;               /* (group) */
+  float *sum;               /* (group) */
+  float *out;               /* (group, head_dim), weighted by exp(score - max) */
+} attn_part;
+
+
+/* Keys [j0, j1) of token t's query heads sharing key/value head g, softmax left open. */
+static void attend_range(const attn_job *job, const qora_attn_kernels *kk, int t, int g,
+                         int j0, int j1, float *sc, attn_part *part) {
+  const qora_session *s = job->s;
+  const qora_model_info *in = &s->m->info;
+  int hd = in->head_dim, group = in->n_head / in->n_head_kv, n = j1 - j0;
+  size_t base = ((size_t)job->il * s->n_ctx + j0) * s->kv_row;
+  size_t off = (size_t)g * hd * (s->kv_type == QORA_F32 ? 4 : 2);
+  const float *q = s->q + (size_t)t * in->n_head * hd + (size_t)g * group * hd;
+  int f32 = s->kv_type == QORA_F32;
+
+  memset(part->out, 0, (size_t)group * hd * sizeof *part->out);
+  for (int h = 0; h < group; h++) {
+    part->max[h] = -INFINITY;
+    part->sum[h] = 0.0f;
+  }
+  if (n <= 0)
+    return;
+  (f32 ? kk->scores_f32 : kk->scores_f16)(s->k_cache + base + off, s->kv_row, n, q, group, hd,
+                                          1.0f / sqrtf((float)hd), sc, n);
+  for (int h = 0; h < group; h++) {
+    float *x = sc + (size_t)h * n, max = x[0], sum = 0.0f;
+    for (int j = 1; j < n; j++)
+      max = x[j] > max ? x[j] : max;
+    for (int j = 0; j < n; j++) {
+      x[j] = expf(x[j] - max);
+      sum += x[j];
+    }
+    part->max[h] = max;
+    part->sum[h] = sum;
+  }
+  (f32 ? kk->accum_f32 : kk->accum_f16)(s->v_cache + base + off, s->kv_row, n, sc, n, group,
+                                        hd, part->out);
+}
+
+
+static attn_part part_at(float *p, int group, int hd) {
+  return (attn_part){ p, p + group, p + 2 * group };
+}
+
+
+static void attention_worker(void *ctx, int ith, int nth) {
+  const attn_job *job = ctx;
+  const qora_session *s = job->s;
+  const qora_model_info *in = &s->m->info;
+  const qora_attn_kernels *kk = qora_attn_get();
+  int n_kv = in->n_head_kv, group = in->n_head / n_kv, hd = in->head_dim;
+  size_t per_part = (size_t)group * (hd + 2);
+  float *sc = s->scores + (size_t)ith * qora_attention_scratch(s->n_ctx, group, hd, 1);
+  float *own = sc + (size_t)group * s->n_ctx;
+  long lo, hi;
+
+  qora_split((long)job->n * n_kv * job->chunks, ith, nth, &lo, &hi);
+  for (long item = lo; item < hi; item++) {
+    int c = (int)(item % job->chunks), g = (int)(item / job->chunks % n_kv);
+    int t = (int)(item / job->chunks / n_kv), n_keys = s->pos + t + 1;
+    long j0, j1;
+    qora_split(n_keys, c, job->chunks, &j0, &j1);
+    attn_part part = part_at(job->chunks > 1 ? job->partial + item * per_part : own, group,
+                             hd);
+    attend_range(job, kk, t, g, (int)j0, (int)j1, sc, &part);
+    if (job->chunks > 1)
+      continue;
+    float *out = s->att + (size_t)t * in->n_head * hd + (size_t)g * group * hd;
+    for (int h = 0; h < group; h++)
+      for (int i = 0; i < hd; i++)
+        out[h * hd + i] = part.out[h * hd + i] / part.sum[h];
+  }
+}
+
+
+/* Merges the chunks of each item: rescale each to the common maximum, add, normalize. */
+static void merge_chunks(const attn_job *job) {
+  const qora_session *s = job->s;
+  const qora_model_info *in = &s->m->info;
+  int n_kv = in->n_head_kv, group = in->n_head / n_kv, hd = in->head_dim;
+  size_t per_part = (size_t)group * (hd + 2);
+
+  for (long item = 0; item < (long)job->n * n_kv; item++) {
+    int t = (int)(item / n_kv), g = (int)(item % n_kv);
+    float *out = s->att + (size_t)t * in->n_head * hd + (size_t)g * group * hd;
+    for (int h = 0; h < group; h++) {
+      float max = -INFINITY, sum = 0.0f;
+      for (int c = 0; c < job->chunks; c++) {
+        attn_part p = part_at(job->partial + (item * job->chunks + c) * per_part, group, hd);
+        max = p.max[h] > max ? p.max[h] : max;
+      }
+      memset(out + h * hd, 0, (size_t)hd * sizeof *out);
+      for (int c = 0; c < job->chunks; c++) {
+        attn_part p = part_at(job->partial + (item * job->chunks + c) * per_part, group, hd);
+        float w = p.sum[h] > 0.0f ? expf(p.max[h] - max) : 0.0f;
+        sum += p.sum[h] * w;
+        for (int i = 0; i < hd; i++)
+          out[h * hd + i] += p.out[h * hd + i] * w;
+      }
+      for (int i = 0; i < hd; i++)
+        out[h * hd + i] /= sum;
+    }
+  }
+}
+
+
+size_t qora_attention_scratch(int n_ctx, int group, int head_dim, int n_threads) {
+  size_t per_thread = (size_t)group * n_ctx + (size_t)group * (head_dim + 2);
+  size_t partials = (size_t)ITEMS_PER_THREAD * n_threads * n_threads * group * (head_dim + 2);
+
+  return n_threads == 1 ? per_thread : per_thread * n_threads + partials;
+}
+
+
+void qora_attention(qora_session *s, int il, int n) {
+  int nth = qora_pool_size(s->m->pool), items = n * s->m->info.n_head_kv;
+  int group = s->m->info.n_head / s->m->info.n_head_kv;
+  attn_job job = { s, il, n, 1, NULL };
+
+  if (nth > 1 && items < ITEMS_PER_THREAD * nth) {
+    job.chunks = nth;
+    job.partial = s->scores + qora_attention_scratch(s->n_ctx, group, s->m->info.head_dim, 1)
+                              * nth;
+  }
+  qora_pool_run(s->m->pool, attention_worker, &job);
+  if (job.chunks > 1)
+    merge_chunks(&job);
+}

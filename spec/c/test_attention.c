@@ -1,0 +1,93 @@
+/*
+** test_attention.c: the attention row kernels of every CPU level this machine has, against
+** the scalar reference, on random rows, odd head sizes and group sizes.
+*/
+#include <math.h>
+#include <stdlib.h>
+
+#include "attention.h"
+#include "quant.h"
+#include "tap.h"
+
+static float frand(void) {
+  return (float)rand() / RAND_MAX * 2.0f - 1.0f;
+}
+
+
+static float max_rel(const float *a, const float *b, int n) {
+  float worst = 0;
+
+  for (int i = 0; i < n; i++) {
+    float d = fabsf(a[i] - b[i]) / (1.0f + fabsf(b[i]));
+    worst = d > worst ? d : worst;
+  }
+  return worst;
+}
+
+
+/* Runs one level's kernels and the reference on the same rows; returns the worst error. */
+static float compare(int level, int f16, int n, int group, int hd) {
+  size_t esz = f16 ? 2 : 4, stride = (size_t)hd * esz + 6 * esz;   /* rows not packed */
+  unsigned char *k = malloc(stride * n), *v = malloc(stride * n);
+  float *q = malloc(sizeof(float) * group * hd), *p = malloc(sizeof(float) * group * n);
+  float *s[2], *o[2], worst = 0;
+
+  for (int j = 0; j < n; j++)
+    for (int i = 0; i < hd; i++) {
+      float a = frand(), b = frand();
+      if (f16) {
+        ((qora_f16 *)(k + j * stride))[i] = qora_f32_to_f16(a);
+        ((qora_f16 *)(v + j * stride))[i] = qora_f32_to_f16(b);
+      } else {
+        ((float *)(k + j * stride))[i] = a;
+        ((float *)(v + j * stride))[i] = b;
+      }
+    }
+  for (int i = 0; i < group * hd; i++)
+    q[i] = frand();
+  for (int i = 0; i < group * n; i++)
+    p[i] = (float)rand() / RAND_MAX;
+  for (int r = 0; r < 2; r++) {
+    qora_cpu_set_level(r == 0 ? QORA_CPU_SCALAR : level);
+    const qora_attn_kernels *kk = qora_attn_get();
+    s[r] = calloc((size_t)group * n, sizeof(float));
+    o[r] = calloc((size_t)group * hd, sizeof(float));
+    (f16 ? kk->scores_f16 : kk->scores_f32)(k, stride, n, q, group, hd, 0.125f, s[r], n);
+    (f16 ? kk->accum_f16 : kk->accum_f32)(v, stride, n, p, n, group, hd, o[r]);
+  }
+  worst = fmaxf(max_rel(s[1], s[0], group * n), max_rel(o[1], o[0], group * hd));
+  for (int r = 0; r < 2; r++) {
+    free(s[r]);
+    free(o[r]);
+  }
+  free(k);
+  free(v);
+  free(q);
+  free(p);
+  return worst;
+}
+
+
+int main(void) {
+  static const int shapes[][3] = { { 1, 1, 16 }, { 37, 4, 128 }, { 5, 3, 64 }, { 9, 5, 40 },
+                                   { 64, 8, 32 }, { 3, 2, 6 } };
+  static const char *const names[] = { "scalar", "AVX2", "AVX-512" };
+  int best = qora_cpu_best();
+
+  srand(11);
+  for (int level = QORA_CPU_AVX2; level <= QORA_CPU_AVX512; level++) {
+    if (level > best) {
+      TAP_OK(1, "%s attention kernels # SKIP this CPU lacks %s", names[level], names[level]);
+      continue;
+    }
+    for (int f16 = 0; f16 < 2; f16++) {
+      float worst = 0;
+      for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        worst = fmaxf(worst, compare(level, f16, shapes[i][0], shapes[i][1], shapes[i][2]));
+      TAP_OK(worst < 1e-4f, "%s %s attention kernels agree with the scalar reference "
+             "(worst relative error %.2g)", names[level], f16 ? "F16" : "F32", worst);
+    }
+  }
+  qora_cpu_set_level(best);
+  return tap_done();
+}

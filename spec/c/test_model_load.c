@@ -1,0 +1,139 @@
+/*
+** test_model_load.c: loading refuses broken and hostile model files with a message that
+** names the problem, and never crashes. The files are damaged copies of a reference GGUF.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qora.h"
+#include "tap.h"
+
+#define SRC "../shared/vectors/tiny-smollm3/tiny-smollm3-q4_k_m.gguf"
+
+static unsigned char *img;
+static size_t img_size;
+static char tmp_path[] = "/tmp/qora-test-XXXXXX";
+
+
+static int slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+
+  if (f == NULL)
+    return 0;
+  fseek(f, 0, SEEK_END);
+  img_size = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  img = malloc(img_size);
+  int ok = fread(img, 1, img_size, f) == img_size;
+  fclose(f);
+  return ok;
+}
+
+
+/* Writes n bytes of buf to the temporary file and loads it. */
+static qora_model *load_bytes(const unsigned char *buf, size_t n, qora_err *err) {
+  FILE *f = fopen(tmp_path, "wb");
+
+  fwrite(buf, 1, n, f);
+  fclose(f);
+  return qora_model_load(tmp_path, &(qora_load_opts){ .n_threads = 1 }, err);
+}
+
+
+/* The offset just after a tensor's name in the header (its n_dims field). */
+static size_t after_name(const char *name) {
+  unsigned char *p = memmem(img, img_size, name, strlen(name));
+  return p ? (size_t)(p - img) + strlen(name) : 0;
+}
+
+
+/* Applies a change to a copy, loads it, and expects a refusal mentioning want. */
+static void expect(void (*change)(unsigned char *), const char *want, const char *what) {
+  unsigned char *copy = malloc(img_size);
+  qora_err err = {{0}};
+
+  memcpy(copy, img, img_size);
+  change(copy);
+  qora_model *m = load_bytes(copy, img_size, &err);
+  TAP_OK(m == NULL && strstr(err.msg, want), "refuses %s: %s", what, err.msg);
+  qora_model_free(m);
+  free(copy);
+}
+
+
+static void rename_q(unsigned char *c) {
+  c[after_name("blk.2.attn_q.weight") - strlen("q.weight")] = 'x';
+}
+
+
+static void unknown_type(unsigned char *c) {
+  size_t at = after_name("blk.1.ffn_up.weight") + 4 + 2 * 8;   /* n_dims, ne[0], ne[1] */
+  uint32_t q2_k = 10;
+  memcpy(c + at, &q2_k, 4);
+}
+
+
+static void wrong_shape(unsigned char *c) {
+  size_t at = after_name("blk.0.attn_k.weight") + 4 + 8;       /* ne[1]: 64 rows */
+  uint64_t rows = 32;
+  memcpy(c + at, &rows, 8);
+}
+
+
+static void wrong_heads(unsigned char *c) {
+  unsigned char *p = memmem(c, img_size, "smollm3.attention.head_count_kv", 31);
+  uint32_t three = 3;
+  memcpy(p + 31 + 4, &three, 4);                               /* after the value type */
+}
+
+
+static void wrong_arch(unsigned char *c) {
+  unsigned char *p = memmem(c, img_size, "smollm3", 7);        /* general.architecture */
+  memcpy(p, "gpt2xxx", 7);
+}
+
+
+static void test_damaged(void) {
+  expect(rename_q, "tensor blk.2.attn_q.weight is missing", "a missing tensor");
+  expect(unknown_type, "blk.1.ffn_up.weight has type 10", "a tensor type qora cannot compute");
+  expect(wrong_shape, "tensor blk.0.attn_k.weight: expected 256x64", "a tensor of wrong shape");
+  expect(wrong_heads, "cannot share 3 key/value heads", "contradictory head counts");
+  expect(wrong_arch, "architecture gpt2xxx is not supported", "an unknown architecture");
+}
+
+
+static void test_truncated(void) {
+  int refused = 0, tried = 0;
+  qora_err err;
+
+  for (size_t cut = 0; cut < img_size; cut += cut < 8192 ? 61 : 9973) {
+    qora_model *m = load_bytes(img, cut, &err);
+    refused += m == NULL;
+    tried++;
+    qora_model_free(m);
+  }
+  TAP_OK(refused == tried, "refuses the model truncated at %d offsets (%d refused)", tried,
+         refused);
+}
+
+
+int main(void) {
+  qora_err err;
+  qora_model *m;
+  int fd = mkstemp(tmp_path);
+
+  close(fd);
+  if (!TAP_OK(slurp(SRC), "reads %s", SRC))
+    return tap_done();
+  m = qora_model_load("/nonexistent/model.gguf", NULL, &err);
+  TAP_OK(m == NULL && strstr(err.msg, "cannot open"), "refuses a missing file: %s", err.msg);
+  test_damaged();
+  test_truncated();
+  m = load_bytes(img, img_size, &err);
+  TAP_OK(m != NULL, "loads the undamaged copy");
+  qora_model_free(m);
+  unlink(tmp_path);
+  free(img);
+  return tap_done();
+}
