@@ -45,12 +45,25 @@ lqora_model *lqora_check_model(lua_State *L, int arg);
 /* Pushes a new, empty candidate set over n_vocab tokens; raises an error when out of memory. */
 lqora_cands *lqora_cands_push(lua_State *L, int n_vocab);
 
+/* Grows the id buffer *buf (of *cap entries) to hold n; raises an error when out of memory. */
+int32_t *lqora_ids_reserve(lua_State *L, lua_Integer n, int32_t **buf, int *cap);
+
 /*
 ** Reads the integers of the table at arg, t[first] .. t[last], into a buffer grown as needed
 ** (*buf, *cap; freed by the owner); raises an argument error on a non-integer element.
 */
 int32_t *lqora_read_ids(lua_State *L, int arg, lua_Integer first, lua_Integer last,
                         int32_t **buf, int *cap);
+
+/* Frees the model once it is closed and its last session is gone. */
+void lqora_model_release(lqora_model *lm);
+
+/* The text of a token in output: its bytes, or for a control token its text when special. */
+const char *lqora_token_piece(const qora_tokenizer *tk, int32_t id, int special, size_t *len);
+
+/* Methods of the model implemented beside their userdata: m:session(...), m:stream(...). */
+int lqora_session_new(lua_State *L);
+int lqora_stream_new(lua_State *L);
 
 /* Creates the metatable tname with the methods of l, __index pointing to itself. */
 void lqora_new_class(lua_State *L, const char *tname, const luaL_Reg *l);

@@ -1,0 +1,77 @@
+/*
+** stream.c: the qora.TextStream userdata, turning generated ids into text pieces that hold
+** only whole UTF-8 characters: bytes of a character split across tokens wait for the rest.
+** Its user value is the model, whose vocabulary it reads.
+*/
+#include "lqora.h"
+
+typedef struct lqora_stream {
+  qora_utf8 u;
+  int special;              /* control tokens come out as their text, not as nothing */
+} lqora_stream;
+
+
+/* m:stream([special]) -> a new text stream over the model's vocabulary. */
+int lqora_stream_new(lua_State *L) {
+  lqora_stream *st;
+
+  lqora_check_model(L, 1);
+  st = lua_newuserdatauv(L, sizeof *st, 1);
+  st->u.n_held = 0;
+  st->special = lua_toboolean(L, 2);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  luaL_setmetatable(L, LQORA_STREAM);
+  return 1;
+}
+
+
+static lqora_stream *check_stream(lua_State *L, lqora_model **lm) {
+  lqora_stream *st = luaL_checkudata(L, 1, LQORA_STREAM);
+
+  lua_getiuservalue(L, 1, 1);
+  *lm = lqora_check_model(L, -1);
+  lua_pop(L, 1);
+  return st;
+}
+
+
+/* st:push(id) -> the whole characters completed by this token (maybe ""). */
+static int stream_push(lua_State *L) {
+  lqora_model *lm;
+  lqora_stream *st = check_stream(L, &lm);
+  const qora_tokenizer *tk = qora_model_tokenizer(lm->m);
+  lua_Integer id = luaL_checkinteger(L, 2);
+  size_t len, cap;
+  const char *piece;
+  char *out;
+  luaL_Buffer b;
+
+  luaL_argcheck(L, id >= 0 && id < qora_vocab_size(tk), 2, "token id outside the vocabulary");
+  piece = lqora_token_piece(tk, (int32_t)id, st->special, &len);
+  cap = 3 * (len + 4);  /* enough for every byte to become U+FFFD, as qora.h promises */
+  out = luaL_buffinitsize(L, &b, cap);
+  luaL_pushresultsize(&b, qora_utf8_push(&st->u, piece, len, out, cap));
+  return 1;
+}
+
+
+/* st:flush() -> U+FFFD for each byte still held (or ""); the stream starts afresh. */
+static int stream_flush(lua_State *L) {
+  lqora_stream *st = luaL_checkudata(L, 1, LQORA_STREAM);
+  char out[3 * 8];
+
+  lua_pushlstring(L, out, qora_utf8_flush(&st->u, out, sizeof out));
+  return 1;
+}
+
+
+void lqora_open_stream(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"push", stream_push},
+    {"flush", stream_flush},
+    {NULL, NULL}
+  };
+
+  lqora_new_class(L, LQORA_STREAM, methods);
+}
