@@ -1,0 +1,210 @@
+--- qora: run SmolLM3-family GGUF models from Lua.
+--
+--   local qora = require("qora")
+--   local model = assert(qora.load("models/SmolLM2-135M-Instruct.Q4_1.gguf", { threads = 2 }))
+--   local s = model:session({ ctx = 4096 })
+--   for id, piece in s:generate({ prompt = "Once upon a time", max_tokens = 32 }) do
+--     io.write(piece)
+--   end
+--
+-- The C module qora.core does the work; this layer checks options, keeps the ids that a
+-- session holds (for repetition penalties and for reusing a conversation's cache) and adds
+-- generation (qora.generate) and chat (qora.conversation).
+local core = require("qora.core")
+
+local M = {}
+
+M.core = core
+M.rng = core.rng
+M.candidates = core.candidates
+
+local Model = {}
+Model.__index = Model
+M.Model = Model
+
+local Session = {}
+Session.__index = Session
+M.Session = Session
+
+-- Raises "bad argument" for a function called with a wrong options table or field.
+local function bad_option(fname, what, level)
+  error(("bad argument to '%s' (%s)"):format(fname, what), (level or 2) + 1)
+end
+
+-- Checks that opts is nil or a table holding only the known keys; returns a table.
+local function check_options(fname, opts, known)
+  if opts == nil then
+    return {}
+  end
+  if type(opts) ~= "table" then
+    bad_option(fname, "options must be a table, got " .. type(opts), 3)
+  end
+  for k in pairs(opts) do
+    if not known[k] then
+      bad_option(fname, ("unknown option '%s'"):format(tostring(k)), 3)
+    end
+  end
+  return opts
+end
+M.check_options = check_options
+
+local function check_integer(fname, name, v, lo)
+  if v ~= nil and (math.type(v) ~= "integer" or v < lo) then
+    bad_option(fname, ("%s must be an integer of at least %d, got %s")
+                      :format(name, lo, tostring(v)), 3)
+  end
+  return v
+end
+M.check_integer = check_integer
+
+--- Loads a GGUF file.
+-- @param path string
+-- @param opts table|nil { threads = 0 (one per core) }
+-- @return Model, or nil and a message when the file cannot be used
+function M.load(path, opts)
+  if type(path) ~= "string" then
+    error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")", 2)
+  end
+  opts = check_options("load", opts, { threads = true })
+  check_integer("load", "threads", opts.threads, 0)
+  local c, err = core.load(path, opts.threads)
+  if not c then
+    return nil, err
+  end
+  return setmetatable({ core = c, info = c:info(), path = path }, Model)
+end
+
+local TOKENIZE = { special = true, bos = true }
+
+--- Text to ids.
+-- @param text string (UTF-8; anything else raises an error)
+-- @param opts table|nil { special = false (recognise "<|im_start|>" and such in text),
+--   bos = false (prepend BOS when the vocabulary asks for it) }
+-- @return table array of ids
+function Model:tokenize(text, opts)
+  opts = check_options("tokenize", opts, TOKENIZE)
+  return self.core:tokenize(text, opts.special, opts.bos)
+end
+
+--- Ids to the text they stand for (control tokens only with special = true).
+-- @param ids table array of ids
+-- @param opts table|nil { special = false }
+-- @return string
+function Model:detokenize(ids, opts)
+  opts = check_options("detokenize", opts, { special = true })
+  return self.core:detokenize(ids, opts.special)
+end
+
+--- A token's bytes and its type ("normal", "control", "byte", ...).
+function Model:token(id)
+  return self.core:token(id)
+end
+
+--- The id whose vocabulary text is exactly text, or nil.
+function Model:token_id(text)
+  return self.core:token_id(text)
+end
+
+--- True when generation stops at id (end of text or end of turn).
+function Model:is_eog(id)
+  return self.core:is_eog(id)
+end
+
+--- A metadata string of the GGUF file, or nil.
+function Model:meta(key)
+  return self.core:meta(key)
+end
+
+--- Frees the weights once the model's sessions are closed or collected.
+function Model:close()
+  self.core:close()
+end
+Model.__close = Model.close
+
+function Model:__tostring()
+  return tostring(self.core)
+end
+
+local SESSION = { ctx = true, batch = true, kv_type = true }
+
+--- Opens a session: a KV cache of its own over this model (which it keeps alive).
+-- @param opts table|nil { ctx = min(4096, training context), batch = 512,
+--   kv_type = "f16" | "f32" }
+-- @return Session
+function Model:session(opts)
+  opts = check_options("session", opts, SESSION)
+  check_integer("session", "ctx", opts.ctx, 1)
+  check_integer("session", "batch", opts.batch, 1)
+  if opts.kv_type ~= nil and opts.kv_type ~= "f16" and opts.kv_type ~= "f32" then
+    bad_option("session", "kv_type must be \"f16\" or \"f32\"")
+  end
+  local c = self.core:session(opts.ctx, opts.batch, opts.kv_type)
+  -- tokens mirrors the KV cache; fresh is true when the engine's logits follow its last id
+  return setmetatable({ core = c, model = self, tokens = {}, fresh = false, generation = 0 },
+                      Session)
+end
+
+--- Starts a conversation (see qora.conversation).
+function Model:chat(opts)
+  return require("qora.conversation").new(self, opts)
+end
+
+--- Appends ids (an array, or one id) to the cache.
+-- @param ids table|integer
+-- @param opts table|nil { all_logits = false }
+-- @return string|nil with all_logits: little-endian float32 logits [#ids][n_vocab]
+function Session:eval(ids, opts)
+  local all = opts ~= nil and check_options("eval", opts, { all_logits = true }).all_logits
+  local tokens = self.tokens
+  -- the engine checks every id and the room left before it evaluates any: all or nothing
+  local logits = self.core:eval(ids, all)
+  if math.type(ids) == "integer" then
+    tokens[#tokens + 1] = ids
+    self.fresh = true
+  elseif #ids > 0 then
+    table.move(ids, 1, #ids, #tokens + 1, tokens)
+    self.fresh = true
+  end
+  return logits
+end
+
+--- The session's candidate set, loaded with the logits after the last evaluated id.
+function Session:candidates()
+  return self.core:candidates()
+end
+
+--- The number of ids in the cache.
+function Session:pos()
+  return self.core:pos()
+end
+
+--- The cache's capacity in ids.
+function Session:ctx()
+  return self.core:ctx()
+end
+
+--- Forgets the cached ids from position pos on (0 empties the cache).
+function Session:rewind(pos)
+  self.core:rewind(pos)
+  local tokens = self.tokens
+  if pos < #tokens then
+    self.fresh = false
+  end
+  for i = #tokens, pos + 1, -1 do
+    tokens[i] = nil
+  end
+end
+
+--- Frees the cache now rather than at collection.
+function Session:close()
+  self.core:close()
+end
+Session.__close = Session.close
+
+function Session:__tostring()
+  return tostring(self.core)
+end
+
+Session.generate = require("qora.generate").generate
+
+return M

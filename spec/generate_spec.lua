@@ -1,0 +1,205 @@
+-- session:generate on the tiny SmolLM3 model, against llama.cpp's greedy ids
+-- (../shared/vectors/tiny-smollm3/greedy/f32_*.ids: 32 ids after each prompt).
+local qora = require("qora")
+local S = dofile("spec/support.lua")
+
+local model = assert(qora.load(S.tiny("f32"), { threads = 2 }))
+local EOS = model.info.eos_id
+
+local function prompt(name)
+  return S.read_ids(S.TINY .. "prompts/" .. name .. ".ids")
+end
+
+local function greedy(name)
+  return S.read_ids(S.TINY .. "greedy/f32_" .. name .. ".ids")
+end
+
+local function slice(t, i, j)
+  return table.move(t, i, j, 1, {})
+end
+
+describe("generate", function()
+  for _, name in ipairs({ "raw", "mixed", "chat" }) do
+    it("gives llama.cpp's greedy ids after the " .. name .. " prompt", function()
+      local s = model:session()
+      local ids = S.collect(s:generate({ prompt = prompt(name), max_tokens = 32,
+                                         ignore_eog = true }))
+      S.same_ids(greedy(name), ids, name)
+      assert.equal(#prompt(name) + 32, s:pos())
+      assert.equal("length", s.stats.stop)
+      assert.equal(32, s.stats.tokens)
+    end)
+  end
+
+  it("keeps the tokens so far after a break, and continues from them", function()
+    local s = model:session()
+    local got = {}
+    for id in s:generate({ prompt = prompt("mixed"), max_tokens = 32, ignore_eog = true }) do
+      got[#got + 1] = id
+      if #got == 5 then break end
+    end
+    assert.equal(#prompt("mixed") + 5, s:pos())
+    local rest = S.collect(s:generate({ max_tokens = 27, ignore_eog = true }))
+    table.move(rest, 1, #rest, 6, got)
+    S.same_ids(greedy("mixed"), got)
+  end)
+
+  it("continues after a rewind by evaluating the last cached token again", function()
+    local s = model:session()
+    local p = prompt("raw")
+    S.collect(s:generate({ prompt = p, max_tokens = 10, ignore_eog = true }))
+    s:rewind(#p + 4)
+    local rest = S.collect(s:generate({ max_tokens = 28, ignore_eog = true }))
+    S.same_ids(slice(greedy("raw"), 5, 32), rest)
+  end)
+
+  it("gives each of two interleaved sessions the tokens it gives alone", function()
+    local a, b = model:session(), model:session()
+    local ga = a:generate({ prompt = prompt("raw"), max_tokens = 32, ignore_eog = true })
+    local gb = b:generate({ prompt = prompt("chat"), max_tokens = 32, ignore_eog = true })
+    local ia, ib = {}, {}
+    for _ = 1, 32 do
+      ia[#ia + 1] = ga()
+      ib[#ib + 1] = gb()
+    end
+    S.same_ids(greedy("raw"), ia, "raw")
+    S.same_ids(greedy("chat"), ib, "chat")
+  end)
+
+  it("yields to a scheduler between prompt chunks, interleaving coroutines", function()
+    local results, yields = {}, { raw = 0, mixed = 0 }
+    local tasks = {}
+    for _, name in ipairs({ "raw", "mixed" }) do
+      local s = model:session()
+      tasks[#tasks + 1] = { name = name, co = coroutine.create(function()
+        local out = {}
+        for id in s:generate({ prompt = prompt(name), max_tokens = 32, ignore_eog = true,
+                               prefill_chunk = 3 }) do
+          out[#out + 1] = id
+          coroutine.yield("token")
+        end
+        results[name] = out
+      end) }
+    end
+    repeat  -- round robin until both are done
+      local alive = false
+      for _, t in ipairs(tasks) do
+        if coroutine.status(t.co) == "suspended" then
+          local ok, what = coroutine.resume(t.co)
+          assert(ok, what)
+          if what == nil and coroutine.status(t.co) == "suspended" then
+            yields[t.name] = yields[t.name] + 1  -- a plain yield: between prompt chunks
+          end
+          alive = true
+        end
+      end
+    until not alive
+    S.same_ids(greedy("raw"), results.raw, "raw")
+    S.same_ids(greedy("mixed"), results.mixed, "mixed")
+    assert.equal(math.ceil(#prompt("raw") / 3) - 1, yields.raw)
+    assert.equal(math.ceil(#prompt("mixed") / 3) - 1, yields.mixed)
+  end)
+
+  it("never yields on its own inside a coroutine without prefill_chunk", function()
+    local s = model:session()
+    local co = coroutine.create(function()
+      return #S.collect(s:generate({ prompt = prompt("raw"), max_tokens = 4 }))
+    end)
+    local ok, n = coroutine.resume(co)
+    assert.is_true(ok)
+    assert.equal(4, n)
+    assert.equal("dead", coroutine.status(co))
+  end)
+
+  it("evaluates in chunks outside any coroutine without yielding", function()
+    local s = model:session()
+    local ids = S.collect(s:generate({ prompt = prompt("raw"), max_tokens = 32,
+                                       prefill_chunk = 2, ignore_eog = true }))
+    S.same_ids(greedy("raw"), ids)
+  end)
+
+  it("stops before an end-of-generation token unless told to ignore it", function()
+    local n = 0
+    local function eos_third(c)
+      n = n + 1
+      return n % 3 == 0 and EOS or c:argmax()
+    end
+    local s = model:session()
+    local ids = S.collect(s:generate({ prompt = prompt("raw"), max_tokens = 10,
+                                       sampler = eos_third }))
+    assert.equal(2, #ids)
+    assert.equal("eog", s.stats.stop)
+    assert.equal(#prompt("raw") + 2, s:pos())
+    assert.is_true(model:is_eog(EOS))
+
+    n = 0
+    local all = S.collect(model:session():generate({ prompt = prompt("raw"), max_tokens = 6,
+                                                     sampler = eos_third, ignore_eog = true }))
+    assert.same(EOS, all[3])
+    assert.equal(6, #all)
+  end)
+
+  it("stops when the context is full", function()
+    local p = prompt("raw")
+    local s = model:session({ ctx = #p + 5 })
+    local ids = S.collect(s:generate({ prompt = p, max_tokens = 20, ignore_eog = true }))
+    assert.equal(5, #ids)
+    assert.equal("context", s.stats.stop)
+    assert.equal(s:ctx(), s:pos())
+  end)
+
+  it("generates nothing for max_tokens = 0 but evaluates the prompt", function()
+    local s = model:session()
+    assert.same({}, (S.collect(s:generate({ prompt = prompt("raw"), max_tokens = 0 }))))
+    assert.equal(#prompt("raw"), s:pos())
+  end)
+
+  it("passes the session's ids to the sampler as the history", function()
+    local s = model:session()
+    local p = prompt("raw")
+    local seen
+    S.collect(s:generate({ prompt = p, max_tokens = 3, sampler = function(c, history)
+      seen = #history
+      return c:argmax()
+    end }))
+    assert.equal(#p + 2, seen)
+    S.same_ids(p, slice(s.tokens, 1, #p))
+  end)
+
+  it("ends the iterator after a break, and a newer generate replaces an older one", function()
+    local s = model:session()
+    local it = s:generate({ prompt = prompt("raw"), max_tokens = 8 })
+    assert.is_number(it())
+    local newer = s:generate({ max_tokens = 2 })
+    assert.has_error(function() it() end,
+                     "this generator was replaced by a newer generate on the same session")
+    assert.is_number(newer())
+    for _ in s:generate({ max_tokens = 5 }) do break end
+  end)
+
+  it("refuses to go on when the session changed under it", function()
+    local s = model:session()
+    local it = s:generate({ prompt = prompt("raw"), max_tokens = 8 })
+    it()
+    s:eval(5)
+    assert.has_error(function() it() end)
+  end)
+
+  it("refuses bad options", function()
+    local s = model:session()
+    assert.has_error(function() s:generate() end,
+                     "generate needs a prompt: the session holds no tokens yet")
+    assert.has_error(function() s:generate("hello") end)
+    assert.has_error(function() s:generate({ promt = "x" }) end)
+    assert.has_error(function() s:generate({ prompt = 5 }) end)
+    assert.has_error(function() s:generate({ prompt = { 1 }, max_tokens = -1 }) end)
+    assert.has_error(function() s:generate({ prompt = { 1 }, max_tokens = 1.5 }) end)
+    assert.has_error(function() s:generate({ prompt = { 1 }, prefill_chunk = 0 }) end)
+    assert.has_error(function() s:generate({ prompt = { 1 }, sampler = 3 }) end)
+    assert.has_error(function() S.collect(s:generate({ prompt = { "a" } })) end)
+    assert.has_error(function() S.collect(s:generate({ prompt = { 1e9 } })) end)
+    assert.has_error(function()
+      S.collect(s:generate({ prompt = { 1 }, sampler = function() return "x" end }))
+    end)
+  end)
+end)

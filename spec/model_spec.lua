@@ -1,0 +1,237 @@
+-- qora.load, model.info, sessions and their lifetimes, and how wrong calls fail.
+-- Expected shapes are those the vectors README gives for the tiny SmolLM3 model.
+local qora = require("qora")
+local S = dofile("spec/support.lua")
+
+local function tiny_prompt()
+  return S.read_ids(S.TINY .. "prompts/raw.ids")
+end
+
+describe("qora.load", function()
+  it("describes the tiny SmolLM3 model as its README does", function()
+    local m = assert(qora.load(S.tiny("f32"), { threads = 2 }))
+    local i = m.info
+    assert.equal("smollm3", i.arch)
+    assert.is_true(i.has_weights)
+    assert.same({ 4, 256, 512, 8, 2, 32, 462 },
+                { i.n_layer, i.n_embd, i.n_ff, i.n_head, i.n_head_kv, i.head_dim, i.n_vocab })
+    assert.is_true(i.tied_embeddings)
+    assert.equal(5e6, i.rope_theta)
+    assert.near(1e-6, i.norm_eps, 1e-12)
+    -- embeddings 462 x 256, per layer q, o 256 x 256, k, v 64 x 256, gate, up, down 512 x 256
+    -- and two norms of 256, and the output norm
+    local per_layer = 2 * 256 * 256 + 2 * 64 * 256 + 3 * 512 * 256 + 2 * 256
+    assert.equal(462 * 256 + 4 * per_layer + 256, i.n_params)
+    assert.equal(4 * i.n_params, i.weight_bytes)
+    assert.same({ F32 = 4 * 9 + 2 }, i.tensor_types)
+    assert.equal(2, i.threads)
+    assert.equal("<|im_end|>", (m:token(i.eos_id)))
+    assert.is_string(i.chat_template)
+    assert.truthy(i.chat_template:find("<|im_start|>", 1, true))
+  end)
+
+  it("counts the tensors of each type of a mixed file", function()
+    local m = assert(qora.load(S.tiny("q4_k_m")))
+    local total = 0
+    for name, n in pairs(m.info.tensor_types) do
+      assert.is_string(name)
+      total = total + n
+    end
+    assert.equal(38, total)
+    assert.is_true((m.info.tensor_types.Q4_K or 0) > 0)
+    assert.is_true(m.info.weight_bytes < 4 * m.info.n_params / 4)
+  end)
+
+  it("loads a vocabulary-only file as a tokenizer that cannot open sessions", function()
+    local m = assert(qora.load(S.VOCAB))
+    assert.is_false(m.info.has_weights)
+    assert.equal(128256, m.info.n_vocab)
+    local ok, err = pcall(m.session, m)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("without weights"))
+  end)
+
+  describe("returns nil and a message for a file it cannot use:", function()
+    local good = S.read(S.tiny("q8_0"))
+    local cases = {
+      { "a missing file", "/nonexistent/model.gguf" },
+      { "a directory", "." },
+      { "an empty file", S.write_temp("") },
+      { "a text file", S.write_temp("this is not a model\n") },
+      { "a wrong magic", S.write_temp("GGUX" .. good:sub(5)) },
+    }
+    for _, cut in ipairs({ 4, 8, 24, 100, 1000, 10000, #good // 2, #good - 1 }) do
+      cases[#cases + 1] = { "a file cut at byte " .. cut, S.write_temp(good:sub(1, cut)) }
+    end
+    for _, case in ipairs(cases) do
+      it(case[1], function()
+        local m, err = qora.load(case[2])
+        assert.is_nil(m)
+        assert.is_string(err)
+        assert.truthy(#err > 10, "message too short: " .. err)
+      end)
+    end
+  end)
+
+  it("refuses wrong arguments", function()
+    assert.has_error(function() qora.load() end)
+    assert.has_error(function() qora.load(42) end)
+    assert.has_error(function() qora.load(S.tiny("f32"), 2) end)
+    assert.has_error(function() qora.load(S.tiny("f32"), { threads = "two" }) end)
+    assert.has_error(function() qora.load(S.tiny("f32"), { threads = -1 }) end)
+    assert.has_error(function() qora.load(S.tiny("f32"), { thread = 2 }) end)
+    assert.has_error(function() qora.load("a\0b") end)
+    assert.has_error(function() qora.core.load({}) end)
+  end)
+end)
+
+describe("a model", function()
+  local m = assert(qora.load(S.tiny("f32"), { threads = 2 }))
+
+  it("answers token questions and refuses ids outside the vocabulary", function()
+    local bytes, kind = m:token(460)
+    assert.equal("<|im_start|>", bytes)
+    assert.equal("control", kind)
+    assert.equal(460, m:token_id("<|im_start|>"))
+    assert.is_nil(m:token_id("no such token at all"))
+    assert.is_true(m:is_eog(461))
+    assert.is_false(m:is_eog(460))
+    assert.is_nil(m:meta("no.such.key"))
+    assert.equal("smollm3", m:meta("general.architecture"))
+    for _, bad in ipairs({ -1, 462, 1e9, "x", 1.5 }) do
+      assert.has_error(function() m:token(bad) end)
+      assert.has_error(function() m:is_eog(bad) end)
+    end
+    assert.has_error(function() m:is_eog() end)
+    assert.has_error(function() m:detokenize("x") end)
+    assert.has_error(function() m:detokenize({ -1 }) end)
+    assert.has_error(function() m:detokenize({ 1, "a" }) end)
+    assert.has_error(function() m:detokenize({ 1 }, { specials = true }) end)
+    assert.has_error(function() m:tokenize(nil) end)
+    assert.has_error(function() m:tokenize("x", "special") end)
+    assert.has_error(function() m:token_id(nil) end)
+    assert.has_error(function() m.core.info(nil) end)
+    assert.has_error(function() m.core.info(qora.rng(1)) end)
+  end)
+
+  it("leaves control tokens out of detokenized text unless asked", function()
+    assert.equal("", m:detokenize({ 460 }))
+    assert.equal("<|im_start|>", m:detokenize({ 460 }, { special = true }))
+  end)
+
+  it("opens sessions with the options given", function()
+    local s = m:session({ ctx = 64, batch = 8, kv_type = "f32" })
+    assert.equal(64, s:ctx())
+    assert.equal(0, s:pos())
+    assert.equal(4096, m:session():ctx())
+    for _, bad in ipairs({ { ctx = 0 }, { ctx = "big" }, { batch = 1.5 }, { kv_type = "q8" },
+                           { context = 4 } }) do
+      assert.has_error(function() m:session(bad) end)
+    end
+    assert.has_error(function() m:session(64) end)
+    assert.has_error(function() m.core:session(-4) end)
+    assert.has_error(function() m:session({ ctx = 1 << 30 }) end)
+  end)
+end)
+
+describe("a session", function()
+  local m = assert(qora.load(S.tiny("f32"), { threads = 2 }))
+
+  it("returns every position's logits, as llama.cpp computes them", function()
+    local ids = tiny_prompt()
+    local s = m:session()
+    local rows = s:eval(ids, { all_logits = true })
+    local want = S.read(S.TINY .. "logits/f32_raw.f32")
+    assert.equal(#want, #rows)
+    local worst, at = 0, 0
+    for k = 1, #want // 4 do
+      local d = math.abs(string.unpack("<f", rows, 4 * k - 3) - string.unpack("<f", want, 4 * k - 3))
+      if d > worst then worst, at = d, k end
+    end
+    assert(worst < 0.06, ("max abs difference %g at float %d"):format(worst, at))
+    assert.equal(#ids, s:pos())
+    assert.same(ids, s.tokens)
+    assert.equal(string.sub(rows, -462 * 4), s.core:logits())
+  end)
+
+  it("evaluates one id or an array, and rewinds", function()
+    local s = m:session()
+    assert.is_nil(s.core:logits())
+    assert.has_error(function() s:candidates() end,
+                     "no logits yet: evaluate tokens before sampling")
+    s:eval({ 1, 2, 3 })
+    s:eval(4)
+    s:eval({})
+    assert.equal(4, s:pos())
+    assert.same({ 1, 2, 3, 4 }, s.tokens)
+    assert.equal(462, s:candidates():count())
+    s:rewind(2)
+    assert.equal(2, s:pos())
+    assert.same({ 1, 2 }, s.tokens)
+    s:rewind(0)
+    assert.equal(0, s:pos())
+  end)
+
+  it("reuses one candidate set, loaded afresh each time", function()
+    local s = m:session()
+    s:eval({ 1, 2 })
+    local c = s:candidates()
+    c:top_k(3)
+    assert.equal(3, c:count())
+    assert.equal(c, s:candidates())
+    assert.equal(462, c:count())
+  end)
+
+  it("refuses wrong arguments and ids that do not fit", function()
+    local s = m:session({ ctx = 8 })
+    for _, bad in ipairs({ "x", { 1.5 }, { -1 }, { 462 }, 462, -1, { "a" }, true }) do
+      assert.has_error(function() s:eval(bad) end)
+    end
+    assert.has_error(function() s:eval({ 1 }, true) end)
+    assert.has_error(function() s:eval({ 1, 2, 3, 4, 5, 6, 7, 8, 9 }) end)
+    assert.equal(0, s:pos())
+    assert.same({}, s.tokens)
+    s:eval({ 1, 2 })
+    assert.has_error(function() s:rewind(-1) end)
+    assert.has_error(function() s:rewind(3) end)
+    assert.has_error(function() s:rewind("a") end)
+    assert.has_error(function() s.core.pos(m.core) end)
+    assert.equal(2, s:pos())
+  end)
+
+  it("keeps its model alive after the model is dropped", function()
+    local s = (function()
+      local mm = assert(qora.load(S.tiny("f32")))
+      return mm:session()
+    end)()
+    collectgarbage()
+    collectgarbage()
+    s:eval(tiny_prompt())
+    assert.equal(#tiny_prompt(), s:pos())
+  end)
+
+  it("outlives an explicit close of its model; the model is closed to new calls", function()
+    local mm = assert(qora.load(S.tiny("f32")))
+    local s = mm:session()
+    mm:close()
+    s:eval({ 1, 2, 3 })
+    assert.equal(3, s:pos())
+    assert.has_error(function() mm:session() end)
+    assert.has_error(function() mm:token(1) end)
+    s:close()
+    s:close()
+    assert.has_error(function() s:pos() end)
+    assert.has_error(function() s:eval({ 1 }) end)
+    assert.equal("qora.Session (closed)", tostring(s.core))
+  end)
+
+  it("closes when a <close> variable goes out of scope", function()
+    local s2
+    do
+      local s <close> = m:session()
+      s2 = s
+      s:eval({ 1 })
+    end
+    assert.has_error(function() s2:pos() end)
+  end)
+end)
