@@ -65,7 +65,7 @@ int lqora_session_new(lua_State *L) {
 
   opts.n_ctx = opt_size(L, 2, "ctx");
   opts.n_batch = opt_size(L, 3, "batch");
-  opts.kv_type = luaL_checkoption(L, 4, "f16", KV_TYPES) == 0 ? QORA_F16 : QORA_F32;
+  opts.kv_f32 = luaL_checkoption(L, 4, "f16", KV_TYPES) == 1;
 
   ls = lua_newuserdatauv(L, sizeof *ls, 2);
   memset(ls, 0, sizeof *ls);
