@@ -15,6 +15,10 @@
 /* Initial window of top_p: most distributions reach p within the first few dozen. */
 #define CANDS_TOP_P_WINDOW 64
 
+/* top_p's buckets: 1/32 of a logit wide; logits 32 below the best share the last bucket. */
+#define CANDS_BUCKETS 1024
+#define CANDS_BUCKET_RANGE 32.0f
+
 
 /* ================================================================ candidate sets */
 
@@ -49,10 +53,14 @@ void qora_cands_free(qora_cands *c) {
 /* Makes every token a candidate; a NaN logit (a broken model) becomes -inf, never chosen. */
 void qora_cands_load(qora_cands *c, const float *logits, int n_vocab) {
   int n = n_vocab < c->cap ? n_vocab : c->cap;
+  int32_t *ids = c->ids;
+  float *dst = c->logits;
 
-  for (int i = 0; i < n; i++) {
-    c->ids[i] = i;
-    c->logits[i] = isnan(logits[i]) ? -INFINITY : logits[i];
+  for (int i = 0; i < n; i++) {  /* branch-free, so that the compiler vectorizes it */
+    float l = logits[i];
+
+    ids[i] = i;
+    dst[i] = l == l ? l : -INFINITY;
   }
   c->n = n < 0 ? 0 : n;
   c->sorted = 0;
@@ -219,9 +227,72 @@ void qora_cands_softmax(qora_cands *c) {
 }
 
 
+/* Keeps the first n of the best-first prefix [lo, hi) that brings cum (the mass before lo) to
+** p with at least min_keep candidates; returns 1 when it did, 0 when [lo, hi) was not enough. */
+static int cands_cut_prefix(qora_cands *c, int lo, int hi, double cum, float p, int min_keep,
+                            int sorted) {
+  for (int i = lo; i < hi; i++) {
+    cum += c->probs[i];
+    if (cum >= p && i + 1 >= min_keep) {
+      cands_truncate(c, i + 1, sorted);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+
+/* Moves the candidates whose bucket satisfies keep to [from, ...); returns the end. */
+static int cands_gather(qora_cands *c, int from, float max, float scale, int bucket, int below) {
+  for (int i = from; i < c->n; i++) {
+    float b = (max - c->logits[i]) * scale;
+
+    if (below ? b < (float)bucket : b >= (float)bucket && b < (float)(bucket + 1))
+      cands_swap(c, from++, i);
+  }
+  return from;
+}
+
+
+/*
+** top_p for a wide distribution, in linear time: candidates go to buckets by logit (those of
+** one bucket all beat those of the next), the buckets' masses find the one where the sum
+** passes p, and only that bucket is sorted. The kept set is the same as a full sort gives.
+*/
+static void cands_top_p_buckets(qora_cands *c, float p, int min_keep) {
+  double mass[CANDS_BUCKETS] = { 0 };
+  float max = c->logits[0];  /* the caller left the best candidate first */
+  float scale = CANDS_BUCKETS / CANDS_BUCKET_RANGE;
+  double cum = 0.0;
+  int b = 0, kept, end;
+  qora_cands edge;
+
+  for (int i = 0; i < c->n; i++) {
+    float x = (max - c->logits[i]) * scale;  /* +inf for -inf logits: the last bucket */
+
+    mass[x < CANDS_BUCKETS - 1 ? (int)x : CANDS_BUCKETS - 1] += c->probs[i];
+  }
+  while (b < CANDS_BUCKETS - 1 && cum + mass[b] < p)
+    cum += mass[b++];
+
+  kept = b == 0 ? 0 : cands_gather(c, 0, max, scale, b, 1);
+  end = b == CANDS_BUCKETS - 1 ? c->n : cands_gather(c, kept, max, scale, b, 0);
+  edge = *c;  /* a view of the edge bucket, sorted in place */
+  edge.ids += kept;
+  edge.logits += kept;
+  edge.probs += kept;
+  edge.n = end - kept;
+  edge.sorted = 0;
+  cands_select(&edge, edge.n);
+  if (!cands_cut_prefix(c, kept, end, cum, p, min_keep, 0))
+    cands_truncate(c, end > min_keep ? end : c->n, 0);  /* rounding: keep what reached */
+}
+
+
 /*
 ** Keeps the smallest set of best candidates whose probabilities add up to at least p (and at
-** least min_keep of them). Sorts only as far as needed: a window that doubles until it holds p.
+** least min_keep of them). A peaked distribution is settled by sorting a small window of the
+** best; a wide one by buckets (cands_top_p_buckets).
 */
 void qora_cands_top_p(qora_cands *c, float p, int min_keep) {
   int m = CANDS_TOP_P_WINDOW;
@@ -236,20 +307,15 @@ void qora_cands_top_p(qora_cands *c, float p, int min_keep) {
     m = min_keep;
 
   for (;;) {
-    double cum = 0.0;
-
     if (m > c->n)
       m = c->n;
     cands_select(c, m);
-    for (int i = 0; i < m; i++) {
-      cum += c->probs[i];
-      if (cum >= p && i + 1 >= min_keep) {
-        cands_truncate(c, i + 1, 1);
-        return;
-      }
-    }
-    if (m == c->n)
+    if (cands_cut_prefix(c, 0, m, 0.0, p, min_keep, 1) || m == c->n)
       return;
+    if (min_keep <= CANDS_TOP_P_WINDOW && isfinite(c->logits[0])) {
+      cands_top_p_buckets(c, p, min_keep);
+      return;
+    }
     m *= 2;
   }
 }
@@ -290,16 +356,22 @@ void qora_cands_min_p(qora_cands *c, float p, int min_keep) {
 
 /* The best candidate (smallest id among equals), or -1 when the set is empty. */
 int32_t qora_cands_argmax(const qora_cands *c) {
-  int best = 0;
+  const float *logits = c->logits;
+  const int32_t *ids = c->ids;
+  float best = logits[0];
+  int at = 0;
 
   if (c->n == 0)
     return -1;
   if (c->sorted)
-    return c->ids[0];
-  for (int i = 1; i < c->n; i++)
-    if (cands_better(c, i, best))
-      best = i;
-  return c->ids[best];
+    return ids[0];
+  for (int i = 1; i < c->n; i++) {
+    if (logits[i] > best || (logits[i] == best && ids[i] < ids[at])) {
+      best = logits[i];
+      at = i;
+    }
+  }
+  return ids[at];
 }
 
 

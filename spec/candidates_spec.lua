@@ -96,6 +96,37 @@ describe("candidates", function()
     assert.equal(499, (c:get(500)))
   end)
 
+  it("top_p keeps the same set as a full sort on a wide distribution", function()
+    local rng = core.rng(2024)
+    for _, case in ipairs({ { n = 5000, spread = 3, p = 0.9 }, { n = 20000, spread = 8, p = 0.5 },
+                            { n = 3000, spread = 40, p = 0.95 } }) do
+      local logits, order = {}, {}
+      for i = 1, case.n do
+        logits[i] = (rng:uniform() * 2 - 1) * case.spread
+        order[i] = i
+      end
+      -- the reference: softmax in double precision, a full sort, the first prefix reaching p
+      table.sort(order, function(a, b)
+        if logits[a] ~= logits[b] then return logits[a] > logits[b] end
+        return a < b
+      end)
+      local z, max = 0, logits[order[1]]
+      for i = 1, case.n do z = z + math.exp(logits[i] - max) end
+      local want, cum = {}, 0
+      for _, i in ipairs(order) do
+        want[i - 1] = true
+        cum = cum + math.exp(logits[i] - max) / z
+        if cum >= case.p then break end
+      end
+      local c = core.candidates(logits):top_p(case.p)
+      local got, n_want = {}, 0
+      for _ in pairs(want) do n_want = n_want + 1 end
+      for i = 1, c:count() do got[(c:get(i))] = true end
+      assert.equal(n_want, c:count(), "kept count, n = " .. case.n)
+      assert.same(want, got)
+    end
+  end)
+
   it("min_p keeps the candidates with at least p times the best probability", function()
     local logits = logits_for({ 0.1, 0.4, 0.2, 0.05, 0.25 })
     -- relative to 0.4: 0.25, 0.5, 0.125, 0.625
