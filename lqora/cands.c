@@ -5,7 +5,9 @@
 ** Narrowing methods return the set itself, so steps chain: c:top_k(40):top_p(0.95).
 */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lqora.h"
 
@@ -66,6 +68,26 @@ static int cands_new(lua_State *L) {
     lua_pop(L, 1);
   }
   qora_cands_load(&lc->c, logits, (int)n);
+  return 1;
+}
+
+
+/* c:load(logits) reloads every candidate from a string of little-endian float32, one per id. */
+static int cands_load(lua_State *L) {
+  lqora_cands *lc = check_cands(L);
+  size_t len;
+  const char *s = luaL_checklstring(L, 2, &len);
+
+  luaL_argcheck(L, len == (size_t)lc->c.cap * sizeof(float), 2,
+                lua_pushfstring(L, "expected %d float32 values (%d bytes)", lc->c.cap,
+                                lc->c.cap * (int)sizeof(float)));
+  if (((uintptr_t)s % sizeof(float)) == 0) {
+    qora_cands_load(&lc->c, (const float *)s, lc->c.cap);
+  } else {  /* Lua strings are aligned in practice; stay correct if one is not */
+    memcpy(lc->c.logits, s, len);
+    qora_cands_load(&lc->c, lc->c.logits, lc->c.cap);
+  }
+  lua_settop(L, 1);
   return 1;
 }
 
@@ -216,6 +238,7 @@ static int cands_tostring(lua_State *L) {
 
 void lqora_open_cands(lua_State *L) {
   static const luaL_Reg methods[] = {
+    {"load", cands_load},
     {"penalize", cands_penalize},
     {"temperature", cands_temperature},
     {"top_k", cands_top_k},
