@@ -135,7 +135,9 @@ local function run(session, opts, ids, pick, stats)
       stats.stop = "context"
       break
     end
+    local t_eval = now()
     session:eval(id)
+    stats.decode_seconds = stats.decode_seconds + (now() - t_eval)
     local nxt
     local last = step == max or c:pos() >= ctx
     if not last then
@@ -166,7 +168,9 @@ end
 --   prefill_chunk = nil (evaluate the prompt in chunks of this size, yielding between),
 --   ignore_eog = false, parse_special = true (for a string prompt), bos = true }
 -- @return an iterator yielding id, piece; the session's `stats` field describes the run:
---   prompt_tokens, prompt_seconds, tokens, seconds, stop ("eog", "length" or "context")
+--   prompt_tokens, prompt_seconds, tokens, seconds (generating, waits for the caller left out),
+--   decode_seconds (the part of seconds spent evaluating; the rest is sampling and
+--   streaming), stop ("eog", "length" or "context")
 function M.generate(session, opts)
   opts = check(opts)
   local pick = sampler_fn(opts.sampler)
@@ -174,7 +178,8 @@ function M.generate(session, opts)
   if #ids == 0 and session:pos() == 0 then
     error("generate needs a prompt: the session holds no tokens yet", 2)
   end
-  local stats = { prompt_tokens = 0, prompt_seconds = 0, tokens = 0, seconds = 0 }
+  local stats = { prompt_tokens = 0, prompt_seconds = 0, tokens = 0, seconds = 0,
+                  decode_seconds = 0 }
   session.generation = session.generation + 1
   session.stats = stats
   local generation = session.generation
