@@ -75,13 +75,13 @@ build/tools/%: tools/%.c $(LIBQORA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(QFLAGS) $< -o $@ $(LIBQORA) $(LIBS)
 
-# make run: the default model unless ARGS names one, and a default prompt when ARGS is empty.
-RUN_PROMPT = What is the capital of France?
+# make run: the default model unless ARGS names one, and a default question when ARGS is empty.
+RUN_DEFAULT = --system "You are a helpful assistant." --prompt "What is the capital of France?"
 RUN_LOAD = $(if $(filter --load --load=% --model-path --model-path=%,$(ARGS)),,--load $(MODEL))
 
 run: deps
 	@$(MAKE) --no-print-directory all $(if $(RUN_LOAD),$(MODEL))
-	@$(RUN_ENV) $(LUA) bin/qora $(RUN_LOAD) $(if $(strip $(ARGS)),$(ARGS),--prompt "$(RUN_PROMPT)")
+	@$(RUN_ENV) $(LUA) bin/qora $(RUN_LOAD) $(if $(strip $(ARGS)),$(ARGS),$(RUN_DEFAULT))
 
 test: deps
 	@$(MAKE) --no-print-directory all $(CTEST_BIN) $(MODEL)

@@ -15,6 +15,7 @@ Answers a prompt with a SmolLM3-family model, streaming the text to stdout.
   --max-tokens N      generate at most N tokens (default 256)
   --no-think          SmolLM3: answer without a reasoning block
   --raw               give the prompt to the model as it is, without the chat template
+                      (special tokens written in it, such as <|im_start|>, are recognised)
   --greedy            always take the most likely token (no sampling)
   --temperature X     sampling temperature (default 0.6)
   --top-p X           nucleus sampling threshold (default 0.95)
@@ -108,6 +109,9 @@ local function settle(opts)
       fail("no prompt: give --prompt TEXT, or pipe the prompt into standard input")
     end
     opts.prompt = io.stdin:read("a") or ""
+    if opts.prompt == "" then
+      fail("no prompt: standard input was empty; give --prompt TEXT")
+    end
   end
   if opts.raw and opts.system then
     fail("--system needs the chat template: it cannot go with --raw")
@@ -128,8 +132,7 @@ local function pieces(model, opts)
   local max = opts["max-tokens"] or 256
   if opts.raw then
     local s = model:session({ ctx = opts.ctx or 4096 })
-    local gen = s:generate({ prompt = opts.prompt, max_tokens = max, sampler = sampler_of(opts),
-                             parse_special = false })
+    local gen = s:generate({ prompt = opts.prompt, max_tokens = max, sampler = sampler_of(opts) })
     return function()
       local _, piece = gen()
       return piece
@@ -173,6 +176,7 @@ local function run(argv)
     io.stdout:flush()
   end
   io.stdout:write("\n")
+  io.stdout:flush()
   if opts.stats then
     report(load_s, session.stats)
   end
