@@ -1,0 +1,55 @@
+-- The real model: SmolLM2-135M-Instruct (models/, fetched by `make model`).
+-- llama.cpp answers this question greedily with "The capital of France is Paris." and then
+-- <|im_end|> (ids made with llama-cpp-python from PyPI).
+local qora = require("qora")
+local sampling = require("qora.sampling")
+local S = dofile("spec/support.lua")
+
+local model = assert(qora.load(S.SMOLLM2, { threads = 2 }))
+local SYSTEM = "You are a helpful assistant."
+local QUESTION = "What is the capital of France?"
+
+describe("SmolLM2-135M-Instruct", function()
+  it("describes itself", function()
+    local i = model.info
+    assert.equal("llama", i.arch)
+    assert.same({ 30, 576, 1536, 9, 3, 64, 49152 },
+                { i.n_layer, i.n_embd, i.n_ff, i.n_head, i.n_head_kv, i.head_dim, i.n_vocab })
+    assert.is_true(i.tied_embeddings)
+    assert.equal(210, i.tensor_types.Q4_1)
+  end)
+
+  it("answers the capital of France greedily with a sentence naming Paris, then stops", function()
+    local chat = model:chat({ system = SYSTEM })
+    local text = {}
+    for piece in chat:reply(QUESTION, { greedy = true, max_tokens = 64 }) do
+      text[#text + 1] = piece
+    end
+    local answer = table.concat(text)
+    assert.truthy(answer:find("Paris"), answer)
+    assert.equal("eog", chat.session.stats.stop)
+    assert.equal(answer, chat.last_reply)
+    assert.equal("", chat.last_reasoning)
+  end)
+
+  it("remembers the conversation on the next turn", function()
+    local chat = model:chat({ system = SYSTEM })
+    for _ in chat:reply(QUESTION, { greedy = true }) do end
+    local first = chat.session:pos()
+    for _ in chat:reply("And of Germany?", { greedy = true, max_tokens = 32 }) do end
+    assert.is_true(chat.session.stats.prompt_tokens < 20)
+    assert.is_true(chat.session:pos() > first)
+  end)
+
+  it("generates from a text prompt, sampling reproducibly for a seed", function()
+    local function run(seed)
+      local s = model:session({ ctx = 256 })
+      local _, text = S.collect(s:generate({ prompt = "Once upon a time", max_tokens = 24,
+                                             sampler = sampling.new({ seed = seed }) }))
+      return text
+    end
+    local a = run(1)
+    assert.equal(a, run(1))
+    assert.truthy(utf8.len(a))
+  end)
+end)
