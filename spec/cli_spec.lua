@@ -115,6 +115,14 @@ describe("qora command", function()
     assert.equal(a, b)
   end)
 
+  it("answers SmolLM2's greedy chat with a sentence naming Paris", function()
+    local out, err, code = run({ "--load", S.SMOLLM2, "--greedy", "--system",
+                                 "You are a helpful assistant.", "--prompt",
+                                 "What is the capital of France?" })
+    assert.equal(0, code, err)
+    assert.truthy(out:find("Paris"), out)
+  end)
+
   it("answers through the chat template", function()
     local out, err, code = run({ "--load", TINY, "--no-think", "--greedy", "--max-tokens", "8",
                                  "--system", "Be brief.", "--prompt", "Hello" })

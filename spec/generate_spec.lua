@@ -28,6 +28,8 @@ describe("generate", function()
       assert.equal(#prompt(name) + 32, s:pos())
       assert.equal("length", s.stats.stop)
       assert.equal(32, s.stats.tokens)
+      assert.equal(#prompt(name), s.stats.prompt_tokens)
+      assert.is_true(s.stats.decode_seconds > 0 and s.stats.decode_seconds <= s.stats.seconds)
     end)
   end
 
