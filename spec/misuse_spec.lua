@@ -1,0 +1,96 @@
+-- Every C method called with every kind of wrong argument, and with a wrong self: each call
+-- returns or raises an error with a message; none crashes the process (which would end the
+-- run here).
+local qora = require("qora")
+local core = require("qora.core")
+local S = dofile("spec/support.lua")
+
+local model = assert(qora.load(S.tiny("q8_0")))
+local session = model:session({ ctx = 16 })
+session:eval({ 1, 2, 3 })
+
+local BAD = {
+  false, true, 0, -1, 1, 461, 462, 2 ^ 53, math.maxinteger, math.mininteger, 1.5, 0 / 0,
+  math.huge, "", "x", "\0\255", {}, { 1, 2, 3 }, { "a" }, { -5 }, { 1.5 }, print,
+  coroutine.create(print), io.stdout,
+}
+
+-- One of each userdata, made afresh for each method (a call may close or clear it).
+local function makers()
+  return {
+    [S.tiny("q8_0")] = function() return assert(core.load(S.tiny("q8_0"))) end,
+    session = function()
+      local s = model.core:session(16)
+      s:eval({ 1, 2 })
+      return s
+    end,
+    candidates = function() return core.candidates({ 1, 2, 3, 4 }) end,
+    rng = function() return core.rng(1) end,
+    stream = function() return model.core:stream(true) end,
+  }
+end
+
+local function methods(obj)
+  local out = {}
+  for name, f in pairs(getmetatable(obj)) do
+    if type(f) == "function" and name ~= "__gc" and name ~= "__index" then
+      out[#out + 1] = name
+    end
+  end
+  table.sort(out)
+  return out
+end
+
+describe("misuse", function()
+  for kind, make in pairs(makers()) do
+    it("of " .. (kind:match("[^/]+$")) .. " methods raises errors, never crashes", function()
+      local calls, errors = 0, 0
+      for _, name in ipairs(methods(make())) do
+        for _, a in ipairs(BAD) do
+          local seconds = { n = 4, nil, 2, "y", {} }
+          for k = 1, seconds.n do
+            local b = seconds[k]
+            local obj = make()
+            local f = getmetatable(obj)[name]
+            for _, args in ipairs({ { obj, a, b }, { a, obj, b }, { obj, 1, a, b } }) do
+              calls = calls + 1
+              local ok, err = pcall(f, table.unpack(args, 1, 4))
+              if not ok then
+                errors = errors + 1
+                assert(type(err) == "string", name .. " raised a " .. type(err))
+              end
+            end
+          end
+        end
+      end
+      assert.is_true(calls > 100 and errors > 0)
+    end)
+  end
+
+  it("of module functions raises errors, never crashes", function()
+    for _, name in ipairs({ "load", "candidates", "rng", "isatty" }) do
+      for _, a in ipairs(BAD) do
+        pcall(core[name], a)
+        pcall(core[name], a, a)
+      end
+    end
+    for _, a in ipairs(BAD) do
+      pcall(qora.load, a)
+      pcall(qora.load, S.tiny("q8_0"), a)
+      pcall(model.session, model, a)
+      pcall(model.tokenize, model, a)
+      pcall(model.tokenize, model, "x", a)
+      pcall(model.detokenize, model, a)
+      pcall(model.chat, model, a)
+      pcall(session.eval, session, a)
+      pcall(session.eval, session, { 1 }, a)
+      pcall(session.rewind, session, a)
+      pcall(session.generate, session, a)
+      pcall(session.generate, session, { prompt = a, max_tokens = 1 })
+    end
+    -- the session stays usable after all this
+    session:rewind(0)
+    session:eval({ 1, 2 })
+    assert.equal(2, session:pos())
+  end)
+end)
