@@ -95,6 +95,22 @@ describe("a conversation", function()
     assert.is_string(chat.last_reply)
   end)
 
+  it("puts the tools and the date in SmolLM3's system turn", function()
+    local chat = model:chat({ template = "smollm3", think = false, date = "01 March 2026",
+                              tools = '[{"name": "get_weather", "parameters": {}}]' })
+    chat.messages[1] = { role = "user", content = QUESTION }
+    local p = chat:prompt()
+    assert.truthy(p:find("Today Date: 01 March 2026", 1, true), p)
+    assert.truthy(p:find("{'name': 'get_weather', 'parameters': {}}", 1, true), p)
+    assert.truthy(p:find("/no_think", 1, true))
+  end)
+
+  it("closes its session", function()
+    local chat = llamacpp_chat()
+    chat:close()
+    assert.has_error(function() chat.session:pos() end)
+  end)
+
   it("refuses bad arguments", function()
     assert.has_error(function() model:chat("x") end)
     assert.has_error(function() model:chat({ sytem = "x" }) end)

@@ -77,6 +77,12 @@ function Conversation:prompt()
   return self.template:render(self.messages, self:render_options())
 end
 
+--- Frees the conversation's KV cache now rather than at collection.
+function Conversation:close()
+  self.session:close()
+end
+Conversation.__close = Conversation.close
+
 -- How many leading ids a and b share.
 local function common_prefix(a, b)
   local n = math.min(#a, #b)
