@@ -132,26 +132,32 @@ static int32_t whole_piece(const qora_tokenizer *tk, const unsigned char *w, siz
 }
 
 
+/*
+** A byte without a token of its own is left out before merging, and its neighbours may then
+** merge: Hugging Face's BPE does this when the model has no unk token (SmolLM2 has no token for
+** a few control characters and for the lead bytes F1 and F2). llama.cpp stops with an error.
+*/
 int bpe_piece(const qora_tokenizer *tk, const unsigned char *w, size_t n, bpe_scratch *s,
               qora_tokens *out, qora_err *err) {
+  size_t m = 0;
   int32_t id;
 
-  if (n == 0)
-    return 0;
   if (n > s->cap)
     return qora_fail(err, "internal error: a piece of %zu bytes exceeds the scratch", n);
-  if (tk->ignore_merges && (id = whole_piece(tk, w, n, s)) >= 0)
+  if (n > 0 && tk->ignore_merges && (id = whole_piece(tk, w, n, s)) >= 0)
     return tok_push(out, id, err);
 
   for (size_t i = 0; i < n; i++) {
-    s->id[i] = tk->byte_tok[w[i]];
-    if (s->id[i] < 0)
-      return qora_fail(err, "byte 0x%02x has no token in this vocabulary, so the text cannot "
-                       "be tokenized", w[i]);
-    s->prev[i] = (int32_t)i - 1;
-    s->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
+    if ((s->id[m] = tk->byte_tok[w[i]]) < 0)
+      continue;
+    s->prev[m] = (int32_t)m - 1;
+    s->next[m] = (int32_t)m + 1;
+    m++;
   }
-  merge_all(tk, s, n);
+  if (m == 0)
+    return 0;
+  s->next[m - 1] = -1;
+  merge_all(tk, s, m);
   for (int32_t i = 0; i >= 0; i = s->next[i])
     if (tok_push(out, s->id[i], err) < 0)
       return -1;
