@@ -54,13 +54,19 @@ static int is_nl(uint32_t c) {
 }
 
 
-/* Length of the contraction at p ('s 't 're 've 'm 'll 'd), or 0. */
+/*
+** Length of the contraction at p ('s 't 're 've 'm 'll 'd), or 0. With fold, as (?i:...) in
+** Oniguruma: ASCII either case, and the long s (U+017F), whose case folding is "s". (llama.cpp
+** folds ASCII only; no token of Llama 3 tells the two apart.)
+*/
 static size_t contraction(const span *s, size_t p, int fold) {
   uint32_t a, b;
 
   if (s->cp[p] != '\'' || p + 1 >= s->end)
     return 0;
   a = s->cp[p + 1];
+  if (fold && a == 0x17F)
+    a = 's';
   if (fold && a < 0x80)
     a |= (a >= 'A' && a <= 'Z') ? 0x20 : 0;
   if (a == 's' || a == 't' || a == 'm' || a == 'd')
