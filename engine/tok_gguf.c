@@ -178,7 +178,8 @@ static int read_spec(const gguf_file *f, tok_spec *sp, loaded *ld, qora_err *err
       get_id(f, "tokenizer.ggml.eot_token_id", sp->n_vocab, &sp->eot, err) < 0 ||
       get_id(f, "tokenizer.ggml.eom_token_id", sp->n_vocab, &sp->eom, err) < 0)
     return -1;
-  if (gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &sp->add_bos, err) < 0)
+  if (gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &sp->add_bos, err) < 0 ||
+      gguf_get_str(f, "tokenizer.chat_template", &sp->chat_template, err) < 0)
     return -1;
   return 0;
 }

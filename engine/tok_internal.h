@@ -105,7 +105,8 @@ struct qora_tokenizer {
   int32_t *special;         /* CONTROL and USER_DEFINED ids, by first byte, longest first */
   uint32_t special_at[257]; /* special[special_at[b] .. special_at[b+1]) start with byte b */
 
-  char *chat_template;      /* from tokenizer_config.json, or NULL */
+  char *chat_template;      /* NUL-terminated, or NULL */
+  size_t chat_template_len;
 };
 
 /* Where a merge's two halves are, given its index; returns -1 with err when it is malformed. */
@@ -125,6 +126,9 @@ typedef struct tok_spec {
   int ignore_merges;
   int add_bos;
   int32_t bos, eos, eot, eom;  /* -1 when absent */
+  const char *bos_text;     /* when bos is -1: the text of the BOS token, or NULL */
+  const char *eos_text;     /* the same for EOS */
+  gguf_str chat_template;   /* len 0 when there is none */
   const char *source;       /* names the file or key in error messages */
 } tok_spec;
 

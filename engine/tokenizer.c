@@ -284,6 +284,32 @@ static void mark_eog(qora_tokenizer *tk) {
 }
 
 
+/* An id given by its text (tokenizer_config.json names BOS and EOS that way). */
+static int resolve(qora_tokenizer *tk, const tok_spec *sp, const char *text, const char *what,
+                   int32_t *id, qora_err *err) {
+  if (*id >= 0 || text == NULL)
+    return 0;
+  *id = tok_strmap_find(tk, text, strlen(text));
+  if (*id < 0)
+    return qora_fail(err, "%s: the %s token '%.64s' is not in the vocabulary", sp->source, what,
+                     text);
+  return 0;
+}
+
+
+static int copy_template(qora_tokenizer *tk, const tok_spec *sp, qora_err *err) {
+  if (sp->chat_template.len == 0)
+    return 0;
+  tk->chat_template = malloc(sp->chat_template.len + 1);
+  if (tk->chat_template == NULL)
+    return qora_fail(err, "out of memory for a chat template");
+  memcpy(tk->chat_template, sp->chat_template.ptr, sp->chat_template.len);
+  tk->chat_template[sp->chat_template.len] = '\0';
+  tk->chat_template_len = sp->chat_template.len;
+  return 0;
+}
+
+
 static int build(qora_tokenizer *tk, const tok_spec *sp, qora_err *err) {
   if (sp->n_vocab <= 0)
     return qora_fail(err, "%s: the vocabulary is empty", sp->source);
@@ -291,8 +317,6 @@ static int build(qora_tokenizer *tk, const tok_spec *sp, qora_err *err) {
       check_id(sp, sp->eot, "end-of-turn", err) < 0 ||
       check_id(sp, sp->eom, "end-of-message", err) < 0)
     return -1;
-  if (sp->add_bos && sp->bos < 0)
-    return qora_fail(err, "%s: BOS is to be added but no BOS id is given", sp->source);
   tk->n_vocab = sp->n_vocab;
   tk->bos = sp->bos, tk->eos = sp->eos, tk->eot = sp->eot, tk->eom = sp->eom;
   tk->add_bos = sp->add_bos;
@@ -302,9 +326,14 @@ static int build(qora_tokenizer *tk, const tok_spec *sp, qora_err *err) {
 
   if (copy_vocab(tk, sp, err) < 0 || tok_strmap_build(tk, err) < 0)
     return -1;
+  if (resolve(tk, sp, sp->bos_text, "BOS", &tk->bos, err) < 0 ||
+      resolve(tk, sp, sp->eos_text, "EOS", &tk->eos, err) < 0)
+    return -1;
+  if (tk->add_bos && tk->bos < 0)
+    return qora_fail(err, "%s: BOS is to be added but no BOS id is given", sp->source);
   decode_vocab(tk);
   find_byte_tokens(tk);
-  if (add_merges(tk, sp, err) < 0 || index_specials(tk, err) < 0)
+  if (add_merges(tk, sp, err) < 0 || index_specials(tk, err) < 0 || copy_template(tk, sp, err) < 0)
     return -1;
   mark_eog(tk);
   return 0;
@@ -523,4 +552,13 @@ int32_t qora_token_eos(const qora_tokenizer *tk) {
 
 int qora_token_is_eog(const qora_tokenizer *tk, int32_t id) {
   return valid_id(tk, id) && (tk->attr[id] & TOK_ATTR_EOG);
+}
+
+
+const char *qora_tokenizer_chat_template(const qora_tokenizer *tk, size_t *len) {
+  if (tk == NULL || tk->chat_template == NULL)
+    return NULL;
+  if (len)
+    *len = tk->chat_template_len;
+  return tk->chat_template;
 }

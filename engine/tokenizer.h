@@ -10,6 +10,17 @@
 /* Builds the tokenizer a GGUF's tokenizer.ggml.* metadata describes. NULL with err on error. */
 qora_tokenizer *qora_tokenizer_from_gguf(const gguf_file *f, qora_err *err);
 
+/*
+** Builds the tokenizer of a Hugging Face folder: dir/tokenizer.json (required) and
+** dir/tokenizer_config.json (optional: BOS, EOS, chat template). Components qora cannot
+** honour exactly are refused by name. NULL with err on error.
+*/
+qora_tokenizer *qora_tokenizer_from_hf(const char *dir, qora_err *err);
+
 void qora_tokenizer_free(qora_tokenizer *tk);
+
+/* The chat template the vocabulary came with (tokenizer.chat_template or
+** tokenizer_config.json), NUL-terminated, or NULL; len receives its length. */
+const char *qora_tokenizer_chat_template(const qora_tokenizer *tk, size_t *len);
 
 #endif

@@ -1,0 +1,466 @@
+/*
+** tok_hf.c: the tokenizer of a Hugging Face folder (tokenizer.json, tokenizer_config.json).
+**
+** qora reads what byte-level BPE vocabularies use (Llama 3, SmolLM2, SmolLM3): a BPE model,
+** no normalizer, pre-tokenizers Split (with Llama 3's or GPT-2's pattern), Digits and a final
+** ByteLevel, the ByteLevel decoder, and post-processors that at most put BOS first. Anything
+** else would be approximated, so it is refused, by name.
+*/
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "tok_internal.h"
+#include "tokenizer.h"
+
+#define LLAMA3_PATTERN "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|" \
+  "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define GPT2_PATTERN "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|" \
+  "\\s+(?!\\S)|\\s+"
+
+#define MAX_JSON_BYTES ((size_t)1 << 30)
+
+/* What the two files say, gathered before the tokenizer is built. */
+typedef struct hf {
+  const char *dir;
+  cJSON *json, *config;
+  int32_t n_vocab;
+  gguf_str *tokens;         /* (n_vocab) into the cJSON tree; ptr NULL until an id is seen */
+  uint8_t *types;
+  const cJSON **merges;     /* (n_merges) the merge items, for access by index */
+  tok_spec spec;
+} hf;
+
+static const cJSON *get(const cJSON *obj, const char *key) {
+  return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+
+/* The "type" of a component, for messages. */
+static const char *type_of(const cJSON *c) {
+  const cJSON *t = get(c, "type");
+
+  return cJSON_IsString(t) ? t->valuestring : "(without a type)";
+}
+
+
+/* 1 when key is absent, null, false, or a number equal to zero. */
+static int unset(const cJSON *obj, const char *key) {
+  const cJSON *v = get(obj, key);
+
+  return v == NULL || cJSON_IsNull(v) || cJSON_IsFalse(v) || (cJSON_IsNumber(v) &&
+         v->valuedouble == 0) || (cJSON_IsString(v) && v->valuestring[0] == '\0');
+}
+
+
+/* ---------------------------------------------------------------- files */
+
+static char *read_all(const char *path, size_t *len, qora_err *err) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  long n;
+
+  if (f == NULL) {
+    qora_fail(err, "cannot open %s; is this a Hugging Face model folder?", path);
+    return NULL;
+  }
+  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && (size_t)n <= MAX_JSON_BYTES &&
+      fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
+    if (fread(buf, 1, (size_t)n, f) == (size_t)n) {
+      buf[n] = '\0';
+      *len = (size_t)n;
+    } else {
+      free(buf);
+      buf = NULL;
+    }
+  }
+  fclose(f);
+  if (buf == NULL)
+    qora_fail(err, "cannot read %s (unreadable, or larger than 1 GB)", path);
+  return buf;
+}
+
+
+/* Parses dir/name; NULL with err on error, or with *missing set when the file is absent. */
+static cJSON *parse_file(const char *dir, const char *name, int *missing, qora_err *err) {
+  char path[4096];
+  const char *end = NULL;
+  size_t len;
+  char *text;
+  cJSON *json;
+
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (missing) {
+    FILE *f = fopen(path, "rb");
+
+    *missing = f == NULL;
+    if (f == NULL)
+      return NULL;
+    fclose(f);
+  }
+  if ((text = read_all(path, &len, err)) == NULL)
+    return NULL;
+  json = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+  if (json == NULL || !cJSON_IsObject(json))
+    qora_fail(err, "%s is not a JSON object (parsing stops at byte %zu)", path,
+              json ? 0 : (size_t)(end ? end - text : 0));
+  if (json != NULL && !cJSON_IsObject(json)) {
+    cJSON_Delete(json);
+    json = NULL;
+  }
+  free(text);
+  return json;
+}
+
+
+/* -------------------------------------------------------- pre-tokenizer */
+
+static int add_step(hf *h, int step, qora_err *err) {
+  if (h->spec.n_steps == TOK_MAX_STEPS)
+    return qora_fail(err, "tokenizer.json: the pre_tokenizer has more than %d steps",
+                     TOK_MAX_STEPS);
+  h->spec.steps[h->spec.n_steps++] = step;
+  return 0;
+}
+
+
+static int read_split(hf *h, const cJSON *c, qora_err *err) {
+  const cJSON *pat = get(c, "pattern"), *re = get(pat, "Regex"), *beh = get(c, "behavior");
+
+  if (!cJSON_IsString(re))
+    return qora_fail(err, "tokenizer.json: a Split pre-tokenizer without a Regex pattern; qora "
+                     "knows only Llama 3's and GPT-2's patterns");
+  if (!cJSON_IsString(beh) || strcmp(beh->valuestring, "Isolated") != 0 || !unset(c, "invert"))
+    return qora_fail(err, "tokenizer.json: a Split with behavior %s%s; qora honours only "
+                     "Isolated, not inverted", cJSON_IsString(beh) ? beh->valuestring : "(none)",
+                     unset(c, "invert") ? "" : ", inverted");
+  if (strcmp(re->valuestring, LLAMA3_PATTERN) == 0)
+    return add_step(h, TOK_STEP_LLAMA3, err);
+  if (strcmp(re->valuestring, GPT2_PATTERN) == 0)
+    return add_step(h, TOK_STEP_GPT2, err);
+  return qora_fail(err, "tokenizer.json: the Split pattern '%.80s' is not one qora knows (Llama "
+                   "3's or GPT-2's)", re->valuestring);
+}
+
+
+/* ByteLevel must come last: after it, a pattern would see the byte alphabet, not the text. */
+static int read_byte_level(hf *h, const cJSON *c, int last, qora_err *err) {
+  const cJSON *regex = get(c, "use_regex");
+
+  if (!last)
+    return qora_fail(err, "tokenizer.json: a ByteLevel pre-tokenizer before other steps; qora "
+                     "needs it last");
+  if (!unset(c, "add_prefix_space"))
+    return qora_fail(err, "tokenizer.json: ByteLevel with add_prefix_space is not supported");
+  if (regex == NULL || cJSON_IsTrue(regex))
+    return add_step(h, TOK_STEP_GPT2, err);
+  if (!cJSON_IsFalse(regex))
+    return qora_fail(err, "tokenizer.json: ByteLevel use_regex should be true or false");
+  return 0;
+}
+
+
+static int read_step(hf *h, const cJSON *c, int last, qora_err *err) {
+  const char *type = type_of(c);
+
+  if (strcmp(type, "Split") == 0)
+    return read_split(h, c, err);
+  if (strcmp(type, "Digits") == 0)
+    return add_step(h, cJSON_IsTrue(get(c, "individual_digits")) ? TOK_STEP_DIGITS :
+                    TOK_STEP_DIGIT_RUNS, err);
+  if (strcmp(type, "ByteLevel") == 0)
+    return read_byte_level(h, c, last, err);
+  return qora_fail(err, "tokenizer.json: the pre-tokenizer %s is not supported (qora reads "
+                   "Sequence, Split, Digits and ByteLevel)", type);
+}
+
+
+static int read_pre(hf *h, qora_err *err) {
+  const cJSON *pre = get(h->json, "pre_tokenizer"), *list, *c;
+  int seen_byte_level = 0;
+
+  if (pre == NULL || cJSON_IsNull(pre))
+    return qora_fail(err, "tokenizer.json has no pre_tokenizer; qora reads byte-level BPE, "
+                     "which needs ByteLevel");
+  list = strcmp(type_of(pre), "Sequence") == 0 ? get(pre, "pretokenizers") : NULL;
+  if (list != NULL && !cJSON_IsArray(list))
+    return qora_fail(err, "tokenizer.json: the pre_tokenizer Sequence has no list");
+  if (list == NULL)
+    return read_step(h, pre, 1, err) < 0 ? -1 :
+           strcmp(type_of(pre), "ByteLevel") == 0 ? 0 :
+           qora_fail(err, "tokenizer.json: the pre_tokenizer has no ByteLevel step");
+  cJSON_ArrayForEach(c, list) {
+    if (read_step(h, c, c->next == NULL, err) < 0)
+      return -1;
+    seen_byte_level |= strcmp(type_of(c), "ByteLevel") == 0;
+  }
+  if (!seen_byte_level)
+    return qora_fail(err, "tokenizer.json: the pre_tokenizer has no ByteLevel step");
+  return 0;
+}
+
+
+/* ---------------------------------------------------- other components */
+
+static int check_components(hf *h, qora_err *err) {
+  const cJSON *norm = get(h->json, "normalizer"), *dec = get(h->json, "decoder");
+  const cJSON *trunc = get(h->json, "truncation");
+
+  if (norm != NULL && !cJSON_IsNull(norm))
+    return qora_fail(err, "tokenizer.json: the normalizer %s is not supported", type_of(norm));
+  if (dec == NULL || strcmp(type_of(dec), "ByteLevel") != 0)
+    return qora_fail(err, "tokenizer.json: the decoder %s is not supported (qora decodes "
+                     "ByteLevel)", dec && !cJSON_IsNull(dec) ? type_of(dec) : "null");
+  if (trunc != NULL && !cJSON_IsNull(trunc))
+    return qora_fail(err, "tokenizer.json: truncation is set; qora does not truncate");
+  return 0;
+}
+
+
+/* TemplateProcessing's single template: the text alone, or one special token then the text. */
+static int read_template(hf *h, const cJSON *p, qora_err *err) {
+  const cJSON *single = get(p, "single"), *first, *second;
+  const cJSON *tok;
+
+  first = cJSON_IsArray(single) ? single->child : NULL;
+  second = first ? first->next : NULL;
+  if (first && !second && get(first, "Sequence"))
+    return 0;
+  tok = first ? get(get(first, "SpecialToken"), "id") : NULL;
+  if (cJSON_IsString(tok) && second && !second->next && get(second, "Sequence")) {
+    h->spec.add_bos = 1;
+    if (h->spec.bos_text == NULL)
+      h->spec.bos_text = tok->valuestring;
+    return 0;
+  }
+  return qora_fail(err, "tokenizer.json: a TemplateProcessing other than [special, text] or "
+                   "[text] is not supported");
+}
+
+
+static int read_post_one(hf *h, const cJSON *p, qora_err *err) {
+  const char *type = type_of(p);
+
+  if (strcmp(type, "ByteLevel") == 0)
+    return 0;                     /* only moves offsets */
+  if (strcmp(type, "TemplateProcessing") == 0)
+    return read_template(h, p, err);
+  return qora_fail(err, "tokenizer.json: the post_processor %s is not supported", type);
+}
+
+
+static int read_post(hf *h, qora_err *err) {
+  const cJSON *post = get(h->json, "post_processor"), *c;
+
+  if (post == NULL || cJSON_IsNull(post))
+    return 0;
+  if (strcmp(type_of(post), "Sequence") != 0)
+    return read_post_one(h, post, err);
+  cJSON_ArrayForEach(c, get(post, "processors"))
+    if (read_post_one(h, c, err) < 0)
+      return -1;
+  return 0;
+}
+
+
+/* ------------------------------------------------------------ the model */
+
+static int check_model(const cJSON *m, qora_err *err) {
+  static const char *const unsupported[] = {
+    "dropout", "continuing_subword_prefix", "end_of_word_suffix", "byte_fallback"
+  };
+
+  if (!cJSON_IsObject(m) || strcmp(type_of(m), "BPE") != 0)
+    return qora_fail(err, "tokenizer.json: the model %s is not supported (qora reads BPE)",
+                     m ? type_of(m) : "(missing)");
+  for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
+    if (!unset(m, unsupported[i]))
+      return qora_fail(err, "tokenizer.json: the BPE model sets %s, which qora does not "
+                       "support", unsupported[i]);
+  return 0;
+}
+
+
+/* Puts text at id; a second, different text for the same id is an error. */
+static int place(hf *h, double v, const char *text, uint8_t type, const char *what,
+                 qora_err *err) {
+  int32_t id = (int32_t)v;
+
+  if (!(v >= 0 && v < h->n_vocab) || v != (double)id)
+    return qora_fail(err, "tokenizer.json: %s '%.64s' has id %g, which leaves a gap or is not "
+                     "a token id", what, text, v);
+  if (text[0] == '\0')
+    return qora_fail(err, "tokenizer.json: %s %d is empty", what, id);
+  if (h->tokens[id].ptr != NULL && strcmp(h->tokens[id].ptr, text) != 0)
+    return qora_fail(err, "tokenizer.json: id %d is both '%.64s' and '%.64s'", id,
+                     h->tokens[id].ptr, text);
+  h->tokens[id] = (gguf_str){ text, strlen(text) };
+  if (type != QORA_TOKEN_NORMAL)
+    h->types[id] = type;
+  return 0;
+}
+
+
+/* The added tokens: their flags say how they are matched in text. */
+static int read_added(hf *h, const cJSON *added, qora_err *err) {
+  static const char *const unsupported[] = { "lstrip", "rstrip", "single_word" };
+  const cJSON *a;
+
+  cJSON_ArrayForEach(a, added) {
+    const cJSON *id = get(a, "id"), *content = get(a, "content");
+
+    if (!cJSON_IsNumber(id) || !cJSON_IsString(content))
+      return qora_fail(err, "tokenizer.json: an added token without id or content");
+    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
+      if (!unset(a, unsupported[i]))
+        return qora_fail(err, "tokenizer.json: the added token '%.64s' sets %s, which qora "
+                         "does not honour", content->valuestring, unsupported[i]);
+    if (place(h, id->valuedouble, content->valuestring, cJSON_IsTrue(get(a, "special")) ?
+              QORA_TOKEN_CONTROL : QORA_TOKEN_USER_DEFINED, "the added token", err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+
+static int read_vocab(hf *h, const cJSON *vocab, const cJSON *added, qora_err *err) {
+  const cJSON *v;
+  int64_t n = cJSON_GetArraySize(vocab) + (int64_t)cJSON_GetArraySize(added);
+
+  if (!cJSON_IsObject(vocab) || n == 0 || n > INT32_MAX)
+    return qora_fail(err, "tokenizer.json: model.vocab should be an object of token ids");
+  h->n_vocab = (int32_t)n;
+  h->tokens = calloc((size_t)n, sizeof *h->tokens);
+  h->types = malloc((size_t)n);
+  if (h->tokens == NULL || h->types == NULL)
+    return qora_fail(err, "out of memory for %lld tokens", (long long)n);
+  memset(h->types, QORA_TOKEN_NORMAL, (size_t)n);
+
+  cJSON_ArrayForEach(v, vocab)
+    if (!cJSON_IsNumber(v) || place(h, v->valuedouble, v->string, QORA_TOKEN_NORMAL,
+                                    "the token", err) < 0)
+      return cJSON_IsNumber(v) ? -1 : qora_fail(err, "tokenizer.json: the id of '%.64s' is not "
+                                                "a number", v->string);
+  if (read_added(h, added, err) < 0)
+    return -1;
+  while (h->n_vocab > 0 && h->tokens[h->n_vocab - 1].ptr == NULL)
+    h->n_vocab--;               /* added tokens already in the vocabulary count once */
+  for (int32_t i = 0; i < h->n_vocab; i++)
+    if (h->tokens[i].ptr == NULL)
+      return qora_fail(err, "tokenizer.json: no token has id %d; the ids have a gap", i);
+  return 0;
+}
+
+
+/* A merge is "left right" (exactly one space) or ["left", "right"]. */
+static int hf_merge(void *ctx, uint64_t i, gguf_str *left, gguf_str *right, qora_err *err) {
+  const cJSON *m = ((const cJSON **)ctx)[i];
+  const char *s, *sp;
+
+  if (cJSON_IsArray(m) && cJSON_GetArraySize(m) == 2 && cJSON_IsString(m->child) &&
+      cJSON_IsString(m->child->next)) {
+    *left = (gguf_str){ m->child->valuestring, strlen(m->child->valuestring) };
+    *right = (gguf_str){ m->child->next->valuestring, strlen(m->child->next->valuestring) };
+    return 0;
+  }
+  s = cJSON_IsString(m) ? m->valuestring : NULL;
+  sp = s ? strchr(s, ' ') : NULL;
+  if (sp == NULL || strchr(sp + 1, ' ') != NULL)
+    return qora_fail(err, "tokenizer.json: merge %llu is not \"left right\" or [\"left\", "
+                     "\"right\"]", (unsigned long long)i);
+  *left = (gguf_str){ s, (uint64_t)(sp - s) };
+  *right = (gguf_str){ sp + 1, strlen(sp + 1) };
+  return 0;
+}
+
+
+static int read_model(hf *h, qora_err *err) {
+  const cJSON *m = get(h->json, "model"), *merges, *c;
+  size_t i = 0;
+
+  if (check_model(m, err) < 0 ||
+      read_vocab(h, get(m, "vocab"), get(h->json, "added_tokens"), err) < 0)
+    return -1;
+  merges = get(m, "merges");
+  if (merges != NULL && !cJSON_IsArray(merges))
+    return qora_fail(err, "tokenizer.json: model.merges should be a list");
+  h->merges = malloc(((size_t)cJSON_GetArraySize(merges) + 1) * sizeof *h->merges);
+  if (h->merges == NULL)
+    return qora_fail(err, "out of memory for the merges");
+  cJSON_ArrayForEach(c, merges)
+    h->merges[i++] = c;
+  h->spec.n_merges = i;
+  h->spec.merge = hf_merge;
+  h->spec.merge_ctx = (void *)h->merges;
+  h->spec.ignore_merges = cJSON_IsTrue(get(m, "ignore_merges"));
+  h->spec.n_vocab = h->n_vocab;
+  h->spec.tokens = h->tokens;
+  h->spec.types = h->types;
+  return 0;
+}
+
+
+/* ------------------------------------------------- tokenizer_config.json */
+
+/* A special token as tokenizer_config.json writes it: a string or {"content": ...}. */
+static const char *token_text(const cJSON *t) {
+  if (cJSON_IsObject(t))
+    t = get(t, "content");
+  return cJSON_IsString(t) ? t->valuestring : NULL;
+}
+
+
+/* After read_post: the token the post-processor puts first stays BOS; the config names it
+** otherwise, and its add_bos_token (LlamaTokenizerFast's switch) wins when given. */
+static void read_config(hf *h) {
+  const cJSON *tpl = get(h->config, "chat_template"), *add = get(h->config, "add_bos_token");
+
+  if (h->spec.bos_text == NULL)
+    h->spec.bos_text = token_text(get(h->config, "bos_token"));
+  h->spec.eos_text = token_text(get(h->config, "eos_token"));
+  if (cJSON_IsBool(add))
+    h->spec.add_bos = cJSON_IsTrue(add);
+  if (cJSON_IsArray(tpl)) {           /* several named templates: take "default" */
+    const cJSON *t;
+
+    cJSON_ArrayForEach(t, tpl)
+      if (cJSON_IsString(get(t, "name")) && strcmp(get(t, "name")->valuestring, "default") == 0)
+        tpl = get(t, "template");
+  }
+  if (cJSON_IsString(tpl))
+    h->spec.chat_template = (gguf_str){ tpl->valuestring, strlen(tpl->valuestring) };
+}
+
+
+static int read_all_parts(hf *h, qora_err *err) {
+  int missing;
+
+  if ((h->json = parse_file(h->dir, "tokenizer.json", NULL, err)) == NULL)
+    return -1;
+  h->config = parse_file(h->dir, "tokenizer_config.json", &missing, err);
+  if (h->config == NULL && !missing)
+    return -1;
+  if (check_components(h, err) < 0 || read_pre(h, err) < 0 || read_model(h, err) < 0 ||
+      read_post(h, err) < 0)
+    return -1;
+  read_config(h);
+  return 0;
+}
+
+
+qora_tokenizer *qora_tokenizer_from_hf(const char *dir, qora_err *err) {
+  hf h = { .dir = dir, .spec = { .bos = -1, .eos = -1, .eot = -1, .eom = -1,
+                                 .source = "tokenizer.json" } };
+  qora_tokenizer *tk = NULL;
+
+  if (read_all_parts(&h, err) == 0)
+    tk = tok_build(&h.spec, err);
+  cJSON_Delete(h.json);
+  cJSON_Delete(h.config);
+  free(h.tokens);
+  free(h.types);
+  free(h.merges);
+  return tk;
+}
