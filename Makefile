@@ -67,7 +67,7 @@ $(CORE_SO): $(LQORA_OBJ) $(LIBQORA)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -o $@ $(LQORA_OBJ) $(LIBQORA) $(LIBS)
 
-build/test/%: spec/c/%.c spec/c/tap.h $(LIBQORA)
+build/test/%: spec/c/%.c $(wildcard spec/c/*.h) $(LIBQORA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(QFLAGS) -Ispec/c $< -o $@ $(LIBQORA) $(LIBS)
 

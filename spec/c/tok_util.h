@@ -11,13 +11,18 @@
 #include "qora.h"
 #include "tap.h"
 
-/* The reference vectors: $QORA_VECTORS, or ../shared/vectors/ from the repository root. */
+/*
+** A path among the reference vectors: $QORA_VECTORS, or ../shared/vectors/ from the repository
+** root. The result lives until the fourth call after this one.
+*/
 static inline const char *vec_path(const char *rel) {
-  static char buf[1024];
+  static char buf[4][1024];
+  static int next;
   const char *dir = getenv("QORA_VECTORS");
+  char *b = buf[next++ % 4];
 
-  snprintf(buf, sizeof buf, "%s/%s", dir && *dir ? dir : "../shared/vectors", rel);
-  return buf;
+  snprintf(b, sizeof buf[0], "%s/%s", dir && *dir ? dir : "../shared/vectors", rel);
+  return b;
 }
 
 
