@@ -31,6 +31,8 @@ typedef struct mm_job {
   char *q;                      /* converted activations, one row of qrow bytes per token */
   size_t qrow;
   char *packed;                 /* activation tiles for the tiled path, or NULL */
+  char *gemv;                   /* activation packs for the row kernels, or NULL */
+  size_t gemv_stride;
 } mm_job;
 
 
@@ -54,7 +56,9 @@ size_t qora_matmul_scratch(const qora_weight *w, int n_tok) {
     return 0;
   bytes = align_size(qora_row_size(t->vec_dot_type, w->cols) * (size_t)n_tok);
   if (qora_gemm_layout(w->type) && n_tok >= GEMM_MIN_TOK)
-    bytes += qora_gemm_tile_bytes(w->type, w->cols) * (size_t)((n_tok + GEMM_TOK - 1) / GEMM_TOK);
+    bytes += qora_gemm_tile_bytes(w->type, w->cols) * (size_t)((n_tok + 7) / GEMM_TOK);
+  else
+    bytes += align_size(qora_gemv_token_bytes(w->type, w->cols)) * (size_t)n_tok;
   return bytes + SCRATCH_ALIGN;
 }
 
@@ -68,7 +72,23 @@ static void convert_part(void *ctx, int ith, int nth) {
     j->vt->from_float(j->x + t * j->ldx, j->q + t * j->qrow, j->w->cols);
     if (j->packed)
       qora_gemm_pack_token(j->w->type, j->w->cols, j->q + t * j->qrow, (int)t, j->packed);
+#if defined(__x86_64__)
+    if (j->gemv)
+      qora_gemv_pack_token(j->w->type, j->w->cols, j->q + t * j->qrow,
+                           j->gemv + t * j->gemv_stride);
+#endif
   }
+}
+
+
+static void gemv_part(void *ctx, int ith, int nth) {
+  mm_job *j = ctx;
+  long lo, hi;
+
+  qora_split(j->w->rows, ith, nth, &lo, &hi);
+#if defined(__x86_64__)
+  qora_gemv_rows(j->w, j->gemv, j->gemv_stride, j->q, j->qrow, j->n_tok, j->y, j->ldy, lo, hi);
+#endif
 }
 
 
@@ -117,12 +137,17 @@ void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx,
   } else {
     j.q = align_up(scratch);
     j.qrow = qora_row_size(t->vec_dot_type, w->cols);
+    char *after = j.q + align_size(j.qrow * (size_t)n_tok);
     if (n_tok >= GEMM_MIN_TOK && qora_gemm_available() && qora_gemm_layout(w->type))
-      j.packed = j.q + align_size(j.qrow * (size_t)n_tok);
+      j.packed = after;
+    else if (n_tok < GEMM_MIN_TOK && qora_gemv_available(w->type)) {
+      j.gemv = after;
+      j.gemv_stride = align_size(qora_gemv_token_bytes(w->type, w->cols));
+    }
     if (n_tok == 1)
       convert_part(&j, 0, 1);   /* one row: not worth waking the pool */
     else
       qora_pool_run(pool, convert_part, &j);
   }
-  qora_pool_run(pool, j.packed ? gemm_part : dot_part, &j);
+  qora_pool_run(pool, j.packed ? gemm_part : j.gemv ? gemv_part : dot_part, &j);
 }

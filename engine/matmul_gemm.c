@@ -85,6 +85,18 @@ void qora_gemm_pack_token(int type, int64_t cols, const void *q8, int t, char *p
 }
 
 
+size_t qora_gemv_token_bytes(int type, int64_t cols) {
+  if (type != QORA_Q4_0 && type != QORA_Q4_1 && type != QORA_Q8_0)
+    return 0;
+  return (size_t)(cols / 64) * GEMV_PAIR_BYTES + (size_t)(cols / 32) * 4 + 64;
+}
+
+
+int qora_gemv_available(int type) {
+  return qora_gemv_token_bytes(type, 64) > 0 && qora_gemm_available();
+}
+
+
 int qora_gemm_available(void) {
 #if defined(__x86_64__)
   return qora_cpu_level() >= QORA_CPU_AVX512;

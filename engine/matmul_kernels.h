@@ -47,4 +47,27 @@ int qora_gemm_available(void);
 void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *y, int ldy,
                     long tile_lo, long tile_hi);
 
+/*
+** Few tokens (decode) on AVX-512 VNNI, for Q4_0, Q4_1 and Q8_0: each token's converted row is
+** repacked by pairs of blocks into the order the row kernel unpacks the weights in, with the
+** weights' bias and the activation scales laid out per 32-bit lane.
+*/
+#define GEMV_PAIR_BYTES 192        /* 64 quants, 16 int32 offsets, 16 float scales */
+/* After the pairs: per block, the activation's d * sum of quants (for Q4_1's min). */
+
+/* Bytes of one token's pack, or 0 when type has no row kernel. */
+size_t qora_gemv_token_bytes(int type, int64_t cols);
+
+/* 1 when the CPU runs the row kernel of type. */
+int qora_gemv_available(int type);
+
+void qora_gemv_pack_token(int type, int64_t cols, const void *q8, char *out);
+
+/*
+** Rows [lo, hi) of y for n_tok tokens: token t's pack at packed + t * stride, its converted
+** row at q8 + t * qrow.
+*/
+void qora_gemv_rows(const qora_weight *w, const char *packed, size_t stride, const char *q8,
+                    size_t qrow, int n_tok, float *y, int ldy, long lo, long hi);
+
 #endif

@@ -125,9 +125,13 @@ int main(void) {
   static const int types32[] = {QORA_F32, QORA_F16, QORA_BF16, QORA_Q4_0, QORA_Q4_1,
                                 QORA_Q8_0};
   static const int typesK[] = {QORA_Q4_K, QORA_Q5_K, QORA_Q6_K};
-  /* 8 tokens and more take the tiled path where the CPU has it; 2304 columns make 2 chunks. */
+  /*
+** 8 tokens and more take the tiled path where the CPU has it (2304 columns make 2 chunks);
+** fewer take the row kernels, whose scales come 16 blocks at a time (1056 = 33 blocks).
+*/
   static const shape shapes32[] = {{37, 576, 1}, {45, 96, 7}, {1, 64, 3}, {130, 32, 2},
-                                   {45, 96, 8}, {37, 576, 13}, {17, 2304, 9}, {130, 64, 21}};
+                                   {45, 96, 8}, {37, 576, 13}, {17, 2304, 9}, {130, 64, 21},
+                                   {21, 1056, 1}, {17, 2304, 3}};
   static const shape shapesK[] = {{37, 512, 1}, {19, 256, 5}, {3, 768, 2}, {37, 512, 8},
                                   {19, 2304, 11}, {33, 256, 17}};
 
