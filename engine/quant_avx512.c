@@ -1,7 +1,7 @@
 /*
 ** quant_avx512.c: AVX-512 (F, BW, VL, DQ, VNNI, BF16) kernels, chosen at run time on CPUs
-** that have all of them. Quantizers and K-quant dot products match the scalar reference bit
-** for bit; the 32-value and float dot products sum in another order.
+** that have all of them. Quantizers match the scalar reference bit for bit; the dot products
+** sum in another order (float lanes across blocks).
 */
 #if defined(__x86_64__)
 
@@ -309,24 +309,57 @@ static void vec_dot_q8_0_q8_0(int n, float *s, const void *vx, const void *vy) {
 
 /* ------------------------------------------------------------------ K blocks */
 
-static inline int k_minsum(const block_q8_K *y, const uint8_t mn[8]) {
-  __m128i m8 = _mm_loadl_epi64((const __m128i *)mn);
+/*
+** The K-quant kernels keep float accumulators across blocks (one conversion per block, one
+** reduction per row), so they round differently from the scalar reference; the integer sums
+** inside a block are exact.
+*/
+
+/* Q4_K / Q5_K scales and mins, 8 bytes each, from the 12 packed bytes, with 32-bit masks. */
+static inline void k4_scales_mins(const uint8_t *packed, uint64_t *sc, uint64_t *mn) {
+  uint32_t u[3];
+  memcpy(u, packed, sizeof u);
+  uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
+  uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 6) & 0x03030303) << 4;
+  uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 6) & 0x03030303) << 4;
+  *sc = sc_lo | (uint64_t)sc_hi << 32;
+  *mn = mn_lo | (uint64_t)mn_hi << 32;
+}
+
+
+/* int16 lane l takes element (first + l / per) of the 8 or 16 scales in v. */
+static inline __m512i spread16(__m512i v, int first, int per) {
+  __m512i l = _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
+                               15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  __m512i idx = _mm512_add_epi16(_mm512_srli_epi16(l, per == 16 ? 4 : 3),
+                                 _mm512_set1_epi16((short)first));
+  return _mm512_permutexvar_epi16(idx, v);
+}
+
+
+/* sum_j mn[j] * (bsums[2j] + bsums[2j + 1]) as 8 int32 lanes. */
+static inline __m256i k_mins(const block_q8_K *y, uint64_t mn) {
+  __m128i m8 = _mm_cvtsi64_si128((long long)mn);
   __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));   /* each min twice */
-  __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
-  return hsum256_epi32(_mm256_madd_epi16(bs, m16));
+  return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), m16);
 }
 
 
-/* int16 lanes 0-15 = a, 16-31 = b. */
-static inline __m512i two_scales16(int a, int b) {
-  return _mm512_inserti64x4(_mm512_set1_epi16((short)a), _mm256_set1_epi16((short)b), 1);
+/* The 4 groups of 64 of a Q4_K / Q5_K block against y, scale-weighted, as int32 lanes. */
+static inline __m512i k_groups(const __m512i q[4], const int8_t *y, uint64_t sc) {
+  __m512i s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+  __m512i acc = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int g = 0; g < 4; g++) {
+    __m512i p = _mm512_maddubs_epi16(q[g], _mm512_loadu_si512(y + 64 * g));
+    acc = _mm512_dpwssd_epi32(acc, p, spread16(s16, 2 * g, 16));
+  }
+  return acc;
 }
 
 
-/* 64 quants (u8, value order) against y, sub-block scales sa (first 32) and sb (last 32). */
-static inline __m512i k_dot64(__m512i acc, __m512i q, const int8_t *y, int sa, int sb) {
-  __m512i p = _mm512_maddubs_epi16(q, _mm512_loadu_si512(y));
-  return _mm512_dpwssd_epi32(acc, p, two_scales16(sa, sb));
+static inline __m512i join(__m256i lo, __m256i hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
 
@@ -334,97 +367,98 @@ static void vec_dot_q4_K_q8_K(int n, float *s, const void *vx, const void *vy) {
   const block_q4_K *x = vx;
   const block_q8_K *y = vy;
   const __m256i m4 = _mm256_set1_epi8(0x0f);
-  float sum = 0;
+  __m512 acc = _mm512_setzero_ps();
+  __m256 accm = _mm256_setzero_ps();
   for (int i = 0; i < n / QK_K; i++) {
-    uint8_t sc[8], mn[8];
-    qora_k4_scales(x[i].scales, sc, mn);
-    __m512i acc = _mm512_setzero_si512();
+    uint64_t sc, mn;
+    k4_scales_mins(x[i].scales, &sc, &mn);
+    __m512i q[4];
     for (int g = 0; g < 4; g++) {
       __m256i raw = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * g));
-      __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(raw, m4)),
-                                     _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), 1);
-      acc = k_dot64(acc, q, y[i].qs + 64 * g, sc[2 * g], sc[2 * g + 1]);
+      q[g] = join(_mm256_and_si256(raw, m4), _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4));
     }
-    sum += qora_k_combine(y[i].d, F16(x[i].d), F16(x[i].dmin), _mm512_reduce_add_epi32(acc),
-                          k_minsum(&y[i], mn));
+    __m512i sumi = k_groups(q, y[i].qs, sc);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_set1_ps(y[i].d * F16(x[i].d)), acc);
+    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(k_mins(&y[i], mn)),
+                           _mm256_set1_ps(y[i].d * F16(x[i].dmin)), accm);
   }
-  *s = sum;
+  *s = _mm512_reduce_add_ps(acc) - hsum256_ps(accm);
 }
 
 
 static void vec_dot_q5_K_q8_K(int n, float *s, const void *vx, const void *vy) {
   const block_q5_K *x = vx;
   const block_q8_K *y = vy;
-  const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-  float sum = 0;
+  const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);
+  __m512 acc = _mm512_setzero_ps();
+  __m256 accm = _mm256_setzero_ps();
   for (int i = 0; i < n / QK_K; i++) {
-    uint8_t sc[8], mn[8];
-    qora_k4_scales(x[i].scales, sc, mn);
+    uint64_t sc, mn;
+    k4_scales_mins(x[i].scales, &sc, &mn);
     __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
-    __m512i acc = _mm512_setzero_si512();
+    __m512i q[4];
     for (int g = 0; g < 4; g++) {
       __m256i raw = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * g));
-      __m256i blo = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), one);
-      __m256i bhi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * g + 1), one);
-      __m256i lo = _mm256_or_si256(_mm256_and_si256(raw, m4), _mm256_slli_epi16(blo, 4));
-      __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4),
-                                   _mm256_slli_epi16(bhi, 4));
-      __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-      acc = k_dot64(acc, q, y[i].qs + 64 * g, sc[2 * g], sc[2 * g + 1]);
+      /* bit 2g of qh is the fifth bit of the low half, bit 2g + 1 of the high half */
+      __m256i hlo = _mm256_and_si256(g < 2 ? _mm256_slli_epi16(qh, 4 - 2 * g)
+                                           : _mm256_srli_epi16(qh, 2 * g - 4), b4);
+      __m256i hhi = _mm256_and_si256(g < 2 ? _mm256_slli_epi16(qh, 3 - 2 * g)
+                                           : _mm256_srli_epi16(qh, 2 * g - 3), b4);
+      q[g] = join(_mm256_or_si256(_mm256_and_si256(raw, m4), hlo),
+                  _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), hhi));
     }
-    sum += qora_k_combine(y[i].d, F16(x[i].d), F16(x[i].dmin), _mm512_reduce_add_epi32(acc),
-                          k_minsum(&y[i], mn));
+    __m512i sumi = k_groups(q, y[i].qs, sc);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_set1_ps(y[i].d * F16(x[i].d)), acc);
+    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(k_mins(&y[i], mn)),
+                           _mm256_set1_ps(y[i].d * F16(x[i].dmin)), accm);
   }
-  *s = sum;
+  *s = _mm512_reduce_add_ps(acc) - hsum256_ps(accm);
 }
 
 
-/* Quants of one Q6_K half (128 values) as 2 vectors of u8 0..63, in value order. */
+/*
+** Quants of one Q6_K half (128 values) as 2 vectors of u8 0..63 in value order: values 0-63
+** take the low nibbles of ql[0..64) with qh bits 0-1 (first 32) and 2-3 (next 32); values
+** 64-127 the high nibbles with bits 4-5 and 6-7.
+*/
 static inline void q6_half(const uint8_t *ql, const uint8_t *qh, __m512i q[2]) {
-  const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
-  __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-  __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-  __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-  __m256i v[4];
-  for (int k = 0; k < 4; k++) {
-    __m256i l = k & 1 ? l1 : l0;
-    __m256i lo4 = k & 2 ? _mm256_and_si256(_mm256_srli_epi16(l, 4), m4) : _mm256_and_si256(l, m4);
-    __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(h, 2 * k), m2);
-    v[k] = _mm256_or_si256(lo4, _mm256_slli_epi16(hi2, 4));
-  }
-  q[0] = _mm512_inserti64x4(_mm512_castsi256_si512(v[0]), v[1], 1);
-  q[1] = _mm512_inserti64x4(_mm512_castsi256_si512(v[2]), v[3], 1);
+  const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+  __m512i l = _mm512_loadu_si512(ql);
+  __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
+  __m512i up = _mm512_sllv_epi16(h, join(_mm256_set1_epi16(4), _mm256_set1_epi16(2)));
+  __m512i down = _mm512_srlv_epi16(h, join(_mm256_setzero_si256(), _mm256_set1_epi16(2)));
+  q[0] = _mm512_or_si512(_mm512_and_si512(l, m4), _mm512_and_si512(up, m30));
+  q[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                         _mm512_and_si512(down, m30));
 }
 
 
-/* As the AVX2 version: sum_j sc[j] * dot(q, y) - 32 * sum_j sc[j] * bsums[j]. */
+/* sum_j sc[j] * dot(q - 32, y) = sum_j sc[j] * dot(q, y) - 32 * sum_j sc[j] * bsums[j]. */
 static void vec_dot_q6_K_q8_K(int n, float *s, const void *vx, const void *vy) {
   const block_q6_K *x = vx;
   const block_q8_K *y = vy;
-  float sum = 0;
+  __m512 acc = _mm512_setzero_ps();
+  __m256 acco = _mm256_setzero_ps();
   for (int i = 0; i < n / QK_K; i++) {
     __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
     __m512i sc = _mm512_castsi256_si512(sc16);
-    __m512i acc = _mm512_setzero_si512();
+    __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
       __m512i q[2];
       q6_half(x[i].ql + 64 * h, x[i].qh + 32 * h, q);
+#pragma GCC unroll 2
       for (int k = 0; k < 2; k++) {
-        /* int16 lane l takes the scale of sub-block (8h + 4k + l / 8) */
-        __m512i idx = _mm512_add_epi16(_mm512_srli_epi16(_mm512_set_epi16(
-            31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
-            15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 3),
-            _mm512_set1_epi16((short)(8 * h + 4 * k)));
         __m512i p = _mm512_maddubs_epi16(q[k], _mm512_loadu_si512(y[i].qs + 128 * h + 64 * k));
-        acc = _mm512_dpwssd_epi32(acc, p, _mm512_permutexvar_epi16(idx, sc));
+        sumi = _mm512_dpwssd_epi32(sumi, p, spread16(sc, 8 * h + 4 * k, 8));
       }
     }
-    __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
-    __m256i off = _mm256_madd_epi16(sc16, bs);
-    int sumi = _mm512_reduce_add_epi32(acc) - 32 * hsum256_epi32(off);
-    sum += y[i].d * F16(x[i].d) * (float)sumi;
+    float d = y[i].d * F16(x[i].d);
+    __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_set1_ps(d), acc);
+    acco = _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(32 * d), acco);
   }
-  *s = sum;
+  *s = _mm512_reduce_add_ps(acc) - hsum256_ps(acco);
 }
 
 /* ------------------------------------------------------------------ install */
