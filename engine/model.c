@@ -78,6 +78,11 @@ static void yarn_blend(qora_rope *r, const qora_rope_cfg *rc, double base) {
   }
   r->mscale = rc->yarn_mscale > 0 ? rc->yarn_mscale
                                   : (float)(0.1 * log(rc->yarn_factor) + 1.0);
+  r->cfg = *rc;
+  r->cfg.yarn_beta_fast = (float)fast;
+  r->cfg.yarn_beta_slow = (float)slow;
+  r->cfg.yarn_mscale = r->mscale;
+  r->cfg.no_rope = NULL;
 }
 
 

@@ -27,12 +27,25 @@ typedef struct qora_layer {
   int use_rope;
 } qora_layer;
 
+/* RoPE scaling as GGUF metadata describes it (model_gguf.c reads it, model_save.c writes it). */
+typedef struct qora_rope_cfg {
+  float yarn_factor;        /* 0 or 1: no scaling */
+  int yarn_orig_ctx;
+  float yarn_beta_fast;     /* 0: 32 */
+  float yarn_beta_slow;     /* 0: 1 */
+  float yarn_mscale;        /* 0: 0.1 * ln(factor) + 1 */
+  const int *no_rope;
+} qora_rope_cfg;
+
+
 /* RoPE as the model wants it: angle of pair i at position p is p * freq[i]. */
 typedef struct qora_rope {
   float theta;
   int n_dims;               /* rotated dimensions (head_dim) */
   double *freq;             /* (n_dims / 2), YaRN already applied */
   float mscale;             /* multiplies cos and sin (YaRN's attention factor; 1 otherwise) */
+  qora_rope_cfg cfg;        /* what freq was made from (no_rope NULL), for saving */
+  const char *not_gguf;     /* why GGUF metadata cannot describe freq, or NULL when it can */
 } qora_rope;
 
 struct qora_model {
@@ -59,15 +72,6 @@ void *qora_model_own(qora_model *m, void *p);
 ** one 0/1 per layer (1 = apply RoPE), as config.json's no_rope_layers does. Allocates
 ** m->layers (zeroed but for use_rope), which the loader then binds.
 */
-typedef struct qora_rope_cfg {
-  float yarn_factor;        /* 0 or 1: no scaling */
-  int yarn_orig_ctx;
-  float yarn_beta_fast;     /* 0: 32 */
-  float yarn_beta_slow;     /* 0: 1 */
-  float yarn_mscale;        /* 0: 0.1 * ln(factor) + 1 */
-  const int *no_rope;
-} qora_rope_cfg;
-
 int qora_model_setup(qora_model *m, const qora_rope_cfg *rc, qora_err *err);
 
 /* Fills model info counters (n_params, weight_bytes, type_counts) from the bound weights. */

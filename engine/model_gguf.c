@@ -2,9 +2,12 @@
 ** model_gguf.c: a model from a GGUF file. Every tensor is checked for presence, type and
 ** shape before use, and bound in place inside the memory map.
 */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "model.h"
@@ -213,6 +216,60 @@ static int read_arch(qora_model *m, qora_err *err) {
 }
 
 
+/*
+** YaRN settings beyond factor and original context, under llama.cpp's key names: the ramp's
+** ends, and attn_factor, which multiplies YaRN's own 0.1 ln(factor) + 1.
+*/
+static int read_yarn_extras(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
+  float attn = 1.0f;
+
+  if (arch_f32(m, "rope.scaling.yarn_beta_fast", &rc->yarn_beta_fast, err) < 0 ||
+      arch_f32(m, "rope.scaling.yarn_beta_slow", &rc->yarn_beta_slow, err) < 0 ||
+      arch_f32(m, "rope.scaling.attn_factor", &attn, err) < 0)
+    return -1;
+  if (!(attn > 0.0f && attn < 100.0f) || !(rc->yarn_beta_fast >= 0.0f) ||
+      !(rc->yarn_beta_slow >= 0.0f))
+    return qora_fail(err, "the file's RoPE scaling settings are not usable (attn_factor %g, "
+                     "beta_fast %g, beta_slow %g)", attn, rc->yarn_beta_fast,
+                     rc->yarn_beta_slow);
+  if (attn != 1.0f && rc->yarn_factor > 1.0f)
+    rc->yarn_mscale = (float)(0.1 * log(rc->yarn_factor) + 1.0) * attn;
+  else if (attn != 1.0f)
+    return qora_fail(err, "%s.rope.scaling.attn_factor without YaRN is not supported",
+                     m->info.arch);
+  return 0;
+}
+
+
+/*
+** The layers that apply RoPE, when the file lists them (qora writes this key for a SmolLM3
+** whose config.json's no_rope_layers is not the default every-fourth pattern; llama.cpp does
+** not know the key and applies the default). One 0/1 per layer, 1 = RoPE, as in config.json.
+*/
+static int read_no_rope(const qora_model *m, int *no_rope, int *given, qora_err *err) {
+  char key[128];
+  const gguf_kv *kv;
+
+  snprintf(key, sizeof key, "%s.no_rope_layers", m->info.arch);
+  kv = gguf_find(m->gguf, key);
+  *given = kv != NULL;
+  if (kv == NULL)
+    return 0;
+  if (kv->type != GGUF_ARRAY || kv->arr_type == GGUF_STRING || kv->arr_type == GGUF_ARRAY ||
+      kv->n != (uint64_t)m->info.n_layer)
+    return qora_fail(err, "metadata %s must be an array of one 0 or 1 per layer (%d)", key,
+                     m->info.n_layer);
+  for (int il = 0; il < m->info.n_layer; il++) {
+    int64_t v = gguf_arr_int(kv, (uint64_t)il);
+    if (v != 0 && v != 1)
+      return qora_fail(err, "metadata %s[%d] is %lld; it must be 0 or 1", key, il,
+                       (long long)v);
+    no_rope[il] = (int)v;
+  }
+  return 0;
+}
+
+
 static int read_hparams(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
   qora_model_info *in = &m->info;
   int rope_dims = 0, key_len = 0, vocab = 0;
@@ -252,7 +309,7 @@ static int read_hparams(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
                      (int)(s.len > 32 ? 32 : s.len), s.ptr);
   if (!(gguf_get_str(m->gguf, type, &s, NULL) == 1 && gguf_str_eq(s, "yarn")))
     rc->yarn_factor = 0;
-  return 0;
+  return read_yarn_extras(m, rc, err);
 }
 
 
@@ -260,6 +317,7 @@ static int read_hparams(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
 
 static int load(qora_model *m, const char *path, const qora_load_opts *opts, qora_err *err) {
   qora_rope_cfg rc = { 0 };
+  int no_rope[QORA_MAX_LAYERS], listed = 0;
 
   m->gguf = gguf_open(path, err);
   if (m->gguf == NULL || read_arch(m, err) < 0)
@@ -272,8 +330,13 @@ static int load(qora_model *m, const char *path, const qora_load_opts *opts, qor
     return 0;               /* a vocabulary alone */
   if (m->info.arch[0] == 0)
     return qora_fail(err, "general.architecture is missing");
-  if (read_hparams(m, &rc, err) < 0 || qora_model_setup(m, &rc, err) < 0 ||
-      bind_all(m, err) < 0)
+  if (read_hparams(m, &rc, err) < 0)
+    return -1;
+  if (m->info.n_layer > 0 && m->info.n_layer <= QORA_MAX_LAYERS &&
+      read_no_rope(m, no_rope, &listed, err) < 0)
+    return -1;
+  rc.no_rope = listed ? no_rope : NULL;
+  if (qora_model_setup(m, &rc, err) < 0 || bind_all(m, err) < 0)
     return -1;
   m->info.has_weights = 1;
   qora_model_count(m);
