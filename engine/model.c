@@ -188,6 +188,8 @@ int qora_model_layer_uses_rope(const qora_model *m, int il) {
 const char *qora_model_meta_str(const qora_model *m, const char *key, size_t *len) {
   gguf_str s;
 
+  if (m->gguf == NULL && strcmp(key, "tokenizer.chat_template") == 0)
+    return qora_tokenizer_chat_template(m->tok, len);   /* a folder's tokenizer_config.json */
   if (m->gguf == NULL || gguf_get_str(m->gguf, key, &s, NULL) != 1)
     return NULL;
   *len = (size_t)s.len;

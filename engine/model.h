@@ -77,6 +77,10 @@ int qora_model_setup(qora_model *m, const qora_rope_cfg *rc, qora_err *err);
 /* Fills model info counters (n_params, weight_bytes, type_counts) from the bound weights. */
 void qora_model_count(qora_model *m);
 
+/* Hugging Face checkpoint folders (model_hf.c): 1 when path names a folder or a config.json. */
+int qora_path_is_hf(const char *path);
+qora_model *qora_model_load_hf(const char *path, const qora_load_opts *opts, qora_err *err);
+
 /* Threads for a new model: the request, else one per online core. */
 int qora_threads_default(int requested);
 

@@ -346,8 +346,25 @@ static int load(qora_model *m, const char *path, const qora_load_opts *opts, qor
 
 
 qora_model *qora_model_load(const char *path, const qora_load_opts *opts, qora_err *err) {
-  qora_model *m = calloc(1, sizeof *m);
+  qora_model *m;
 
+  if (path == NULL) {
+    qora_fail(err, "no model path given");
+    return NULL;
+  }
+  if (qora_path_is_hf(path))
+    return qora_model_load_hf(path, opts, err);
+  if (access(path, F_OK) != 0) {
+    qora_fail(err, "%s: %s; give a GGUF file or a Hugging Face checkpoint folder", path,
+              strerror(errno));
+    return NULL;
+  }
+  if (opts && opts->quant) {
+    qora_fail(err, "%s is a GGUF file, which loads in the types it stores; quant \"%.32s\" "
+              "applies to Hugging Face folders only", path, opts->quant);
+    return NULL;
+  }
+  m = calloc(1, sizeof *m);
   if (m == NULL) {
     qora_fail(err, "out of memory");
     return NULL;

@@ -44,6 +44,11 @@ typedef struct qora_tokenizer qora_tokenizer;
 
 typedef struct qora_load_opts {
   int n_threads;            /* 0: one per core */
+  /* Hugging Face folders only: the type weight matrices are converted to while loading,
+  ** "q4_0" (NULL: the default), "q8_0", "f16", "bf16" or "f32"; norms stay F32. A GGUF file
+  ** keeps the types it stores, and a non-NULL quant for one is refused. */
+  const char *quant;
+  int progress;             /* 1: a progress bar on stderr while converting, if a terminal */
 } qora_load_opts;
 
 typedef struct qora_model_info {
@@ -66,7 +71,11 @@ typedef struct qora_model_info {
   int type_counts[QORA_TYPE_COUNT];  /* tensors of each type */
 } qora_model_info;
 
-/* Loads a GGUF file. On failure returns NULL and explains in err. */
+/*
+** Loads a GGUF file (memory-mapped), or a Hugging Face checkpoint folder given as the folder or
+** its config.json (config.json, *.safetensors, tokenizer.json, tokenizer_config.json), whose
+** weights are converted to opts->quant. On failure returns NULL and explains in err.
+*/
 qora_model *qora_model_load(const char *path, const qora_load_opts *opts, qora_err *err);
 void qora_model_free(qora_model *m);
 const qora_model_info *qora_model_get_info(const qora_model *m);
