@@ -77,6 +77,14 @@ typedef struct qora_model_info {
 ** weights are converted to opts->quant. On failure returns NULL and explains in err.
 */
 qora_model *qora_model_load(const char *path, const qora_load_opts *opts, qora_err *err);
+
+/*
+** Writes the model as a GGUF v3 file at path (through path.tmp, renamed when complete): the
+** weights in their loaded types, the tokenizer and the chat template, loadable by qora and by
+** llama.cpp. Refuses a model whose RoPE scaling GGUF cannot describe.
+*/
+int qora_model_save(const qora_model *m, const char *path, qora_err *err);
+
 void qora_model_free(qora_model *m);
 const qora_model_info *qora_model_get_info(const qora_model *m);
 

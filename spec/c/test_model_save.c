@@ -1,0 +1,397 @@
+/*
+** test_model_save.c: qora_model_save on the tiny Hugging Face checkpoints. The GGUF qora writes
+** must load back (memory-mapped) with the same weights, the same tokenizer and the logits
+** transformers computed; the RoPE pairing is handled once, while converting, so the folder
+** and the GGUF made from it give the same logits.
+*/
+#include <cjson/cJSON.h>
+
+#include "gguf.h"
+#include "hf_util.h"
+#include "model.h"
+#include "tap.h"
+
+#define TOL_F32 0.01        /* issue 3: qora in F32 against transformers */
+/*
+** Folder and GGUF loads share weights bit for bit; they differ only in how RoPE frequencies
+** are computed (transformers' float32 table for the folder, qora's double one for a GGUF).
+*/
+#define TOL_SAME 1e-3
+
+static char out_dir[64];
+
+static qora_model *load(const char *path, const char *quant, qora_err *err) {
+  qora_load_opts o = { .n_threads = 2, .quant = quant };
+
+  return qora_model_load(path, &o, err);
+}
+
+
+/* Saves m as out_dir/name and loads it back; NULL (with a failed test) when either fails. */
+static qora_model *save_and_reload(const qora_model *m, const char *name, char *path,
+                                   size_t cap) {
+  qora_err err = {{0}};
+  qora_model *back;
+
+  snprintf(path, cap, "%s/%s", out_dir, name);
+  if (!TAP_OK(qora_model_save(m, path, &err) == 0, "saves %s", name)) {
+    TAP_DIAG("%s", err.msg);
+    return NULL;
+  }
+  back = load(path, NULL, &err);
+  if (!TAP_OK(back != NULL, "loads %s back", name))
+    TAP_DIAG("%s", err.msg);
+  return back;
+}
+
+
+/* Max difference over the three prompts between two models, and between a and transformers. */
+static void logits_of_both(qora_model *a, qora_model *b, const char *ckpt, double *vs_ref,
+                           double *vs_other) {
+  *vs_ref = *vs_other = 0;
+  for (size_t p = 0; p < 3; p++) {
+    int32_t ids[MAX_IDS];
+    int n = read_ids(prompts[p], ids);
+    size_t cells = (size_t)n * 462;
+    qora_err err = {{0}};
+    float *want = read_logits(ckpt, prompts[p], cells);
+    float *la = n ? run_prompt(a, ids, n, 1, &err) : NULL;
+    float *lb = n ? run_prompt(b, ids, n, 1, &err) : NULL;
+
+    if (want && la && lb) {
+      diff d1 = compare(lb, want, cells), d2 = compare(la, lb, cells);
+      *vs_ref = fmax(*vs_ref, d1.max);
+      *vs_other = fmax(*vs_other, d2.max);
+    } else {
+      *vs_ref = *vs_other = INFINITY;
+      TAP_DIAG("%s %s: %s", ckpt, prompts[p], err.msg);
+    }
+    free(want);
+    free(la);
+    free(lb);
+  }
+}
+
+
+/* Every weight of b has a's type, shape and bytes. */
+static int same_weights(const qora_model *a, const qora_model *b) {
+  const qora_weight *wa[QORA_MAX_LAYERS * 7 + 2], *wb[QORA_MAX_LAYERS * 7 + 2];
+  int n = 0, same = 1;
+
+  wa[n] = &a->tok_embd;
+  wb[n++] = &b->tok_embd;
+  wa[n] = &a->output;
+  wb[n++] = &b->output;
+  for (int il = 0; il < a->info.n_layer; il++) {
+    const qora_layer *la = &a->layers[il], *lb = &b->layers[il];
+    const qora_weight *xa[] = { &la->wq, &la->wk, &la->wv, &la->wo, &la->w_gate, &la->w_up,
+                                &la->w_down };
+    const qora_weight *xb[] = { &lb->wq, &lb->wk, &lb->wv, &lb->wo, &lb->w_gate, &lb->w_up,
+                                &lb->w_down };
+    for (int i = 0; i < 7; i++) {
+      wa[n] = xa[i];
+      wb[n++] = xb[i];
+    }
+    same &= memcmp(la->attn_norm, lb->attn_norm, (size_t)a->info.n_embd * 4) == 0;
+    same &= memcmp(la->ffn_norm, lb->ffn_norm, (size_t)a->info.n_embd * 4) == 0;
+  }
+  for (int i = 0; i < n; i++)
+    same &= wa[i]->type == wb[i]->type && wa[i]->rows == wb[i]->rows &&
+            wa[i]->cols == wb[i]->cols &&
+            memcmp(wa[i]->data, wb[i]->data, (size_t)wa[i]->rows * wa[i]->row_bytes) == 0;
+  return same && memcmp(a->output_norm, b->output_norm, (size_t)a->info.n_embd * 4) == 0;
+}
+
+
+/* The saved tokenizer gives the fixture's ids (transformers' tokenizers) for every prompt. */
+static void check_tokens(const qora_model *m, const char *what) {
+  int same = 1;
+
+  for (size_t p = 0; p < 3; p++) {
+    int32_t want[MAX_IDS];
+    int n = read_ids(prompts[p], want);
+    char path[128];
+    size_t len = 0;
+    char *text;
+    qora_tokens got = { 0 };
+    qora_err err = {{0}};
+
+    snprintf(path, sizeof path, FIX "prompts/%s.txt", prompts[p]);
+    text = slurp(path, &len);
+    if (text == NULL || qora_tokenize(qora_model_tokenizer(m), text, len, QORA_TOK_SPECIAL,
+                                      &got, &err) < 0 || got.n != (size_t)n ||
+        memcmp(got.ids, want, (size_t)n * sizeof *want) != 0) {
+      TAP_DIAG("%s: %s: %zu ids, want %d %s", what, prompts[p], got.n, n, err.msg);
+      same = 0;
+    }
+    qora_tokens_free(&got);
+    free(text);
+  }
+  TAP_OK(same, "%s: the tokenizer gives transformers' ids for the 3 prompts", what);
+}
+
+
+static void test_round_trip(const char *ckpt) {
+  char src[128], path[256], name[64];
+  qora_err err = {{0}};
+  qora_model *folder, *gguf;
+  double vs_ref, vs_folder;
+
+  snprintf(src, sizeof src, FIX "%s", ckpt);
+  folder = load(src, "f32", &err);
+  if (!TAP_OK(folder != NULL, "%s loads as F32", ckpt)) {
+    TAP_DIAG("%s", err.msg);
+    return;
+  }
+  snprintf(name, sizeof name, "%s-f32.gguf", ckpt);
+  gguf = save_and_reload(folder, name, path, sizeof path);
+  if (gguf != NULL) {
+    TAP_OK(gguf->gguf != NULL && same_weights(folder, gguf), "%s: the GGUF is mapped and holds "
+           "the folder's weights bit for bit", ckpt);
+    logits_of_both(folder, gguf, ckpt, &vs_ref, &vs_folder);
+    TAP_OK(vs_ref <= TOL_F32, "%s: the saved GGUF gives transformers' logits within %g at "
+           "every position of 3 prompts (max %.5f)", ckpt, TOL_F32, vs_ref);
+    TAP_OK(vs_folder <= TOL_SAME, "%s: the folder and its GGUF give the same logits (max "
+           "difference %.2g): one RoPE pairing, handled while converting", ckpt, vs_folder);
+    check_tokens(gguf, name);
+  }
+  qora_model_free(gguf);
+  qora_model_free(folder);
+}
+
+
+/* ------------------------------------------------------------ metadata */
+
+static int64_t meta_int(const gguf_file *f, const char *key) {
+  uint32_t v;
+
+  return gguf_get_u32(f, key, &v, NULL) == 1 ? (int64_t)v : -1;
+}
+
+
+static int meta_str_is(const gguf_file *f, const char *key, const char *want) {
+  gguf_str s;
+
+  return gguf_get_str(f, key, &s, NULL) == 1 && gguf_str_eq(s, want);
+}
+
+
+static void test_metadata_nope(void) {
+  char path[256];
+  qora_err err = {{0}};
+  gguf_file *f;
+  const gguf_kv *kv;
+  char list[16] = "";
+  size_t len = 0;
+  char *cfg = slurp(FIX "tiny-nope/tokenizer_config.json", &len);
+  cJSON *root, *tmpl;
+  gguf_str got = { NULL, 0 };
+
+  snprintf(path, sizeof path, "%s/tiny-nope-f32.gguf", out_dir);
+  f = gguf_open(path, &err);
+  if (!TAP_OK(f != NULL, "tiny-nope-f32.gguf opens as GGUF")) {
+    TAP_DIAG("%s", err.msg);
+    free(cfg);
+    return;
+  }
+  TAP_OK(meta_str_is(f, "general.architecture", "smollm3") &&
+         meta_int(f, "smollm3.block_count") == 6 &&
+         meta_int(f, "smollm3.embedding_length") == 64 &&
+         meta_int(f, "smollm3.feed_forward_length") == 128 &&
+         meta_int(f, "smollm3.attention.head_count") == 4 &&
+         meta_int(f, "smollm3.attention.head_count_kv") == 2 &&
+         meta_int(f, "smollm3.context_length") == 512 &&
+         meta_int(f, "smollm3.attention.key_length") == 32 &&
+         meta_int(f, "smollm3.attention.value_length") == 32,
+         "writes llama.cpp's smollm3 keys, with head_dim 32 as key/value_length");
+  kv = gguf_find(f, "smollm3.no_rope_layers");
+  for (uint64_t i = 0; kv && kv->type == GGUF_ARRAY && i < kv->n && i < 15; i++)
+    list[i] = (char)('0' + gguf_arr_int(kv, i));
+  TAP_OK(strcmp(list, "011011") == 0, "writes the non-default RoPE layers as "
+         "smollm3.no_rope_layers (got %s)", list);
+  TAP_OK(gguf_find_tensor(f, "output.weight") != NULL && f->n_tensors == 6 * 9 + 3,
+         "writes the untied output.weight: %llu tensors", (unsigned long long)f->n_tensors);
+  kv = gguf_find(f, "tokenizer.ggml.merges");
+  TAP_OK(meta_str_is(f, "tokenizer.ggml.model", "gpt2") &&
+         meta_str_is(f, "tokenizer.ggml.pre", "llama-bpe") &&
+         gguf_find(f, "tokenizer.ggml.tokens")->n == 462 && kv && kv->n == 200 &&
+         meta_int(f, "tokenizer.ggml.eos_token_id") == 461,
+         "writes the vocabulary: gpt2 model, llama-bpe, 462 tokens, 200 merges, EOS 461");
+  root = cfg ? cJSON_Parse(cfg) : NULL;
+  tmpl = cJSON_GetObjectItem(root, "chat_template");
+  gguf_get_str(f, "tokenizer.chat_template", &got, NULL);
+  TAP_OK(cJSON_IsString(tmpl) && got.ptr != NULL && got.len == strlen(tmpl->valuestring) &&
+         memcmp(got.ptr, tmpl->valuestring, got.len) == 0,
+         "writes tokenizer_config.json's chat template unchanged (%llu bytes)",
+         (unsigned long long)got.len);
+  cJSON_Delete(root);
+  gguf_close(f);
+  free(cfg);
+}
+
+
+static void test_metadata_yarn(void) {
+  char path[256];
+  qora_err err = {{0}};
+  gguf_file *f;
+  float factor = 0;
+
+  snprintf(path, sizeof path, "%s/tiny-yarn-f32.gguf", out_dir);
+  f = gguf_open(path, &err);
+  if (!TAP_OK(f != NULL, "tiny-yarn-f32.gguf opens as GGUF")) {
+    TAP_DIAG("%s", err.msg);
+    return;
+  }
+  gguf_get_f32(f, "smollm3.rope.scaling.factor", &factor, NULL);
+  TAP_OK(meta_str_is(f, "smollm3.rope.scaling.type", "yarn") && factor == 4.0f &&
+         meta_int(f, "smollm3.rope.scaling.original_context_length") == 64 &&
+         gguf_find(f, "smollm3.rope.scaling.attn_factor") == NULL &&
+         gguf_find(f, "smollm3.rope.scaling.yarn_beta_fast") == NULL,
+         "writes YaRN as llama.cpp reads it: type, factor 4, original context 64, no extras");
+  TAP_OK(gguf_find(f, "smollm3.no_rope_layers") == NULL &&
+         gguf_find(f, "smollm3.attention.key_length") == NULL &&
+         gguf_find_tensor(f, "output.weight") == NULL,
+         "writes no key for the default RoPE layers or head_dim, and no output.weight (tied)");
+  gguf_close(f);
+}
+
+
+/* ------------------------------------------------------------ converted types */
+
+static void test_quantized(const char *ckpt, const char *quant) {
+  char src[128], path[256], name[64];
+  qora_err err = {{0}};
+  qora_model *folder, *gguf;
+
+  snprintf(src, sizeof src, FIX "%s", ckpt);
+  folder = load(src, quant, &err);
+  if (!TAP_OK(folder != NULL, "%s loads as %s", ckpt, quant)) {
+    TAP_DIAG("%s", err.msg);
+    return;
+  }
+  snprintf(name, sizeof name, "%s-%s.gguf", ckpt, quant);
+  gguf = save_and_reload(folder, name, path, sizeof path);
+  if (gguf != NULL) {
+    const qora_model_info *a = qora_model_get_info(folder), *b = qora_model_get_info(gguf);
+    TAP_OK(same_weights(folder, gguf) && a->weight_bytes == b->weight_bytes &&
+           memcmp(a->type_counts, b->type_counts, sizeof a->type_counts) == 0,
+           "%s: the GGUF keeps the %s weights as converted, byte for byte (%.2f MB)", name,
+           quant, b->weight_bytes / 1e6);
+  }
+  qora_model_free(gguf);
+  qora_model_free(folder);
+}
+
+
+/* Saving the GGUF-loaded model again writes the same file, byte for byte. */
+static void test_resave(void) {
+  char first[256], second[256];
+  qora_err err = {{0}};
+  qora_model *m;
+  size_t la = 0, lb = 0;
+  char *a, *b;
+
+  snprintf(first, sizeof first, "%s/tiny-nope-q8_0.gguf", out_dir);
+  snprintf(second, sizeof second, "%s/again.gguf", out_dir);
+  m = load(first, NULL, &err);
+  if (m == NULL || qora_model_save(m, second, &err) < 0) {
+    TAP_OK(0, "saves a GGUF-loaded model again: %s", err.msg);
+    qora_model_free(m);
+    return;
+  }
+  a = slurp(first, &la);
+  b = slurp(second, &lb);
+  TAP_OK(a && b && la == lb && memcmp(a, b, la) == 0, "a GGUF-loaded model saves to the same "
+         "bytes it was loaded from (%zu and %zu bytes)", la, lb);
+  free(a);
+  free(b);
+  qora_model_free(m);
+}
+
+
+/* ------------------------------------------------------------ YaRN settings */
+
+/* YaRN with a non-default beta and attention factor survives the GGUF. */
+static void test_yarn_knobs(void) {
+  char path[256];
+  qora_err err = {{0}};
+  qora_model *folder, *gguf = NULL;
+  double vs_ref, vs_folder;
+
+  if (copy_fixture("tiny-yarn") == NULL ||
+      edit_file("config.json", "\"factor\": 4.0,", "\"factor\": 4.0, \"beta_fast\": 16, "
+                "\"beta_slow\": 2, \"attention_factor\": 1.3,") < 0) {
+    TAP_OK(0, "sets up a YaRN config with knobs");
+    remove_scratch();
+    return;
+  }
+  folder = load(scratch_dir, "f32", &err);
+  if (folder == NULL)
+    TAP_DIAG("%s", err.msg);
+  else
+    gguf = save_and_reload(folder, "knobs.gguf", path, sizeof path);
+  if (gguf != NULL) {
+    logits_of_both(folder, gguf, "tiny-yarn", &vs_ref, &vs_folder);
+    TAP_OK(vs_folder <= TOL_SAME && vs_ref > 0.1, "YaRN's beta_fast 16, beta_slow 2 and "
+           "attention_factor 1.3 survive the GGUF (folder vs GGUF %.2g; they do change the "
+           "logits: %.2f from the plain YaRN fixture)", vs_folder, vs_ref);
+  }
+  qora_model_free(gguf);
+  qora_model_free(folder);
+  remove_scratch();
+}
+
+
+/* ------------------------------------------------------------ refusals */
+
+static void test_refusals(void) {
+  qora_err err = {{0}};
+  qora_model *m = load(FIX "tiny-nope", "q8_0", &err);
+  char path[256];
+
+  if (!TAP_OK(m != NULL, "tiny-nope loads for the refusals"))
+    return;
+  TAP_OK(qora_model_save(m, "/nonexistent-dir/x.gguf", &err) < 0 &&
+         strstr(err.msg, "/nonexistent-dir/x.gguf") != NULL,
+         "refuses a path it cannot write: %s", err.msg);
+  qora_model_free(m);
+  if (copy_fixture("tiny-nope") == NULL ||
+      edit_file("config.json", "\"rope_scaling\": null,",
+                "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 2.0},") < 0) {
+    TAP_OK(0, "sets up a linear RoPE config");
+    remove_scratch();
+    return;
+  }
+  m = load(scratch_dir, "q8_0", &err);
+  snprintf(path, sizeof path, "%s/linear.gguf", out_dir);
+  TAP_OK(m != NULL && qora_model_save(m, path, &err) < 0 && strstr(err.msg, "linear") &&
+         access(path, F_OK) != 0, "refuses to save linear RoPE scaling, which it could not "
+         "describe, and leaves no file: %s", err.msg);
+  qora_model_free(m);
+  remove_scratch();
+}
+
+
+int main(void) {
+  char cmd[96];
+
+  snprintf(out_dir, sizeof out_dir, "/tmp/qora-save-XXXXXX");
+  if (mkdtemp(out_dir) == NULL) {
+    TAP_OK(0, "makes a scratch folder");
+    return tap_done();
+  }
+  test_round_trip("tiny-yarn");
+  test_round_trip("tiny-nope");
+  test_metadata_nope();
+  test_metadata_yarn();
+  test_quantized("tiny-yarn", "q4_0");
+  test_quantized("tiny-nope", "q8_0");
+  test_quantized("tiny-nope", "bf16");
+  test_resave();
+  test_yarn_knobs();
+  test_refusals();
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", out_dir);
+  if (system(cmd) != 0)
+    TAP_DIAG("could not remove %s", out_dir);
+  return tap_done();
+}
