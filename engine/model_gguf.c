@@ -355,8 +355,8 @@ qora_model *qora_model_load(const char *path, const qora_load_opts *opts, qora_e
   if (qora_path_is_hf(path))
     return qora_model_load_hf(path, opts, err);
   if (access(path, F_OK) != 0) {
-    qora_fail(err, "%s: %s; give a GGUF file or a Hugging Face checkpoint folder", path,
-              strerror(errno));
+    qora_fail(err, "cannot open %s: %s; give a GGUF file or a Hugging Face checkpoint folder",
+              path, strerror(errno));
     return NULL;
   }
   if (opts && opts->quant) {

@@ -352,7 +352,7 @@ static void test_refused_files(void) {
   }
   remove_scratch();
   snprintf(scratch_dir, sizeof scratch_dir, "/tmp/qora-no-such-folder");
-  refused("a folder that does not exist", "qora-no-such-folder: No such file");
+  refused("a folder that does not exist", "cannot open /tmp/qora-no-such-folder");
   scratch_dir[0] = '\0';
 }
 
