@@ -56,9 +56,9 @@ int tok_cp_to_byte(uint32_t cp) {
 
 /*
 ** A word-at-a-time hash of a string seen as little-endian 8-byte words, the last one padded
-** with zeros: each full word is multiplied in, then the padded tail, then the length, and a
-** final mix spreads every bit to the low bits used as the index. Keys come in two parts ("a"
-** then "b" hashes as "ab"): short ones are joined in a zeroed buffer, long ones streamed.
+** with zeros: each word is multiplied in, then the length, and a final mix spreads every bit
+** to the low bits used as the index. Keys come in two parts, and "a" then "b" hashes exactly
+** as "ab": the words of b are shifted into place behind the tail of a.
 */
 static uint64_t mix(uint64_t h) {
   h ^= h >> 33;
@@ -76,46 +76,80 @@ static uint64_t take(uint64_t h, uint64_t w) {
 }
 
 
-#define SEED 0x243F6A8885A308D3ull
+/* The n < 8 bytes at p as a little-endian word, reading no byte past them. */
+static uint64_t load_tail(const unsigned char *p, size_t n) {
+  uint64_t w = 0;
+  unsigned shift = 0;
 
-static uint64_t finish(uint64_t h, uint64_t tail, size_t len) {
-  return mix(take(h, tail) ^ len);
+  if (n & 4) {
+    uint32_t x;
+
+    memcpy(&x, p, 4);
+    w = x;
+    p += 4, shift = 32;
+  }
+  if (n & 2) {
+    uint16_t x;
+
+    memcpy(&x, p, 2);
+    w |= (uint64_t)x << shift;
+    p += 2, shift += 16;
+  }
+  if (n & 1)
+    w |= (uint64_t)*p << shift;
+  return w;
 }
 
 
-/* The streamed form, for keys longer than the joining buffer. */
-static uint64_t hash_long(const char *a, size_t na, const char *b, size_t nb) {
-  uint64_t h = SEED, w = 0;
-  unsigned k = 0;               /* bytes in w */
+static uint64_t load_word(const unsigned char *p) {
+  uint64_t w;
 
-  for (size_t part = 0; part < 2; part++) {
-    const unsigned char *p = (const unsigned char *)(part ? b : a);
-    size_t n = part ? nb : na;
+  memcpy(&w, p, 8);
+  return w;
+}
 
-    for (size_t i = 0; i < n; i++) {
-      w |= (uint64_t)p[i] << (8 * k);
-      if (++k == 8) {
-        h = take(h, w);
-        w = 0;
-        k = 0;
-      }
+
+typedef struct hasher {
+  uint64_t h;
+  uint64_t pending;         /* the first k bytes of the next word */
+  unsigned k;               /* 0 to 7 */
+} hasher;
+
+static void feed(hasher *s, const unsigned char *p, size_t n) {
+  unsigned bits = 8 * s->k;
+
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t x = load_word(p);
+
+    if (bits == 0) {
+      s->h = take(s->h, x);
+    } else {
+      s->h = take(s->h, s->pending | x << bits);
+      s->pending = x >> (64 - bits);
     }
   }
-  return finish(h, w, na + nb);
+  if (n > 0) {
+    uint64_t x = load_tail(p, n);
+
+    if (s->k + n < 8) {
+      s->pending |= x << bits;
+      s->k += (unsigned)n;
+    } else {                  /* s->k > 0 here, so the shifts stay below 64 */
+      s->h = take(s->h, s->pending | x << bits);
+      s->pending = x >> (64 - bits);
+      s->k = s->k + (unsigned)n - 8;
+    }
+  }
 }
 
 
 tok_key tok_key_of(const char *a, size_t na, const char *b, size_t nb) {
-  uint64_t buf[9] = { 0 }, h = SEED;
-  size_t len = na + nb, i;
+  hasher s = { 0x243F6A8885A308D3ull, 0, 0 };
 
-  if (len > 64)
-    return (tok_key){ a, b, na, nb, hash_long(a, na, b, nb) };
-  memcpy(buf, a, na);
-  memcpy((char *)buf + na, b, nb);
-  for (i = 0; i < len / 8; i++)
-    h = take(h, buf[i]);        /* little-endian: the word's first byte is its low byte */
-  return (tok_key){ a, b, na, nb, finish(h, buf[i], len) };
+  feed(&s, (const unsigned char *)a, na);
+  if (nb > 0)
+    feed(&s, (const unsigned char *)b, nb);
+  return (tok_key){ a, b, na, nb, mix(take(s.h, s.pending) ^ (na + nb)) };
 }
 
 
@@ -195,22 +229,24 @@ int32_t tok_strmap_find(const qora_tokenizer *tk, const char *s, size_t n) {
 
 
 /*
-** Three passes: fetch every key's first slot, then the text of the slot each key lands on,
-** then compare. The misses of a pass overlap instead of following one another.
+** A software pipeline: while key j is compared, the text of key j + 8 and the slot of key
+** j + 16 are on their way, so the cache misses of different keys overlap.
 */
 void tok_strmap_find_many(const qora_tokenizer *tk, const tok_key *keys, size_t n, int32_t *out) {
   const tok_strmap *m = &tk->by_text;
 
-  for (size_t j = 0; j < n; j++)
-    __builtin_prefetch(&m->slot[(uint32_t)keys[j].h & m->mask]);
-  for (size_t j = 0; j < n; j++) {
-    const tok_slot *s = &m->slot[(uint32_t)keys[j].h & m->mask];
+  for (size_t j = 0; j < n + 16; j++) {
+    if (j < n)
+      __builtin_prefetch(&m->slot[(uint32_t)keys[j].h & m->mask]);
+    if (j >= 8 && j - 8 < n) {
+      const tok_slot *s = &m->slot[(uint32_t)keys[j - 8].h & m->mask];
 
-    if (s->id >= 0)
-      __builtin_prefetch(tk->text + s->off);
+      if (s->id >= 0)
+        __builtin_prefetch(tk->text + s->off);
+    }
+    if (j >= 16)
+      out[j - 16] = m->slot[probe(tk, &keys[j - 16])].id;
   }
-  for (size_t j = 0; j < n; j++)
-    out[j] = m->slot[probe(tk, &keys[j])].id;
 }
 
 
@@ -241,17 +277,20 @@ int tok_pairmap_init(tok_pairmap *m, uint64_t n, qora_err *err) {
 }
 
 
-/* Each merge's key carries the pair; rank and result ride along. */
+/* Each merge's key carries the pair; rank and result ride along. Slots are fetched 8 ahead. */
 void tok_pairmap_add_many(tok_pairmap *m, const tok_merge *e, size_t n) {
-  for (size_t j = 0; j < n; j++)
-    __builtin_prefetch(&m->slot[pair_slot(e[j].key, m->mask)], 1);
-  for (size_t j = 0; j < n; j++) {
-    uint64_t i = pair_slot(e[j].key, m->mask);
+  for (size_t j = 0; j < n + 8; j++) {
+    uint64_t i;
 
-    while (m->slot[i].key != TOK_NO_KEY && m->slot[i].key != e[j].key)
+    if (j < n)
+      __builtin_prefetch(&m->slot[pair_slot(e[j].key, m->mask)], 1);
+    if (j < 8)
+      continue;
+    i = pair_slot(e[j - 8].key, m->mask);
+    while (m->slot[i].key != TOK_NO_KEY && m->slot[i].key != e[j - 8].key)
       i = (i + 1) & m->mask;
     if (m->slot[i].key == TOK_NO_KEY)
-      m->slot[i] = e[j];
+      m->slot[i] = e[j - 8];
   }
 }
 
