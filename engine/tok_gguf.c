@@ -116,27 +116,44 @@ static int read_types(const gguf_file *f, int32_t n, uint8_t **types, qora_err *
 }
 
 
+/*
+** The merges are read in order straight from the file's string array (u64 length, then the
+** bytes, for each one; gguf_open checked that they all lie inside the file), without a table
+** of 280,000 string descriptors in between.
+*/
+typedef struct merge_cursor {
+  const uint8_t *at;        /* the next string */
+  uint64_t next;            /* its index */
+} merge_cursor;
+
 /* A merge is "left right", split at the first space after the first byte (as llama.cpp). */
 static int split_merge(void *ctx, uint64_t i, gguf_str *left, gguf_str *right, qora_err *err) {
-  const gguf_str *m = (const gguf_str *)ctx + i;
-  const char *sp = m->len > 1 ? memchr(m->ptr + 1, ' ', m->len - 1) : NULL;
+  merge_cursor *c = ctx;
+  gguf_str m;
+  const char *sp;
 
+  if (i != c->next)
+    return qora_fail(err, "internal error: merges read out of order");
+  memcpy(&m.len, c->at, 8);
+  m.ptr = (const char *)c->at + 8;
+  c->at += 8 + m.len;
+  c->next++;
+  sp = m.len > 1 ? memchr(m.ptr + 1, ' ', m.len - 1) : NULL;
   if (sp == NULL)
     return qora_fail(err, "tokenizer.ggml.merges[%llu] ('%.*s') is not two tokens separated "
-                     "by a space", (unsigned long long)i, (int)(m->len > 40 ? 40 : m->len),
-                     m->ptr);
-  left->ptr = m->ptr;
-  left->len = (uint64_t)(sp - m->ptr);
+                     "by a space", (unsigned long long)i, (int)(m.len > 40 ? 40 : m.len), m.ptr);
+  left->ptr = m.ptr;
+  left->len = (uint64_t)(sp - m.ptr);
   right->ptr = sp + 1;
-  right->len = m->len - left->len - 1;
+  right->len = m.len - left->len - 1;
   return 0;
 }
 
 
 typedef struct loaded {
   gguf_str *tokens;
-  gguf_str *merges;
   uint8_t *types;
+  merge_cursor merges;
 } loaded;
 
 static int read_spec(const gguf_file *f, tok_spec *sp, loaded *ld, qora_err *err) {
@@ -159,11 +176,10 @@ static int read_spec(const gguf_file *f, tok_spec *sp, loaded *ld, qora_err *err
                      (unsigned long long)tokens->n);
   sp->n_vocab = (int32_t)tokens->n;
   ld->tokens = malloc(tokens->n * sizeof *ld->tokens);
-  ld->merges = malloc((merges->n ? merges->n : 1) * sizeof *ld->merges);
-  if (ld->tokens == NULL || ld->merges == NULL)
+  if (ld->tokens == NULL)
     return qora_fail(err, "out of memory for the vocabulary's %llu tokens",
                      (unsigned long long)tokens->n);
-  if (gguf_str_array(tokens, ld->tokens, err) < 0 || gguf_str_array(merges, ld->merges, err) < 0)
+  if (gguf_str_array(tokens, ld->tokens, err) < 0)
     return -1;
   if (read_types(f, sp->n_vocab, &ld->types, err) < 0)
     return -1;
@@ -171,7 +187,8 @@ static int read_spec(const gguf_file *f, tok_spec *sp, loaded *ld, qora_err *err
   sp->types = ld->types;
   sp->n_merges = merges->n;
   sp->merge = split_merge;
-  sp->merge_ctx = ld->merges;
+  ld->merges = (merge_cursor){ merges->data, 0 };
+  sp->merge_ctx = &ld->merges;
 
   if (get_id(f, "tokenizer.ggml.bos_token_id", sp->n_vocab, &sp->bos, err) < 0 ||
       get_id(f, "tokenizer.ggml.eos_token_id", sp->n_vocab, &sp->eos, err) < 0 ||
@@ -187,13 +204,12 @@ static int read_spec(const gguf_file *f, tok_spec *sp, loaded *ld, qora_err *err
 
 qora_tokenizer *qora_tokenizer_from_gguf(const gguf_file *f, qora_err *err) {
   tok_spec sp = { .bos = -1, .eos = -1, .eot = -1, .eom = -1, .source = "GGUF vocabulary" };
-  loaded ld = { NULL, NULL, NULL };
+  loaded ld = { NULL, NULL, { NULL, 0 } };
   qora_tokenizer *tk = NULL;
 
   if (read_spec(f, &sp, &ld, err) == 0)
     tk = tok_build(&sp, err);
   free(ld.tokens);
-  free(ld.merges);
   free(ld.types);
   return tk;
 }

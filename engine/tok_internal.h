@@ -14,12 +14,23 @@
 
 /* ------------------------------------------------------------- tables */
 
-/* Vocabulary text -> id, open addressing. A slot carries where the text is, so that a
-** look-up touches the slot and the text and nothing else. */
+/*
+** Vocabulary text -> id, open addressing. A slot holds a short text itself (most look-ups are
+** of texts of 8 bytes or less) and says where a longer one is, so that a look-up touches one
+** cache line, or two for a long text.
+*/
+#define TOK_INLINE 8
+
 typedef struct tok_slot {
-  uint32_t tag;             /* high bits of the hash */
   int32_t id;               /* -1: empty */
-  uint32_t off, len;        /* the text: tk->text[off .. off+len) */
+  uint32_t len;             /* of the text */
+  union {
+    char text[TOK_INLINE];  /* len <= TOK_INLINE: the text */
+    struct {
+      uint32_t off;         /* longer: the text is tk->text[off .. off+len) */
+      uint32_t tag;         /* and these are high bits of its hash */
+    } far;
+  } u;
 } tok_slot;
 
 typedef struct tok_strmap {
@@ -32,6 +43,7 @@ typedef struct tok_key {
   const char *a, *b;
   size_t na, nb;
   uint64_t h;
+  uint64_t word;            /* na + nb <= TOK_INLINE: the text as a zero-padded word */
 } tok_key;
 
 /* Look-ups and inserts come in batches of up to this many, so that their cache misses overlap. */
@@ -109,7 +121,10 @@ struct qora_tokenizer {
   size_t chat_template_len;
 };
 
-/* Where a merge's two halves are, given its index; returns -1 with err when it is malformed. */
+/*
+** Where a merge's two halves are, given its index (asked for 0, 1, 2, ... in order); returns -1
+** with err when it is malformed.
+*/
 typedef int (*tok_merge_fn)(void *ctx, uint64_t i, gguf_str *left, gguf_str *right,
                             qora_err *err);
 

@@ -143,13 +143,32 @@ static void feed(hasher *s, const unsigned char *p, size_t n) {
 }
 
 
-tok_key tok_key_of(const char *a, size_t na, const char *b, size_t nb) {
-  hasher s = { 0x243F6A8885A308D3ull, 0, 0 };
+#define SEED 0x243F6A8885A308D3ull
 
+/* The common case, at most 8 bytes: one word, hashed as feed and finish would hash it. */
+static tok_key short_key(const char *a, size_t na, const char *b, size_t nb) {
+  uint64_t w = na == 8 ? load_word((const unsigned char *)a) :
+               load_tail((const unsigned char *)a, na);
+  uint64_t h;
+
+  if (nb > 0)
+    w |= load_tail((const unsigned char *)b, nb) << (8 * na);   /* na < 8 here */
+  h = take(SEED, w);
+  if (na + nb == 8)
+    h = take(h, 0);               /* a full word, then an empty tail */
+  return (tok_key){ a, b, na, nb, mix(h ^ (na + nb)), w };
+}
+
+
+tok_key tok_key_of(const char *a, size_t na, const char *b, size_t nb) {
+  hasher s = { SEED, 0, 0 };
+
+  if (na + nb <= TOK_INLINE)
+    return short_key(a, na, b, nb);
   feed(&s, (const unsigned char *)a, na);
   if (nb > 0)
     feed(&s, (const unsigned char *)b, nb);
-  return (tok_key){ a, b, na, nb, mix(take(s.h, s.pending) ^ (na + nb)) };
+  return (tok_key){ a, b, na, nb, mix(take(s.h, s.pending) ^ (na + nb)), 0 };
 }
 
 
@@ -166,11 +185,24 @@ static int same(const char *x, const char *y, size_t n) {
 }
 
 
-static int key_is(const qora_tokenizer *tk, const tok_slot *s, const tok_key *k) {
-  const char *t = tk->text + s->off;
+static uint64_t slot_word(const tok_slot *s) {
+  uint64_t w;
 
-  return s->tag == (uint32_t)(k->h >> 32) && s->len == k->na + k->nb &&
-         same(t, k->a, k->na) && same(t + k->na, k->b, k->nb);
+  memcpy(&w, s->u.text, 8);
+  return w;
+}
+
+
+static int key_is(const qora_tokenizer *tk, const tok_slot *s, const tok_key *k) {
+  const char *t;
+
+  if (s->len != k->na + k->nb)
+    return 0;
+  if (s->len <= TOK_INLINE)
+    return slot_word(s) == k->word;     /* both zero-padded */
+  t = tk->text + s->u.far.off;
+  return s->u.far.tag == (uint32_t)(k->h >> 32) && same(t, k->a, k->na) &&
+         same(t + k->na, k->b, k->nb);
 }
 
 
@@ -213,8 +245,14 @@ int tok_strmap_build(qora_tokenizer *tk, qora_err *err) {
 
       if (s->id >= 0)
         continue;                   /* a duplicate text: the first id keeps it */
-      *s = (tok_slot){ (uint32_t)(keys[j].h >> 32), base + j,
-                       (uint32_t)(keys[j].a - tk->text), (uint32_t)keys[j].na };
+      s->id = base + j;
+      s->len = (uint32_t)keys[j].na;
+      if (s->len <= TOK_INLINE) {
+        memcpy(s->u.text, &keys[j].word, 8);
+      } else {
+        s->u.far.off = (uint32_t)(keys[j].a - tk->text);
+        s->u.far.tag = (uint32_t)(keys[j].h >> 32);
+      }
     }
   }
   return 0;
@@ -229,8 +267,8 @@ int32_t tok_strmap_find(const qora_tokenizer *tk, const char *s, size_t n) {
 
 
 /*
-** A software pipeline: while key j is compared, the text of key j + 8 and the slot of key
-** j + 16 are on their way, so the cache misses of different keys overlap.
+** A software pipeline: while key j is compared, the (long) text of key j + 8 and the slot of
+** key j + 16 are on their way, so the cache misses of different keys overlap.
 */
 void tok_strmap_find_many(const qora_tokenizer *tk, const tok_key *keys, size_t n, int32_t *out) {
   const tok_strmap *m = &tk->by_text;
@@ -241,8 +279,8 @@ void tok_strmap_find_many(const qora_tokenizer *tk, const tok_key *keys, size_t 
     if (j >= 8 && j - 8 < n) {
       const tok_slot *s = &m->slot[(uint32_t)keys[j - 8].h & m->mask];
 
-      if (s->id >= 0)
-        __builtin_prefetch(tk->text + s->off);
+      if (s->id >= 0 && s->len > TOK_INLINE)
+        __builtin_prefetch(tk->text + s->u.far.off);
     }
     if (j >= 16)
       out[j - 16] = m->slot[probe(tk, &keys[j - 16])].id;
