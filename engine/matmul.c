@@ -55,8 +55,9 @@ size_t qora_matmul_scratch(const qora_weight *w, int n_tok) {
   if (t == NULL || t->vec_dot_type == QORA_F32)
     return 0;
   bytes = align_size(qora_row_size(t->vec_dot_type, w->cols) * (size_t)n_tok);
+  size_t tiles = ((size_t)n_tok + GEMM_TOK - 1) / GEMM_TOK;
   if (qora_gemm_layout(w->type) && n_tok >= GEMM_MIN_TOK)
-    bytes += qora_gemm_tile_bytes(w->type, w->cols) * (size_t)((n_tok + 7) / GEMM_TOK);
+    bytes += qora_gemm_tile_bytes(w->type, w->cols) * tiles;
   else
     bytes += align_size(qora_gemv_token_bytes(w->type, w->cols)) * (size_t)n_tok;
   return bytes + SCRATCH_ALIGN;

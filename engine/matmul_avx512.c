@@ -1,8 +1,9 @@
 /*
 ** matmul_avx512.c: the tiled product for batches of tokens with AVX-512 VNNI. A weight tile
-** holds 16 rows of one chunk of columns as u8, transposed so that 32-bit lane r of a vector
+** holds 32 rows of one chunk of columns as u8, transposed so that 32-bit lane r of a vector
 ** is 4 consecutive values of row r; vpdpbusd with 4 broadcast activation bytes then advances
-** 16 dot products at once, and each weight vector serves GEMM_TOK tokens from registers.
+** 16 dot products at once. Each weight vector serves GEMM_TOK tokens and each broadcast two
+** weight vectors, from registers.
 */
 #if defined(__x86_64__)
 
@@ -16,23 +17,27 @@
 #define MAX_SUB (GEMM_CHUNK / 16)    /* scaled blocks per chunk, at most */
 
 /* One chunk of 16 rows: q[block][bl / 4][16 rows][4 values], s and m[block][16 rows]. */
+typedef struct whalf {
+  _Alignas(64) uint8_t q[GEMM_LANES * GEMM_CHUNK];
+  _Alignas(64) float s[MAX_SUB * GEMM_LANES];
+  _Alignas(64) float m[MAX_SUB * GEMM_LANES];
+} whalf;
+
+/* A tile of GEMM_ROWS rows: two halves of 16, one vector each in the kernel. */
 typedef struct wtile {
-  _Alignas(64) uint8_t q[GEMM_ROWS * GEMM_CHUNK];
-  _Alignas(64) float s[MAX_SUB * GEMM_ROWS];
-  _Alignas(64) float m[MAX_SUB * GEMM_ROWS];
+  whalf h[GEMM_ROWS / GEMM_LANES];
 } wtile;
 
-/* What the kernel reads for one chunk, 16 rows and up to GEMM_TOK tokens. */
+/* What the kernel reads for one chunk, 16 or 32 rows and up to GEMM_TOK tokens. */
 typedef struct tile_args {
-  const uint8_t *wq;
-  const float *ws, *wm;
+  const whalf *w;
   int nbc;                          /* scaled blocks in the chunk */
   const int8_t *aq;                 /* activation quants at the chunk's first block */
   const int32_t *an;                /* and their offsets, scales, min terms */
   const float *ad, *as;
   float *y;                         /* output of the tile's first token and row */
   int ldy;
-  __mmask16 rows;                   /* valid rows of the tile */
+  __mmask16 rows[2];                /* valid rows of each half */
   int accumulate;                   /* add to y (chunks after the first) */
 } tile_args;
 
@@ -156,19 +161,19 @@ static unpack_fn unpacker(int type) {
 }
 
 
-/* Fills wt with rows [r0, r0 + nr) and columns [c0, c0 + cc); missing rows get scale 0. */
-static void pack_weights(wtile *wt, const qora_weight *w, const gemm_layout *l, long r0,
-                         int nr, int64_t c0, int64_t cc) {
+/* Fills wh with rows [r0, r0 + nr) and columns [c0, c0 + cc); missing rows get scale 0. */
+static void pack_half(whalf *wh, const qora_weight *w, const gemm_layout *l, long r0, int nr,
+                      int64_t c0, int64_t cc) {
   const qora_type_traits *tt = qora_type_get(w->type);
   unpack_fn unpack = unpacker(w->type);
   int kk_n = l->bl / 4, nsub = tt->blck / l->bl, nbc = (int)(cc / l->bl);
   _Alignas(64) uint8_t v[QK_K];
   float s[16], m[16];
 
-  for (int r = 0; r < GEMM_ROWS; r++) {
+  for (int r = 0; r < GEMM_LANES; r++) {
     if (r >= nr) {
       for (int b = 0; b < nbc; b++)
-        wt->s[b * GEMM_ROWS + r] = wt->m[b * GEMM_ROWS + r] = 0;
+        wh->s[b * GEMM_LANES + r] = wh->m[b * GEMM_LANES + r] = 0;
       continue;
     }
     const char *row = (const char *)w->data + (size_t)(r0 + r) * w->row_bytes +
@@ -177,10 +182,10 @@ static void pack_weights(wtile *wt, const qora_weight *w, const gemm_layout *l, 
       unpack(row + (size_t)u * tt->type_size, v, s, m);
       for (int j = 0; j < nsub; j++) {
         int b = u * nsub + j;
-        wt->s[b * GEMM_ROWS + r] = s[j];
-        wt->m[b * GEMM_ROWS + r] = m[j];
+        wh->s[b * GEMM_LANES + r] = s[j];
+        wh->m[b * GEMM_LANES + r] = m[j];
         for (int kk = 0; kk < kk_n; kk++)
-          memcpy(&wt->q[((b * kk_n + kk) * GEMM_ROWS + r) * 4], v + j * l->bl + 4 * kk, 4);
+          memcpy(&wh->q[((b * kk_n + kk) * GEMM_LANES + r) * 4], v + j * l->bl + 4 * kk, 4);
       }
     }
   }
@@ -196,79 +201,100 @@ static inline int32_t load32(const int8_t *p) {
 
 
 /*
-** 16 rows x T tokens over one chunk. T, KK (bl / 4) and MIN are constants in every caller,
-** so the token loops unroll and the accumulators live in registers.
+** 16 R rows x T tokens over one chunk. T, KK (bl / 4), MIN and R are constants in every
+** caller, so the loops unroll and the accumulators live in registers; with R = 2 each
+** broadcast activation word feeds two vpdpbusd.
 */
 static inline __attribute__((always_inline)) void tile_dot(const int T, const int KK,
-                                                           const int MIN, const tile_args *a) {
+                                                           const int MIN, const int R,
+                                                           const tile_args *a) {
   const int bl = 4 * KK;
-  __m512 f[GEMM_TOK];
+  __m512 f[2][GEMM_TOK];
+#pragma GCC unroll 2
+  for (int h = 0; h < R; h++)
 #pragma GCC unroll 8
-  for (int t = 0; t < T; t++)
-    f[t] = _mm512_setzero_ps();
+    for (int t = 0; t < T; t++)
+      f[h][t] = _mm512_setzero_ps();
 
   for (int b = 0; b < a->nbc; b++) {
     const int8_t *q = a->aq + (size_t)b * GEMM_TOK * bl;
-    const uint8_t *wq = a->wq + (size_t)b * KK * 64;
-    __m512i acc[GEMM_TOK];
-#pragma GCC unroll 8
-    for (int t = 0; t < T; t++)
-      acc[t] = _mm512_set1_epi32(a->an[b * GEMM_TOK + t]);   /* -off * sum(q) */
-#pragma GCC unroll 8
-    for (int kk = 0; kk < KK; kk++) {
-      __m512i w = _mm512_load_si512(wq + kk * 64);
-#pragma GCC unroll 8
-      for (int t = 0; t < T; t++)
-        acc[t] = _mm512_dpbusd_epi32(acc[t], w, _mm512_set1_epi32(load32(q + t * bl + 4 * kk)));
-    }
-    __m512 s = _mm512_load_ps(a->ws + b * GEMM_ROWS);
+    __m512i acc[2][GEMM_TOK];
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
-      __m512 dy = _mm512_set1_ps(a->ad[b * GEMM_TOK + t]);
-      f[t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[t]), dy), s, f[t]);
+      acc[0][t] = _mm512_set1_epi32(a->an[b * GEMM_TOK + t]);   /* -off * sum(q) */
+      if (R == 2)
+        acc[1][t] = acc[0][t];
     }
-    if (MIN) {
-      __m512 m = _mm512_load_ps(a->wm + b * GEMM_ROWS);
 #pragma GCC unroll 8
-      for (int t = 0; t < T; t++)
-        f[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(a->as[b * GEMM_TOK + t]), f[t]);
+    for (int kk = 0; kk < KK; kk++) {
+      __m512i w[2];
+#pragma GCC unroll 2
+      for (int h = 0; h < R; h++)
+        w[h] = _mm512_load_si512(a->w[h].q + ((size_t)b * KK + kk) * 64);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) {
+        __m512i y = _mm512_set1_epi32(load32(q + t * bl + 4 * kk));
+#pragma GCC unroll 2
+        for (int h = 0; h < R; h++)
+          acc[h][t] = _mm512_dpbusd_epi32(acc[h][t], w[h], y);
+      }
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < R; h++) {
+      __m512 s = _mm512_load_ps(a->w[h].s + b * GEMM_LANES);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++) {
+        __m512 dy = _mm512_set1_ps(a->ad[b * GEMM_TOK + t]);
+        f[h][t] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[h][t]), dy), s, f[h][t]);
+      }
+      if (MIN) {
+        __m512 m = _mm512_load_ps(a->w[h].m + b * GEMM_LANES);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++)
+          f[h][t] = _mm512_fmadd_ps(m, _mm512_set1_ps(a->as[b * GEMM_TOK + t]), f[h][t]);
+      }
     }
   }
 
+#pragma GCC unroll 2
+  for (int h = 0; h < R; h++)
 #pragma GCC unroll 8
-  for (int t = 0; t < T; t++) {
-    float *y = a->y + (size_t)t * a->ldy;
-    if (a->accumulate)
-      f[t] = _mm512_add_ps(f[t], _mm512_maskz_loadu_ps(a->rows, y));
-    _mm512_mask_storeu_ps(y, a->rows, f[t]);
-  }
+    for (int t = 0; t < T; t++) {
+      float *y = a->y + (size_t)t * a->ldy + h * GEMM_LANES;
+      if (a->accumulate)
+        f[h][t] = _mm512_add_ps(f[h][t], _mm512_maskz_loadu_ps(a->rows[h], y));
+      _mm512_mask_storeu_ps(y, a->rows[h], f[h][t]);
+    }
 }
 
-#define TOKEN_CASES(KK, MIN) \
+#define TOKEN_CASES(KK, MIN, R) \
   switch (T) { \
-  case 1: tile_dot(1, KK, MIN, a); break; \
-  case 2: tile_dot(2, KK, MIN, a); break; \
-  case 3: tile_dot(3, KK, MIN, a); break; \
-  case 4: tile_dot(4, KK, MIN, a); break; \
-  case 5: tile_dot(5, KK, MIN, a); break; \
-  case 6: tile_dot(6, KK, MIN, a); break; \
-  case 7: tile_dot(7, KK, MIN, a); break; \
-  default: tile_dot(8, KK, MIN, a); break; \
+  case 1: tile_dot(1, KK, MIN, R, a); break; \
+  case 2: tile_dot(2, KK, MIN, R, a); break; \
+  case 3: tile_dot(3, KK, MIN, R, a); break; \
+  case 4: tile_dot(4, KK, MIN, R, a); break; \
+  case 5: tile_dot(5, KK, MIN, R, a); break; \
+  default: tile_dot(6, KK, MIN, R, a); break; \
   }
 
-_Static_assert(GEMM_TOK == 8, "TOKEN_CASES covers 1 to 8 tokens");
+_Static_assert(GEMM_TOK == 6, "TOKEN_CASES covers 1 to 6 tokens");
 
-static void tile_32(int T, const tile_args *a) { TOKEN_CASES(8, 0) }
-static void tile_32_min(int T, const tile_args *a) { TOKEN_CASES(8, 1) }
-static void tile_16(int T, const tile_args *a) { TOKEN_CASES(4, 0) }
+static void tile_32(int T, const tile_args *a) { TOKEN_CASES(8, 0, 2) }
+static void tile_32_min(int T, const tile_args *a) { TOKEN_CASES(8, 1, 2) }
+static void tile_16(int T, const tile_args *a) { TOKEN_CASES(4, 0, 2) }
+static void half_32(int T, const tile_args *a) { TOKEN_CASES(8, 0, 1) }
+static void half_32_min(int T, const tile_args *a) { TOKEN_CASES(8, 1, 1) }
+static void half_16(int T, const tile_args *a) { TOKEN_CASES(4, 0, 1) }
 
 /* ------------------------------------------------------------------ driver */
 
 void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *y, int ldy,
                     long tile_lo, long tile_hi) {
   const gemm_layout *l = qora_gemm_layout(w->type);
-  void (*tile)(int, const tile_args *) = l->bl == 16 ? tile_16 : l->has_min ? tile_32_min
+  void (*full)(int, const tile_args *) = l->bl == 16 ? tile_16 : l->has_min ? tile_32_min
                                                                           : tile_32;
+  void (*half)(int, const tile_args *) = l->bl == 16 ? half_16 : l->has_min ? half_32_min
+                                                                          : half_32;
   size_t tile_bytes = qora_gemm_tile_bytes(w->type, w->cols);
   int64_t nb = w->cols / l->bl;
   wtile wt;
@@ -280,19 +306,23 @@ void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *
     for (long ti = tile_lo; ti < tile_hi; ti++) {
       long r0 = ti * GEMM_ROWS;
       int nr = w->rows - r0 < GEMM_ROWS ? (int)(w->rows - r0) : GEMM_ROWS;
-      pack_weights(&wt, w, l, r0, nr, c0, cc);
+      int n0 = nr < GEMM_LANES ? nr : GEMM_LANES, n1 = nr - n0;
+      pack_half(&wt.h[0], w, l, r0, n0, c0, cc);
+      if (n1 > 0)
+        pack_half(&wt.h[1], w, l, r0 + GEMM_LANES, n1, c0, cc);
       for (int t0 = 0; t0 < n_tok; t0 += GEMM_TOK) {
         const char *at = packed + (size_t)(t0 / GEMM_TOK) * tile_bytes;
         const int32_t *an = (const int32_t *)(at + (size_t)w->cols * GEMM_TOK);
         const float *ad = (const float *)(an + nb * GEMM_TOK);
         tile_args a = {
-          .wq = wt.q, .ws = wt.s, .wm = wt.m, .nbc = (int)(cc / l->bl),
+          .w = wt.h, .nbc = (int)(cc / l->bl),
           .aq = (const int8_t *)at + c0 * GEMM_TOK, .an = an + b0 * GEMM_TOK,
           .ad = ad + b0 * GEMM_TOK, .as = ad + nb * GEMM_TOK + b0 * GEMM_TOK,
           .y = y + (size_t)t0 * ldy + r0, .ldy = ldy,
-          .rows = (__mmask16)((1u << nr) - 1), .accumulate = c0 > 0,
+          .rows = {(__mmask16)((1u << n0) - 1), (__mmask16)((1u << n1) - 1)},
+          .accumulate = c0 > 0,
         };
-        tile(n_tok - t0, &a);
+        (n1 > 0 ? full : half)(n_tok - t0, &a);
       }
     }
   }

@@ -5,9 +5,9 @@
 ** Activations are packed by tiles of GEMM_TOK tokens: per block of bl values, the quants of
 ** the tile's tokens side by side, then per block and token the integer that offsets the
 ** weights' bias (-off * sum of the block's quants), the activation scale and, for types with
-** a min, d * sum of the quants. Weights are repacked on the fly, 16 rows and one chunk of
-** columns at a time, into a small per-thread tile whose 32-bit lanes are the 16 rows, so one
-** vpdpbusd multiplies 16 rows by 4 values of a token.
+** a min, d * sum of the quants. Weights are repacked on the fly, 32 rows and one chunk of
+** columns at a time, into a small per-thread tile of two halves whose 32-bit lanes are 16
+** rows, so one vpdpbusd multiplies 16 rows by 4 values of a token.
 */
 #ifndef QORA_MATMUL_KERNELS_H
 #define QORA_MATMUL_KERNELS_H
@@ -17,8 +17,9 @@
 
 #include "matmul.h"
 
-#define GEMM_TOK 8                  /* tokens per activation tile */
-#define GEMM_ROWS 16                /* weight rows per tile (one 32-bit lane each) */
+#define GEMM_TOK 6                  /* tokens per activation tile */
+#define GEMM_LANES 16               /* weight rows per vector (one 32-bit lane each) */
+#define GEMM_ROWS 32                /* weight rows per tile */
 #define GEMM_CHUNK 2048             /* columns per weight tile (a multiple of 256) */
 
 /* How a weight type maps onto the tiled kernel. */
@@ -43,7 +44,7 @@ void qora_gemm_pack_token(int type, int64_t cols, const void *q8, int t, char *p
 /* 1 when the CPU runs the tiled path (AVX-512 VNNI build and CPU). */
 int qora_gemm_available(void);
 
-/* Rows [tile_lo * 16, min(tile_hi * 16, rows)) of y for every token, from packed tiles. */
+/* Rows [tile_lo * GEMM_ROWS, min(tile_hi * GEMM_ROWS, rows)) of y for every token. */
 void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *y, int ldy,
                     long tile_lo, long tile_hi);
 
