@@ -161,32 +161,134 @@ static unpack_fn unpacker(int type) {
 }
 
 
+/*
+** Transposes 16 rows x 8 dwords (32 values of each row, v + 32 * r) into 8 vectors whose lane
+** r holds dword kk of row r. Vector j starts with rows j and j + 8; three rounds of vpermt2d
+** then swap a vector index bit with a lane bit each, which leaves lane = row.
+*/
+static inline void transpose_16x8(__m512i z[8], uint8_t *out) {
+  static const int32_t idx[3][2][16] = {
+    {{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
+     {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31}},
+    {{0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
+     {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31}},
+    {{0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
+     {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31}},
+  };
+#pragma GCC unroll 3
+  for (int round = 0, bit = 1; round < 3; round++, bit <<= 1) {
+    __m512i ic = _mm512_loadu_si512(idx[round][0]), id = _mm512_loadu_si512(idx[round][1]);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+      if (j & bit)
+        continue;
+      __m512i c = _mm512_permutex2var_epi32(z[j], ic, z[j | bit]);
+      __m512i d = _mm512_permutex2var_epi32(z[j], id, z[j | bit]);
+      z[j] = c;
+      z[j | bit] = d;
+    }
+  }
+#pragma GCC unroll 8
+  for (int kk = 0; kk < 8; kk++)
+    _mm512_store_si512(out + kk * 64, z[kk]);
+}
+
+
+/* The same from 16 rows of 32 values at v + stride * r. */
+static void transpose_rows(const uint8_t *v, int stride, uint8_t *out) {
+  __m512i z[8];
+  for (int j = 0; j < 8; j++)
+    z[j] = _mm512_inserti64x4(_mm512_castsi256_si512(
+        _mm256_load_si256((const __m256i *)(v + j * stride))),
+        _mm256_load_si256((const __m256i *)(v + (j + 8) * stride)), 1);
+  transpose_16x8(z, out);
+}
+
+
+/* Block u's F16 scale (at byte off) of 16 rows, row_bytes apart; 0 for rows from nr on. */
+static inline __m512 gather_scales(const char *base, size_t row_bytes, int nr, size_t off) {
+  __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                                     12, 13, 14, 15),
+                                   _mm512_set1_epi32((int)row_bytes));
+  __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), (__mmask16)((1u << nr) - 1),
+                                          idx, base + off, 1);
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+}
+
+
+/*
+** Q4_0 and Q8_0 straight from the rows: vector j gathers rows j and j + 8 of one block, then
+** one transpose. Rows from nr on read row 0 again (their scale is 0).
+*/
+static void pack_half_q8(whalf *wh, const qora_weight *w, long r0, int nr, int64_t c0,
+                         int64_t cc) {
+  int four_bit = w->type == QORA_Q4_0;
+  size_t bsize = four_bit ? sizeof(block_q4_0) : sizeof(block_q8_0);
+  const char *base = (const char *)w->data + (size_t)r0 * w->row_bytes + (size_t)(c0 / 32) * bsize;
+  const char *row[GEMM_LANES];
+  for (int r = 0; r < GEMM_LANES; r++)
+    row[r] = base + (size_t)(r < nr ? r : 0) * w->row_bytes + 2;   /* the quants */
+
+  for (int u = 0; u < cc / 32; u++) {
+    __m512i z[8];
+    size_t at = (size_t)u * bsize;
+    for (int j = 0; j < 8; j++) {
+      if (four_bit) {
+        __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(
+            _mm_loadu_si128((const __m128i *)(row[j] + at))),
+            _mm_loadu_si128((const __m128i *)(row[j + 8] + at)), 1);
+        __m512i n = _mm512_inserti64x4(_mm512_castsi256_si512(raw), _mm256_srli_epi16(raw, 4), 1);
+        n = _mm512_and_si512(n, _mm512_set1_epi8(0x0f));
+        z[j] = _mm512_shuffle_i64x2(n, n, _MM_SHUFFLE(3, 1, 2, 0));   /* lo j, hi j, lo, hi */
+      } else {
+        __m512i b = _mm512_inserti64x4(_mm512_castsi256_si512(
+            _mm256_loadu_si256((const __m256i *)(row[j] + at))),
+            _mm256_loadu_si256((const __m256i *)(row[j + 8] + at)), 1);
+        z[j] = _mm512_xor_si512(b, _mm512_set1_epi8((char)0x80));
+      }
+    }
+    transpose_16x8(z, &wh->q[u * 8 * 64]);
+    _mm512_store_ps(&wh->s[u * GEMM_LANES], gather_scales(base, w->row_bytes, nr, at));
+  }
+}
+
+
 /* Fills wh with rows [r0, r0 + nr) and columns [c0, c0 + cc); missing rows get scale 0. */
 static void pack_half(whalf *wh, const qora_weight *w, const gemm_layout *l, long r0, int nr,
                       int64_t c0, int64_t cc) {
   const qora_type_traits *tt = qora_type_get(w->type);
   unpack_fn unpack = unpacker(w->type);
-  int kk_n = l->bl / 4, nsub = tt->blck / l->bl, nbc = (int)(cc / l->bl);
-  _Alignas(64) uint8_t v[QK_K];
+  int kk_n = l->bl / 4, nsub = tt->blck / l->bl;
+  _Alignas(64) uint8_t v[GEMM_LANES][QK_K];
   float s[16], m[16];
+  const char *base = (const char *)w->data + (size_t)r0 * w->row_bytes +
+                     (size_t)(c0 / tt->blck) * tt->type_size;
 
-  for (int r = 0; r < GEMM_LANES; r++) {
-    if (r >= nr) {
-      for (int b = 0; b < nbc; b++)
-        wh->s[b * GEMM_LANES + r] = wh->m[b * GEMM_LANES + r] = 0;
-      continue;
-    }
-    const char *row = (const char *)w->data + (size_t)(r0 + r) * w->row_bytes +
-                      (size_t)(c0 / tt->blck) * tt->type_size;
-    for (int u = 0; u < cc / tt->blck; u++) {
-      unpack(row + (size_t)u * tt->type_size, v, s, m);
+  if (w->type == QORA_Q4_0 || w->type == QORA_Q8_0) {
+    pack_half_q8(wh, w, r0, nr, c0, cc);
+    return;
+  }
+  for (int u = 0; u < cc / tt->blck; u++) {
+    for (int r = 0; r < GEMM_LANES; r++) {
+      if (r < nr)
+        unpack(base + (size_t)r * w->row_bytes + (size_t)u * tt->type_size, v[r], s, m);
+      else
+        for (int j = 0; j < nsub; j++)
+          s[j] = m[j] = 0;
       for (int j = 0; j < nsub; j++) {
-        int b = u * nsub + j;
-        wh->s[b * GEMM_LANES + r] = s[j];
-        wh->m[b * GEMM_LANES + r] = m[j];
-        for (int kk = 0; kk < kk_n; kk++)
-          memcpy(&wh->q[((b * kk_n + kk) * GEMM_LANES + r) * 4], v + j * l->bl + 4 * kk, 4);
+        wh->s[(u * nsub + j) * GEMM_LANES + r] = s[j];
+        wh->m[(u * nsub + j) * GEMM_LANES + r] = m[j];
       }
+    }
+    for (int j = 0; j < nsub; j++) {
+      int b = u * nsub + j;
+      if (kk_n == 8) {
+        transpose_rows(&v[0][j * 32], QK_K, &wh->q[b * 8 * 64]);
+        continue;
+      }
+      for (int r = 0; r < GEMM_LANES; r++)
+        for (int kk = 0; kk < kk_n; kk++)
+          memcpy(&wh->q[((b * kk_n + kk) * GEMM_LANES + r) * 4], &v[r][j * l->bl + 4 * kk], 4);
     }
   }
 }
