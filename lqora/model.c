@@ -1,5 +1,6 @@
 /*
-** model.c: the qora.Model userdata: loading a GGUF file, describing the model, tokenizing.
+** model.c: the qora.Model userdata: loading a GGUF file or a Hugging Face folder, describing
+** the model, tokenizing, saving.
 ** Sessions keep their model alive (it is their user value) and count themselves in it, so an
 ** explicit m:close() frees the weights only when the last session is gone.
 */
@@ -51,12 +52,15 @@ static int32_t check_token(lua_State *L, int arg, const qora_tokenizer *tk) {
 }
 
 
-/* core.load(path[, threads]) -> model, or nil and a message when the file cannot be used. */
+/*
+** core.load(path[, threads[, quant[, progress]]]) -> model, or nil and a message when the file
+** or folder cannot be used. quant (Hugging Face folders only) is checked by the engine.
+*/
 static int model_load(lua_State *L) {
   size_t len;
   const char *path = luaL_checklstring(L, 1, &len);
   lua_Integer threads = luaL_optinteger(L, 2, 0);
-  qora_load_opts opts = { 0 };
+  qora_load_opts opts = { .quant = luaL_optstring(L, 3, NULL), .progress = lua_toboolean(L, 4) };
   qora_err err = { "" };
   lqora_model *lm;
 
@@ -74,6 +78,24 @@ static int model_load(lua_State *L) {
     lua_pushstring(L, err.msg[0] ? err.msg : "the model could not be loaded");
     return 2;
   }
+  return 1;
+}
+
+
+/* m:save(path) -> true, or nil and a message when the file cannot be written. */
+static int model_save(lua_State *L) {
+  lqora_model *lm = lqora_check_model(L, 1);
+  size_t len;
+  const char *path = luaL_checklstring(L, 2, &len);
+  qora_err err = { "" };
+
+  luaL_argcheck(L, strlen(path) == len, 2, "the path contains a NUL byte");
+  if (qora_model_save(lm->m, path, &err) != 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err.msg[0] ? err.msg : "the model could not be saved");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
   return 1;
 }
 
@@ -293,6 +315,7 @@ void lqora_open_model(lua_State *L) {
     {"is_eog", model_is_eog},
     {"session", lqora_session_new},
     {"stream", lqora_stream_new},
+    {"save", model_save},
     {"close", model_close},
     {"__close", model_close},
     {"__gc", model_close},

@@ -33,7 +33,8 @@ end
 local function methods(obj)
   local out = {}
   for name, f in pairs(getmetatable(obj)) do
-    if type(f) == "function" and name ~= "__gc" and name ~= "__index" then
+    -- save would write files named by the bad arguments; hf_spec.lua tests its misuse
+    if type(f) == "function" and name ~= "__gc" and name ~= "__index" and name ~= "save" then
       out[#out + 1] = name
     end
   end

@@ -57,17 +57,29 @@ local function check_integer(fname, name, v, lo)
 end
 M.check_integer = check_integer
 
---- Loads a GGUF file.
+local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
+
+--- Loads a GGUF file, or a Hugging Face checkpoint folder (or its config.json), whose weights
+-- are converted while loading.
 -- @param path string
--- @param opts table|nil { threads = 0 (one per core) }
--- @return Model, or nil and a message when the file cannot be used
+-- @param opts table|nil { threads = 0 (one per core), quant = "q4_0" | "q8_0" | "f16" |
+--   "bf16" | "f32" (folders only; default "q4_0"), progress = false (a bar on stderr while
+--   converting, when stderr is a terminal) }
+-- @return Model, or nil and a message when the file or folder cannot be used
 function M.load(path, opts)
   if type(path) ~= "string" then
     error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")", 2)
   end
-  opts = check_options("load", opts, { threads = true })
+  opts = check_options("load", opts, { threads = true, quant = true, progress = true })
   check_integer("load", "threads", opts.threads, 0)
-  local c, err = core.load(path, opts.threads)
+  if opts.quant ~= nil and not QUANTS[opts.quant] then
+    bad_option("load", ('quant must be "q4_0", "q8_0", "f16", "bf16" or "f32", got %s')
+                       :format(tostring(opts.quant)))
+  end
+  if opts.progress ~= nil and type(opts.progress) ~= "boolean" then
+    bad_option("load", "progress must be a boolean, got " .. type(opts.progress))
+  end
+  local c, err = core.load(path, opts.threads, opts.quant, opts.progress)
   if not c then
     return nil, err
   end
@@ -113,6 +125,17 @@ end
 --- A metadata string of the GGUF file, or nil.
 function Model:meta(key)
   return self.core:meta(key)
+end
+
+--- Writes the model as a GGUF file: the weights in their loaded types, the tokenizer and the
+-- chat template. A folder converted once loads from it without converting.
+-- @param path string
+-- @return true, or nil and a message when the file cannot be written
+function Model:save(path)
+  if type(path) ~= "string" then
+    error("bad argument #1 to 'save' (string expected, got " .. type(path) .. ")", 2)
+  end
+  return self.core:save(path)
 end
 
 --- Frees the weights once the model's sessions are closed or collected.

@@ -1,0 +1,165 @@
+-- Hugging Face checkpoint folders from Lua: qora.load with quant and progress, model:save. The logits compared here are the ones
+-- transformers computed for the tiny fixtures (spec/fixtures/hf/README.md).
+local S = dofile("spec/support.lua")
+local qora = require("qora")
+
+local FIX = "spec/fixtures/hf/"
+local YARN, NOPE = FIX .. "tiny-yarn", FIX .. "tiny-nope"
+
+local function quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- Runs a shell command; returns its stdout, stderr and exit code.
+local function sh(line)
+  local err_path = os.tmpname()
+  local p = assert(io.popen(line .. " 2>" .. err_path .. " </dev/null", "r"))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local err = S.read(err_path)
+  os.remove(err_path)
+  return out, err, code
+end
+
+-- A scratch folder holding a copy of a fixture folder.
+local function copy_of(dir)
+  local tmp = os.tmpname()
+  os.remove(tmp)
+  assert(select(3, sh(("mkdir %s && cp %s/* %s"):format(quote(tmp), quote(dir), quote(tmp))))
+         == 0)
+  return tmp
+end
+
+local function remove(dir)
+  sh("rm -rf " .. quote(dir))
+end
+
+-- Replaces the first occurrence of from (plain text) in file name of dir.
+local function edit(dir, name, from, to)
+  local path = dir .. "/" .. name
+  local text = S.read(path)
+  local i, j = text:find(from, 1, true)
+  assert(i, "no " .. from .. " in " .. path)
+  local f = assert(io.open(path, "wb"))
+  f:write(text:sub(1, i - 1), to, text:sub(j + 1))
+  f:close()
+end
+
+-- Every position's logits of a prompt (little-endian float32), from a new F32-cache session.
+local function logits(m, prompt)
+  local ids = S.read_ids(FIX .. "prompts/" .. prompt .. ".ids")
+  local s = m:session({ ctx = #ids, kv_type = "f32" })
+  local raw = s:eval(ids, { all_logits = true })
+  s:close()
+  return raw
+end
+
+-- The largest difference between qora's logits and transformers' for a prompt, and where.
+local function max_diff(m, ckpt, prompt)
+  local got = logits(m, prompt)
+  local want = S.read(FIX .. "logits/" .. ckpt .. "_" .. prompt .. ".f32")
+  local worst, at = 0, 0
+  assert(#want == #got, "the fixture and qora disagree on the number of logits")
+  for i = 1, #got, 4 do
+    local d = math.abs(string.unpack("<f", got, i) - string.unpack("<f", want, i))
+    if not (d <= worst) then
+      worst, at = d, i // 4
+    end
+  end
+  return worst, at
+end
+
+describe("qora.load of a Hugging Face folder", function()
+  it("gives transformers' logits within 0.01 as F32, for both fixtures", function()
+    for _, ckpt in ipairs({ "tiny-yarn", "tiny-nope" }) do
+      local m = assert(qora.load(FIX .. ckpt, { quant = "f32", threads = 2 }))
+      for _, prompt in ipairs({ "story", "chat", "code" }) do
+        local d, at = max_diff(m, ckpt, prompt)
+        assert(d <= 0.01, ("%s %s: logit %d differs by %g"):format(ckpt, prompt, at, d))
+      end
+      m:close()
+    end
+  end)
+
+  it("describes the folder: sizes, types, chat template", function()
+    local m = assert(qora.load(NOPE .. "/config.json", { quant = "q8_0", progress = true }))
+    local info = m.info
+    assert.equal("smollm3", info.arch)
+    assert.equal(6, info.n_layer)
+    assert.equal(32, info.head_dim)
+    assert.is_false(info.tied_embeddings)
+    assert.same({ Q8_0 = 44, F32 = 13 }, info.tensor_types)
+    local config = qora.core.json_decode(S.read(NOPE .. "/tokenizer_config.json"))
+    assert.equal(config.chat_template, info.chat_template)
+    m:close()
+  end)
+
+  it("converts to Q4_0 by default", function()
+    local m = assert(qora.load(YARN))
+    assert.same({ Q4_0 = 57, F32 = 17 }, m.info.tensor_types)
+    m:close()
+  end)
+
+  it("raises on a quant or progress option of the wrong kind", function()
+    assert.has_error(function() qora.load(YARN, { quant = "q5_k" }) end)
+    assert.has_error(function() qora.load(YARN, { quant = 4 }) end)
+    assert.has_error(function() qora.load(YARN, { progress = 1 }) end)
+  end)
+
+  it("returns nil and a message for a quant given with a GGUF file", function()
+    local m, err = qora.load(S.tiny("f32"), { quant = "q8_0" })
+    assert.is_nil(m)
+    assert.truthy(err:find("GGUF", 1, true), err)
+  end)
+
+  local damaged = {
+    { "a truncated safetensors header", NOPE, function(dir)
+        assert(select(3, sh("truncate -s 1000 " .. quote(dir .. "/model.safetensors"))) == 0)
+      end, "truncated" },
+    { "a missing shard", YARN, function(dir)
+        os.remove(dir .. "/model-00001-of-00002.safetensors")
+      end, "model-00001-of-00002.safetensors is missing" },
+    { "a config without num_attention_heads", NOPE, function(dir)
+        edit(dir, "config.json", '"num_attention_heads": 4,', "")
+      end, "num_attention_heads" },
+    { "a config whose intermediate_size contradicts the weights", NOPE, function(dir)
+        edit(dir, "config.json", '"intermediate_size": 128,', '"intermediate_size": 160,')
+      end, "mlp.gate_proj.weight" },
+  }
+  for _, case in ipairs(damaged) do
+    it("returns nil and a message for " .. case[1], function()
+      local dir = copy_of(case[2])
+      case[3](dir)
+      local m, err = qora.load(dir, { quant = "f32" })
+      remove(dir)
+      assert.is_nil(m)
+      assert.truthy(err:find(case[4], 1, true), err)
+    end)
+  end
+end)
+
+describe("model:save", function()
+  it("writes a GGUF that loads back with the same logits", function()
+    local path = os.tmpname()
+    local m = assert(qora.load(YARN, { quant = "f32" }))
+    assert.is_true(m:save(path))
+    local back = assert(qora.load(path))
+    assert.same(m.info.tensor_types, back.info.tensor_types)
+    assert.equal(m.info.chat_template, back.info.chat_template)
+    local d, at = max_diff(back, "tiny-yarn", "code")
+    assert(d <= 0.01, ("logit %d differs from transformers' by %g"):format(at, d))
+    m:close()
+    back:close()
+    os.remove(path)
+  end)
+
+  it("returns nil and a message when the file cannot be written", function()
+    local m = assert(qora.load(NOPE, { quant = "q8_0" }))
+    local ok, err = m:save("/nonexistent-folder/x.gguf")
+    assert.is_nil(ok)
+    assert.truthy(err:find("/nonexistent-folder/x.gguf", 1, true), err)
+    assert.has_error(function() m:save(42) end)
+    assert.has_error(function() m:save("a\0b") end)
+    m:close()
+  end)
+end)
