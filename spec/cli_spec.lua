@@ -56,7 +56,7 @@ describe("qora command", function()
     { { "--top-p", "1.5", "--load", TINY }, "--top-p must be from 0 to 1" },
     { { "--greedy=yes" }, "--greedy takes no value" },
     { { "stray" }, "unexpected argument 'stray'" },
-    { { "--model-path", "x" }, "--model-path is not supported yet" },
+    { { "--model-path", "/nonexistent-folder", "--prompt", "hi" }, "/nonexistent-folder" },
     { { "--prompt", "hi" }, "--load PATH is required" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi" }, "/nonexistent.gguf" },
     { { "--load", TINY }, "no prompt" },

@@ -1,4 +1,5 @@
--- Hugging Face checkpoint folders from Lua: qora.load with quant and progress, model:save. The logits compared here are the ones
+-- Hugging Face checkpoint folders from Lua: qora.load with quant and progress, model:save, and
+-- the command's --model-path, --quant, --f16 and --save. The logits compared here are the ones
 -- transformers computed for the tiny fixtures (spec/fixtures/hf/README.md).
 local S = dofile("spec/support.lua")
 local qora = require("qora")
@@ -19,6 +20,14 @@ local function sh(line)
   local err = S.read(err_path)
   os.remove(err_path)
   return out, err, code
+end
+
+local function qora_cmd(args)
+  local cmd = { "lua5.4", "bin/qora" }
+  for _, a in ipairs(args) do
+    cmd[#cmd + 1] = quote(a)
+  end
+  return sh(table.concat(cmd, " "))
 end
 
 -- A scratch folder holding a copy of a fixture folder.
@@ -162,4 +171,46 @@ describe("model:save", function()
     assert.has_error(function() m:save("a\0b") end)
     m:close()
   end)
+end)
+
+describe("qora --model-path", function()
+  it("converts a folder and saves it with --save, without a prompt", function()
+    local path = os.tmpname()
+    local out, err, code = qora_cmd({ "--model-path", YARN, "--quant", "q8_0", "--save", path })
+    assert.equal(0, code, err)
+    assert.equal("", out)
+    local m = assert(qora.load(path))
+    assert.same({ Q8_0 = 57, F32 = 17 }, m.info.tensor_types)
+    m:close()
+    os.remove(path)
+  end)
+
+  it("runs a folder with the main command's flags, as the library does", function()
+    local out, err, code = qora_cmd({ "--model-path", NOPE, "--f16", "--raw", "--greedy",
+                                      "--prompt", "Once upon a time", "--max-tokens", "8" })
+    assert.equal(0, code, err)
+    local m = assert(qora.load(NOPE, { quant = "f16" }))
+    local s = m:session()
+    local _, text = S.collect(s:generate({ prompt = "Once upon a time", max_tokens = 8,
+                                           sampler = require("qora.sampling").greedy() }))
+    assert.equal(text .. "\n", out)
+    m:close()
+  end)
+
+  local errors = {
+    { { "--model-path", YARN, "--f16", "--quant", "q8_0", "--prompt", "x" }, "two types" },
+    { { "--load", S.tiny("f32"), "--quant", "q8_0", "--prompt", "x" }, "--model-path" },
+    { { "--load", S.tiny("f32"), "--model-path", YARN, "--prompt", "x" }, "not both" },
+    { { "--model-path", YARN, "--quant", "q5_k", "--prompt", "x" }, "--quant expects" },
+    { { "--model-path", "/nonexistent-folder", "--prompt", "x" }, "/nonexistent-folder" },
+    { { "--model-path", YARN, "--save", "/nonexistent-folder/x.gguf" }, "cannot create" },
+  }
+  for _, case in ipairs(errors) do
+    it("fails with a message naming the problem: " .. table.concat(case[1], " "), function()
+      local out, err, code = qora_cmd(case[1])
+      assert.equal(1, code)
+      assert.equal("", out)
+      assert.truthy(err:find(case[2], 1, true), "stderr: " .. err)
+    end)
+  end
 end)

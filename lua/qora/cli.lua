@@ -1,4 +1,5 @@
---- The `qora` command: load a GGUF model, answer a prompt, stream the text to stdout.
+--- The `qora` command: load a model (a GGUF file or a Hugging Face folder), answer a prompt,
+-- stream the text to stdout; or convert a folder once into a GGUF file (--save).
 -- bin/qora calls main(arg) and exits with its result. Errors go to stderr with exit code 1.
 local qora = require("qora")
 local sampling = require("qora.sampling")
@@ -7,9 +8,17 @@ local M = {}
 
 M.USAGE = [[
 Usage: qora --load MODEL.gguf [options]
+       qora --model-path DIR [--quant TYPE | --f16] [--save OUT.gguf] [options]
 Answers a prompt with a SmolLM3-family model, streaming the text to stdout.
 
   --load PATH         GGUF model file to run
+  --model-path DIR    Hugging Face checkpoint folder to run (config.json, *.safetensors,
+                      tokenizer.json), its weights converted while loading
+  --quant TYPE        the type a folder's weights are converted to: q4_0 (default), q8_0,
+                      f16, bf16 or f32
+  --f16               the same as --quant f16
+  --save PATH         write the loaded model as a GGUF file (loads instantly next time);
+                      without --prompt, qora stops there
   --prompt TEXT       the prompt (default: read from stdin when it is not a terminal)
   --system TEXT       a system prompt for the chat template
   --max-tokens N      generate at most N tokens (default 256)
@@ -29,13 +38,13 @@ Answers a prompt with a SmolLM3-family model, streaming the text to stdout.
 -- Flags and what they take: "string", "count" (integer >= 0), "positive", "integer",
 -- "number", or true for a switch.
 local FLAGS = {
-  load = "string", prompt = "string", system = "string", ["max-tokens"] = "count",
+  load = "string", ["model-path"] = "string", quant = "string", f16 = true, save = "string",
+  prompt = "string", system = "string", ["max-tokens"] = "count",
   ["no-think"] = true, raw = true, greedy = true, temperature = "number", ["top-p"] = "number",
   seed = "integer", threads = "count", ctx = "positive", stats = true, help = true,
 }
 
--- Flags that are planned but not there yet (issue 3).
-local LATER = { ["model-path"] = true, f16 = true, save = true }
+local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
 
 local function fail(fmt, ...)
   error({ message = fmt:format(...) })
@@ -71,8 +80,6 @@ function M.parse(argv)
     name = name or a:match("^%-%-([%w%-]+)$")
     if not name then
       fail("unexpected argument '%s' (options start with --; see qora --help)", a)
-    elseif LATER[name] then
-      fail("--%s is not supported yet", name)
     end
     local kind = FLAGS[name]
     if kind == nil then
@@ -101,8 +108,27 @@ local function settle(opts)
   if opts["top-p"] and (opts["top-p"] < 0 or opts["top-p"] > 1) then
     fail("--top-p must be from 0 to 1, got %s", opts["top-p"])
   end
-  if not opts.load then
-    fail("--load PATH is required: the GGUF model to run (`make run` passes the default one)")
+  if opts.load and opts["model-path"] then
+    fail("give --load FILE or --model-path DIR, not both")
+  end
+  if opts.f16 and opts.quant and opts.quant ~= "f16" then
+    fail("--f16 and --quant %s ask for two types; give one", opts.quant)
+  end
+  opts.quant = opts.f16 and "f16" or opts.quant
+  if opts.quant and not QUANTS[opts.quant] then
+    fail("--quant expects q4_0, q8_0, f16, bf16 or f32, got '%s'", opts.quant)
+  end
+  if opts.quant and not opts["model-path"] then
+    fail("--quant and --f16 convert a Hugging Face folder (--model-path); a GGUF file keeps "
+         .. "its types")
+  end
+  opts.path = opts.load or opts["model-path"]
+  if not opts.path then
+    fail("--load PATH is required: the GGUF model to run (`make run` passes the default one); "
+         .. "or --model-path DIR for a Hugging Face folder")
+  end
+  if opts.save and not opts.prompt then
+    return opts               -- convert and save only
   end
   if not opts.prompt then
     if qora.core.isatty(0) then
@@ -164,11 +190,21 @@ local function run(argv)
   settle(opts)
 
   local t0 = qora.core.now()
-  local model, err = qora.load(opts.load, { threads = opts.threads })
+  local model, err = qora.load(opts.path, { threads = opts.threads, quant = opts.quant,
+                                            progress = opts["model-path"] ~= nil })
   if not model then
     fail("%s", err)
   end
   local load_s = qora.core.now() - t0
+  if opts.save then
+    local ok, serr = model:save(opts.save)
+    if not ok then
+      fail("%s", serr)
+    end
+    if not opts.prompt then
+      return 0
+    end
+  end
 
   local next_piece, session = pieces(model, opts)
   for piece in next_piece do
