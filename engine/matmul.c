@@ -16,9 +16,6 @@
 /* Rows of weights done together, so their bytes are reused across the tokens from cache. */
 #define ROW_TILE 16
 
-/* Fewest tokens for the tiled path: below, repacking the weights costs more than it saves. */
-#define GEMM_MIN_TOK 8
-
 typedef struct mm_job {
   const qora_weight *w;
   const qora_type_traits *vt;   /* the activation type's traits */
@@ -47,20 +44,22 @@ static size_t align_size(size_t n) {
 }
 
 
-/* The activation tiles come after the converted rows (whatever the CPU level, for tests). */
+/*
+** The converted rows, then the packs of either path (whatever the CPU level, for tests); room
+** for n_tok tokens is room for fewer.
+*/
 size_t qora_matmul_scratch(const qora_weight *w, int n_tok) {
   const qora_type_traits *t = qora_type_get(w->type);
-  size_t bytes;
+  const gemm_layout *gl = qora_gemm_layout(w->type);
+  size_t rows, tiles = 0, gemv;
 
   if (t == NULL || t->vec_dot_type == QORA_F32)
     return 0;
-  bytes = align_size(qora_row_size(t->vec_dot_type, w->cols) * (size_t)n_tok);
-  size_t tiles = ((size_t)n_tok + GEMM_TOK - 1) / GEMM_TOK;
-  if (qora_gemm_layout(w->type) && n_tok >= GEMM_MIN_TOK)
-    bytes += qora_gemm_tile_bytes(w->type, w->cols) * tiles;
-  else
-    bytes += align_size(qora_gemv_token_bytes(w->type, w->cols)) * (size_t)n_tok;
-  return bytes + SCRATCH_ALIGN;
+  rows = align_size(qora_row_size(t->vec_dot_type, w->cols) * (size_t)n_tok);
+  if (gl && n_tok >= gl->min_tok)
+    tiles = qora_gemm_tile_bytes(w->type, w->cols) * (((size_t)n_tok + GEMM_TOK - 1) / GEMM_TOK);
+  gemv = align_size(qora_gemv_token_bytes(w->type, w->cols)) * (size_t)n_tok;
+  return rows + (tiles > gemv ? tiles : gemv) + SCRATCH_ALIGN;
 }
 
 
@@ -139,9 +138,10 @@ void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx,
     j.q = align_up(scratch);
     j.qrow = qora_row_size(t->vec_dot_type, w->cols);
     char *after = j.q + align_size(j.qrow * (size_t)n_tok);
-    if (n_tok >= GEMM_MIN_TOK && qora_gemm_available() && qora_gemm_layout(w->type))
+    const gemm_layout *gl = qora_gemm_layout(w->type);
+    if (gl && n_tok >= gl->min_tok && qora_gemm_available())
       j.packed = after;
-    else if (n_tok < GEMM_MIN_TOK && qora_gemv_available(w->type)) {
+    else if (qora_gemv_available(w->type)) {
       j.gemv = after;
       j.gemv_stride = align_size(qora_gemv_token_bytes(w->type, w->cols));
     }

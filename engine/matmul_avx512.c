@@ -8,12 +8,12 @@
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "matmul_kernels.h"
 #include "quant_kernels.h"
 
-#define F16(h) _cvtsh_ss(h)
 #define MAX_SUB (GEMM_CHUNK / 16)    /* scaled blocks per chunk, at most */
 
 /* One chunk of 16 rows: q[block][bl / 4][16 rows][4 values], s and m[block][16 rows]. */
@@ -44,69 +44,86 @@ typedef struct tile_args {
 /* ------------------------------------------------------------------ weight unpacking */
 
 /*
-** Each function turns one block (32 values, or 256 for K-quants) into u8 values in order
-** and the scale and min of each scaled block, such that value = s * (u8 - off) + m.
+** A tile holds each row's values as u8 (value = s * (u8 - off) + m per scaled block). The
+** scales of 16 rows are computed together from gathered fields; the values are unpacked row
+** by row into a staging area and then transposed, 32 values at a time.
 */
-typedef void (*unpack_fn)(const void *blk, uint8_t *v, float *s, float *m);
 
-
-static void nibbles(const uint8_t *qs, uint8_t *v) {
-  __m128i b = _mm_loadu_si128((const __m128i *)qs), m4 = _mm_set1_epi8(0x0f);
-  _mm_storeu_si128((__m128i *)v, _mm_and_si128(b, m4));
-  _mm_storeu_si128((__m128i *)(v + 16), _mm_and_si128(_mm_srli_epi16(b, 4), m4));
+/* A 32-bit field at byte off of 16 rows (row_bytes apart) of one block; 0 from row nr on. */
+static inline __m512i gather_field(const char *blk, size_t row_bytes, int nr, size_t off) {
+  __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                                     12, 13, 14, 15),
+                                   _mm512_set1_epi32((int)row_bytes));
+  return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), (__mmask16)((1u << nr) - 1), idx,
+                                     blk + off, 1);
 }
 
 
-static void unpack_q4_0(const void *blk, uint8_t *v, float *s, float *m) {
-  const block_q4_0 *b = blk;
-  nibbles(b->qs, v);
-  s[0] = F16(b->d);
-  m[0] = 0;
+/* The same for an F16 field, as floats. */
+static inline __m512 gather_f16s(const char *blk, size_t row_bytes, int nr, size_t off) {
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(gather_field(blk, row_bytes, nr, off)));
 }
 
 
-static void unpack_q4_1(const void *blk, uint8_t *v, float *s, float *m) {
-  const block_q4_1 *b = blk;
-  nibbles(b->qs, v);
-  s[0] = F16(b->d);
-  m[0] = F16(b->m);
+/* Byte k (0-3) of each lane, unsigned or signed, as floats. */
+static inline __m512 byte_ps(__m512i v, int k, int is_signed) {
+  __m512i b = _mm512_slli_epi32(v, 24 - 8 * k);
+  return _mm512_cvtepi32_ps(is_signed ? _mm512_srai_epi32(b, 24) : _mm512_srli_epi32(b, 24));
 }
 
 
-static void unpack_q8_0(const void *blk, uint8_t *v, float *s, float *m) {
-  const block_q8_0 *b = blk;
-  __m256i q = _mm256_loadu_si256((const __m256i *)b->qs);
-  _mm256_storeu_si256((__m256i *)v, _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80)));
-  s[0] = F16(b->d);
-  m[0] = 0;
-}
-
-
-static void k4_scales(const qora_f16 d, const qora_f16 dmin, const uint8_t *packed, float *s,
-                      float *m) {
-  uint8_t sc[8], mn[8];
-  qora_k4_scales(packed, sc, mn);
+/* Q4_K / Q5_K: d * scale and -dmin * min of the 8 sub-blocks, from the 12 packed bytes. */
+static void scales_k4(const char *blk, size_t rb, int nr, float *s, float *m) {
+  __m512 d = gather_f16s(blk, rb, nr, 0), dmin = gather_f16s(blk, rb, nr, 2);
+  __m512i u0 = gather_field(blk, rb, nr, 4), u1 = gather_field(blk, rb, nr, 8);
+  __m512i u2 = gather_field(blk, rb, nr, 12);
+  __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f);
+  __m512i m2 = _mm512_set1_epi32(0x03030303);
+  __m512i sc[2] = {_mm512_and_si512(u0, m6),
+                   _mm512_or_si512(_mm512_and_si512(u2, m4), _mm512_slli_epi32(
+                       _mm512_and_si512(_mm512_srli_epi32(u0, 6), m2), 4))};
+  __m512i mn[2] = {_mm512_and_si512(u1, m6),
+                   _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), m4),
+                       _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), m2), 4))};
   for (int j = 0; j < 8; j++) {
-    s[j] = F16(d) * sc[j];
-    m[j] = -F16(dmin) * mn[j];
+    _mm512_store_ps(s + j * GEMM_LANES, _mm512_mul_ps(d, byte_ps(sc[j / 4], j % 4, 0)));
+    _mm512_store_ps(m + j * GEMM_LANES,
+                    _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), dmin),
+                                  byte_ps(mn[j / 4], j % 4, 0)));
   }
 }
 
 
-static void unpack_q4_K(const void *blk, uint8_t *v, float *s, float *m) {
+/* Q6_K: d * scale of the 16 sub-blocks of 16 (signed 8-bit scales). */
+static void scales_q6_K(const char *blk, size_t rb, int nr, float *s, float *m) {
+  __m512 d = gather_f16s(blk, rb, nr, offsetof(block_q6_K, d));
+  for (int g = 0; g < 4; g++) {
+    __m512i w = gather_field(blk, rb, nr, offsetof(block_q6_K, scales) + 4 * g);
+    for (int k = 0; k < 4; k++) {
+      _mm512_store_ps(s + (4 * g + k) * GEMM_LANES, _mm512_mul_ps(d, byte_ps(w, k, 1)));
+      _mm512_store_ps(m + (4 * g + k) * GEMM_LANES, _mm512_setzero_ps());
+    }
+  }
+}
+
+
+/* The 256 values of one K block as u8, in order. */
+typedef void (*values_fn)(const void *blk, uint8_t *v);
+
+
+static void values_q4_K(const void *blk, uint8_t *v) {
   const block_q4_K *b = blk;
   const __m256i m4 = _mm256_set1_epi8(0x0f);
   for (int g = 0; g < 4; g++) {
     __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * g));
-    _mm256_storeu_si256((__m256i *)(v + 64 * g), _mm256_and_si256(q, m4));
-    _mm256_storeu_si256((__m256i *)(v + 64 * g + 32),
-                        _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+    _mm256_store_si256((__m256i *)(v + 64 * g), _mm256_and_si256(q, m4));
+    _mm256_store_si256((__m256i *)(v + 64 * g + 32),
+                       _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
   }
-  k4_scales(b->d, b->dmin, b->scales, s, m);
 }
 
 
-static void unpack_q5_K(const void *blk, uint8_t *v, float *s, float *m) {
+static void values_q5_K(const void *blk, uint8_t *v) {
   const block_q5_K *b = blk;
   const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
   __m256i qh = _mm256_loadu_si256((const __m256i *)b->qh);
@@ -114,17 +131,16 @@ static void unpack_q5_K(const void *blk, uint8_t *v, float *s, float *m) {
     __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * g));
     __m256i blo = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), one);
     __m256i bhi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * g + 1), one);
-    _mm256_storeu_si256((__m256i *)(v + 64 * g),
-                        _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_slli_epi16(blo, 4)));
-    _mm256_storeu_si256((__m256i *)(v + 64 * g + 32),
-                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
-                                        _mm256_slli_epi16(bhi, 4)));
+    _mm256_store_si256((__m256i *)(v + 64 * g),
+                       _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_slli_epi16(blo, 4)));
+    _mm256_store_si256((__m256i *)(v + 64 * g + 32),
+                       _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                                       _mm256_slli_epi16(bhi, 4)));
   }
-  k4_scales(b->d, b->dmin, b->scales, s, m);
 }
 
 
-static void unpack_q6_K(const void *blk, uint8_t *v, float *s, float *m) {
+static void values_q6_K(const void *blk, uint8_t *v) {
   const block_q6_K *b = blk;
   const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
   for (int h = 0; h < 2; h++) {
@@ -136,36 +152,13 @@ static void unpack_q6_K(const void *blk, uint8_t *v, float *s, float *m) {
       __m256i lo4 = k & 2 ? _mm256_and_si256(_mm256_srli_epi16(l, 4), m4)
                           : _mm256_and_si256(l, m4);
       __m256i hi2 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m2);
-      _mm256_storeu_si256((__m256i *)(v + 128 * h + 32 * k),
-                          _mm256_or_si256(lo4, _mm256_slli_epi16(hi2, 4)));
+      _mm256_store_si256((__m256i *)(v + 128 * h + 32 * k),
+                         _mm256_or_si256(lo4, _mm256_slli_epi16(hi2, 4)));
     }
   }
-  float d = F16(b->d);
-  for (int j = 0; j < 16; j++) {
-    s[j] = d * b->scales[j];
-    m[j] = 0;
-  }
 }
 
 
-static unpack_fn unpacker(int type) {
-  switch (type) {
-  case QORA_Q4_0: return unpack_q4_0;
-  case QORA_Q4_1: return unpack_q4_1;
-  case QORA_Q8_0: return unpack_q8_0;
-  case QORA_Q4_K: return unpack_q4_K;
-  case QORA_Q5_K: return unpack_q5_K;
-  case QORA_Q6_K: return unpack_q6_K;
-  }
-  return NULL;
-}
-
-
-/*
-** Transposes 16 rows x 8 dwords (32 values of each row, v + 32 * r) into 8 vectors whose lane
-** r holds dword kk of row r. Vector j starts with rows j and j + 8; three rounds of vpermt2d
-** then swap a vector index bit with a lane bit each, which leaves lane = row.
-*/
 static inline void transpose_16x8(__m512i z[8], uint8_t *out) {
   static const int32_t idx[3][2][16] = {
     {{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
@@ -205,29 +198,17 @@ static void transpose_rows(const uint8_t *v, int stride, uint8_t *out) {
 }
 
 
-/* Block u's F16 scale (at byte off) of 16 rows, row_bytes apart; 0 for rows from nr on. */
-static inline __m512 gather_scales(const char *base, size_t row_bytes, int nr, size_t off) {
-  __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                                     12, 13, 14, 15),
-                                   _mm512_set1_epi32((int)row_bytes));
-  __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), (__mmask16)((1u << nr) - 1),
-                                          idx, base + off, 1);
-  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
-}
-
-
 /*
-** Q4_0 and Q8_0 straight from the rows: vector j gathers rows j and j + 8 of one block, then
-** one transpose. Rows from nr on read row 0 again (their scale is 0).
+** Q4_0, Q4_1 and Q8_0 straight from the rows: vector j takes rows j and j + 8 of one block,
+** then one transpose. Rows from nr on read row 0 again (their scale is 0).
 */
-static void pack_half_q8(whalf *wh, const qora_weight *w, long r0, int nr, int64_t c0,
+static void pack_half_32(whalf *wh, const qora_weight *w, const char *base, int nr,
                          int64_t cc) {
-  int four_bit = w->type == QORA_Q4_0;
-  size_t bsize = four_bit ? sizeof(block_q4_0) : sizeof(block_q8_0);
-  const char *base = (const char *)w->data + (size_t)r0 * w->row_bytes + (size_t)(c0 / 32) * bsize;
+  int four_bit = w->type != QORA_Q8_0, has_min = w->type == QORA_Q4_1;
+  size_t bsize = qora_type_get(w->type)->type_size, qoff = has_min ? 4 : 2;
   const char *row[GEMM_LANES];
   for (int r = 0; r < GEMM_LANES; r++)
-    row[r] = base + (size_t)(r < nr ? r : 0) * w->row_bytes + 2;   /* the quants */
+    row[r] = base + (size_t)(r < nr ? r : 0) * w->row_bytes + qoff;
 
   for (int u = 0; u < cc / 32; u++) {
     __m512i z[8];
@@ -248,49 +229,49 @@ static void pack_half_q8(whalf *wh, const qora_weight *w, long r0, int nr, int64
       }
     }
     transpose_16x8(z, &wh->q[u * 8 * 64]);
-    _mm512_store_ps(&wh->s[u * GEMM_LANES], gather_scales(base, w->row_bytes, nr, at));
+    _mm512_store_ps(&wh->s[u * GEMM_LANES], gather_f16s(base + at, w->row_bytes, nr, 0));
+    if (has_min)
+      _mm512_store_ps(&wh->m[u * GEMM_LANES], gather_f16s(base + at, w->row_bytes, nr, 2));
+  }
+}
+
+
+/* K-quants: per block of 256, the scales of 16 rows, then each row's values, transposed. */
+static void pack_half_K(whalf *wh, const qora_weight *w, const char *base, int nr,
+                        int64_t cc) {
+  size_t bsize = qora_type_get(w->type)->type_size;
+  values_fn values = w->type == QORA_Q4_K ? values_q4_K : w->type == QORA_Q5_K ? values_q5_K
+                                                                               : values_q6_K;
+  int nsub = w->type == QORA_Q6_K ? 16 : 8;
+  _Alignas(64) uint8_t v[GEMM_LANES][QK_K];
+
+  for (int u = 0; u < cc / QK_K; u++) {
+    const char *blk = base + (size_t)u * bsize;
+    float *s = &wh->s[u * nsub * GEMM_LANES], *m = &wh->m[u * nsub * GEMM_LANES];
+    if (nsub == 16)
+      scales_q6_K(blk, w->row_bytes, nr, s, m);
+    else
+      scales_k4(blk, w->row_bytes, nr, s, m);
+    for (int r = 0; r < GEMM_LANES; r++)
+      values(blk + (size_t)(r < nr ? r : 0) * w->row_bytes, v[r]);
+    /* 32 values at a time: one block of 32, or two of 16 whose vectors follow each other. */
+    for (int j = 0; j < QK_K / 32; j++)
+      transpose_rows(&v[0][j * 32], QK_K, &wh->q[(u * QK_K / 32 + j) * 8 * 64]);
   }
 }
 
 
 /* Fills wh with rows [r0, r0 + nr) and columns [c0, c0 + cc); missing rows get scale 0. */
-static void pack_half(whalf *wh, const qora_weight *w, const gemm_layout *l, long r0, int nr,
-                      int64_t c0, int64_t cc) {
+static void pack_half(whalf *wh, const qora_weight *w, long r0, int nr, int64_t c0,
+                      int64_t cc) {
   const qora_type_traits *tt = qora_type_get(w->type);
-  unpack_fn unpack = unpacker(w->type);
-  int kk_n = l->bl / 4, nsub = tt->blck / l->bl;
-  _Alignas(64) uint8_t v[GEMM_LANES][QK_K];
-  float s[16], m[16];
   const char *base = (const char *)w->data + (size_t)r0 * w->row_bytes +
                      (size_t)(c0 / tt->blck) * tt->type_size;
 
-  if (w->type == QORA_Q4_0 || w->type == QORA_Q8_0) {
-    pack_half_q8(wh, w, r0, nr, c0, cc);
-    return;
-  }
-  for (int u = 0; u < cc / tt->blck; u++) {
-    for (int r = 0; r < GEMM_LANES; r++) {
-      if (r < nr)
-        unpack(base + (size_t)r * w->row_bytes + (size_t)u * tt->type_size, v[r], s, m);
-      else
-        for (int j = 0; j < nsub; j++)
-          s[j] = m[j] = 0;
-      for (int j = 0; j < nsub; j++) {
-        wh->s[(u * nsub + j) * GEMM_LANES + r] = s[j];
-        wh->m[(u * nsub + j) * GEMM_LANES + r] = m[j];
-      }
-    }
-    for (int j = 0; j < nsub; j++) {
-      int b = u * nsub + j;
-      if (kk_n == 8) {
-        transpose_rows(&v[0][j * 32], QK_K, &wh->q[b * 8 * 64]);
-        continue;
-      }
-      for (int r = 0; r < GEMM_LANES; r++)
-        for (int kk = 0; kk < kk_n; kk++)
-          memcpy(&wh->q[((b * kk_n + kk) * GEMM_LANES + r) * 4], &v[r][j * l->bl + 4 * kk], 4);
-    }
-  }
+  if (tt->blck == 32)
+    pack_half_32(wh, w, base, nr, cc);
+  else
+    pack_half_K(wh, w, base, nr, cc);
 }
 
 /* ------------------------------------------------------------------ the kernel */
@@ -409,9 +390,9 @@ void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *
       long r0 = ti * GEMM_ROWS;
       int nr = w->rows - r0 < GEMM_ROWS ? (int)(w->rows - r0) : GEMM_ROWS;
       int n0 = nr < GEMM_LANES ? nr : GEMM_LANES, n1 = nr - n0;
-      pack_half(&wt.h[0], w, l, r0, n0, c0, cc);
+      pack_half(&wt.h[0], w, r0, n0, c0, cc);
       if (n1 > 0)
-        pack_half(&wt.h[1], w, l, r0 + GEMM_LANES, n1, c0, cc);
+        pack_half(&wt.h[1], w, r0 + GEMM_LANES, n1, c0, cc);
       for (int t0 = 0; t0 < n_tok; t0 += GEMM_TOK) {
         const char *at = packed + (size_t)(t0 / GEMM_TOK) * tile_bytes;
         const int32_t *an = (const int32_t *)(at + (size_t)w->cols * GEMM_TOK);

@@ -27,6 +27,7 @@ typedef struct gemm_layout {
   int bl;                           /* values per scaled block: 32, or 16 for Q6_K */
   int off;                          /* weights are stored as u8 = value + off */
   int has_min;                      /* a per-block additive term (Q4_1, Q4_K, Q5_K) */
+  int min_tok;                      /* fewest tokens for which repacking the weights pays */
 } gemm_layout;
 
 /* The layout of type for the tiled path, or NULL when it has none. */

@@ -121,6 +121,24 @@ static void test_threads_agree(int type, shape s) {
 }
 
 
+/* Scratch sized for a batch serves every smaller count (the forward pass sizes it once). */
+static void test_scratch_monotonic(void) {
+  static const int types[] = {QORA_F16, QORA_Q4_0, QORA_Q4_1, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
+  int ok = 1, bad_type = -1, bad_n = 0;
+  for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+    qora_weight w = {types[i], 64, 2048, qora_row_size(types[i], 2048), NULL};
+    for (int n = 1; n <= 512; n++)
+      if (qora_matmul_scratch(&w, n) > qora_matmul_scratch(&w, 512)) {
+        ok = 0, bad_type = types[i], bad_n = n;
+        break;
+      }
+  }
+  TAP_OK(ok, "scratch for 512 tokens is enough for 1 to 512");
+  if (!ok)
+    TAP_DIAG("%s needs more for %d tokens", qora_type_name(bad_type), bad_n);
+}
+
+
 int main(void) {
   static const int types32[] = {QORA_F32, QORA_F16, QORA_BF16, QORA_Q4_0, QORA_Q4_1,
                                 QORA_Q8_0};
@@ -154,5 +172,6 @@ int main(void) {
     test_threads_agree(QORA_F16, (shape){7, 64, 2});
   }
   qora_cpu_set_level(qora_cpu_best());
+  test_scratch_monotonic();
   return tap_done();
 }
