@@ -342,6 +342,99 @@ static void test_yarn_knobs(void) {
 }
 
 
+/* ------------------------------------------------------------ llama */
+
+/* tiny-nope's weights under a Llama config (RoPE on every layer) save with llama.* keys. */
+static void test_llama_folder(void) {
+  char path[256];
+  qora_err err = {{0}};
+  qora_model *folder, *gguf = NULL;
+  double vs_ref, vs_folder;
+  gguf_file *f;
+
+  if (copy_fixture("tiny-nope") == NULL ||
+      edit_file("config.json", "SmolLM3ForCausalLM", "LlamaForCausalLM") < 0 ||
+      edit_file("config.json", "\"model_type\": \"smollm3\"", "\"model_type\": \"llama\"") < 0) {
+    TAP_OK(0, "sets up a Llama config");
+    remove_scratch();
+    return;
+  }
+  folder = load(scratch_dir, "f32", &err);
+  if (folder == NULL)
+    TAP_DIAG("%s", err.msg);
+  else
+    gguf = save_and_reload(folder, "llama.gguf", path, sizeof path);
+  if (gguf != NULL) {
+    logits_of_both(folder, gguf, "tiny-nope", &vs_ref, &vs_folder);
+    TAP_OK(vs_folder <= TOL_SAME, "a Llama folder and its GGUF give the same logits (%.2g)",
+           vs_folder);
+    f = gguf_open(path, &err);
+    TAP_OK(f && meta_str_is(f, "general.architecture", "llama") &&
+           meta_int(f, "llama.block_count") == 6 &&
+           meta_int(f, "llama.attention.key_length") == 32 &&
+           gguf_find(f, "llama.no_rope_layers") == NULL && gguf_find(f, "smollm3.block_count")
+           == NULL, "writes llama.* keys and no RoPE-layer list (Llama uses RoPE everywhere)");
+    gguf_close(f);
+  }
+  qora_model_free(gguf);
+  qora_model_free(folder);
+  remove_scratch();
+}
+
+
+/* Strings of a string array, in order, equal in two files. */
+static int same_strings(const gguf_file *a, const gguf_file *b, const char *key) {
+  const gguf_kv *x = gguf_find(a, key), *y = gguf_find(b, key);
+  gguf_str *sx, *sy;
+  int same;
+
+  if (!x || !y || x->n != y->n)
+    return 0;
+  sx = calloc(x->n, sizeof *sx);
+  sy = calloc(y->n, sizeof *sy);
+  same = sx && sy && gguf_str_array(x, sx, NULL) == 0 && gguf_str_array(y, sy, NULL) == 0;
+  for (uint64_t i = 0; same && i < x->n; i++)
+    same = sx[i].len == sy[i].len && memcmp(sx[i].ptr, sy[i].ptr, sx[i].len) == 0;
+  free(sx);
+  free(sy);
+  return same;
+}
+
+
+/* The real SmolLM2-135M (llama, Q4_1, "smollm" pre-tokenizer), loaded from GGUF, saves again. */
+static void test_smollm2_resave(void) {
+  static const char *src = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+  char path[256];
+  qora_err err = {{0}};
+  qora_model *m, *back;
+  gguf_file *a, *b;
+
+  if (access(src, R_OK) != 0) {
+    TAP_OK(1, "# SKIP %s is not there (make model fetches it)", src);
+    return;
+  }
+  m = load(src, NULL, &err);
+  if (!TAP_OK(m != NULL, "loads SmolLM2-135M")) {
+    TAP_DIAG("%s", err.msg);
+    return;
+  }
+  back = save_and_reload(m, "smollm2.gguf", path, sizeof path);
+  TAP_OK(back && same_weights(m, back), "SmolLM2-135M's Q4_1 weights save byte for byte");
+  a = gguf_open(src, &err);
+  b = gguf_open(path, &err);
+  TAP_OK(a && b && meta_str_is(b, "tokenizer.ggml.pre", "smollm") &&
+         same_strings(a, b, "tokenizer.ggml.tokens") &&
+         same_strings(a, b, "tokenizer.ggml.merges") &&
+         meta_int(a, "tokenizer.ggml.eos_token_id") == meta_int(b, "tokenizer.ggml.eos_token_id")
+         && meta_int(b, "llama.block_count") == 30,
+         "SmolLM2-135M saves its vocabulary, merges in order, pre-tokenizer smollm and EOS");
+  gguf_close(a);
+  gguf_close(b);
+  qora_model_free(back);
+  qora_model_free(m);
+}
+
+
 /* ------------------------------------------------------------ refusals */
 
 static void test_refusals(void) {
@@ -389,6 +482,8 @@ int main(void) {
   test_quantized("tiny-nope", "bf16");
   test_resave();
   test_yarn_knobs();
+  test_llama_folder();
+  test_smollm2_resave();
   test_refusals();
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", out_dir);
   if (system(cmd) != 0)
