@@ -384,6 +384,8 @@ int qora_model_save(const qora_model *m, const char *path, qora_err *err) {
   if (!m->info.has_weights)
     return qora_fail(err, "this model is a vocabulary without weights; there is nothing to "
                      "save");
+  /* TODO(rope-save): linear and llama3 scaling (llama.cpp: rope.scaling.type linear, and a
+  ** rope_freqs.weight tensor) are not written; such folders run, but are not saved. */
   if (m->rope.not_gguf != NULL)
     return qora_fail(err, "this model uses %s, which GGUF metadata cannot describe for qora "
                      "or llama.cpp; run it from its folder instead", m->rope.not_gguf);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "qora.h"
 
@@ -45,6 +46,7 @@ int main(int argc, char **argv) {
   qora_session *s;
   float *logits;
   FILE *out;
+  struct stat st;
 
   if (argc < 4)
     return fail("usage: dump_logits MODEL IDS OUT.f32 [-q QUANT] [-kv f32|f16]", NULL);
@@ -58,7 +60,8 @@ int main(int argc, char **argv) {
   }
   if ((n = read_ids(argv[2], ids)) < 1)
     return fail("cannot read ids from", argv[2]);
-  lo.quant = strstr(argv[1], ".gguf") ? NULL : quant;
+  lo.quant = stat(argv[1], &st) == 0 && S_ISREG(st.st_mode) &&
+             !strstr(argv[1], "config.json") ? NULL : quant;   /* a GGUF keeps its types */
   if ((m = qora_model_load(argv[1], &lo, &err)) == NULL)
     return fail(err.msg, NULL);
   so.n_ctx = n;
