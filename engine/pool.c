@@ -1,7 +1,8 @@
 /*
 ** pool.c: persistent worker threads. Workers spin briefly on a generation counter before
 ** sleeping on a condition variable, so back-to-back jobs (one per matrix product in a decode
-** step) start in microseconds while an idle pool uses no CPU.
+** step) start in microseconds while an idle pool uses no CPU. Starting a job takes the mutex
+** only when some worker has gone to sleep, so a busy decode loop takes no lock.
 */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,6 +19,7 @@ struct qora_pool {
   pthread_cond_t wake;
   atomic_uint gen;          /* bumped once per job */
   atomic_int pending;       /* workers still running the current job */
+  atomic_int sleepers;      /* workers that stopped spinning (they wait on wake) */
   atomic_int quit;
   qora_pool_fn fn;
   void *ctx;
@@ -37,9 +39,15 @@ static unsigned wait_job(qora_pool *p, unsigned seen) {
     if (g != seen)
       return g;
   }
+  /*
+  ** Announce the sleep before the last look at gen; qora_pool_run bumps gen before looking at
+  ** sleepers. Both are sequentially consistent, so one of the two sees the other.
+  */
   pthread_mutex_lock(&p->mu);
+  atomic_fetch_add(&p->sleepers, 1);
   while ((g = atomic_load(&p->gen)) == seen)
     pthread_cond_wait(&p->wake, &p->mu);
+  atomic_fetch_sub(&p->sleepers, 1);
   pthread_mutex_unlock(&p->mu);
   return g;
 }
@@ -115,10 +123,12 @@ void qora_pool_run(qora_pool *p, qora_pool_fn fn, void *ctx) {
   p->fn = fn;
   p->ctx = ctx;
   atomic_store(&p->pending, p->n - 1);
-  pthread_mutex_lock(&p->mu);
-  atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
-  pthread_cond_broadcast(&p->wake);
-  pthread_mutex_unlock(&p->mu);
+  atomic_fetch_add(&p->gen, 1);
+  if (atomic_load(&p->sleepers) > 0) {
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+  }
   fn(ctx, 0, p->n);
   while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
     ;

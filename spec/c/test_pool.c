@@ -1,0 +1,82 @@
+/*
+** test_pool.c: the thread pool runs every job once on every thread, back to back and after
+** its workers have gone to sleep, and qora_split cuts a range into ordered, covering parts.
+*/
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pool.h"
+#include "tap.h"
+
+#define MAX_THREADS 4
+
+typedef struct job {
+  atomic_int runs[MAX_THREADS];
+  atomic_int bad_nth;
+  int nth;
+} job;
+
+
+static void count(void *ctx, int ith, int nth) {
+  job *j = ctx;
+  if (nth != j->nth || ith < 0 || ith >= nth)
+    atomic_fetch_add(&j->bad_nth, 1);
+  else
+    atomic_fetch_add(&j->runs[ith], 1);
+}
+
+
+/* Runs n_jobs jobs, sleeping pause_us between them; 1 when each ran once per thread. */
+static int run_jobs(qora_pool *p, int n_jobs, long pause_us) {
+  int nth = qora_pool_size(p);
+  for (int k = 0; k < n_jobs; k++) {
+    job j = {.nth = nth};
+    qora_pool_run(p, count, &j);
+    for (int i = 0; i < nth; i++)
+      if (atomic_load(&j.runs[i]) != 1)
+        return 0;
+    if (atomic_load(&j.bad_nth))
+      return 0;
+    if (pause_us) {
+      struct timespec ts = {0, pause_us * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  return 1;
+}
+
+
+static void test_split(void) {
+  int ok = 1;
+  for (long n = 0; n < 50 && ok; n++)
+    for (int nth = 1; nth <= 7 && ok; nth++) {
+      long next = 0, lo, hi, biggest = 0, smallest = n;
+      for (int i = 0; i < nth; i++) {
+        qora_split(n, i, nth, &lo, &hi);
+        ok &= lo == next && hi >= lo;
+        next = hi;
+        biggest = hi - lo > biggest ? hi - lo : biggest;
+        smallest = hi - lo < smallest ? hi - lo : smallest;
+      }
+      ok &= next == n && biggest - smallest <= 1;
+    }
+  TAP_OK(ok, "qora_split cuts [0, n) into ordered parts that differ by at most one");
+}
+
+
+int main(void) {
+  alarm(120);                 /* a lost wakeup hangs: let it fail the run instead */
+  qora_pool *one = qora_pool_new(1), *three = qora_pool_new(3);
+
+  TAP_OK(qora_pool_size(one) == 1 && qora_pool_size(three) == 3 && qora_pool_size(NULL) == 1,
+         "pool sizes are what was asked for");
+  TAP_OK(run_jobs(one, 100, 0), "a pool of one runs jobs on the caller");
+  TAP_OK(run_jobs(three, 20000, 0), "20000 back-to-back jobs each run once on every thread");
+  TAP_OK(run_jobs(three, 30, 20000), "jobs after idle pauses wake the sleeping workers");
+  TAP_OK(run_jobs(NULL, 3, 0), "a NULL pool runs jobs on the caller");
+  qora_pool_free(one);
+  qora_pool_free(three);
+  test_split();
+  return tap_done();
+}
