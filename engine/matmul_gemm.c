@@ -87,6 +87,8 @@ void qora_gemm_pack_token(int type, int64_t cols, const void *q8, int t, char *p
 
 
 size_t qora_gemv_token_bytes(int type, int64_t cols) {
+  if (type == QORA_Q4_K || type == QORA_Q5_K)
+    return qora_row_size(QORA_Q8_K, cols);
   if (type != QORA_Q4_0 && type != QORA_Q4_1 && type != QORA_Q8_0)
     return 0;
   return (size_t)(cols / 64) * GEMV_PAIR_BYTES + (size_t)(cols / 32) * 4 + 64;
@@ -94,7 +96,7 @@ size_t qora_gemv_token_bytes(int type, int64_t cols) {
 
 
 int qora_gemv_available(int type) {
-  return qora_gemv_token_bytes(type, 64) > 0 && qora_gemm_available();
+  return qora_gemv_token_bytes(type, QK_K) > 0 && qora_gemm_available();
 }
 
 

@@ -1,9 +1,10 @@
 /*
 ** matmul_gemv_avx512.c: row kernels for a few tokens (decode) with AVX-512 VNNI, for Q4_0,
-** Q4_1 and Q8_0 weights in their stored layout. Per pair of blocks one vpdpbusd takes 64
-** weights; the per-block scales of a row are gathered 16 at a time and spread over the
-** lanes with one permute, so a block costs a few instructions and decode stays bound by the
-** memory bus rather than by the core.
+** Q4_1, Q8_0, Q4_K and Q5_K weights in their stored layout. Per pair of blocks one vpdpbusd
+** takes 64 weights; the per-block scales of a row are gathered 16 at a time and spread over
+** the lanes with one permute. K blocks unpack 128 weights per vector pair against activations
+** stored in that order. A block costs a few instructions, so decode stays bound by the memory
+** bus rather than by the core.
 */
 #if defined(__x86_64__)
 
@@ -56,11 +57,29 @@ static void pack_pair(int four_bit, const int8_t *y0, const int8_t *y1, float d0
 }
 
 
+/*
+** 64 bytes of Q4_K / Q5_K quants (two groups of 32 bytes) unpack, low nibbles then high, to
+** values [0, 32) + [64, 96) and [32, 64) + [96, 128) of their 128: the activations follow.
+*/
+static void pack_k(const block_q8_K *y, int64_t nb, block_q8_K *out) {
+  static const int from[8] = {0, 64, 32, 96, 128, 192, 160, 224};
+  for (int64_t i = 0; i < nb; i++) {
+    out[i] = y[i];
+    for (int k = 0; k < 8; k++)
+      memcpy(out[i].qs + 32 * k, y[i].qs + from[k], 32);
+  }
+}
+
+
 void qora_gemv_pack_token(int type, int64_t cols, const void *q8, char *out) {
   int64_t nb = cols / 32;
   gemv_pair *pairs = (gemv_pair *)out;
   float *sy = (float *)(out + (size_t)(nb / 2) * GEMV_PAIR_BYTES);
 
+  if (type == QORA_Q4_K || type == QORA_Q5_K) {
+    pack_k(q8, cols / QK_K, (block_q8_K *)out);
+    return;
+  }
   if (type == QORA_Q4_1) {
     const block_q8_1 *y = q8;
     for (int64_t b = 0; b + 1 < nb; b += 2)
@@ -202,6 +221,101 @@ static float row_q8_0(const block_q8_0 *x, int nb, const gemv_pair *pk, const bl
 }
 
 
+/* Q4_K / Q5_K scales and mins, 8 bytes each, from the 12 packed bytes, with 32-bit masks. */
+static inline void k4_scales_mins(const uint8_t *packed, uint64_t *sc, uint64_t *mn) {
+  uint32_t u[3];
+  memcpy(u, packed, sizeof u);
+  uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 6) & 0x03030303) << 4;
+  uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 6) & 0x03030303) << 4;
+  *sc = (u[0] & 0x3f3f3f3f) | (uint64_t)sc_hi << 32;
+  *mn = (u[1] & 0x3f3f3f3f) | (uint64_t)mn_hi << 32;
+}
+
+
+/* int16 lanes 0-15 take scale a of the 8 in s16, lanes 16-31 scale b. */
+static inline __m512i two_of(__m512i s16, int a, int b) {
+  __m512i idx = _mm512_inserti64x4(_mm512_set1_epi16((short)a), _mm256_set1_epi16((short)b), 1);
+  return _mm512_permutexvar_epi16(idx, s16);
+}
+
+
+/*
+** One K block: q[k] holds 64 u8 values whose sub-blocks (of 32) are sub[k][0] and sub[k][1];
+** y is the packed activation. Adds scale-weighted sums to acc and the min term to accm.
+*/
+static inline void k_block(const __m512i q[4], const block_q8_K *y, uint64_t sc, uint64_t mn,
+                           float d, float dmin, __m512 *acc, __m256 *accm) {
+  static const int sub[4][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}};
+  __m512i s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
+  __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; k++) {
+    __m512i p = _mm512_maddubs_epi16(q[k], _mm512_loadu_si512(y->qs + 64 * k));
+    sumi = _mm512_dpwssd_epi32(sumi, p, two_of(s16, sub[k][0], sub[k][1]));
+  }
+  __m128i m8 = _mm_cvtsi64_si128((long long)mn);
+  __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));   /* each min twice */
+  __m256i mins = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), m16);
+  *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_set1_ps(y->d * d), *acc);
+  *accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(y->d * dmin), *accm);
+}
+
+
+static float finish_k(__m512 acc, __m256 accm) {
+  __m128 m = _mm_add_ps(_mm256_castps256_ps128(accm), _mm256_extractf128_ps(accm, 1));
+  m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_add_ss(m, _mm_movehdup_ps(m));
+  return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m);
+}
+
+
+static float row_q4_K(const block_q4_K *x, int nb, const block_q8_K *y) {
+  const __m512i m4 = _mm512_set1_epi8(0x0f);
+  __m512 acc = _mm512_setzero_ps();
+  __m256 accm = _mm256_setzero_ps();
+  for (int i = 0; i < nb; i++) {
+    uint64_t sc, mn;
+    k4_scales_mins(x[i].scales, &sc, &mn);
+    __m512i r0 = _mm512_loadu_si512(x[i].qs), r1 = _mm512_loadu_si512(x[i].qs + 64);
+    __m512i q[4] = {_mm512_and_si512(r0, m4), _mm512_and_si512(_mm512_srli_epi16(r0, 4), m4),
+                    _mm512_and_si512(r1, m4), _mm512_and_si512(_mm512_srli_epi16(r1, 4), m4)};
+    k_block(q, &y[i], sc, mn, _cvtsh_ss(x[i].d), _cvtsh_ss(x[i].dmin), &acc, &accm);
+  }
+  return finish_k(acc, accm);
+}
+
+
+/* The fifth bits: for values unpacked as in q[k], bit (2g + half) of qh moves to bit 4. */
+static inline __m512i fifth_bits(__m512i qh2, int k) {
+  static const short shl[4][2] = {{4, 2}, {3, 1}, {0, 0}, {0, 0}};
+  static const short shr[4][2] = {{0, 0}, {0, 0}, {0, 2}, {1, 3}};
+  __m512i up = _mm512_inserti64x4(_mm512_set1_epi16(shl[k][0]), _mm256_set1_epi16(shl[k][1]), 1);
+  __m512i dn = _mm512_inserti64x4(_mm512_set1_epi16(shr[k][0]), _mm256_set1_epi16(shr[k][1]), 1);
+  __m512i v = _mm512_srlv_epi16(_mm512_sllv_epi16(qh2, up), dn);
+  return _mm512_and_si512(v, _mm512_set1_epi8(0x10));
+}
+
+
+static float row_q5_K(const block_q5_K *x, int nb, const block_q8_K *y) {
+  const __m512i m4 = _mm512_set1_epi8(0x0f);
+  __m512 acc = _mm512_setzero_ps();
+  __m256 accm = _mm256_setzero_ps();
+  for (int i = 0; i < nb; i++) {
+    uint64_t sc, mn;
+    k4_scales_mins(x[i].scales, &sc, &mn);
+    __m512i r0 = _mm512_loadu_si512(x[i].qs), r1 = _mm512_loadu_si512(x[i].qs + 64);
+    __m512i qh2 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i].qh));
+    __m512i q[4] = {_mm512_and_si512(r0, m4), _mm512_and_si512(_mm512_srli_epi16(r0, 4), m4),
+                    _mm512_and_si512(r1, m4), _mm512_and_si512(_mm512_srli_epi16(r1, 4), m4)};
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+      q[k] = _mm512_or_si512(q[k], fifth_bits(qh2, k));
+    k_block(q, &y[i], sc, mn, _cvtsh_ss(x[i].d), _cvtsh_ss(x[i].dmin), &acc, &accm);
+  }
+  return finish_k(acc, accm);
+}
+
+
 void qora_gemv_rows(const qora_weight *w, const char *packed, size_t stride, const char *q8,
                     size_t qrow, int n_tok, float *y, int ldy, long lo, long hi) {
   int nb = (int)(w->cols / 32);
@@ -213,7 +327,11 @@ void qora_gemv_rows(const qora_weight *w, const char *packed, size_t stride, con
       const gemv_pair *pk = (const gemv_pair *)(packed + t * stride);
       const void *yq = q8 + t * qrow;
       float v;
-      if (w->type == QORA_Q4_0)
+      if (w->type == QORA_Q4_K)
+        v = row_q4_K(row, nb / 8, (const block_q8_K *)pk);
+      else if (w->type == QORA_Q5_K)
+        v = row_q5_K(row, nb / 8, (const block_q8_K *)pk);
+      else if (w->type == QORA_Q4_0)
         v = row_q4_0(row, nb, pk, yq);
       else if (w->type == QORA_Q8_0)
         v = row_q8_0(row, nb, pk, yq);

@@ -52,7 +52,8 @@ void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *
 /*
 ** Few tokens (decode) on AVX-512 VNNI, for Q4_0, Q4_1 and Q8_0: each token's converted row is
 ** repacked by pairs of blocks into the order the row kernel unpacks the weights in, with the
-** weights' bias and the activation scales laid out per 32-bit lane.
+** weights' bias and the activation scales laid out per 32-bit lane. For Q4_K and Q5_K the
+** pack is the Q8_K row with each block's quants in the order 64 bytes of weights unpack to.
 */
 #define GEMV_PAIR_BYTES 192        /* 64 quants, 16 int32 offsets, 16 float scales */
 /* After the pairs: per block, the activation's d * sum of quants (for Q4_1's min). */
