@@ -15,6 +15,7 @@
 
 #include "err.h"
 #include "gguf.h"
+#include "quant.h"
 
 #define GGUF_MAGIC "GGUF"
 #define GGUF_DEFAULT_ALIGNMENT 32
@@ -35,22 +36,6 @@ static const size_t vtype_size[GGUF_VTYPE_COUNT] = {
   [GGUF_I32] = 4, [GGUF_F32] = 4, [GGUF_BOOL] = 1, [GGUF_U64] = 8, [GGUF_I64] = 8,
   [GGUF_F64] = 8,
 };
-
-/* Block geometry of the GGML types whose size qora knows: values per block, bytes per block. */
-static int type_geometry(uint32_t type, uint64_t *blck, uint64_t *bytes) {
-  switch (type) {
-  case QORA_F32: *blck = 1; *bytes = 4; return 1;
-  case QORA_F16: case QORA_BF16: *blck = 1; *bytes = 2; return 1;
-  case QORA_Q4_0: *blck = 32; *bytes = 18; return 1;
-  case QORA_Q4_1: *blck = 32; *bytes = 20; return 1;
-  case QORA_Q8_0: *blck = 32; *bytes = 34; return 1;
-  case QORA_Q4_K: *blck = 256; *bytes = 144; return 1;
-  case QORA_Q5_K: *blck = 256; *bytes = 176; return 1;
-  case QORA_Q6_K: *blck = 256; *bytes = 210; return 1;
-  default: return 0;
-  }
-}
-
 
 /* ------------------------------------------------------------------ reading */
 
@@ -208,19 +193,21 @@ static int read_tensor_info(cursor *c, gguf_tensor *t) {
 
 /* Sizes a tensor and checks that its bytes lie inside the data section. */
 static int place_tensor(const gguf_file *f, gguf_tensor *t, qora_err *err) {
-  uint64_t blck, bytes, elems = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+  const qora_type_traits *tt = qora_type_get((int)t->type);
+  uint64_t blck, elems = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
 
   if (t->offset % f->alignment)
     return qora_fail(err, "tensor %.*s starts at offset %llu, not a multiple of the file's "
                      "alignment %llu; the file is corrupt", (int)t->name.len, t->name.ptr,
                      (unsigned long long)t->offset, (unsigned long long)f->alignment);
-  if (!type_geometry(t->type, &blck, &bytes))
+  if (tt == NULL)
     return 0;               /* the model loader names the unsupported type */
+  blck = (uint64_t)tt->blck;
   if (t->ne[0] % blck)
     return qora_fail(err, "tensor %.*s: rows of %llu values do not split into blocks of %llu",
                      (int)t->name.len, t->name.ptr, (unsigned long long)t->ne[0],
                      (unsigned long long)blck);
-  t->nbytes = elems / blck * bytes;
+  t->nbytes = elems / blck * tt->type_size;
   if (t->offset > f->size - f->data_offset || t->nbytes > f->size - f->data_offset - t->offset)
     return qora_fail(err, "tensor %.*s (%llu bytes at offset %llu) lies outside the file; "
                      "the file is truncated", (int)t->name.len, t->name.ptr,
