@@ -3,6 +3,8 @@
 ** For 1 token (decode) each repetition reads a different copy of the weights, at least 1 GiB
 ** in all, so the figure is the memory bus's and not the cache's; GB/s counts weight bytes.
 ** For many tokens (prefill) one copy is reused; GFLOP/s counts 2 * rows * cols * tokens.
+** "cpu" is the process's CPU time per call divided by the threads: well below the wall time
+** when other programs share the cores, so the figures are not the machine's.
 **
 ** usage: bench_matmul [-t threads] [-n tokens,...] [-T type,...] [-s seconds] [-l level]
 **        defaults: 2 threads, tokens 1,512, types Q4_0,Q8_0,Q4_K,Q6_K, 1 second per case,
@@ -36,25 +38,34 @@ static const shape shapes[] = {
 };
 
 
-static double now(void) {
+static double clock_s(clockid_t id) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(id, &ts);
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 
-/* Runs the product over the copies round-robin for at least secs; returns seconds per call. */
+static double now(void) {
+  return clock_s(CLOCK_MONOTONIC);
+}
+
+
+/*
+** Runs the product over the copies round-robin for at least secs; returns wall seconds per
+** call and sets *cpu to the process's CPU seconds per call.
+*/
 static double time_case(qora_pool *pool, qora_weight *w, int n_copies, const float *x,
-                        int n_tok, float *y, void *scratch, double secs) {
+                        int n_tok, float *y, void *scratch, double secs, double *cpu) {
   qora_matmul(pool, &w[0], x, (int)w->cols, n_tok, y, (int)w->rows, scratch);   /* warm up */
   int calls = 0;
-  double t0 = now(), t;
+  double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID), t;
   do {
     qora_weight *wi = &w[calls % n_copies];
     qora_matmul(pool, wi, x, (int)wi->cols, n_tok, y, (int)wi->rows, scratch);
     calls++;
     t = now();
   } while (t - t0 < secs || calls < 3);
+  *cpu = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / calls;
   return (t - t0) / calls;
 }
 
@@ -80,10 +91,11 @@ static void bench(qora_pool *pool, int type, const shape *s, int n_tok, double s
   void *scratch = malloc(qora_matmul_scratch(&w[0], n_tok) + 1);
   rb_floats(x, (int64_t)s->cols * n_tok);
 
-  double t = time_case(pool, w, n_copies, x, n_tok, y, scratch, secs);
+  double cpu, t = time_case(pool, w, n_copies, x, n_tok, y, scratch, secs, &cpu);
   double flops = 2.0 * s->rows * s->cols * n_tok;
-  printf("%-5s %-22s %4d tok  %9.3f ms  %7.2f GB/s  %8.1f GFLOP/s\n", qora_type_name(type),
-         s->what, n_tok, t * 1e3, bytes / t / 1e9, flops / t / 1e9);
+  printf("%-5s %-22s %4d tok  %9.3f ms (cpu %8.3f)  %7.2f GB/s  %8.1f GFLOP/s\n",
+         qora_type_name(type), s->what, n_tok, t * 1e3, cpu / qora_pool_size(pool) * 1e3,
+         bytes / t / 1e9, flops / t / 1e9);
   fflush(stdout);
   free(data), free(x), free(y), free(scratch);
 }
