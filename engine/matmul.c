@@ -17,6 +17,7 @@
 #define ROW_TILE 16
 
 typedef struct mm_job {
+  qora_pool *pool;
   const qora_weight *w;
   const qora_type_traits *vt;   /* the activation type's traits */
   qora_vec_dot_fn vec_dot;
@@ -28,6 +29,7 @@ typedef struct mm_job {
   char *q;                      /* converted activations, one row of qrow bytes per token */
   size_t qrow;
   char *packed;                 /* activation tiles for the tiled path, or NULL */
+  float *fpacked;               /* float activation tiles for float weights, or NULL */
   char *gemv;                   /* activation packs for the row kernels, or NULL */
   size_t gemv_stride;
 } mm_job;
@@ -53,8 +55,13 @@ size_t qora_matmul_scratch(const qora_weight *w, int n_tok) {
   const gemm_layout *gl = qora_gemm_layout(w->type);
   size_t rows, tiles = 0, gemv;
 
-  if (t == NULL || t->vec_dot_type == QORA_F32)
+  if (t == NULL)
     return 0;
+  if (qora_gemm_float_type(w->type)) {
+    rows = t->vec_dot_type == QORA_F32 ? 0 : align_size(qora_row_size(w->type, w->cols) * n_tok);
+    tiles = n_tok >= FLOAT_MIN_TOK ? qora_gemm_float_bytes(w->cols, n_tok) : 0;
+    return rows + tiles + SCRATCH_ALIGN;
+  }
   rows = align_size(qora_row_size(t->vec_dot_type, w->cols) * (size_t)n_tok);
   if (gl && n_tok >= gl->min_tok)
     tiles = qora_gemm_tile_bytes(w->type, w->cols) * (((size_t)n_tok + GEMM_TOK - 1) / GEMM_TOK);
@@ -69,6 +76,12 @@ static void convert_part(void *ctx, int ith, int nth) {
 
   qora_split(j->n_tok, ith, nth, &lo, &hi);
   for (long t = lo; t < hi; t++) {
+#if defined(__x86_64__)
+    if (j->fpacked) {
+      qora_gemm_float_pack_token(j->w->type, j->w->cols, j->x + t * j->ldx, (int)t, j->fpacked);
+      continue;
+    }
+#endif
     j->vt->from_float(j->x + t * j->ldx, j->q + t * j->qrow, j->w->cols);
     if (j->packed)
       qora_gemm_pack_token(j->w->type, j->w->cols, j->q + t * j->qrow, (int)t, j->packed);
@@ -98,7 +111,10 @@ static void gemm_part(void *ctx, int ith, int nth) {
 
   qora_split((j->w->rows + GEMM_ROWS - 1) / GEMM_ROWS, ith, nth, &lo, &hi);
 #if defined(__x86_64__)
-  qora_gemm_rows(j->w, j->packed, j->n_tok, j->y, j->ldy, lo, hi);
+  if (j->fpacked)
+    qora_gemm_float_rows(j->w, j->fpacked, j->n_tok, j->y, j->ldy, lo, hi);
+  else
+    qora_gemm_rows(j->w, j->packed, j->n_tok, j->y, j->ldy, lo, hi);
 #endif
 }
 
@@ -123,14 +139,31 @@ static void dot_part(void *ctx, int ith, int nth) {
 }
 
 
+/* Float weights in batches: activations packed as floats, no conversion rows needed. */
+static int float_tiles(mm_job *j, void *scratch) {
+  const qora_weight *w = j->w;
+
+  if (!qora_gemm_float_type(w->type) || j->n_tok < FLOAT_MIN_TOK || !qora_gemm_available())
+    return 0;
+  size_t rows = w->type == QORA_F32 ? 0 : qora_row_size(w->type, w->cols) * j->n_tok;
+  j->fpacked = (float *)(align_up(scratch) + align_size(rows));
+  qora_pool_run(j->pool, convert_part, j);
+  return 1;
+}
+
+
 void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx, int n_tok,
                  float *y, int ldy, void *scratch) {
   const qora_type_traits *t = qora_type_get(w->type);
   mm_job j = {
-    .w = w, .vt = qora_type_get(t->vec_dot_type), .vec_dot = t->vec_dot,
+    .w = w, .vt = qora_type_get(t->vec_dot_type), .vec_dot = t->vec_dot, .pool = pool,
     .x = x, .ldx = ldx, .n_tok = n_tok, .y = y, .ldy = ldy,
   };
 
+  if (float_tiles(&j, scratch)) {
+    qora_pool_run(pool, gemm_part, &j);
+    return;
+  }
   if (t->vec_dot_type == QORA_F32) {
     j.q = (char *)x;            /* F32 weights read the activations as they are */
     j.qrow = (size_t)ldx * sizeof *x;
@@ -150,5 +183,5 @@ void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx,
     else
       qora_pool_run(pool, convert_part, &j);
   }
-  qora_pool_run(pool, j.packed ? gemm_part : j.gemv ? gemv_part : dot_part, &j);
+  qora_pool_run(pool, j.packed || j.fpacked ? gemm_part : j.gemv ? gemv_part : dot_part, &j);
 }

@@ -100,6 +100,17 @@ int qora_gemv_available(int type) {
 }
 
 
+int qora_gemm_float_type(int type) {
+  return type == QORA_F32 || type == QORA_F16 || type == QORA_BF16;
+}
+
+
+size_t qora_gemm_float_bytes(int64_t cols, int n_tok) {
+  size_t tiles = ((size_t)n_tok + GEMM_TOK - 1) / GEMM_TOK;
+  return tiles * (size_t)cols * GEMM_TOK * sizeof(float);
+}
+
+
 int qora_gemm_available(void) {
 #if defined(__x86_64__)
   return qora_cpu_level() >= QORA_CPU_AVX512;

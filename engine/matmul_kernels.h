@@ -50,6 +50,20 @@ void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *
                     long tile_lo, long tile_hi);
 
 /*
+** Float weights (F32, F16, BF16) in batches: activations rounded to the weight type and packed
+** as floats by tiles of GEMM_TOK tokens ([column][token]); weights converted to floats and
+** transposed 32 rows by FLOAT_CHUNK columns at a time, per thread.
+*/
+#define FLOAT_CHUNK 256
+#define FLOAT_MIN_TOK 4
+
+int qora_gemm_float_type(int type);
+size_t qora_gemm_float_bytes(int64_t cols, int n_tok);
+void qora_gemm_float_pack_token(int type, int64_t cols, const float *x, int t, float *packed);
+void qora_gemm_float_rows(const qora_weight *w, const float *packed, int n_tok, float *y,
+                          int ldy, long tile_lo, long tile_hi);
+
+/*
 ** Few tokens (decode) on AVX-512 VNNI, for Q4_0, Q4_1 and Q8_0: each token's converted row is
 ** repacked by pairs of blocks into the order the row kernel unpacks the weights in, with the
 ** weights' bias and the activation scales laid out per 32-bit lane. For Q4_K and Q5_K the

@@ -167,6 +167,12 @@ int main(void) {
         for (size_t j = 0; j < sizeof shapesK / sizeof *shapesK; j++)
           test_type(typesK[i], shapesK[j], th);
     }
+    /* Float types take any column count: 100 is not a multiple of 16. */
+    for (int f = 0; f < 3; f++) {
+      int ft = f == 0 ? QORA_F32 : f == 1 ? QORA_F16 : QORA_BF16;
+      test_type(ft, (shape){9, 100, 5}, 2);
+      test_type(ft, (shape){40, 300, 1}, 1);
+    }
     test_threads_agree(QORA_Q4_0, (shape){101, 256, 9});
     test_threads_agree(QORA_Q6_K, (shape){33, 512, 4});
     test_threads_agree(QORA_F16, (shape){7, 64, 2});
