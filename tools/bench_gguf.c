@@ -5,6 +5,7 @@
 ** GGUF. Files already present are kept (the name says what is inside; -f rewrites them).
 **
 ** usage: bench_gguf -v VOCAB.gguf [-o DIR] [-s SEED] [-f] q4_0|q8_0|q4_k_m...
+**        bench_gguf -i FILE.gguf...       (prints the bytes of each file's tensors as JSON)
 **
 ** Scales are chosen so the model neither vanishes nor explodes: each matrix has weights of rms
 ** 1 / sqrt(inputs) (an output of rms about 1 from an input of rms 1), the two matrices that
@@ -416,8 +417,31 @@ static int make_dirs(const char *dir) {
 
 static int usage(void) {
   fprintf(stderr, "usage: bench_gguf -v VOCAB.gguf [-o DIR] [-s SEED] [-f] "
-          "q4_0|q8_0|q4_k_m...\n");
+          "q4_0|q8_0|q4_k_m...\n       bench_gguf -i FILE.gguf...   (tensor bytes, as JSON)\n");
   return 2;
+}
+
+
+/*
+** The bytes a decode step reads from the weights: every tensor once (with a tied embedding the
+** LM head reads the whole table; the embedding lookup itself reads one row, left out).
+*/
+static int info(int argc, char **argv) {
+  for (int i = 0; i < argc; i++) {
+    qora_err err;
+    gguf_file *f = gguf_open(argv[i], &err);
+    uint64_t bytes = 0;
+    if (f == NULL) {
+      fprintf(stderr, "bench_gguf: %s\n", err.msg);
+      return 1;
+    }
+    for (uint64_t t = 0; t < f->n_tensors; t++)
+      bytes += f->tensors[t].nbytes;
+    printf("{\"file\": \"%s\", \"tensors\": %llu, \"tensor_bytes\": %llu}\n", argv[i],
+           (unsigned long long)f->n_tensors, (unsigned long long)bytes);
+    gguf_close(f);
+  }
+  return 0;
 }
 
 
@@ -426,6 +450,8 @@ int main(int argc, char **argv) {
   uint64_t s = 1;
   int force = 0, i = 1, failed = 0;
 
+  if (argc > 2 && strcmp(argv[1], "-i") == 0)
+    return info(argc - 2, argv + 2);
   for (; i < argc && argv[i][0] == '-'; i++) {
     if (strcmp(argv[i], "-f") == 0)
       force = 1;
