@@ -1,0 +1,226 @@
+/*
+** bench_qora: times qora on one GGUF file through the public API only (engine/qora.h), the
+** way bench/peers.py times ik_llama.cpp and llama.cpp: load to a session ready to run, a
+** prompt of random tokens evaluated as one batch, greedy generation with end-of-text ignored,
+** then the context filled with random tokens to each long context and a few timed decode
+** steps there. One JSON line per context on stdout.
+**
+** usage: bench_qora -m FILE [-t threads] [-p prompt] [-n gen] [-c ctx,ctx...] [-s steps]
+**                   [-r seed]        (defaults: 2 threads, 512, 128, no long context, 32, 1)
+*/
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "qora.h"
+
+#define MAX_CTXS 8
+#define N_RANDOM 128000     /* ordinary tokens of the Llama 3 vocabulary; no special one */
+
+typedef struct args {
+  const char *file;
+  int threads, prompt, gen, steps, n_ctxs;
+  int ctxs[MAX_CTXS];
+  uint64_t seed;
+} args;
+
+
+static double now(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+
+/* Token i of the benchmark's stream: splitmix64(seed + i) mod 128000, as in bench/peers.py. */
+static int32_t random_id(uint64_t seed, uint64_t i) {
+  uint64_t z = seed * 0x9e3779b97f4a7c15ull + i * 0x9e3779b97f4a7c15ull;
+
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return (int32_t)((z ^ (z >> 31)) % N_RANDOM);
+}
+
+
+static int32_t *random_ids(uint64_t seed, int start, int n) {
+  int32_t *ids = malloc((size_t)(n > 0 ? n : 1) * sizeof *ids);
+
+  for (int i = 0; ids && i < n; i++)
+    ids[i] = random_id(seed, (uint64_t)(start + i));
+  return ids;
+}
+
+
+/* Peak resident memory in MB: VmHWM from /proc, else getrusage's maximum. */
+static double peak_rss_mb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  struct rusage ru;
+
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+      break;
+  if (f)
+    fclose(f);
+  if (kb < 0 && getrusage(RUSAGE_SELF, &ru) == 0)
+    kb = ru.ru_maxrss;
+  return kb / 1024.0;
+}
+
+
+static int32_t greedy(qora_session *s, int n_vocab) {
+  const float *l = qora_session_logits(s);
+  int32_t best = 0;
+
+  for (int32_t i = 1; i < n_vocab; i++)
+    if (l[i] > l[best])
+      best = i;
+  return best;
+}
+
+
+/* n greedy decode steps; returns their seconds, or -1 with err. */
+static double generate(qora_session *s, int n_vocab, int n, qora_err *err) {
+  double t0 = now();
+
+  for (int i = 0; i < n; i++) {
+    int32_t id = greedy(s, n_vocab);
+    if (qora_session_eval(s, &id, 1, NULL, err) != 0)
+      return -1;
+  }
+  return now() - t0;
+}
+
+
+/* Evaluates random tokens [start, start + n) of the stream; returns seconds, or -1. */
+static double eval_random(qora_session *s, uint64_t seed, int start, int n, qora_err *err) {
+  int32_t *ids = random_ids(seed, start, n);
+  double t0 = now(), dt;
+
+  if (ids == NULL) {
+    snprintf(err->msg, sizeof err->msg, "out of memory for %d token ids", n);
+    return -1;
+  }
+  dt = qora_session_eval(s, ids, n, NULL, err) == 0 ? now() - t0 : -1;
+  free(ids);
+  return dt;
+}
+
+
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+
+  return slash ? slash + 1 : path;
+}
+
+
+static int run(const args *a, qora_err *err) {
+  qora_load_opts lo = {.n_threads = a->threads};
+  qora_session_opts so = {.n_ctx = a->prompt + a->gen, .n_batch = 512};
+  double t0 = now(), load_s, prompt_s, gen_s;
+  qora_model *m;
+  qora_session *s = NULL;
+  int n_vocab, pos;
+
+  for (int i = 0; i < a->n_ctxs; i++)
+    so.n_ctx = a->ctxs[i] + a->steps > so.n_ctx ? a->ctxs[i] + a->steps : so.n_ctx;
+  m = qora_model_load(a->file, &lo, err);
+  if (m == NULL || (s = qora_session_new(m, &so, err)) == NULL) {
+    qora_model_free(m);
+    return -1;
+  }
+  load_s = now() - t0;
+  n_vocab = qora_model_get_info(m)->n_vocab;
+
+  if (eval_random(s, a->seed + 1, 0, 8, err) < 0 ||      /* warm-up: every weight read once */
+      qora_session_rewind(s, 0, err) != 0 ||
+      (prompt_s = eval_random(s, a->seed, 0, a->prompt, err)) < 0 ||
+      (gen_s = generate(s, n_vocab, a->gen, err)) < 0)
+    goto fail;
+  printf("{\"impl\": \"qora\", \"file\": \"%s\", \"threads\": %d, \"ctx\": %d, "
+         "\"load_s\": %.3f, \"prompt_tps\": %.2f, \"gen_tps\": %.2f, \"peak_rss_mb\": %.0f}\n",
+         base_name(a->file), qora_model_threads(m), a->prompt, load_s, a->prompt / prompt_s,
+         a->gen / gen_s, peak_rss_mb());
+  fflush(stdout);
+
+  pos = a->prompt + a->gen;
+  for (int i = 0; i < a->n_ctxs; i++) {
+    int c = a->ctxs[i];
+    double fill_s = eval_random(s, a->seed, pos, c - pos, err);
+    if (fill_s < 0 || (gen_s = generate(s, n_vocab, a->steps, err)) < 0)
+      goto fail;
+    printf("{\"impl\": \"qora\", \"file\": \"%s\", \"threads\": %d, \"ctx\": %d, "
+           "\"fill_tps\": %.2f, \"gen_tps\": %.2f, \"peak_rss_mb\": %.0f}\n",
+           base_name(a->file), qora_model_threads(m), c, (c - pos) / fill_s, a->steps / gen_s,
+           peak_rss_mb());
+    fflush(stdout);
+    pos = c + a->steps;
+  }
+  qora_session_free(s);
+  qora_model_free(m);
+  return 0;
+fail:
+  qora_session_free(s);
+  qora_model_free(m);
+  return -1;
+}
+
+
+/* Reads "4096,16384" into a->ctxs, each above the previous one and the short run. */
+static int parse_ctxs(args *a, const char *list) {
+  char *end;
+  int floor = a->prompt + a->gen;
+
+  for (a->n_ctxs = 0; *list && a->n_ctxs < MAX_CTXS; list = *end ? end + 1 : end) {
+    long c = strtol(list, &end, 10);
+    if (end == list || (*end && *end != ',') || c <= floor || c > (1 << 24))
+      return -1;
+    a->ctxs[a->n_ctxs++] = (int)c;
+    floor = (int)c + a->steps;
+  }
+  return *list ? -1 : 0;
+}
+
+
+static int parse_args(int argc, char **argv, args *a) {
+  const char *ctxs = "";
+
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const char *o = argv[i], *v = argv[i + 1];
+    long n = strtol(v, NULL, 10);
+    if (strcmp(o, "-m") == 0) a->file = v;
+    else if (strcmp(o, "-t") == 0 && n > 0) a->threads = (int)n;
+    else if (strcmp(o, "-p") == 0 && n > 0) a->prompt = (int)n;
+    else if (strcmp(o, "-n") == 0 && n > 0) a->gen = (int)n;
+    else if (strcmp(o, "-s") == 0 && n > 0) a->steps = (int)n;
+    else if (strcmp(o, "-r") == 0) a->seed = strtoull(v, NULL, 10);
+    else if (strcmp(o, "-c") == 0) ctxs = v;
+    else return -1;
+  }
+  if (argc % 2 == 0 || a->file == NULL)
+    return -1;
+  return parse_ctxs(a, ctxs);
+}
+
+
+int main(int argc, char **argv) {
+  args a = {.threads = 2, .prompt = 512, .gen = 128, .steps = 32, .seed = 1};
+  qora_err err = {{0}};
+
+  if (parse_args(argc, argv, &a) != 0) {
+    fprintf(stderr, "usage: bench_qora -m FILE [-t threads] [-p prompt] [-n gen] "
+            "[-c ctx,ctx...] [-s steps] [-r seed]\n(each context above the previous one "
+            "and above prompt + gen)\n");
+    return 2;
+  }
+  if (run(&a, &err) != 0) {
+    fprintf(stderr, "bench_qora: %s: %s\n", a.file, err.msg);
+    return 1;
+  }
+  return 0;
+}
