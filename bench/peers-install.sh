@@ -1,0 +1,106 @@
+#!/bin/sh
+# Installs the benchmark's peers, ik_llama.cpp and llama.cpp through their PyPI bindings, into
+# a virtual environment (default .venv-peers/). Both compile llama.cpp from source for this
+# CPU, as a user's own build would. A peer that is already importable is kept.
+# usage: [PEERS="ik_llama llamacpp"] sh bench/peers-install.sh [VENV]
+set -u
+VENV=${1:-.venv-peers}
+PY=${PYTHON:-python3}
+IK_VERSION=${IK_VERSION:-0.1.5}
+LLAMACPP_VERSION=${LLAMACPP_VERSION:-0.3.36}
+COMMON="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+-DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF"
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV" || {
+  echo "peers: cannot create $VENV (is python3-venv installed?)" >&2; exit 1; }
+# Two installs at once would unpack and build over each other.
+VENV=$(cd "$VENV" && pwd)   # absolute: pip runs builds from the source folder
+lock=$VENV/install.lock
+mkdir "$lock" 2>/dev/null || {
+  echo "peers: another install holds $lock; wait for it (or remove that folder)" >&2; exit 1; }
+trap 'rmdir "$lock"' EXIT INT TERM
+"$VENV/bin/pip" install -q numpy >/dev/null 2>&1
+
+# ggml turns GGML_NATIVE off when SOURCE_DATE_EPOCH is set.
+unset SOURCE_DATE_EPOCH
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}
+
+# llama.cpp's AMX path crashes on the first decode on a Sapphire Rapids VM (its issue #20824)
+# and -march=native would enable it: name every other instruction set the CPU has instead.
+mainline_isa() {
+  flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+  args="-DGGML_NATIVE=OFF"
+  for pair in avx:AVX avx2:AVX2 fma:FMA f16c:F16C bmi2:BMI2 avx_vnni:AVX_VNNI \
+              avx512f:AVX512 avx512vbmi:AVX512_VBMI avx512_vnni:AVX512_VNNI \
+              avx512_bf16:AVX512_BF16; do
+    case " $flags " in
+      *" ${pair%%:*} "*) args="$args -DGGML_${pair#*:}=ON" ;;
+      *) args="$args -DGGML_${pair#*:}=OFF" ;;
+    esac
+  done
+  echo "$args"
+}
+
+# ik-llama-cpp-python 0.1.5's sdist lacks common/cmake/build-info-gen-cpp.cmake, the script
+# its build runs to write common/build-info.cpp (version strings); this one writes the same
+# file from the template that is there.
+ik_source() {
+  dir=$VENV/src
+  rm -rf "$dir" && mkdir -p "$dir" &&
+    "$VENV/bin/pip" download -q --no-deps --no-binary :all: -d "$dir" \
+      "ik-llama-cpp-python==$IK_VERSION" >&2 &&
+    tar xzf "$dir"/ik_llama_cpp_python-"$IK_VERSION".tar.gz -C "$dir" || return 1
+  src=$dir/ik_llama_cpp_python-$IK_VERSION
+  gen=$src/vendor/ik_llama.cpp/common/cmake/build-info-gen-cpp.cmake
+  if [ ! -f "$gen" ]; then
+    mkdir -p "$(dirname "$gen")"
+    cat >"$gen" <<'CMAKE'
+set(BUILD_NUMBER 0)
+set(BUILD_COMMIT "ik-llama-cpp-python sdist")
+set(BUILD_COMPILER "${CMAKE_C_COMPILER_ID} ${CMAKE_C_COMPILER_VERSION}")
+set(BUILD_TARGET "native")
+configure_file("${CMAKE_CURRENT_LIST_DIR}/../build-info.cpp.in"
+               "${CMAKE_CURRENT_LIST_DIR}/../build-info.cpp")
+CMAKE
+  fi
+  echo "$src"
+}
+
+# install_peer MODULE SOURCE LOG CMAKE_ARGS: builds from source, never from a cached wheel
+# (one cached under other CMAKE_ARGS would be reused silently).
+install_peer() {
+  if "$VENV/bin/python" -c "import $1" 2>/dev/null; then return 0; fi
+  [ -n "$2" ] || return 1
+  echo "peers: building $1 (several minutes; log in $3)" >&2
+  start=$(date +%s)
+  # A build folder that outlives pip, so a failure late in a long build can be looked into.
+  if CMAKE_ARGS="$4 $COMMON" SKBUILD_BUILD_DIR="$VENV/build/$1" \
+       "$VENV/bin/pip" install --no-cache-dir \
+       --no-binary ik-llama-cpp-python,llama-cpp-python "$2" >"$3" 2>&1; then
+    echo "peers: $1 built in $(( $(date +%s) - start )) s" >&2
+  else
+    echo "peers: $1 failed after $(( $(date +%s) - start )) s; see $3" >&2
+    return 1
+  fi
+}
+
+status=0
+ik=
+lc=
+want=" ${PEERS:-ik_llama llamacpp} "
+if [ "${want#* ik_llama }" != "$want" ]; then
+  # Flash attention over quantized KV caches is not benchmarked; leaving it out saves minutes.
+  ik_src=
+  "$VENV/bin/python" -c "import ik_llama_cpp" 2>/dev/null || ik_src=$(ik_source)
+  install_peer ik_llama_cpp "$ik_src" "$VENV/ik_llama.log" \
+    "-DGGML_NATIVE=ON -DGGML_IQK_FA_ALL_QUANTS=OFF" &
+  ik=$!
+fi
+if [ "${want#* llamacpp }" != "$want" ]; then
+  install_peer llama_cpp "llama-cpp-python==$LLAMACPP_VERSION" "$VENV/llamacpp.log" \
+    "$(mainline_isa)" &
+  lc=$!
+fi
+[ -z "$ik" ] || wait $ik || status=1
+[ -z "$lc" ] || wait $lc || status=1
+exit $status
