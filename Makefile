@@ -93,6 +93,20 @@ test-c: all $(CTEST_BIN)
 test-lua: all $(MODEL)
 	@$(RUN_ENV) busted --lua=$(LUA) spec
 
+# The speed benchmark of issue 4 (see bench/run.lua): qora against ik_llama.cpp and llama.cpp
+# on SmolLM3-3B-shaped files made once in BENCH_DIR; peers are built once into PEERS_VENV.
+BENCH_DIR ?= models/bench
+BENCH_THREADS ?= 2
+BENCH_VOCAB ?= $(firstword $(wildcard ../shared/vectors/tokenizer/llama3-vocab.gguf \
+                 /work/shared/vectors/tokenizer/llama3-vocab.gguf))
+BENCH_PEERS ?= ik_llama llamacpp
+PEERS_VENV ?= .venv-peers
+
+bench: all
+	@$(RUN_ENV) BENCH_DIR='$(BENCH_DIR)' BENCH_THREADS='$(BENCH_THREADS)' \
+	  BENCH_VOCAB='$(BENCH_VOCAB)' BENCH_PEERS='$(BENCH_PEERS)' PEERS_VENV='$(PEERS_VENV)' \
+	  LUA='$(LUA)' $(LUA) bench/run.lua
+
 install: all
 	install -d $(DESTDIR)$(LUA_LIBDIR)/qora $(DESTDIR)$(LUA_DIR)/qora $(DESTDIR)$(BINDIR)
 	install -m 755 $(CORE_SO) $(DESTDIR)$(LUA_LIBDIR)/qora/core.so

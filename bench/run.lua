@@ -1,0 +1,296 @@
+-- bench/run.lua: the benchmark of issue 4, run by `make bench`.
+-- Makes the SmolLM3-3B-shaped files once, installs the peers once, measures read bandwidth,
+-- then times qora and each peer on the same files with the same threads. Prints a table, then
+-- one JSON line per file and context. Progress goes to stderr.
+--
+-- Settings come from the environment (the Makefile passes them):
+--   BENCH_DIR      models/bench         where files and logs go
+--   BENCH_THREADS  2
+--   BENCH_VOCAB    (required to make files) the Llama 3 vocabulary GGUF
+--   BENCH_FILES    "q4_0 q4_k_m q8_0"
+--   BENCH_LONG     "4096,16384"         long contexts, measured on q4_0 only
+--   BENCH_PEERS    "ik_llama llamacpp"  empty: qora alone
+--   PEERS_VENV     .venv-peers
+--   BENCH_PROMPT 512, BENCH_GEN 128, BENCH_STEPS 32   prompt, generated tokens, long-context
+--                                      steps (smaller values make a quick smoke run)
+--   BENCH_LUA_STEPS 64                  decode steps of the Lua overhead measurement
+
+local KV_BYTES_PER_TOKEN = 73728  -- 36 layers x 2 (K, V) x 4 heads x 128 dims x 2 bytes (F16)
+
+local env = function(k, default)
+  local v = os.getenv(k)
+  if v == nil or v == "" then return default end
+  return v
+end
+
+local DIR = env("BENCH_DIR", "models/bench")
+local THREADS = tonumber(env("BENCH_THREADS", "2"))
+local VOCAB = env("BENCH_VOCAB", "")
+local FILES = env("BENCH_FILES", "q4_0 q4_k_m q8_0")
+local LONG = env("BENCH_LONG", "4096,16384")
+local PEERS = os.getenv("BENCH_PEERS") or "ik_llama llamacpp"  -- set but empty: no peer
+local VENV = env("PEERS_VENV", ".venv-peers")
+local LUA = env("LUA", "lua5.4")
+local LUA_STEPS = env("BENCH_LUA_STEPS", "64")
+local PROMPT = tonumber(env("BENCH_PROMPT", "512"))
+local GEN = tonumber(env("BENCH_GEN", "128"))
+local STEPS = tonumber(env("BENCH_STEPS", "32"))
+local START = os.time()
+
+local function words(s)
+  local out = {}
+  for w in s:gmatch("[^%s]+") do out[#out + 1] = w end
+  return out
+end
+
+local function say(fmt, ...)
+  io.stderr:write(string.format("[bench %4ds] " .. fmt .. "\n", os.time() - START, ...))
+end
+
+local function quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function clock()
+  -- Wall seconds with sub-second precision, from date(1); os.clock counts CPU time only.
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("l"))
+  p:close()
+  return t
+end
+
+-- Runs a shell command; returns its stdout lines and whether it succeeded.
+local function run(cmd)
+  local p = io.popen(cmd)
+  local lines = {}
+  for l in p:lines() do lines[#lines + 1] = l end
+  local ok = p:close()
+  return lines, ok
+end
+
+-- Decodes one flat JSON object of numbers, strings, booleans and nulls (what our tools print).
+local function decode(line)
+  if not line:match("^%s*{.*}%s*$") then return nil end
+  local obj = {}
+  for k, v in line:gmatch('"([%w_]+)"%s*:%s*"([^"]*)"') do obj[k] = v end
+  for k, v in line:gmatch('"([%w_]+)"%s*:%s*([%-%d%.eE+]+)') do obj[k] = tonumber(v) end
+  return obj
+end
+
+local function encode(obj, order)
+  local parts = {}
+  for _, k in ipairs(order) do
+    local v = obj[k]
+    if v ~= nil then
+      if type(v) == "string" then
+        v = '"' .. v .. '"'
+      elseif math.type(v) == "float" then
+        v = string.format("%.4g", v)
+      end
+      parts[#parts + 1] = string.format('"%s": %s', k, tostring(v))
+    end
+  end
+  return "{" .. table.concat(parts, ", ") .. "}"
+end
+
+-- Reads a file through once so every implementation loads it from the page cache.
+local function warm(path)
+  local f = io.open(path, "rb")
+  if not f then return end
+  while f:read(1 << 24) do end
+  f:close()
+end
+
+---------------------------------------------------------------------------- steps
+
+local function make_files()
+  local missing = {}
+  for _, name in ipairs(words(FILES)) do
+    local f = io.open(DIR .. "/smollm3-3b-" .. name .. ".gguf", "rb")
+    if f then f:close() else missing[#missing + 1] = name end
+  end
+  if #missing == 0 then return true end
+  if VOCAB == "" or not io.open(VOCAB, "rb") then
+    say("cannot make %s: set BENCH_VOCAB to the Llama 3 vocabulary GGUF (llama3-vocab.gguf)",
+        table.concat(missing, " "))
+    return false
+  end
+  local t0 = clock()
+  local _, ok = run(string.format("build/tools/bench_gguf -v %s -o %s %s", quote(VOCAB),
+                                  quote(DIR), table.concat(missing, " ")))
+  say("made %s in %.0f s", table.concat(missing, " "), clock() - t0)
+  return ok
+end
+
+local function install_peers()
+  if PEERS == "" then return {} end
+  local t0 = clock()
+  run(string.format("PEERS=%s sh bench/peers-install.sh %s >&2", quote(PEERS), quote(VENV)))
+  local have = {}
+  for _, p in ipairs(words(PEERS)) do
+    local mod = p == "ik_llama" and "ik_llama_cpp" or "llama_cpp"
+    local _, ok = run(string.format("%s/bin/python -c 'import %s' 2>/dev/null", quote(VENV), mod))
+    if ok then have[#have + 1] = p else say("peer %s is not importable; left out", p) end
+  end
+  say("peers ready in %.0f s: %s", clock() - t0, table.concat(have, " "))
+  return have
+end
+
+local function bandwidth()
+  local lines = run(string.format("build/tools/membw -t %d", THREADS))
+  local gbs = tonumber((lines[1] or ""):match("([%d%.]+) GB/s"))
+  say("%s", lines[1] or "membw failed")
+  return gbs
+end
+
+local function tensor_bytes(path)
+  local lines = run("build/tools/bench_gguf -i " .. quote(path))
+  local obj = decode(lines[1] or "")
+  return obj and obj.tensor_bytes
+end
+
+-- Runs one implementation on one file; returns its JSON objects keyed by context.
+local function measure(impl, path, long)
+  local log = string.format("%s/logs/%s-%s.log", DIR, impl, path:match("([^/]+)%.gguf$"))
+  local cmd
+  if impl == "qora" then
+    cmd = string.format("build/tools/bench_qora -m %s -t %d -p %d -n %d -s %d%s", quote(path),
+                        THREADS, PROMPT, GEN, STEPS, long and " -c " .. long or "")
+  else
+    cmd = string.format("%s/bin/python bench/peers.py --peer %s --file %s --threads %d "
+                        .. "--prompt %d --gen %d --steps %d%s", quote(VENV), impl, quote(path),
+                        THREADS, PROMPT, GEN, STEPS, long and " --ctx " .. long or "")
+  end
+  warm(path)
+  local load1 = tonumber((io.open("/proc/loadavg") or io.stdin):read("n") or 0)
+  if load1 and load1 > 0.5 then
+    say("warning: load average %.1f before this run: other work shares the cores", load1)
+  end
+  local t0 = clock()
+  local lines, ok = run(cmd .. " 2>" .. quote(log))
+  local out = {}
+  for _, l in ipairs(lines) do
+    local obj = decode(l)
+    if obj and obj.ctx then out[obj.ctx] = obj end
+  end
+  say("%-8s %-22s %s in %.0f s%s", impl, path:match("[^/]+$"), ok and "done" or "FAILED",
+      clock() - t0, ok and "" or " (see " .. log .. ")")
+  return out
+end
+
+-- Time of session:generate and sampling per step against a bare C decode step.
+local function lua_overhead(path)
+  local lines, ok = run(string.format("%s bench/lua_overhead.lua %s %d %s 2>>%s", LUA,
+                                      quote(path), THREADS, LUA_STEPS,
+                                      quote(DIR .. "/logs/lua_overhead.log")))
+  local obj = ok and decode(lines[#lines] or "") or nil
+  if not obj then say("Lua overhead not measured (see %s/logs/lua_overhead.log)", DIR) end
+  return obj
+end
+
+---------------------------------------------------------------------------- report
+
+local ROW_KEYS = { "file", "ctx", "threads", "load_s", "prompt_tps", "gen_tps", "fill_tps",
+                   "peak_rss_mb", "ceiling_tps", "gen_pct_of_ceiling", "bandwidth_gbs",
+                   "decode_bytes" }
+
+-- Merges the implementations' figures for one file and context into one flat record; steps
+-- is the number of timed decode steps after ctx cached tokens.
+local function record(file, ctx, gbs, bytes, by_impl, peers, steps)
+  local q = by_impl.qora or {}
+  local r = { file = file, ctx = ctx, threads = THREADS, load_s = q.load_s,
+              prompt_tps = q.prompt_tps, gen_tps = q.gen_tps, fill_tps = q.fill_tps,
+              peak_rss_mb = q.peak_rss_mb, bandwidth_gbs = gbs }
+  if bytes and gbs then
+    -- Cached tokens average ctx + steps / 2 over the timed steps.
+    r.decode_bytes = math.floor(bytes + KV_BYTES_PER_TOKEN * (ctx + steps / 2))
+    r.ceiling_tps = gbs * 1e9 / r.decode_bytes
+    if r.gen_tps then r.gen_pct_of_ceiling = 100 * r.gen_tps / r.ceiling_tps end
+  end
+  local keys = { table.unpack(ROW_KEYS) }
+  for _, p in ipairs(peers) do
+    local o = by_impl[p] or {}
+    for _, f in ipairs({ "load_s", "prompt_tps", "gen_tps", "fill_tps", "peak_rss_mb" }) do
+      r[p .. "_" .. f] = o[f]
+      keys[#keys + 1] = p .. "_" .. f
+    end
+    for _, f in ipairs({ "prompt", "gen" }) do
+      local a, b = r[f .. "_tps"], o[f .. "_tps"]
+      if a and b then r[f .. "_vs_" .. p] = a / b end
+      keys[#keys + 1] = f .. "_vs_" .. p
+    end
+  end
+  return r, keys
+end
+
+local function cell(v, fmt)
+  if v == nil then return "-" end
+  return string.format(fmt, v)
+end
+
+local function table_row(r, peers)
+  local s = string.format("%-22s %6d %6s %8s %7s %6s %6s %7s", r.file, r.ctx,
+                          cell(r.load_s, "%.2f"), cell(r.prompt_tps, "%.1f"),
+                          cell(r.gen_tps, "%.2f"), cell(r.ceiling_tps, "%.1f"),
+                          cell(r.gen_pct_of_ceiling, "%.0f%%"), cell(r.peak_rss_mb, "%.0f"))
+  for _, p in ipairs(peers) do
+    s = s .. string.format(" | %7s %6s %5s %5s", cell(r[p .. "_prompt_tps"], "%.1f"),
+                           cell(r[p .. "_gen_tps"], "%.2f"),
+                           cell(r["prompt_vs_" .. p], "%.2f"), cell(r["gen_vs_" .. p], "%.2f"))
+  end
+  return s
+end
+
+local function print_table(records, peers)
+  local head = string.format("%-22s %6s %6s %8s %7s %6s %6s %7s", "file", "ctx", "load_s",
+                             "prompt", "gen", "ceil", "%ceil", "rss_mb")
+  for _, p in ipairs(peers) do
+    head = head .. string.format(" | %-26s", p .. ": prompt gen  p/x  g/x")
+  end
+  print(string.format("qora, %d threads; tokens/s; ceiling = bandwidth / bytes read per decode "
+                      .. "step; p/x, g/x = qora / peer", THREADS))
+  print(head)
+  for _, r in ipairs(records) do print(table_row(r, peers)) end
+end
+
+---------------------------------------------------------------------------- main
+
+local function main()
+  os.execute("mkdir -p " .. quote(DIR .. "/logs"))
+  if not make_files() then os.exit(1) end
+  local peers = install_peers()
+  local gbs = bandwidth()
+  local records, lines = {}, {}
+  for _, name in ipairs(words(FILES)) do
+    local path = DIR .. "/smollm3-3b-" .. name .. ".gguf"
+    local long = name == "q4_0" and LONG ~= "" and LONG or nil
+    local bytes = tensor_bytes(path)
+    local by_ctx, ctxs = {}, {}
+    for _, impl in ipairs({ "qora", table.unpack(peers) }) do
+      for ctx, obj in pairs(measure(impl, path, long)) do
+        if not by_ctx[ctx] then by_ctx[ctx] = {}; ctxs[#ctxs + 1] = ctx end
+        by_ctx[ctx][impl] = obj
+      end
+    end
+    table.sort(ctxs)
+    for i, ctx in ipairs(ctxs) do
+      local r, keys = record(path:match("[^/]+$"), ctx, gbs, bytes, by_ctx[ctx], peers,
+                             i == 1 and GEN or STEPS)
+      records[#records + 1] = r
+      lines[#lines + 1] = encode(r, keys)
+    end
+  end
+  local lo = lua_overhead(DIR .. "/smollm3-3b-q4_0.gguf")
+  say("whole run: %d s", os.time() - START)
+  print_table(records, peers)
+  if lo then
+    print(string.format("Lua overhead: %.3f ms per step over a %.1f ms C decode step (%.2f %%)",
+                        lo.lua_overhead_ms or 0, lo.c_step_ms or 0, lo.lua_overhead_pct or 0))
+  end
+  print()
+  for _, l in ipairs(lines) do print(l) end
+  if lo then print(encode(lo, { "file", "threads", "c_step_ms", "lua_step_ms",
+                                "lua_overhead_ms", "lua_overhead_pct", "steps" })) end
+end
+
+main()
