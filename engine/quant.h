@@ -88,7 +88,10 @@ size_t qora_row_size(int type, int64_t n);
 enum { QORA_CPU_SCALAR = 0, QORA_CPU_AVX2 = 1, QORA_CPU_AVX512 = 2 };
 int qora_cpu_best(void);
 int qora_cpu_level(void);
-/* Forces a level (not above qora_cpu_best); returns the level in effect. */
+/*
+** Forces a level (not above qora_cpu_best); returns the level in effect. It rewrites the
+** shared table, so call it only while no other thread computes (tests, benchmarks).
+*/
 int qora_cpu_set_level(int level);
 
 #endif
