@@ -1,6 +1,7 @@
 /*
 ** pool.h: a persistent pool of worker threads. qora_pool_run runs fn(ctx, ith, nth) on every
-** thread, the caller being thread 0, and returns when all have finished.
+** thread, the caller being thread 0, and returns when all have finished. Jobs run with
+** subnormal floats flushed to zero (see pool.c).
 */
 #ifndef QORA_POOL_H
 #define QORA_POOL_H

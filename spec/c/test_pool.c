@@ -47,6 +47,31 @@ static int run_jobs(qora_pool *p, int n_jobs, long pause_us) {
 }
 
 
+static volatile float subnormal = 1e-39f, one = 1.0f;
+
+
+static void flushes(void *ctx, int ith, int nth) {
+  atomic_int *flushed = ctx;
+  if (subnormal * one == 0.0f)
+    atomic_fetch_add(flushed, 1);
+}
+
+
+/* Jobs see subnormals as zero on every thread; the caller's own mode comes back after. */
+static void test_subnormals(qora_pool *p) {
+#if defined(__x86_64__)
+  atomic_int flushed = 0;
+  qora_pool_run(p, flushes, &flushed);
+  TAP_OK(atomic_load(&flushed) == qora_pool_size(p) && subnormal * one != 0.0f,
+         "jobs flush subnormals on all %d threads and the caller keeps its float mode",
+         qora_pool_size(p));
+#else
+  (void)p;
+  (void)TAP_OK(1, "subnormal flushing # SKIP x86-64 only");
+#endif
+}
+
+
 static void test_split(void) {
   int ok = 1;
   for (long n = 0; n < 50 && ok; n++)
@@ -75,6 +100,8 @@ int main(void) {
   TAP_OK(run_jobs(three, 20000, 0), "20000 back-to-back jobs each run once on every thread");
   TAP_OK(run_jobs(three, 30, 20000), "jobs after idle pauses wake the sleeping workers");
   TAP_OK(run_jobs(NULL, 3, 0), "a NULL pool runs jobs on the caller");
+  test_subnormals(three);
+  test_subnormals(one);
   qora_pool_free(one);
   qora_pool_free(three);
   test_split();
