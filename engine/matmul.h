@@ -26,7 +26,8 @@ size_t qora_matmul_scratch(const qora_weight *w, int n_tok);
 ** y[t * ldy + r] = sum_k w[r][k] * x[t * ldx + k], for t < n_tok and r < w->rows.
 ** Activations are converted once to the weight type's vec_dot_type, in scratch. w->type must
 ** have a vec_dot and w->cols be a multiple of its block size (the loader checks both).
-** Allocates nothing and takes no lock; the pool's threads share the rows.
+** Allocates nothing and takes no lock; the pool's threads share the rows. Batches repack
+** weight tiles on each thread's stack (about 100 KB).
 */
 void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx, int n_tok,
                  float *y, int ldy, void *scratch);
