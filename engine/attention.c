@@ -8,10 +8,10 @@
 ** chunks are merged afterwards, as in FlashDecoding.
 */
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "attention.h"
+#include "ops.h"
 #include "quant.h"
 
 /* Below this many items per thread, key ranges are split. */
@@ -25,91 +25,6 @@ typedef struct attn_job {
   float *partial;           /* (items * chunks, group * (head_dim + 2)) when chunks > 1 */
 } attn_job;
 
-static qora_attn_kernels kernels;
-static int kernels_level = -1;
-static pthread_mutex_t kernels_mu = PTHREAD_MUTEX_INITIALIZER;
-
-
-/* ------------------------------------------------------------------ scalar kernels */
-
-static void scores_f32(const void *k, size_t stride, int n, const float *q, int group, int hd,
-                       float scale, float *s, int ss) {
-  for (int j = 0; j < n; j++) {
-    const float *row = (const float *)((const char *)k + j * stride);
-    for (int h = 0; h < group; h++) {
-      float dot = 0.0f;
-      for (int i = 0; i < hd; i++)
-        dot += q[h * hd + i] * row[i];
-      s[h * ss + j] = dot * scale;
-    }
-  }
-}
-
-
-static void accum_f32(const void *v, size_t stride, int n, const float *p, int ps, int group,
-                      int hd, float *out) {
-  for (int j = 0; j < n; j++) {
-    const float *row = (const float *)((const char *)v + j * stride);
-    for (int h = 0; h < group; h++)
-      for (int i = 0; i < hd; i++)
-        out[h * hd + i] += p[h * ps + j] * row[i];
-  }
-}
-
-
-static void scores_f16(const void *k, size_t stride, int n, const float *q, int group, int hd,
-                       float scale, float *s, int ss) {
-  float row[1024];
-
-  for (int j = 0; j < n; j++) {
-    const qora_f16 *h16 = (const qora_f16 *)((const char *)k + j * stride);
-    for (int i = 0; i < hd; i++)
-      row[i] = qora_f16_to_f32(h16[i]);
-    scores_f32(row, 0, 1, q, group, hd, scale, s + j, ss);
-  }
-}
-
-
-static void accum_f16(const void *v, size_t stride, int n, const float *p, int ps, int group,
-                      int hd, float *out) {
-  float row[1024];
-
-  for (int j = 0; j < n; j++) {
-    const qora_f16 *h16 = (const qora_f16 *)((const char *)v + j * stride);
-    for (int i = 0; i < hd; i++)
-      row[i] = qora_f16_to_f32(h16[i]);
-    accum_f32(row, 0, 1, p + j, ps, group, hd, out);
-  }
-}
-
-
-void qora_attn_install_scalar(qora_attn_kernels *k) {
-  k->scores_f16 = scores_f16;
-  k->scores_f32 = scores_f32;
-  k->accum_f16 = accum_f16;
-  k->accum_f32 = accum_f32;
-}
-
-
-const qora_attn_kernels *qora_attn_get(void) {
-  int level = qora_cpu_level();
-
-  if (__atomic_load_n(&kernels_level, __ATOMIC_ACQUIRE) == level)
-    return &kernels;
-  pthread_mutex_lock(&kernels_mu);
-  qora_attn_install_scalar(&kernels);
-#if defined(__x86_64__)
-  if (level >= QORA_CPU_AVX2)
-    qora_attn_install_avx2(&kernels);
-  if (level >= QORA_CPU_AVX512)
-    qora_attn_install_avx512(&kernels);
-#endif
-  __atomic_store_n(&kernels_level, level, __ATOMIC_RELEASE);
-  pthread_mutex_unlock(&kernels_mu);
-  return &kernels;
-}
-
-
 /* ------------------------------------------------------------------ one item */
 
 typedef struct attn_part {
@@ -120,7 +35,7 @@ typedef struct attn_part {
 
 
 /* Keys [j0, j1) of token t's query heads sharing key/value head g, softmax left open. */
-static void attend_range(const attn_job *job, const qora_attn_kernels *kk, int t, int g,
+static void attend_range(const attn_job *job, const qora_ops *kk, int t, int g,
                          int j0, int j1, float *sc, attn_part *part) {
   const qora_session *s = job->s;
   const qora_model_info *in = &s->m->info;
@@ -140,15 +55,11 @@ static void attend_range(const attn_job *job, const qora_attn_kernels *kk, int t
   (f32 ? kk->scores_f32 : kk->scores_f16)(s->k_cache + base + off, s->kv_row, n, q, group, hd,
                                           1.0f / sqrtf((float)hd), sc, n);
   for (int h = 0; h < group; h++) {
-    float *x = sc + (size_t)h * n, max = x[0], sum = 0.0f;
+    float *x = sc + (size_t)h * n, max = x[0];
     for (int j = 1; j < n; j++)
       max = x[j] > max ? x[j] : max;
-    for (int j = 0; j < n; j++) {
-      x[j] = expf(x[j] - max);
-      sum += x[j];
-    }
     part->max[h] = max;
-    part->sum[h] = sum;
+    part->sum[h] = kk->exp_sum(x, n, max);
   }
   (f32 ? kk->accum_f32 : kk->accum_f16)(s->v_cache + base + off, s->kv_row, n, sc, n, group,
                                         hd, part->out);
@@ -164,7 +75,7 @@ static void attention_worker(void *ctx, int ith, int nth) {
   const attn_job *job = ctx;
   const qora_session *s = job->s;
   const qora_model_info *in = &s->m->info;
-  const qora_attn_kernels *kk = qora_attn_get();
+  const qora_ops *kk = qora_ops_get();
   int n_kv = in->n_head_kv, group = in->n_head / n_kv, hd = in->head_dim;
   size_t per_part = (size_t)group * (hd + 2);
   float *sc = s->scores + (size_t)ith * qora_attention_scratch(s->n_ctx, group, hd, 1);

@@ -14,6 +14,7 @@
 
 #include "attention.h"
 #include "err.h"
+#include "ops.h"
 #include "quant.h"
 #include "session.h"
 
@@ -102,8 +103,7 @@ static void swiglu_row(const step *st, int t) {
   float *g = st->s->gate + (size_t)t * n;
   const float *u = st->s->up + (size_t)t * n;
 
-  for (int i = 0; i < n; i++)
-    g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+  qora_ops_get()->swiglu(g, u, n);
 }
 
 

@@ -1,10 +1,12 @@
 /*
-** attention_simd.h: the attention row kernels written once for any vector width. A file that
-** includes it defines VEC, W (floats per vector) and the VZERO, VLOAD, VLOAD_F16, VSTORE,
-** VSET1, VFMA and VSUM operations, and INSTALL, the name of its installer. Query heads are taken
-** four at a time so each cached row is widened once for all of them.
+** ops_simd.h: the row kernels written once for any vector width. A file that includes it
+** defines VEC, W (floats per vector), the operations VZERO, VLOAD, VLOAD_F16, VSTORE, VSET1,
+** VFMA, VSUM, VADD, VSUB, VMUL, VDIV, VMAX, VMIN, VROUND (to nearest) and VSCALE2 (times 2^n
+** for integral n), and INSTALL, the name of its installer.
 */
-#include "attention.h"
+#include <math.h>
+
+#include "ops.h"
 #include "quant.h"
 
 static float row_value(const void *row, int f16, int i) {
@@ -12,6 +14,7 @@ static float row_value(const void *row, int f16, int i) {
 }
 
 
+/* Attention: query heads are taken four at a time so each cached row is widened once. */
 static void scores(const void *k, size_t stride, int n, const float *q, int group, int hd,
                    float scale, float *s, int ss, int f16) {
   int vec = hd / W * W;
@@ -81,9 +84,62 @@ static void accum_f32(const void *v, size_t stride, int n, const float *p, int p
 }
 
 
-void INSTALL(qora_attn_kernels *k) {
+/*
+** exp(x) for x in [QORA_EXP_MIN, 88.7] (inputs are clamped there, so results stay normal and
+** finite): x = n ln 2 + r with |r| <= ln 2 / 2, a degree-7 polynomial for exp(r) (Cephes'
+** expf coefficients), then the exponent raised by n. Within 2 ulp of expf.
+*/
+static inline VEC vexp(VEC x) {
+  x = VMIN(VMAX(x, VSET1(QORA_EXP_MIN)), VSET1(88.7f));
+  VEC n = VROUND(VMUL(x, VSET1(1.44269504088896341f)));
+  VEC r = VSUB(VSUB(x, VMUL(n, VSET1(0.693359375f))), VMUL(n, VSET1(-2.12194440e-4f)));
+  VEC p = VSET1(1.9875691500e-4f);
+  p = VFMA(p, r, VSET1(1.3981999507e-3f));
+  p = VFMA(p, r, VSET1(8.3334519073e-3f));
+  p = VFMA(p, r, VSET1(4.1665795894e-2f));
+  p = VFMA(p, r, VSET1(1.6666665459e-1f));
+  p = VFMA(p, r, VSET1(5.0000001201e-1f));
+  p = VFMA(p, VMUL(r, r), VADD(r, VSET1(1.0f)));
+  return VSCALE2(p, n);
+}
+
+
+static void swiglu(float *g, const float *u, int n) {
+  int i = 0;
+
+  for (; i + W <= n; i += W) {
+    VEC x = VLOAD(g + i);
+    VEC silu = VDIV(x, VADD(VSET1(1.0f), vexp(VSUB(VZERO(), x))));
+    VSTORE(g + i, VMUL(silu, VLOAD(u + i)));
+  }
+  for (; i < n; i++)
+    g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+
+static float exp_sum(float *x, int n, float max) {
+  VEC acc = VZERO(), m = VSET1(max);
+  float sum = 0.0f;
+  int i = 0;
+
+  for (; i + W <= n; i += W) {
+    VEC e = vexp(VSUB(VLOAD(x + i), m));
+    VSTORE(x + i, e);
+    acc = VADD(acc, e);
+  }
+  for (; i < n; i++) {
+    x[i] = expf(fmaxf(x[i] - max, QORA_EXP_MIN));
+    sum += x[i];
+  }
+  return sum + VSUM(acc);
+}
+
+
+void INSTALL(qora_ops *k) {
   k->scores_f16 = scores_f16;
   k->scores_f32 = scores_f32;
   k->accum_f16 = accum_f16;
   k->accum_f32 = accum_f32;
+  k->swiglu = swiglu;
+  k->exp_sum = exp_sum;
 }

@@ -1,11 +1,12 @@
 /*
-** test_attention.c: the attention row kernels of every CPU level this machine has, against
-** the scalar reference, on random rows, odd head sizes and group sizes.
+** test_ops.c: the row kernels of every CPU level this machine has: attention against the
+** scalar reference on random rows, odd head and group sizes; SwiGLU and softmax's exponentials
+** against double-precision maths, extreme inputs included.
 */
 #include <math.h>
 #include <stdlib.h>
 
-#include "attention.h"
+#include "ops.h"
 #include "quant.h"
 #include "tap.h"
 
@@ -49,7 +50,7 @@ static float compare(int level, int f16, int n, int group, int hd) {
     p[i] = (float)rand() / RAND_MAX;
   for (int r = 0; r < 2; r++) {
     qora_cpu_set_level(r == 0 ? QORA_CPU_SCALAR : level);
-    const qora_attn_kernels *kk = qora_attn_get();
+    const qora_ops *kk = qora_ops_get();
     s[r] = calloc((size_t)group * n, sizeof(float));
     o[r] = calloc((size_t)group * hd, sizeof(float));
     (f16 ? kk->scores_f16 : kk->scores_f32)(k, stride, n, q, group, hd, 0.125f, s[r], n);
@@ -65,6 +66,35 @@ static float compare(int level, int f16, int n, int group, int hd) {
   free(q);
   free(p);
   return worst;
+}
+
+
+/* Worst error of swiglu and exp_sum at a level against double precision, in ulp-like units. */
+static double check_exp(int level) {
+  enum { N = 1037 };
+  static float g[N], u[N], x[N], g0[N], x0[N];
+  double worst = 0;
+
+  for (int i = 0; i < N; i++) {
+    g0[i] = g[i] = i < 8 ? (float)(i % 2 ? 1000 : -1000) * (i / 2 + 1) : frand() * 30.0f;
+    u[i] = frand();
+    x0[i] = x[i] = i < 4 ? -500.0f * (i + 1) : frand() * 80.0f - 80.0f;
+  }
+  qora_cpu_set_level(level);
+  const qora_ops *o = qora_ops_get();
+  o->swiglu(g, u, N);
+  float sum = o->exp_sum(x, N, 0.0f);
+  double want_sum = 0;
+  for (int i = 0; i < N; i++) {
+    double silu = g0[i] / (1.0 + exp(-(double)g0[i])) * u[i];
+    double e = exp(fmax(x0[i], -87.3f));          /* the kernels clamp their inputs there */
+    want_sum += e;
+    worst = fmax(worst, fabs(g[i] - silu) / (fabs(silu) * 0x1p-23 + 1e-30));
+    worst = fmax(worst, fabs(x[i] - e) / (e * 0x1p-23));
+    if (!isfinite(g[i]) || !isfinite(x[i]))
+      worst = INFINITY;
+  }
+  return fmax(worst, fabs(sum - want_sum) / (want_sum * 1e-5));
 }
 
 
@@ -87,6 +117,11 @@ int main(void) {
       TAP_OK(worst < 1e-4f, "%s %s attention kernels agree with the scalar reference "
              "(worst relative error %.2g)", names[level], f16 ? "F16" : "F32", worst);
     }
+  }
+  for (int level = QORA_CPU_SCALAR; level <= best; level++) {
+    double worst = check_exp(level);
+    TAP_OK(worst <= 4, "%s SwiGLU and softmax exponentials within 4 ulp of double precision "
+           "(worst %.2f)", names[level], worst);
   }
   qora_cpu_set_level(best);
   return tap_done();

@@ -1,0 +1,112 @@
+/*
+** ops.c: the scalar reference of the row kernels, and their choice by CPU level.
+*/
+#include <math.h>
+#include <pthread.h>
+
+#include "ops.h"
+#include "quant.h"
+
+static qora_ops kernels;
+static int kernels_level = -1;
+static pthread_mutex_t kernels_mu = PTHREAD_MUTEX_INITIALIZER;
+
+
+static void scores_f32(const void *k, size_t stride, int n, const float *q, int group, int hd,
+                       float scale, float *s, int ss) {
+  for (int j = 0; j < n; j++) {
+    const float *row = (const float *)((const char *)k + j * stride);
+    for (int h = 0; h < group; h++) {
+      float dot = 0.0f;
+      for (int i = 0; i < hd; i++)
+        dot += q[h * hd + i] * row[i];
+      s[h * ss + j] = dot * scale;
+    }
+  }
+}
+
+
+static void accum_f32(const void *v, size_t stride, int n, const float *p, int ps, int group,
+                      int hd, float *out) {
+  for (int j = 0; j < n; j++) {
+    const float *row = (const float *)((const char *)v + j * stride);
+    for (int h = 0; h < group; h++)
+      for (int i = 0; i < hd; i++)
+        out[h * hd + i] += p[h * ps + j] * row[i];
+  }
+}
+
+
+static void scores_f16(const void *k, size_t stride, int n, const float *q, int group, int hd,
+                       float scale, float *s, int ss) {
+  float row[1024];
+
+  for (int j = 0; j < n; j++) {
+    const qora_f16 *h16 = (const qora_f16 *)((const char *)k + j * stride);
+    for (int i = 0; i < hd; i++)
+      row[i] = qora_f16_to_f32(h16[i]);
+    scores_f32(row, 0, 1, q, group, hd, scale, s + j, ss);
+  }
+}
+
+
+static void accum_f16(const void *v, size_t stride, int n, const float *p, int ps, int group,
+                      int hd, float *out) {
+  float row[1024];
+
+  for (int j = 0; j < n; j++) {
+    const qora_f16 *h16 = (const qora_f16 *)((const char *)v + j * stride);
+    for (int i = 0; i < hd; i++)
+      row[i] = qora_f16_to_f32(h16[i]);
+    accum_f32(row, 0, 1, p + j, ps, group, hd, out);
+  }
+}
+
+
+static void swiglu(float *g, const float *u, int n) {
+  for (int i = 0; i < n; i++)
+    g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+
+/* The lower bound keeps tiny weights normal: subnormal arithmetic is very slow. */
+static float exp_sum(float *x, int n, float max) {
+  float sum = 0.0f;
+
+  for (int i = 0; i < n; i++) {
+    x[i] = expf(fmaxf(x[i] - max, QORA_EXP_MIN));
+    sum += x[i];
+  }
+  return sum;
+}
+
+
+void qora_ops_install_scalar(qora_ops *k) {
+  k->scores_f16 = scores_f16;
+  k->scores_f32 = scores_f32;
+  k->accum_f16 = accum_f16;
+  k->accum_f32 = accum_f32;
+  k->swiglu = swiglu;
+  k->exp_sum = exp_sum;
+}
+
+
+const qora_ops *qora_ops_get(void) {
+  int level = qora_cpu_level();
+
+  if (__atomic_load_n(&kernels_level, __ATOMIC_ACQUIRE) == level)
+    return &kernels;
+  pthread_mutex_lock(&kernels_mu);
+  qora_ops_install_scalar(&kernels);
+#if defined(__x86_64__)
+  if (level >= QORA_CPU_AVX2)
+    qora_ops_install_avx2(&kernels);
+  if (level >= QORA_CPU_AVX512)
+    qora_ops_install_avx512(&kernels);
+#endif
+  __atomic_store_n(&kernels_level, level, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&kernels_mu);
+  return &kernels;
+}
+
+

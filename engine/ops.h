@@ -1,0 +1,42 @@
+/*
+** ops.h: the row kernels of the forward pass besides matrix products, chosen by CPU level
+** like the matrix kernels: attention over cached keys and values, SwiGLU, and softmax's
+** exponentials. Each has a scalar reference (ops.c) that the SIMD versions are tested against.
+*/
+#ifndef QORA_OPS_H
+#define QORA_OPS_H
+
+#include <stddef.h>
+
+/*
+** Over cached keys and values, in the cache's type (F16 or F32):
+**   scores: s[h * ss + j] = scale * dot(q + h * hd, row j of k) for h < group, j < n
+**   accum:  out[h * hd + i] += p[h * ps + j] * (row j of v)[i]       for h < group, j < n
+** Rows are stride bytes apart; each row holds hd values.
+*/
+typedef void (*qora_scores_fn)(const void *k, size_t stride, int n, const float *q, int group,
+                               int hd, float scale, float *s, int ss);
+typedef void (*qora_accum_fn)(const void *v, size_t stride, int n, const float *p, int ps,
+                              int group, int hd, float *out);
+
+/* Exponents below this are raised to it: exp stays a normal float (subnormals are slow). */
+#define QORA_EXP_MIN -87.3f
+
+typedef struct qora_ops {
+  qora_scores_fn scores_f16, scores_f32;
+  qora_accum_fn accum_f16, accum_f32;
+  /* g[i] = silu(g[i]) * u[i] */
+  void (*swiglu)(float *g, const float *u, int n);
+  /* x[i] = exp(max(x[i] - max, QORA_EXP_MIN)), so never subnormal; returns their sum */
+  float (*exp_sum)(float *x, int n, float max);
+} qora_ops;
+
+/* The kernels of the active CPU level (qora_cpu_level). */
+const qora_ops *qora_ops_get(void);
+
+/* The scalar reference and the SIMD overlays (x86-64 builds only). */
+void qora_ops_install_scalar(qora_ops *o);
+void qora_ops_install_avx2(qora_ops *o);
+void qora_ops_install_avx512(qora_ops *o);
+
+#endif
