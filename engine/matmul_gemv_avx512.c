@@ -139,34 +139,31 @@ static inline __m512 pair_dot(__m512 f, __m512i wq, const gemv_pair *p, __m512 d
 }
 
 
+/*
+** Full groups of 16 blocks alternate pairs between two accumulators, so consecutive pairs do
+** not wait on each other's multiply-add.
+*/
 static float row_q4_0(const block_q4_0 *x, int nb, const gemv_pair *pk, const block_q8_0 *y) {
-  __m512 f = _mm512_setzero_ps();
+  __m512 f = _mm512_setzero_ps(), g = _mm512_setzero_ps();
   int b = 0;
-  for (; b + 1 < nb; b += 16) {
-    int n = nb - b < 16 ? nb - b : 16;
-    __m512 d = gather_f16(x + b, sizeof *x, 0, n);
-    if (n == 16) {
-#pragma GCC unroll 8
-      for (int p = 0; p < 8; p++) {
-        __m512 dx = _mm512_permutexvar_ps(pair_index(p, 4), d);
-        f = pair_dot(f, nibbles_pair(x[b + 2 * p].qs, x[b + 2 * p + 1].qs), &pk[b / 2 + p], dx);
-      }
-      continue;
-    }
-    if (n == 16) {
-#pragma GCC unroll 8
-      for (int p = 0; p < 8; p++) {
-        __m512 dx = _mm512_permutexvar_ps(pair_index(p, 4), d);
-        f = pair_dot(f, nibbles_pair(x[b + 2 * p].qs, x[b + 2 * p + 1].qs), &pk[b / 2 + p], dx);
-      }
-      continue;
-    }
-    for (int p = 0; 2 * p + 1 < n; p++) {
-      __m512 dx = _mm512_permutexvar_ps(pair_index(p, 4), d);
-      f = pair_dot(f, nibbles_pair(x[b + 2 * p].qs, x[b + 2 * p + 1].qs), &pk[b / 2 + p], dx);
+  for (; b + 16 <= nb; b += 16) {
+    __m512 d = gather_f16(x + b, sizeof *x, 0, 16);
+#pragma GCC unroll 4
+    for (int p = 0; p < 8; p += 2) {
+      f = pair_dot(f, nibbles_pair(x[b + 2 * p].qs, x[b + 2 * p + 1].qs), &pk[b / 2 + p],
+                   _mm512_permutexvar_ps(pair_index(p, 4), d));
+      g = pair_dot(g, nibbles_pair(x[b + 2 * p + 2].qs, x[b + 2 * p + 3].qs),
+                   &pk[b / 2 + p + 1], _mm512_permutexvar_ps(pair_index(p + 1, 4), d));
     }
   }
-  float s = _mm512_reduce_add_ps(f), last = 0;
+  if (b + 1 < nb) {
+    int n = nb - b;
+    __m512 d = gather_f16(x + b, sizeof *x, 0, n);
+    for (int p = 0; 2 * p + 1 < n; p++)
+      f = pair_dot(f, nibbles_pair(x[b + 2 * p].qs, x[b + 2 * p + 1].qs), &pk[b / 2 + p],
+                   _mm512_permutexvar_ps(pair_index(p, 4), d));
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(f, g)), last = 0;
   if (nb % 2)
     qora_vec_dot_q4_0_q8_0(32, &last, x + nb - 1, y + nb - 1);
   return s + last;
