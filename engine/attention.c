@@ -3,9 +3,10 @@
 **
 ** Work items are (token, key/value head) pairs: the query heads that share a key/value head
 ** (grouped-query attention) are done together, so each cached row is read once per group.
-** When a batch has too few items to keep every thread busy (decoding one token), each item's
-** key range is also split in chunks; a chunk keeps its own softmax maximum and sum, and the
-** chunks are merged afterwards, as in FlashDecoding.
+** When one token is decoded there are too few items to keep every thread busy, so each item's
+** key range is also split in chunks of KEY_CHUNK keys; a chunk keeps its own softmax maximum
+** and sum, and the chunks are merged afterwards in a fixed order, as in FlashDecoding. The
+** split depends on the position only, never on the thread count, so results do not either.
 */
 #include <math.h>
 #include <string.h>
@@ -14,8 +15,8 @@
 #include "ops.h"
 #include "quant.h"
 
-/* Below this many items per thread, key ranges are split. */
-#define ITEMS_PER_THREAD 8
+/* Keys per chunk when a decoded token's key range is split. */
+#define KEY_CHUNK 256
 
 typedef struct attn_job {
   qora_session *s;
@@ -78,7 +79,8 @@ static void attention_worker(void *ctx, int ith, int nth) {
   const qora_ops *kk = qora_ops_get();
   int n_kv = in->n_head_kv, group = in->n_head / n_kv, hd = in->head_dim;
   size_t per_part = (size_t)group * (hd + 2);
-  float *sc = s->scores + (size_t)ith * qora_attention_scratch(s->n_ctx, group, hd, 1);
+  size_t per_thread = (size_t)group * s->n_ctx + per_part;
+  float *sc = s->scores + (size_t)ith * per_thread;
   float *own = sc + (size_t)group * s->n_ctx;
   long lo, hi;
 
@@ -132,23 +134,29 @@ static void merge_chunks(const attn_job *job) {
 }
 
 
-size_t qora_attention_scratch(int n_ctx, int group, int head_dim, int n_threads) {
-  size_t per_thread = (size_t)group * n_ctx + (size_t)group * (head_dim + 2);
-  size_t partials = (size_t)ITEMS_PER_THREAD * n_threads * n_threads * group * (head_dim + 2);
+/* Chunks of a decoded token's key range, from the number of keys alone. */
+static int key_chunks(int n_keys) {
+  return (n_keys + KEY_CHUNK - 1) / KEY_CHUNK;
+}
 
-  return n_threads == 1 ? per_thread : per_thread * n_threads + partials;
+
+/* Per thread: scores and one item's part; after them, the chunks of a decoded token. */
+size_t qora_attention_scratch(int n_ctx, int n_kv, int group, int head_dim, int n_threads) {
+  size_t per_thread = (size_t)group * n_ctx + (size_t)group * (head_dim + 2);
+  size_t partials = (size_t)n_kv * key_chunks(n_ctx) * group * (head_dim + 2);
+
+  return per_thread * n_threads + partials;
 }
 
 
 void qora_attention(qora_session *s, int il, int n) {
-  int nth = qora_pool_size(s->m->pool), items = n * s->m->info.n_head_kv;
-  int group = s->m->info.n_head / s->m->info.n_head_kv;
+  const qora_model_info *in = &s->m->info;
+  int nth = qora_pool_size(s->m->pool), group = in->n_head / in->n_head_kv;
   attn_job job = { s, il, n, 1, NULL };
 
-  if (nth > 1 && items < ITEMS_PER_THREAD * nth) {
-    job.chunks = nth;
-    job.partial = s->scores + qora_attention_scratch(s->n_ctx, group, s->m->info.head_dim, 1)
-                              * nth;
+  if (n == 1 && key_chunks(s->pos + 1) > 1) {
+    job.chunks = key_chunks(s->pos + 1);
+    job.partial = s->scores + qora_attention_scratch(s->n_ctx, 0, group, in->head_dim, nth);
   }
   qora_pool_run(s->m->pool, attention_worker, &job);
   if (job.chunks > 1)

@@ -9,7 +9,7 @@
 #include "session.h"
 
 /* Scratch floats per thread that qora_attention needs for a session. */
-size_t qora_attention_scratch(int n_ctx, int group, int head_dim, int n_threads);
+size_t qora_attention_scratch(int n_ctx, int n_kv, int group, int head_dim, int n_threads);
 
 /* Attention of layer il for the batch's n tokens: reads s->q and the cache, writes s->att. */
 void qora_attention(qora_session *s, int il, int n);

@@ -233,6 +233,16 @@ static void output_head(step *st, float *all_logits) {
 }
 
 
+/* Damaged weights (NaN, infinities) show up as logits that are not finite: say so. */
+static int check_finite(const float *x, size_t n, qora_err *err) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(x[i]))
+      return qora_fail(err, "the model produced a logit that is not a number (id %zu): its "
+                       "weights are damaged or overflow; check the file", i);
+  return 0;
+}
+
+
 int qora_forward(qora_session *s, const int32_t *ids, int n, float *all_logits, qora_err *err) {
   step st = { .s = s, .n = n, .src = (const float *)ids };
 
@@ -247,6 +257,10 @@ int qora_forward(qora_session *s, const int32_t *ids, int n, float *all_logits, 
     ffn_block(&st);
   }
   output_head(&st, all_logits);
+  if (check_finite(s->logits, (size_t)s->m->info.n_vocab, err) < 0) {
+    s->has_logits = 0;      /* and the batch's cache rows are left out of the session */
+    return -1;
+  }
   s->pos += n;
   return 0;
 }

@@ -5,15 +5,12 @@
 ** gguf_open walks everything once and checks it against the file size, so later accessors
 ** only follow pointers that are known to lie inside the map.
 */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "err.h"
+#include "fileio.h"
 #include "gguf.h"
 #include "quant.h"
 
@@ -181,8 +178,10 @@ static int read_tensor_info(cursor *c, gguf_tensor *t) {
     if (read_u64(c, &t->ne[d]) < 0)
       return -1;
     if (t->ne[d] == 0 || t->ne[d] > GGUF_MAX_ELEMS / elems)
-      return qora_fail(c->err, "tensor %.*s has an impossible shape (dimension %u is %llu)",
-                       (int)t->name.len, t->name.ptr, d, (unsigned long long)t->ne[d]);
+      return qora_fail(c->err, "tensor %.*s has an impossible shape: %s %u is %llu%s",
+                       (int)t->name.len, t->name.ptr, t->ne[d] ? "with it, dimension" :
+                       "dimension", d, (unsigned long long)t->ne[d],
+                       t->ne[d] ? " and the tensor would be too large" : "");
     elems *= t->ne[d];
   }
   if (read_u32(c, &t->type) < 0 || read_u64(c, &t->offset) < 0)
@@ -284,8 +283,13 @@ static int parse(gguf_file *f, qora_err *err) {
   cursor c = { f->map, f->size, 0, err, "the header" };
   char magic[4];
 
-  if (read_bytes(&c, magic, 4) < 0 || memcmp(magic, GGUF_MAGIC, 4) != 0)
+  if (read_bytes(&c, magic, 4) < 0 || memcmp(magic, GGUF_MAGIC, 4) != 0) {
+    if (f->size >= 9 && f->map[8] == '{')   /* a safetensors header starts there */
+      return qora_fail(err, "%s is not a GGUF file: it looks like a safetensors file, part of "
+                       "a Hugging Face folder; load the folder (qora --model-path DIR)",
+                       f->path);
     return qora_fail(err, "%s is not a GGUF file (no GGUF magic)", f->path);
+  }
   if (read_u32(&c, &f->version) < 0)
     return -1;
   if (f->version != 2 && f->version != 3)
@@ -305,14 +309,15 @@ static int parse(gguf_file *f, qora_err *err) {
 }
 
 
-gguf_file *gguf_open_memory(const void *data, uint64_t size, qora_err *err) {
+/* Validates an image; path only names it in messages. */
+static gguf_file *open_image(const void *data, uint64_t size, const char *path, qora_err *err) {
   gguf_file *f = calloc(1, sizeof *f);
 
   if (f == NULL) {
     qora_fail(err, "out of memory");
     return NULL;
   }
-  f->path = "(memory)";
+  f->path = path;
   f->map = data;
   f->size = size;
   if (parse(f, err) < 0) {
@@ -323,31 +328,21 @@ gguf_file *gguf_open_memory(const void *data, uint64_t size, qora_err *err) {
 }
 
 
-gguf_file *gguf_open(const char *path, qora_err *err) {
-  struct stat st;
-  void *map;
-  gguf_file *f;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+gguf_file *gguf_open_memory(const void *data, uint64_t size, qora_err *err) {
+  return open_image(data, size, "(memory)", err);
+}
 
-  if (fd < 0) {
-    qora_fail(err, "cannot open %s: %s", path, strerror(errno));
+
+gguf_file *gguf_open(const char *path, qora_err *err) {
+  uint64_t size;
+  void *map = qora_map_file(path, &size, err);
+  gguf_file *f;
+
+  if (map == NULL)
     return NULL;
-  }
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 24) {
-    qora_fail(err, "%s is not a GGUF file (%s)", path,
-              S_ISREG(st.st_mode) ? "too short" : "not a regular file");
-    close(fd);
-    return NULL;
-  }
-  map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-  close(fd);
-  if (map == MAP_FAILED) {
-    qora_fail(err, "cannot map %s: %s", path, strerror(errno));
-    return NULL;
-  }
-  f = gguf_open_memory(map, (uint64_t)st.st_size, err);
+  f = open_image(map, size, path, err);
   if (f == NULL) {
-    munmap(map, (size_t)st.st_size);
+    munmap(map, size);
     return NULL;
   }
   f->path = strdup(path);

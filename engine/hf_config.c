@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "fileio.h"
 #include "hf_config.h"
 
 #define HF_MAX_CONFIG (16u << 20)   /* bytes of config.json we accept */
@@ -420,7 +421,7 @@ int hf_config_load(const char *dir, hf_config *cfg, qora_err *err) {
   int rc;
 
   snprintf(path, sizeof path, "%s/config.json", dir);
-  text = hf_read_text(path, HF_MAX_CONFIG, &len, err);
+  text = qora_read_file(path, HF_MAX_CONFIG, &len, err);
   if (text == NULL)
     return -1;
   rc = hf_config_parse(text, len, cfg, err);
@@ -504,28 +505,3 @@ float hf_rope_freqs(const hf_rope *r, int dim, float *inv_freq) {
 
 /* ================================================================ files */
 
-char *hf_read_text(const char *path, size_t max, size_t *len, qora_err *err) {
-  FILE *fp = fopen(path, "rb");
-  char *buf = NULL;
-  long n;
-
-  if (fp == NULL)
-    return qora_fail(err, "%s: cannot open: %s", path, strerror(errno)), NULL;
-  if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0)
-    qora_fail(err, "%s: cannot read its size (not a regular file?)", path);
-  else if ((size_t)n > max)
-    qora_fail(err, "%s: %ld bytes is too large for this file (at most %zu)", path, n, max);
-  else if ((buf = malloc((size_t)n + 1)) == NULL)
-    qora_fail(err, "%s: out of memory", path);
-  else if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-    qora_fail(err, "%s: read failed", path);
-    free(buf);
-    buf = NULL;
-  }
-  fclose(fp);
-  if (buf != NULL) {
-    buf[n] = '\0';
-    *len = (size_t)n;
-  }
-  return buf;
-}

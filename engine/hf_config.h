@@ -101,7 +101,4 @@ float hf_rope_freqs(const hf_rope *rope, int dim, float *inv_freq);
 /* The yarn case of hf_rope_freqs (rope->type must be HF_ROPE_YARN). Returns the mscale. */
 float hf_yarn_freqs(const hf_rope *rope, int dim, float *inv_freq);
 
-/* Reads a whole small file (at most max bytes) into a NUL-terminated buffer to free. */
-char *hf_read_text(const char *path, size_t max, size_t *len, qora_err *err);
-
 #endif

@@ -28,6 +28,23 @@ static int computable(uint32_t type) {
 }
 
 
+/* GGML's names for the types qora does not compute, for messages. */
+static const char *ggml_type_name(uint32_t type) {
+  static const char *const names[] = {
+    [6] = "Q5_0", [7] = "Q5_1", [9] = "Q8_1", [10] = "Q2_K", [11] = "Q3_K", [15] = "Q8_K",
+    [16] = "IQ2_XXS", [17] = "IQ2_XS", [18] = "IQ3_XXS", [19] = "IQ1_S", [20] = "IQ4_NL",
+    [21] = "IQ3_S", [22] = "IQ2_S", [23] = "IQ4_XS", [24] = "I8", [25] = "I16", [26] = "I32",
+    [27] = "I64", [28] = "F64", [29] = "IQ1_M", [34] = "TQ1_0", [35] = "TQ2_0",
+    [39] = "MXFP4",
+  };
+  const char *name = type < sizeof names / sizeof *names ? names[type] : NULL;
+
+  if (name == NULL)
+    name = qora_type_name((int)type);
+  return name ? name : "unknown";
+}
+
+
 typedef struct binder {
   qora_model *m;
   const gguf_file *f;
@@ -54,11 +71,11 @@ static int bind_matrix(binder *b, const char *name, int64_t rows, int64_t cols,
 
   if (t == NULL)
     return -1;
-  label = qora_type_name((int)t->type);
+  label = ggml_type_name(t->type);
   if (!computable(t->type))
     return qora_fail(b->err, "tensor %s has type %u (%s), which qora cannot compute (it reads "
                      "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K); convert the file "
-                     "to one of these", name, t->type, label ? label : "unknown");
+                     "to one of these", name, t->type, label);
   if (t->n_dims != 2 || t->ne[0] != (uint64_t)cols || t->ne[1] != (uint64_t)rows)
     return qora_fail(b->err, "tensor %s: expected %lldx%lld, file has %llux%llu%s; is this a "
                      "%s file?", name, (long long)cols, (long long)rows,
@@ -293,8 +310,9 @@ static int read_hparams(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
     return -1;
   if (in->n_head_kv == 0)
     in->n_head_kv = in->n_head;
-  if (in->n_head < 1 || in->n_embd % in->n_head)
-    return qora_fail(err, "%d heads do not divide the embedding of %d", in->n_head, in->n_embd);
+  if (in->n_embd < 1 || in->n_head < 1 || in->n_embd % in->n_head)
+    return qora_fail(err, "an embedding of %d cannot be split in %d attention heads; the file's "
+                     "metadata is corrupt", in->n_embd, in->n_head);
   in->head_dim = key_len ? key_len : in->n_embd / in->n_head;
   if (rope_dims && rope_dims != in->head_dim)
     return qora_fail(err, "partial RoPE (%d of %d dimensions) is not supported", rope_dims,

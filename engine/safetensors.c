@@ -1,17 +1,17 @@
 /* safetensors.c: checked, memory-mapped reading of safetensors files and checkpoint folders. */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include "err.h"
 #include "hf_config.h"
+#include "fileio.h"
 #include "safetensors.h"
 
 #define ST_MAX_INDEX (64u << 20)     /* bytes of model.safetensors.index.json we accept */
@@ -142,7 +142,12 @@ static int by_begin(const void *a, const void *b) {
   return x->nbytes < y->nbytes ? -1 : x->nbytes > y->nbytes;  /* empty tensors first */
 }
 
-/* Refuses two tensors sharing a name or sharing bytes. */
+/*
+** Refuses two tensors sharing a name, and a data section the tensors do not tile exactly: as
+** the safetensors format requires (and its reference reader checks), the tensors follow each
+** other without gap or overlap from the first byte to the last. A header whose length is off
+** by a byte would otherwise shift every tensor and load garbage.
+*/
 static int check_distinct(const st_file *f, qora_err *err) {
   const st_tensor **order;
   int rc = 0;
@@ -157,13 +162,21 @@ static int check_distinct(const st_file *f, qora_err *err) {
   for (size_t i = 0; i < f->n_tensors; i++)
     order[i] = &f->tensors[i];
   qsort(order, f->n_tensors, sizeof *order, by_begin);
-  for (size_t i = 1; i < f->n_tensors && rc == 0; i++) {
-    const st_tensor *a = order[i - 1], *b = order[i];
+  const uint8_t *at = f->map + f->data_offset, *end = f->map + f->size;
+  for (size_t i = 0; i < f->n_tensors && rc == 0; i++) {
+    const st_tensor *t = order[i];
 
-    if ((const uint8_t *)a->data + a->nbytes > (const uint8_t *)b->data)
+    if ((const uint8_t *)t->data < at)
       rc = qora_fail(err, "%s: tensors %s and %s overlap in the data section: the header is "
-                     "wrong", f->name, a->name, b->name);
+                     "wrong", f->name, order[i - 1]->name, t->name);
+    else if ((const uint8_t *)t->data > at)
+      rc = qora_fail(err, "%s: %zu bytes before tensor %s belong to no tensor: the header is "
+                     "wrong", f->name, (size_t)((const uint8_t *)t->data - at), t->name);
+    at = (const uint8_t *)t->data + t->nbytes;
   }
+  if (rc == 0 && at != end)
+    rc = qora_fail(err, "%s: the last %zu bytes of the file belong to no tensor: the header is "
+                   "wrong or the file is damaged", f->name, (size_t)(end - at));
   free(order);
   return rc;
 }
@@ -267,28 +280,15 @@ st_file *st_open_memory(const void *data, uint64_t size, const char *name, qora_
 
 /* Maps path read-only into f. */
 static int map_file(st_file *f, const char *path, qora_err *err) {
-  struct stat st;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  void *p;
+  void *p = qora_map_file(path, &f->size, err);
 
-  if (fd < 0)
-    return qora_fail(err, "%s: cannot open: %s", path, strerror(errno));
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return qora_fail(err, "%s: not a regular file", path);
-  }
-  f->size = (uint64_t)st.st_size;
-  if (f->size < 8) {
-    close(fd);
-    return qora_fail(err, "%s: %llu bytes is too short for a safetensors file", path,
-                     (unsigned long long)f->size);
-  }
-  p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-  close(fd);
-  if (p == MAP_FAILED)
-    return qora_fail(err, "%s: cannot map: %s", path, strerror(errno));
+  if (p == NULL)
+    return -1;
   f->map = p;
   f->mapped = 1;
+  if (f->size < 8)
+    return qora_fail(err, "%s: %llu bytes is too short for a safetensors file", path,
+                     (unsigned long long)f->size);
   return 0;
 }
 
@@ -412,7 +412,7 @@ static int load_index(st_checkpoint *c, const cJSON *map, size_t n, qora_err *er
 
 static int open_index(st_checkpoint *c, const char *path, qora_err *err) {
   size_t len;
-  char *text = hf_read_text(path, ST_MAX_INDEX, &len, err);
+  char *text = qora_read_file(path, ST_MAX_INDEX, &len, err);
   cJSON *root, *map;
   int rc;
 

@@ -60,7 +60,7 @@ static int allocate(qora_session *s) {
   s->up = floats(b * in->n_ff, &ok);
   s->cos = floats(b * in->head_dim / 2, &ok);
   s->sin = floats(b * in->head_dim / 2, &ok);
-  s->scores = floats(qora_attention_scratch(s->n_ctx, (int)group, in->head_dim,
+  s->scores = floats(qora_attention_scratch(s->n_ctx, in->n_head_kv, (int)group, in->head_dim,
                                             qora_pool_size(s->m->pool)), &ok);
   s->logits = floats((size_t)in->n_vocab, &ok);
   s->mm_scratch = malloc(max_scratch(s->m, s->n_batch) + 64);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "fileio.h"
 #include "tok_internal.h"
 #include "tokenizer.h"
 
@@ -57,32 +58,6 @@ static int unset(const cJSON *obj, const char *key) {
 
 /* ---------------------------------------------------------------- files */
 
-static char *read_all(const char *path, size_t *len, qora_err *err) {
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  long n;
-
-  if (f == NULL) {
-    qora_fail(err, "cannot open %s; is this a Hugging Face model folder?", path);
-    return NULL;
-  }
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && (size_t)n <= MAX_JSON_BYTES &&
-      fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
-    if (fread(buf, 1, (size_t)n, f) == (size_t)n) {
-      buf[n] = '\0';
-      *len = (size_t)n;
-    } else {
-      free(buf);
-      buf = NULL;
-    }
-  }
-  fclose(f);
-  if (buf == NULL)
-    qora_fail(err, "cannot read %s (unreadable, or larger than 1 GB)", path);
-  return buf;
-}
-
-
 /* Parses dir/name; NULL with err on error, or with *missing set when the file is absent. */
 static cJSON *parse_file(const char *dir, const char *name, int *missing, qora_err *err) {
   char path[4096];
@@ -92,15 +67,9 @@ static cJSON *parse_file(const char *dir, const char *name, int *missing, qora_e
   cJSON *json;
 
   snprintf(path, sizeof path, "%s/%s", dir, name);
-  if (missing) {
-    FILE *f = fopen(path, "rb");
-
-    *missing = f == NULL;
-    if (f == NULL)
-      return NULL;
-    fclose(f);
-  }
-  if ((text = read_all(path, &len, err)) == NULL)
+  if (missing && (*missing = !qora_exists(path)))
+    return NULL;
+  if ((text = qora_read_file(path, MAX_JSON_BYTES, &len, err)) == NULL)
     return NULL;
   json = cJSON_ParseWithLengthOpts(text, len, &end, 0);
   if (json == NULL || !cJSON_IsObject(json))

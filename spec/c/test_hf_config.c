@@ -145,7 +145,7 @@ static void test_fixtures(void) {
   hf_config_free(&cfg);
 
   TAP_OK(hf_config_load(FIX "no-such-folder", &cfg, &err) == -1 &&
-         strstr(err.msg, "no-such-folder/config.json: cannot open"),
+         strstr(err.msg, "cannot open " FIX "no-such-folder/config.json"),
          "names a config.json it cannot open: %s", err.msg);
 }
 

@@ -4,6 +4,7 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qora.h"
@@ -118,6 +119,27 @@ static void test_truncated(void) {
 }
 
 
+/* A FIFO would block open() until a writer came: it must be refused at once. */
+static void test_not_regular(void) {
+  char fifo[] = "/tmp/qora-fifo-XXXXXX";
+  qora_err err = {{0}};
+  int fd = mkstemp(fifo);
+
+  close(fd);
+  unlink(fifo);
+  mkfifo(fifo, 0600);
+  qora_model *m = qora_model_load(fifo, NULL, &err);
+  TAP_OK(m == NULL && strstr(err.msg, "not a regular file"), "refuses a FIFO without waiting: %s",
+         err.msg);
+  unlink(fifo);
+  m = qora_model_load("/dev/zero", NULL, &err);
+  TAP_OK(m == NULL && strstr(err.msg, "not a regular file"), "refuses /dev/zero: %s", err.msg);
+  m = qora_model_load("spec/fixtures/hf/tiny-nope/model.safetensors", NULL, &err);
+  TAP_OK(m == NULL && strstr(err.msg, "--model-path"),
+         "points a safetensors file to its folder: %s", err.msg);
+}
+
+
 int main(void) {
   qora_err err;
   qora_model *m;
@@ -129,6 +151,7 @@ int main(void) {
   m = qora_model_load("/nonexistent/model.gguf", NULL, &err);
   TAP_OK(m == NULL && strstr(err.msg, "cannot open"), "refuses a missing file: %s", err.msg);
   test_damaged();
+  test_not_regular();
   test_truncated();
   m = load_bytes(img, img_size, &err);
   TAP_OK(m != NULL, "loads the undamaged copy");

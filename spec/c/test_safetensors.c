@@ -213,6 +213,13 @@ static void test_lying_headers(void) {
     {"a header that is not JSON", "{\"a\":{\"dtype\":\"F32\",", "not a valid JSON object"},
     {"bytes after the JSON", "{} x", "unexpected bytes"},
     {"a header that is a list", "[{}]", "does not start with '{'"},
+    {"a gap between tensors",
+     "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+     "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}",
+     "4 bytes before tensor b belong to no tensor"},
+    {"bytes after the last tensor",
+     "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+     "last 8 bytes of the file belong to no tensor"},
   };
   qora_err err = {{0}};
 
@@ -220,6 +227,25 @@ static void test_lying_headers(void) {
     TAP_OK(refused(cases[i].json, 16, cases[i].want, &err), "refuses %s: %s", cases[i].what,
            err.msg);
 }
+
+/* A header length one byte short (the header's padding absorbs it) shifts every tensor. */
+static void test_short_header_length(void) {
+  const char *json = "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}  ";
+  size_t size;
+  uint8_t *img = image(json, 16, &size);
+  uint64_t len;
+  qora_err err = {{0}};
+
+  memcpy(&len, img, 8);
+  len--;
+  memcpy(img, &len, 8);
+  st_file *f = st_open_memory(img, size, "short", &err);
+  TAP_OK(f == NULL && strstr(err.msg, "belong to no tensor"),
+         "refuses a header length one byte short: %s", err.msg);
+  st_close(f);
+  free(img);
+}
+
 
 static void test_lying_lengths(void) {
   qora_err err = {{0}};
@@ -239,7 +265,7 @@ static void test_lying_lengths(void) {
   TAP_OK(st_open_memory(buf, 5, "len", &err) == NULL && strstr(err.msg, "too short"),
          "refuses a 5-byte file: %s", err.msg);
   TAP_OK(st_open("spec/fixtures/hf/no-such.safetensors", &err) == NULL &&
-         strstr(err.msg, "no-such.safetensors: cannot open"), "names a file it cannot open: %s",
+         strstr(err.msg, "cannot open spec/fixtures/hf/no-such.safetensors"), "names a file it cannot open: %s",
          err.msg);
 }
 
@@ -342,6 +368,7 @@ int main(void) {
   test_truncated();
   test_lying_headers();
   test_lying_lengths();
+  test_short_header_length();
   test_folders();
   return tap_done();
 }
