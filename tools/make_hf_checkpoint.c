@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fileio.h"
 #include "gguf.h"
 #include "hf_config.h"
 #include "quant.h"
@@ -357,9 +358,9 @@ static int write_tokenizer(const char *dir, const char *vocab_path, const char *
   if (g == NULL)
     return fail("%s", err.msg);
   snprintf(path, sizeof path, "%s/tokenizer.json", tmpl_dir);
-  text = hf_read_text(path, 64u << 20, &len, &err);
+  text = qora_read_file(path, 64u << 20, &len, &err);
   snprintf(path, sizeof path, "%s/tokenizer_config.json", tmpl_dir);
-  cfg = hf_read_text(path, 64u << 20, &len, &err);
+  cfg = qora_read_file(path, 64u << 20, &len, &err);
   root = text ? cJSON_Parse(text) : NULL;
   rc = root && cfg ? fill_tokenizer(root, g) : fail("%s", err.msg);
   if (rc == 0)
