@@ -174,6 +174,8 @@ static int check_unsupported(const cJSON *root, qora_err *err) {
   if (on && field(root, "sliding_window") != NULL)
     return qora_fail(err, "config.json: use_sliding_window is true; qora has no sliding "
                      "window attention");
+  if (types != NULL && !cJSON_IsArray(types) && !cJSON_IsNull(types))
+    return qora_fail(err, "config.json: layer_types should be a list of layer kinds");
   cJSON_ArrayForEach(t, types)
     if (!cJSON_IsString(t) || strcmp(t->valuestring, "full_attention") != 0)
       return qora_fail(err, "config.json: layer_types holds \"%.40s\"; qora only runs "
@@ -301,7 +303,10 @@ static int parse_yarn(const cJSON *root, const cJSON *d, hf_config *c, qora_err 
   double m = 0, m_all = 0, att = 0;
   int has_att, trunc;
 
-  if (field(d, "factor") == NULL)
+  if (cJSON_GetObjectItemCaseSensitive(d, "factor") == NULL)
+    return qora_fail(err, "config.json: YaRN rope_scaling needs its \"factor\" (as "
+                     "transformers requires)");
+  if (field(d, "factor") == NULL)   /* null: transformers derives it from the two contexts */
     r->factor = (double)c->n_ctx_train / r->original_ctx;
   if (get_num(d, "rope_scaling.", "beta_fast", &r->beta_fast, err) < 0 ||
       get_num(d, "rope_scaling.", "beta_slow", &r->beta_slow, err) < 0 ||

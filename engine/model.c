@@ -171,6 +171,7 @@ void qora_model_free(qora_model *m) {
     free(m->owned[i]);
   free(m->owned);
   free(m->layers);
+  free(m->folder);
   free(m);
 }
 

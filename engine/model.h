@@ -60,6 +60,7 @@ struct qora_model {
   qora_rope rope;
   void **owned;             /* buffers to free with the model */
   int n_owned;
+  char *folder;             /* the checkpoint folder it was converted from, or NULL */
 };
 
 /* Registers a malloc'd buffer to free with the model; returns it (NULL when p is NULL). */

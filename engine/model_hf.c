@@ -511,10 +511,10 @@ qora_model *qora_model_load_hf(const char *path, const qora_load_opts *opts, qor
     qora_fail(err, "out of memory");
     return NULL;
   }
+  m->folder = dir;
   if (load(m, dir, opts, err) < 0) {
     qora_model_free(m);
     m = NULL;
   }
-  free(dir);
   return m;
 }

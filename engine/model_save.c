@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "err.h"
+#include "fileio.h"
 #include "gguf_write.h"
 #include "model.h"
 #include "quant.h"
@@ -375,6 +377,34 @@ static int write_tensors(saver *s, const char *path) {
 
 /* ====================================================================== entry */
 
+/* 1 when a and b are the same folder. */
+static int same_folder(const char *a, const char *b) {
+  struct stat sa, sb;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
+
+/*
+** Saving over a file of the checkpoint the model came from (a shard, config.json, a tokenizer
+** file) would leave a folder that no longer loads: refuse. New files in the folder are fine.
+*/
+static int check_destination(const qora_model *m, const char *path, qora_err *err) {
+  const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+  char *dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+  size_t n = strlen(base);
+  int source = n > 5 && (!strcmp(base + n - 5, ".json") ||
+                         (n > 12 && !strcmp(base + n - 12, ".safetensors")));
+  int clash = m->folder && dir && source && qora_exists(path) && same_folder(dir, m->folder);
+
+  free(dir);
+  if (clash)
+    return qora_fail(err, "%s is part of the checkpoint this model was loaded from; saving "
+                     "there would destroy it: choose another name, such as model.gguf", path);
+  return 0;
+}
+
+
 int qora_model_save(const qora_model *m, const char *path, qora_err *err) {
   saver s = { m, NULL, err };
   int rc;
@@ -384,6 +414,8 @@ int qora_model_save(const qora_model *m, const char *path, qora_err *err) {
   if (!m->info.has_weights)
     return qora_fail(err, "this model is a vocabulary without weights; there is nothing to "
                      "save");
+  if (check_destination(m, path, err) < 0)
+    return -1;
   /* TODO(rope-save): linear and llama3 scaling (llama.cpp: rope.scaling.type linear, and a
   ** rope_freqs.weight tensor) are not written; such folders run, but are not saved. */
   if (m->rope.not_gguf != NULL)

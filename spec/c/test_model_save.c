@@ -465,6 +465,31 @@ static void test_refusals(void) {
 }
 
 
+/* Saving over the checkpoint's own files would destroy it; a new name in the folder is fine. */
+static void test_source_files(void) {
+  qora_err err = {{0}};
+  char path[256];
+  const char *dir = copy_fixture("tiny-nope");
+  qora_model *m = dir ? load(dir, "q8_0", &err) : NULL;
+  size_t before = 0, after = 0;
+  char *orig;
+
+  snprintf(path, sizeof path, "%s/model.safetensors", scratch_dir);
+  orig = slurp(path, &before);
+  TAP_OK(m && qora_model_save(m, path, &err) < 0 && strstr(err.msg, "part of the checkpoint"),
+         "refuses to save over a shard of its own checkpoint: %s", err.msg);
+  free(slurp(path, &after));
+  TAP_OK(orig && before == after, "leaves that shard untouched");
+  snprintf(path, sizeof path, "%s/config.json", scratch_dir);
+  TAP_OK(m && qora_model_save(m, path, &err) < 0, "refuses to save over its config.json");
+  snprintf(path, sizeof path, "%s/model.gguf", scratch_dir);
+  TAP_OK(m && qora_model_save(m, path, &err) == 0, "saves a new file into the folder");
+  free(orig);
+  qora_model_free(m);
+  remove_scratch();
+}
+
+
 int main(void) {
   char cmd[96];
 
@@ -485,6 +510,7 @@ int main(void) {
   test_llama_folder();
   test_smollm2_resave();
   test_refusals();
+  test_source_files();
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", out_dir);
   if (system(cmd) != 0)
     TAP_DIAG("could not remove %s", out_dir);
