@@ -27,7 +27,7 @@ static float check_number(lua_State *L, int arg) {
 
 
 static int check_min_keep(lua_State *L, int arg) {
-  lua_Integer k = luaL_optinteger(L, arg, 1);
+  lua_Integer k = lqora_optint(L, arg, 1);
 
   luaL_argcheck(L, k >= 1 && k <= INT32_MAX, arg, "min_keep must be at least 1");
   return (int)k;
@@ -116,7 +116,7 @@ static int cands_penalize(lua_State *L) {
   frequency = check_number(L, 4);
   presence = check_number(L, 5);
   len = luaL_len(L, 2);
-  last_n = luaL_optinteger(L, 6, len);
+  last_n = lqora_optint(L, 6, len);
   luaL_argcheck(L, last_n >= 0, 6, "last_n must not be negative");
   if (last_n > len)
     last_n = len;
@@ -139,7 +139,7 @@ static int cands_temperature(lua_State *L) {
 
 static int cands_top_k(lua_State *L) {
   lqora_cands *lc = check_cands(L);
-  lua_Integer k = luaL_checkinteger(L, 2);
+  lua_Integer k = lqora_checkint(L, 2);
 
   qora_cands_top_k(&lc->c, k > INT32_MAX ? INT32_MAX : k < 0 ? 0 : (int)k);
   lua_settop(L, 1);
@@ -215,7 +215,7 @@ static int cands_count(lua_State *L) {
 /* c:get(i) -> id, logit, probability (nil until softmax, or after a step that changed them). */
 static int cands_get(lua_State *L) {
   lqora_cands *lc = check_cands(L);
-  lua_Integer i = luaL_checkinteger(L, 2);
+  lua_Integer i = lqora_checkint(L, 2);
 
   luaL_argcheck(L, i >= 1 && i <= lc->c.n, 2, "index out of the candidate set");
   lua_pushinteger(L, lc->c.ids[i - 1]);

@@ -2,7 +2,10 @@
 ** core.c: luaopen_qora_core, the entry of the C module. The Lua layer (lua/qora/init.lua)
 ** requires it as "qora.core" and builds the public API on top.
 */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +18,29 @@ void lqora_new_class(lua_State *L, const char *tname, const luaL_Reg *l) {
   lua_pushvalue(L, -1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
+}
+
+
+lua_Integer lqora_checkint(lua_State *L, int arg) {
+  if (lua_isinteger(L, arg))
+    return lua_tointeger(L, arg);
+  if (lua_type(L, arg) == LUA_TNUMBER)
+    luaL_argerror(L, arg, lua_pushfstring(L, "integer expected, got the float %f",
+                                          lua_tonumber(L, arg)));
+  return luaL_typeerror(L, arg, "integer");
+}
+
+
+lua_Integer lqora_optint(lua_State *L, int arg, lua_Integer def) {
+  return lua_isnoneornil(L, arg) ? def : lqora_checkint(L, arg);
+}
+
+
+int lqora_optbool(lua_State *L, int arg) {
+  if (lua_isnoneornil(L, arg))
+    return 0;
+  luaL_checktype(L, arg, LUA_TBOOLEAN);
+  return lua_toboolean(L, arg);
 }
 
 
@@ -42,7 +68,8 @@ int32_t *lqora_read_ids(lua_State *L, int arg, lua_Integer first, lua_Integer la
     lua_Integer id;
 
     lua_geti(L, arg, i);
-    id = lua_tointegerx(L, -1, &isint);
+    isint = lua_isinteger(L, -1);  /* not lua_tointegerx: "5" and 5.0 are not token ids */
+    id = lua_tointeger(L, -1);
     if (!isint || id < INT32_MIN || id > INT32_MAX)
       luaL_argerror(L, arg, lua_pushfstring(L, "element %I is not a token id", i));
     (*buf)[i - first] = (int32_t)id;
@@ -64,10 +91,45 @@ static int core_now(lua_State *L) {
 
 /* core.isatty(fd) -> true when the file descriptor (0, 1, 2) is a terminal. */
 static int core_isatty(lua_State *L) {
-  lua_Integer fd = luaL_checkinteger(L, 1);
+  lua_Integer fd = lqora_checkint(L, 1);
 
   luaL_argcheck(L, fd >= 0 && fd <= 2, 1, "expected 0 (stdin), 1 (stdout) or 2 (stderr)");
   lua_pushboolean(L, isatty((int)fd));
+  return 1;
+}
+
+
+/* core.cores() -> the number of online processors (for the CLI's warning about --threads). */
+static int core_cores(lua_State *L) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+  lua_pushinteger(L, n > 0 ? n : 1);
+  return 1;
+}
+
+
+/*
+** core.stat(path) -> { kind = "file" | "directory" | "other", dev = ..., ino = ... } (symbolic
+** links followed), or nil and a message. dev and ino tell whether two paths are one file.
+*/
+static int core_stat(lua_State *L) {
+  size_t len;
+  const char *path = luaL_checklstring(L, 1, &len);
+  struct stat st;
+
+  luaL_argcheck(L, strlen(path) == len, 1, "the path contains a NUL byte");
+  if (stat(path, &st) != 0) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : "other");
+  lua_setfield(L, -2, "kind");
+  lua_pushinteger(L, (lua_Integer)st.st_dev);
+  lua_setfield(L, -2, "dev");
+  lua_pushinteger(L, (lua_Integer)st.st_ino);
+  lua_setfield(L, -2, "ino");
   return 1;
 }
 
@@ -78,6 +140,10 @@ int luaopen_qora_core(lua_State *L) {
   lua_setfield(L, -2, "now");
   lua_pushcfunction(L, core_isatty);
   lua_setfield(L, -2, "isatty");
+  lua_pushcfunction(L, core_cores);
+  lua_setfield(L, -2, "cores");
+  lua_pushcfunction(L, core_stat);
+  lua_setfield(L, -2, "stat");
   lqora_open_json(L);
   lqora_open_cands(L);
   lqora_open_rng(L);

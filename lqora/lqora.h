@@ -42,6 +42,25 @@ typedef struct lqora_cands {
 /* Checks that argument arg is an open model and returns it. */
 lqora_model *lqora_check_model(lua_State *L, int arg);
 
+/* The model under the open session at arg (alive while the session is); raises otherwise. */
+qora_model *lqora_session_model(lua_State *L, int arg);
+
+/*
+** The tokenizer of the model or session at arg. A session answers for its model even after
+** model:close(), since its weights stay until the last session goes.
+*/
+const qora_tokenizer *lqora_check_tokenizer(lua_State *L, int arg);
+
+/*
+** The integer at arg. Only a number of integer subtype counts: a numeric string ("3") or a
+** float (3.0) is refused, so that a caller's slip never moves the cache.
+*/
+lua_Integer lqora_checkint(lua_State *L, int arg);
+lua_Integer lqora_optint(lua_State *L, int arg, lua_Integer def);
+
+/* The boolean at arg, 0 when absent or nil; any other type is refused ("no" is not false). */
+int lqora_optbool(lua_State *L, int arg);
+
 /* Pushes a new, empty candidate set over n_vocab tokens; raises an error when out of memory. */
 lqora_cands *lqora_cands_push(lua_State *L, int n_vocab);
 
@@ -64,6 +83,10 @@ const char *lqora_token_piece(const qora_tokenizer *tk, int32_t id, int special,
 /* Methods of the model implemented beside their userdata: m:session(...), m:stream(...). */
 int lqora_session_new(lua_State *L);
 int lqora_stream_new(lua_State *L);
+
+/* Adds the tokenizer's methods (tokenize, detokenize, token, token_id, is_eog, stream) to the
+** metatable at the top of the stack; models and sessions share them. */
+void lqora_add_token_methods(lua_State *L);
 
 /* Creates the metatable tname with the methods of l, __index pointing to itself. */
 void lqora_new_class(lua_State *L, const char *tname, const luaL_Reg *l);

@@ -2,7 +2,9 @@
 ** model.c: the qora.Model userdata: loading a GGUF file or a Hugging Face folder, describing
 ** the model, tokenizing, saving.
 ** Sessions keep their model alive (it is their user value) and count themselves in it, so an
-** explicit m:close() frees the weights only when the last session is gone.
+** explicit m:close() frees the weights only when the last session is gone. Until then the
+** sessions keep working, and answer the tokenizer's questions (s:tokenize, s:is_eog, ...)
+** that the closed model no longer takes.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +20,20 @@ lqora_model *lqora_check_model(lua_State *L, int arg) {
   lqora_model *lm = luaL_checkudata(L, arg, LQORA_MODEL);
 
   if (lm->m == NULL || lm->closed)
-    luaL_argerror(L, arg, "the model is closed");
+    luaL_error(L, "the model is closed: load it again for new calls (its open sessions keep "
+               "working)");
   return lm;
+}
+
+
+const qora_tokenizer *lqora_check_tokenizer(lua_State *L, int arg) {
+  lqora_model *lm = luaL_testudata(L, arg, LQORA_MODEL);
+
+  if (lm != NULL)
+    return qora_model_tokenizer(lqora_check_model(L, arg)->m);
+  if (luaL_testudata(L, arg, LQORA_SESSION) == NULL)
+    luaL_typeerror(L, arg, "qora.Model or qora.Session");
+  return qora_model_tokenizer(lqora_session_model(L, arg));
 }
 
 
@@ -42,7 +56,7 @@ const char *lqora_token_piece(const qora_tokenizer *tk, int32_t id, int special,
 
 /* The token id at arg, checked against the vocabulary. */
 static int32_t check_token(lua_State *L, int arg, const qora_tokenizer *tk) {
-  lua_Integer id = luaL_checkinteger(L, arg);
+  lua_Integer id = lqora_checkint(L, arg);
   int n = qora_vocab_size(tk);
 
   if (id < 0 || id >= n)
@@ -59,8 +73,8 @@ static int32_t check_token(lua_State *L, int arg, const qora_tokenizer *tk) {
 static int model_load(lua_State *L) {
   size_t len;
   const char *path = luaL_checklstring(L, 1, &len);
-  lua_Integer threads = luaL_optinteger(L, 2, 0);
-  qora_load_opts opts = { .quant = luaL_optstring(L, 3, NULL), .progress = lua_toboolean(L, 4) };
+  lua_Integer threads = lqora_optint(L, 2, 0);
+  qora_load_opts opts = { .quant = luaL_optstring(L, 3, NULL), .progress = lqora_optbool(L, 4) };
   qora_err err = { "" };
   lqora_model *lm;
 
@@ -201,15 +215,15 @@ static int model_meta(lua_State *L) {
 
 /* m:tokenize(text[, special[, bos]]) -> array of ids; text that is not UTF-8 raises. */
 static int model_tokenize(lua_State *L) {
-  lqora_model *lm = lqora_check_model(L, 1);
+  const qora_tokenizer *tk = lqora_check_tokenizer(L, 1);
   size_t len;
   const char *text = luaL_checklstring(L, 2, &len);
-  int flags = (lua_toboolean(L, 3) ? QORA_TOK_SPECIAL : 0) | (lua_toboolean(L, 4) ? QORA_TOK_BOS
-                                                                                   : 0);
+  int flags = (lqora_optbool(L, 3) ? QORA_TOK_SPECIAL : 0) | (lqora_optbool(L, 4) ? QORA_TOK_BOS
+                                                                                  : 0);
   qora_tokens toks = { 0 };
   qora_err err = { "" };
 
-  if (qora_tokenize(qora_model_tokenizer(lm->m), text, len, flags, &toks, &err) != 0) {
+  if (qora_tokenize(tk, text, len, flags, &toks, &err) != 0) {
     qora_tokens_free(&toks);
     return luaL_error(L, "%s", err.msg);
   }
@@ -225,9 +239,8 @@ static int model_tokenize(lua_State *L) {
 
 /* m:detokenize(ids[, special]) -> the bytes the ids stand for, concatenated. */
 static int model_detokenize(lua_State *L) {
-  lqora_model *lm = lqora_check_model(L, 1);
-  const qora_tokenizer *tk = qora_model_tokenizer(lm->m);
-  int special = lua_toboolean(L, 3);
+  const qora_tokenizer *tk = lqora_check_tokenizer(L, 1);
+  int special = lqora_optbool(L, 3);
   lua_Integer n;
   luaL_Buffer b;
 
@@ -241,7 +254,8 @@ static int model_detokenize(lua_State *L) {
     const char *piece;
 
     lua_geti(L, 2, i);
-    id = lua_tointegerx(L, -1, &isint);
+    isint = lua_isinteger(L, -1);
+    id = lua_tointeger(L, -1);
     lua_pop(L, 1);
     if (!isint || id < 0 || id >= qora_vocab_size(tk))
       return luaL_argerror(L, 2, lua_pushfstring(L, "element %I is not a token id", i));
@@ -255,8 +269,7 @@ static int model_detokenize(lua_State *L) {
 
 /* m:token(id) -> the token's bytes (its text for a control token) and its type's name. */
 static int model_token(lua_State *L) {
-  lqora_model *lm = lqora_check_model(L, 1);
-  const qora_tokenizer *tk = qora_model_tokenizer(lm->m);
+  const qora_tokenizer *tk = lqora_check_tokenizer(L, 1);
   int32_t id = check_token(L, 2, tk);
   int type = qora_token_type(tk, id);
   size_t len;
@@ -270,10 +283,10 @@ static int model_token(lua_State *L) {
 
 /* m:token_id(text) -> the id whose vocabulary text is exactly text, or nil. */
 static int model_token_id(lua_State *L) {
-  lqora_model *lm = lqora_check_model(L, 1);
+  const qora_tokenizer *tk = lqora_check_tokenizer(L, 1);
   size_t len;
   const char *text = luaL_checklstring(L, 2, &len);
-  int32_t id = qora_token_find(qora_model_tokenizer(lm->m), text, len);
+  int32_t id = qora_token_find(tk, text, len);
 
   if (id < 0)
     lua_pushnil(L);
@@ -284,8 +297,7 @@ static int model_token_id(lua_State *L) {
 
 
 static int model_is_eog(lua_State *L) {
-  lqora_model *lm = lqora_check_model(L, 1);
-  const qora_tokenizer *tk = qora_model_tokenizer(lm->m);
+  const qora_tokenizer *tk = lqora_check_tokenizer(L, 1);
 
   lua_pushboolean(L, qora_token_is_eog(tk, check_token(L, 2, tk)));
   return 1;
@@ -304,17 +316,26 @@ static int model_tostring(lua_State *L) {
 }
 
 
-void lqora_open_model(lua_State *L) {
+void lqora_add_token_methods(lua_State *L) {
   static const luaL_Reg methods[] = {
-    {"info", model_info},
-    {"meta", model_meta},
     {"tokenize", model_tokenize},
     {"detokenize", model_detokenize},
     {"token", model_token},
     {"token_id", model_token_id},
     {"is_eog", model_is_eog},
-    {"session", lqora_session_new},
     {"stream", lqora_stream_new},
+    {NULL, NULL}
+  };
+
+  luaL_setfuncs(L, methods, 0);
+}
+
+
+void lqora_open_model(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"info", model_info},
+    {"meta", model_meta},
+    {"session", lqora_session_new},
     {"save", model_save},
     {"close", model_close},
     {"__close", model_close},
@@ -324,6 +345,9 @@ void lqora_open_model(lua_State *L) {
   };
 
   lqora_new_class(L, LQORA_MODEL, methods);
+  luaL_getmetatable(L, LQORA_MODEL);
+  lqora_add_token_methods(L);
+  lua_pop(L, 1);
   lua_pushcfunction(L, model_load);
   lua_setfield(L, -2, "load");
 }

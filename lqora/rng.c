@@ -19,7 +19,8 @@ static void rng_set_state(lua_State *L, qora_rng *r, int arg) {
     int isint;
 
     lua_geti(L, arg, i + 1);
-    r->s[i] = (uint64_t)lua_tointegerx(L, -1, &isint);
+    isint = lua_isinteger(L, -1);
+    r->s[i] = (uint64_t)lua_tointeger(L, -1);
     luaL_argcheck(L, isint, arg, "a state is an array of 4 integers");
     any |= r->s[i];
     lua_pop(L, 1);
@@ -33,7 +34,7 @@ static int rng_new(lua_State *L) {
   qora_rng *r;
 
   if (!lua_istable(L, 1))
-    luaL_checkinteger(L, 1);
+    lqora_checkint(L, 1);
   r = lua_newuserdatauv(L, sizeof *r, 0);
   if (lua_istable(L, 1))
     rng_set_state(L, r, 1);
@@ -69,7 +70,7 @@ static int rng_state(lua_State *L) {
 static int rng_seed(lua_State *L) {
   qora_rng *r = check_rng(L);
 
-  qora_rng_seed(r, (uint64_t)luaL_checkinteger(L, 2));
+  qora_rng_seed(r, (uint64_t)lqora_checkint(L, 2));
   lua_settop(L, 1);
   return 1;
 }

@@ -2,6 +2,7 @@
 ** session.c: the qora.Session userdata: a KV cache and scratch memory over a model. Its user
 ** values are the model (kept alive while the session lives) and the session's candidate set,
 ** reloaded from the last logits by s:candidates() so that sampling allocates nothing.
+** A session also takes the model's tokenizer methods, which keep working after model:close().
 */
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,27 @@ typedef struct lqora_session {
 
 static const char *const KV_TYPES[] = { "f16", "f32", NULL };
 
+/* The engine's limits (engine/session.c), checked here for a message naming the option. */
+#define QORA_LUA_MAX_CTX (1 << 24)
+#define QORA_LUA_MAX_BATCH (1 << 16)
 
-static lqora_session *check_session(lua_State *L) {
-  lqora_session *ls = luaL_checkudata(L, 1, LQORA_SESSION);
+
+static lqora_session *check_open(lua_State *L, int arg) {
+  lqora_session *ls = luaL_checkudata(L, arg, LQORA_SESSION);
 
   if (ls->s == NULL)
-    luaL_argerror(L, 1, "the session is closed");
+    luaL_error(L, "the session is closed: open a new one with model:session()");
   return ls;
+}
+
+
+static lqora_session *check_session(lua_State *L) {
+  return check_open(L, 1);
+}
+
+
+qora_model *lqora_session_model(lua_State *L, int arg) {
+  return check_open(L, arg)->model->m;
 }
 
 
@@ -46,12 +61,12 @@ static int session_close(lua_State *L) {
 }
 
 
-static int opt_size(lua_State *L, int arg, const char *what) {
-  lua_Integer v = luaL_optinteger(L, arg, 0);
+static int opt_size(lua_State *L, int arg, const char *what, lua_Integer max) {
+  lua_Integer v = lqora_optint(L, arg, 0);
 
-  if (v < 0 || v > (1 << 24))
-    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be from 0 (the default) to %d", what,
-                                          1 << 24));
+  if (v < 0 || v > max)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be from 1 to %d, or 0 or nil for the "
+                                          "default", what, (int)max));
   return (int)v;
 }
 
@@ -63,8 +78,8 @@ int lqora_session_new(lua_State *L) {
   qora_err err = { "" };
   lqora_session *ls;
 
-  opts.n_ctx = opt_size(L, 2, "ctx");
-  opts.n_batch = opt_size(L, 3, "batch");
+  opts.n_ctx = opt_size(L, 2, "ctx", QORA_LUA_MAX_CTX);
+  opts.n_batch = opt_size(L, 3, "batch", QORA_LUA_MAX_BATCH);
   opts.kv_f32 = luaL_checkoption(L, 4, "f16", KV_TYPES) == 1;
 
   ls = lua_newuserdatauv(L, sizeof *ls, 2);
@@ -116,7 +131,7 @@ static int read_ids(lua_State *L, lqora_session *ls, int arg) {
 */
 static int session_eval(lua_State *L) {
   lqora_session *ls = check_session(L);
-  int all = lua_toboolean(L, 3);
+  int all = lqora_optbool(L, 3);
   int n = read_ids(L, ls, 2);
   qora_err err = { "" };
   luaL_Buffer b;
@@ -181,7 +196,7 @@ static int session_ctx(lua_State *L) {
 /* s:rewind(pos): forgets the cached tokens from pos on. */
 static int session_rewind(lua_State *L) {
   lqora_session *ls = check_session(L);
-  lua_Integer pos = luaL_checkinteger(L, 2);
+  lua_Integer pos = lqora_checkint(L, 2);
   qora_err err = { "" };
 
   luaL_argcheck(L, pos >= 0 && pos <= qora_session_pos(ls->s), 2,
@@ -228,4 +243,7 @@ void lqora_open_session(lua_State *L) {
   };
 
   lqora_new_class(L, LQORA_SESSION, methods);
+  luaL_getmetatable(L, LQORA_SESSION);
+  lqora_add_token_methods(L);
+  lua_pop(L, 1);
 }

@@ -1,7 +1,7 @@
 /*
 ** stream.c: the qora.TextStream userdata, turning generated ids into text pieces that hold
 ** only whole UTF-8 characters: bytes of a character split across tokens wait for the rest.
-** Its user value is the model, whose vocabulary it reads.
+** Its user value is the model or session it was made from, whose vocabulary it reads.
 */
 #include "lqora.h"
 
@@ -11,14 +11,16 @@ typedef struct lqora_stream {
 } lqora_stream;
 
 
-/* m:stream([special]) -> a new text stream over the model's vocabulary. */
+/* m:stream([special]) or s:stream([special]) -> a new text stream over the vocabulary. */
 int lqora_stream_new(lua_State *L) {
   lqora_stream *st;
+  int special;
 
-  lqora_check_model(L, 1);
+  lqora_check_tokenizer(L, 1);
+  special = lqora_optbool(L, 2);
   st = lua_newuserdatauv(L, sizeof *st, 1);
   st->u.n_held = 0;
-  st->special = lua_toboolean(L, 2);
+  st->special = special;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
   luaL_setmetatable(L, LQORA_STREAM);
@@ -26,11 +28,11 @@ int lqora_stream_new(lua_State *L) {
 }
 
 
-static lqora_stream *check_stream(lua_State *L, lqora_model **lm) {
+static lqora_stream *check_stream(lua_State *L, const qora_tokenizer **tk) {
   lqora_stream *st = luaL_checkudata(L, 1, LQORA_STREAM);
 
   lua_getiuservalue(L, 1, 1);
-  *lm = lqora_check_model(L, -1);
+  *tk = lqora_check_tokenizer(L, lua_gettop(L));
   lua_pop(L, 1);
   return st;
 }
@@ -38,10 +40,9 @@ static lqora_stream *check_stream(lua_State *L, lqora_model **lm) {
 
 /* st:push(id) -> the whole characters completed by this token (maybe ""). */
 static int stream_push(lua_State *L) {
-  lqora_model *lm;
-  lqora_stream *st = check_stream(L, &lm);
-  const qora_tokenizer *tk = qora_model_tokenizer(lm->m);
-  lua_Integer id = luaL_checkinteger(L, 2);
+  const qora_tokenizer *tk;
+  lqora_stream *st = check_stream(L, &tk);
+  lua_Integer id = lqora_checkint(L, 2);
   size_t len, cap;
   const char *piece;
   char *out;

@@ -69,7 +69,7 @@ describe("misuse", function()
   end
 
   it("of module functions raises errors, never crashes", function()
-    for _, name in ipairs({ "load", "candidates", "rng", "isatty" }) do
+    for _, name in ipairs({ "load", "candidates", "rng", "isatty", "cores", "stat" }) do
       for _, a in ipairs(BAD) do
         pcall(core[name], a)
         pcall(core[name], a, a)

@@ -83,6 +83,12 @@ describe("qora.load", function()
     assert.has_error(function() qora.load(S.tiny("f32"), { threads = "two" }) end)
     assert.has_error(function() qora.load(S.tiny("f32"), { threads = -1 }) end)
     assert.has_error(function() qora.load(S.tiny("f32"), { thread = 2 }) end)
+    assert.has_error(function() qora.load(S.tiny("f32"), { threads = 2.0 }) end)
+    assert.has_error(function() qora.load(S.tiny("f32"), { threads = "2" }) end)
+    assert.has_error(function() qora.load(S.tiny("f32"), { progress = "no" }) end)
+    assert.has_error(function() qora.load(S.tiny("f32"), { threads = 1025 }) end,
+                     "bad argument to 'load' (threads must be an integer from 0 to 1024, got "
+                     .. "1025)")
     assert.has_error(function() qora.load("a\0b") end)
     assert.has_error(function() qora.core.load({}) end)
   end)
@@ -115,6 +121,26 @@ describe("a model", function()
     assert.has_error(function() m:token_id(nil) end)
     assert.has_error(function() m.core.info(nil) end)
     assert.has_error(function() m.core.info(qora.rng(1)) end)
+  end)
+
+  it("takes only integers as token ids and only booleans as switches", function()
+    for _, bad in ipairs({ "1", " 460", 1.0, "0x1" }) do
+      assert.has_error(function() m:token(bad) end)
+      assert.has_error(function() m:is_eog(bad) end)
+      assert.has_error(function() m:detokenize({ bad }) end)
+      assert.has_error(function() m.core:stream(true):push(bad) end)
+    end
+    local ok, err = pcall(m.detokenize, m, { 1, "2" })
+    assert.is_false(ok)
+    assert.truthy(err:find("element 2 is not a token id", 1, true), err)
+    assert.has_error(function() m:tokenize("x", { special = "no" }) end,
+                     'bad argument to \'tokenize\' (special must be true or false, got "no" '
+                     .. '(a string))')
+    assert.has_error(function() m:tokenize("x", { bos = 1 }) end)
+    assert.has_error(function() m:detokenize({ 1 }, { special = "yes" }) end)
+    assert.has_error(function() m.core:tokenize("x", "no") end)
+    assert.has_error(function() m.core:stream("no") end)
+    assert.has_error(function() m:session():eval({ 1 }, { all_logits = "no" }) end)
   end)
 
   it("leaves control tokens out of detokenized text unless asked", function()
@@ -214,6 +240,17 @@ describe("a session", function()
     assert.equal(#tiny_prompt(), s:pos())
   end)
 
+  it("says the session is closed, not which argument was bad", function()
+    local s = m:session()
+    s:close()
+    for _, call in ipairs({ s.pos, s.ctx, s.candidates, function(x) return x:eval(1) end }) do
+      local ok, err = pcall(call, s)
+      assert.is_false(ok)
+      assert.truthy(err:find("the session is closed", 1, true), err)
+      assert.falsy(err:find("bad self", 1, true), err)
+    end
+  end)
+
   it("outlives an explicit close of its model; the model is closed to new calls", function()
     local mm = assert(qora.load(S.tiny("f32")))
     local s = mm:session()
@@ -227,6 +264,67 @@ describe("a session", function()
     assert.has_error(function() s:pos() end)
     assert.has_error(function() s:eval({ 1 }) end)
     assert.equal("qora.Session (closed)", tostring(s.core))
+  end)
+
+  it("refuses numeric strings and floats where it takes positions or ids, cache untouched",
+     function()
+    local s = m:session({ ctx = 16 })
+    s:eval({ 1, 2, 3, 4 })
+    local function unchanged(what)
+      assert.equal(4, s:pos(), what)
+      assert.same({ 1, 2, 3, 4 }, s.tokens, what)
+    end
+    for _, bad in ipairs({ "0", "2", " 1 ", 1.0, 2.5, -1, 5, math.maxinteger, true, {}, nil }) do
+      local what = "rewind(" .. tostring(bad) .. ")"
+      assert.has_error(function() s:rewind(bad) end, nil, what)
+      unchanged(what)
+      assert.has_error(function() s.core:rewind(bad) end, nil, what)
+      unchanged(what)
+    end
+    for _, bad in ipairs({ "1", { "1" }, 1.0, { 1.0 }, { 1, "2" }, { 2 ^ 40 } }) do
+      assert.has_error(function() s:eval(bad) end)
+      unchanged("eval")
+    end
+    local ok, err = pcall(s.rewind, s, "0")
+    assert.is_false(ok)
+    assert.truthy(err:find('position must be an integer from 0 to 4, got "0" (a string)', 1,
+                           true), err)
+  end)
+
+  it("keeps its id list in step with the cache whatever fails", function()
+    local s = m:session({ ctx = 8 })
+    local want = {}
+    local steps = {
+      function() s:eval({ 1, 2, 3 }); table.move({ 1, 2, 3 }, 1, 3, #want + 1, want) end,
+      function() s:eval({ 1, 2, 3, 4, 5, 6, 7, 8, 9 }) end,   -- does not fit
+      function() s:eval({ 4, "5" }) end,
+      function() s:rewind("1") end,
+      function() s:rewind(2); want[3] = nil end,
+      function() s:eval(7); want[#want + 1] = 7 end,
+      function() s:eval({ 9, 462 }) end,                     -- outside the vocabulary
+      function() s:rewind(4) end,
+      function() s:eval({ 1, 1, 1, 1, 1, 1 }) end,           -- one too many
+      function() s:eval({ 1, 1, 1, 1, 1 }, { all_logits = "yes" }) end,
+      function() s:rewind(0); want = {} end,
+    }
+    for i, step in ipairs(steps) do
+      pcall(step)
+      assert.equal(#want, s:pos(), "after step " .. i)
+      assert.same(want, s.tokens, "after step " .. i)
+    end
+  end)
+
+  it("names the allowed range of a session option", function()
+    local function message(opts)
+      local ok, err = pcall(m.session, m, opts)
+      assert.is_false(ok)
+      return err
+    end
+    assert.truthy(message({ batch = 100000 }):find("batch must be an integer from 1 to 65536, "
+                                                   .. "got 100000", 1, true))
+    assert.truthy(message({ ctx = 0 }):find("ctx must be an integer from 1 to 16777216", 1,
+                                            true))
+    assert.truthy(message({ ctx = "64" }):find('got "64" (a string)', 1, true))
   end)
 
   it("closes when a <close> variable goes out of scope", function()

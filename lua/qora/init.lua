@@ -11,8 +11,12 @@
 -- session holds (for repetition penalties and for reusing a conversation's cache) and adds
 -- generation (qora.generate) and chat (qora.conversation).
 local core = require("qora.core")
+local check = require("qora.check")
 
 local M = {}
+
+--- The version of qora (the rockspec's).
+M._VERSION = "scm-1"
 
 M.core = core
 M.rng = core.rng
@@ -26,60 +30,34 @@ local Session = {}
 Session.__index = Session
 M.Session = Session
 
--- Raises "bad argument" for a function called with a wrong options table or field.
-local function bad_option(fname, what, level)
-  error(("bad argument to '%s' (%s)"):format(fname, what), (level or 2) + 1)
-end
+M.check_options = check.options
+M.check_integer = check.integer
 
--- Checks that opts is nil or a table holding only the known keys; returns a table.
-local function check_options(fname, opts, known)
-  if opts == nil then
-    return {}
-  end
-  if type(opts) ~= "table" then
-    bad_option(fname, "options must be a table, got " .. type(opts), 3)
-  end
-  for k in pairs(opts) do
-    if not known[k] then
-      bad_option(fname, ("unknown option '%s'"):format(tostring(k)), 3)
-    end
-  end
-  return opts
-end
-M.check_options = check_options
-
-local function check_integer(fname, name, v, lo)
-  if v ~= nil and (math.type(v) ~= "integer" or v < lo) then
-    bad_option(fname, ("%s must be an integer of at least %d, got %s")
-                      :format(name, lo, tostring(v)), 3)
-  end
-  return v
-end
-M.check_integer = check_integer
+-- The engine's limits (engine/session.c), checked here for messages that name the option.
+local MAX_CTX, MAX_BATCH, MAX_THREADS = 1 << 24, 1 << 16, 1024
 
 local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
 
 --- Loads a GGUF file, or a Hugging Face checkpoint folder (or its config.json), whose weights
 -- are converted while loading.
 -- @param path string
--- @param opts table|nil { threads = 0 (one per core), quant = "q4_0" | "q8_0" | "f16" |
---   "bf16" | "f32" (folders only; default "q4_0"), progress = false (a bar on stderr while
---   converting, when stderr is a terminal) }
+-- @param opts table|nil { threads = 0 (one per core; at most 1024), quant = "q4_0" | "q8_0" |
+--   "f16" | "bf16" | "f32" (any case; folders only; default "q4_0"), progress = false (a bar
+--   on stderr while converting, when stderr is a terminal) }
 -- @return Model, or nil and a message when the file or folder cannot be used
 function M.load(path, opts)
   if type(path) ~= "string" then
     error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")", 2)
   end
-  opts = check_options("load", opts, { threads = true, quant = true, progress = true })
-  check_integer("load", "threads", opts.threads, 0)
-  if opts.quant ~= nil and not QUANTS[opts.quant] then
-    bad_option("load", ('quant must be "q4_0", "q8_0", "f16", "bf16" or "f32", got %s')
-                       :format(tostring(opts.quant)))
+  opts = check.options("load", opts, { threads = true, quant = true, progress = true })
+  check.integer("load", "threads", opts.threads, 0, MAX_THREADS)
+  local quant = type(opts.quant) == "string" and opts.quant:lower() or opts.quant
+  if quant ~= nil and not QUANTS[quant] then
+    check.fail("load", ('quant must be "q4_0", "q8_0", "f16", "bf16" or "f32", got %s')
+                       :format(check.describe(opts.quant)), 2)
   end
-  if opts.progress ~= nil and type(opts.progress) ~= "boolean" then
-    bad_option("load", "progress must be a boolean, got " .. type(opts.progress))
-  end
-  local c, err = core.load(path, opts.threads, opts.quant, opts.progress)
+  check.boolean("load", "progress", opts.progress)
+  local c, err = core.load(path, opts.threads, quant, opts.progress)
   if not c then
     return nil, err
   end
@@ -94,7 +72,9 @@ local TOKENIZE = { special = true, bos = true }
 --   bos = false (prepend BOS when the vocabulary asks for it) }
 -- @return table array of ids
 function Model:tokenize(text, opts)
-  opts = check_options("tokenize", opts, TOKENIZE)
+  opts = check.options("tokenize", opts, TOKENIZE)
+  check.boolean("tokenize", "special", opts.special)
+  check.boolean("tokenize", "bos", opts.bos)
   return self.core:tokenize(text, opts.special, opts.bos)
 end
 
@@ -103,7 +83,8 @@ end
 -- @param opts table|nil { special = false }
 -- @return string
 function Model:detokenize(ids, opts)
-  opts = check_options("detokenize", opts, { special = true })
+  opts = check.options("detokenize", opts, { special = true })
+  check.boolean("detokenize", "special", opts.special)
   return self.core:detokenize(ids, opts.special)
 end
 
@@ -138,7 +119,9 @@ function Model:save(path)
   return self.core:save(path)
 end
 
---- Frees the weights once the model's sessions are closed or collected.
+--- Closes the model to new calls (tokenize, session, save, ...: they raise "the model is
+-- closed"). Sessions already open keep working, generation and chat included, and the
+-- weights are freed when the last of them is closed or collected.
 function Model:close()
   self.core:close()
 end
@@ -151,15 +134,16 @@ end
 local SESSION = { ctx = true, batch = true, kv_type = true }
 
 --- Opens a session: a KV cache of its own over this model (which it keeps alive).
--- @param opts table|nil { ctx = min(4096, training context), batch = 512,
---   kv_type = "f16" | "f32" }
+-- @param opts table|nil { ctx = min(4096, training context) (from 1 to 16777216),
+--   batch = 512 (from 1 to 65536), kv_type = "f16" | "f32" }
 -- @return Session
 function Model:session(opts)
-  opts = check_options("session", opts, SESSION)
-  check_integer("session", "ctx", opts.ctx, 1)
-  check_integer("session", "batch", opts.batch, 1)
+  opts = check.options("session", opts, SESSION)
+  check.integer("session", "ctx", opts.ctx, 1, MAX_CTX)
+  check.integer("session", "batch", opts.batch, 1, MAX_BATCH)
   if opts.kv_type ~= nil and opts.kv_type ~= "f16" and opts.kv_type ~= "f32" then
-    bad_option("session", "kv_type must be \"f16\" or \"f32\"")
+    check.fail("session", "kv_type must be \"f16\" or \"f32\", got "
+                          .. check.describe(opts.kv_type), 2)
   end
   local c = self.core:session(opts.ctx, opts.batch, opts.kv_type)
   -- tokens mirrors the KV cache; fresh is true when the engine's logits follow its last id
@@ -177,7 +161,8 @@ end
 -- @param opts table|nil { all_logits = false }
 -- @return string|nil with all_logits: little-endian float32 logits [#ids][n_vocab]
 function Session:eval(ids, opts)
-  local all = opts ~= nil and check_options("eval", opts, { all_logits = true }).all_logits
+  local all = opts ~= nil and check.options("eval", opts, { all_logits = true }).all_logits
+  check.boolean("eval", "all_logits", all)
   local tokens = self.tokens
   -- the engine checks every id and the room left before it evaluates any: all or nothing
   local logits = self.core:eval(ids, all)
@@ -207,13 +192,17 @@ function Session:ctx()
 end
 
 --- Forgets the cached ids from position pos on (0 empties the cache).
+-- @param pos integer from 0 to s:pos() (anything else raises before the cache changes)
 function Session:rewind(pos)
+  local n = self.core:pos()
+  check.integer("rewind", "the position", pos, 0, n)
   self.core:rewind(pos)
   local tokens = self.tokens
-  if pos < #tokens then
+  n = self.core:pos()        -- the list follows the cache, whatever the engine did
+  if n < #tokens then
     self.fresh = false
   end
-  for i = #tokens, pos + 1, -1 do
+  for i = #tokens, n + 1, -1 do
     tokens[i] = nil
   end
 end
