@@ -150,6 +150,102 @@ describe("generate", function()
     assert.equal(s:ctx(), s:pos())
   end)
 
+  it("stops cleanly with stop = context when the answer fills the cache", function()
+    local p = prompt("raw")
+    local s = model:session({ ctx = #p + 5 })
+    local ids, text = S.collect(s:generate({ prompt = p, max_tokens = 100 }))
+    S.same_ids(slice(greedy("raw"), 1, 5), ids)
+    assert.equal("context", s.stats.stop)
+    assert.equal(5, s.stats.tokens)
+    assert.equal(s:ctx(), s:pos())
+    assert.is_true(utf8.len(text) ~= nil)
+
+    local full = model:session({ ctx = #p })
+    assert.same({}, (S.collect(full:generate({ prompt = p, max_tokens = 10 }))))
+    assert.equal("context", full.stats.stop)
+
+    local exact = model:session({ ctx = #p + 5 })
+    assert.equal(5, #S.collect(exact:generate({ prompt = p, max_tokens = 5 })))
+    assert.equal("length", exact.stats.stop)
+  end)
+
+  it("stops at a full cache from a text prompt on the 10-token session of the review", function()
+    local s = model:session({ ctx = 10 })
+    local ids = S.collect(s:generate({ prompt = "Once upon a time", max_tokens = 100,
+                                       ignore_eog = false }))
+    assert.equal(10, s:pos())
+    assert.equal(10 - #s.core:tokenize("Once upon a time", true, true), #ids)
+    assert.equal("context", s.stats.stop)
+  end)
+
+  it("passes a sampler's yield through to the caller's coroutine, and its answer back",
+     function()
+    local s = model:session()
+    local answers = {}
+    local function asking(c)
+      answers[#answers + 1] = coroutine.yield("which?", #answers + 1)
+      return c:argmax()
+    end
+    local co = coroutine.create(function()
+      return S.collect(s:generate({ prompt = prompt("raw"), max_tokens = 4, sampler = asking,
+                                    ignore_eog = true }))
+    end)
+    local asked = 0
+    local ok, a, b = coroutine.resume(co)
+    while coroutine.status(co) == "suspended" do
+      assert.is_true(ok, a)
+      assert.equal("which?", a)
+      asked = asked + 1
+      assert.equal(asked, b)
+      ok, a, b = coroutine.resume(co, "answer " .. asked)
+    end
+    assert.is_true(ok, a)
+    S.same_ids(slice(greedy("raw"), 1, 4), a)   -- a holds the ids; no fake ids among them
+    assert.equal(4, asked)
+    assert.same({ "answer 1", "answer 2", "answer 3", "answer 4" }, answers)
+  end)
+
+  it("raises when a sampler yields outside any coroutine, and yields no fake ids", function()
+    local s = model:session()
+    local got = {}
+    local ok, err = pcall(function()
+      for id in s:generate({ prompt = prompt("raw"), max_tokens = 3, sampler = function(c)
+        coroutine.yield("x")
+        return c:argmax()
+      end }) do
+        got[#got + 1] = id
+      end
+    end)
+    assert.is_false(ok)
+    assert.truthy(err:find("the sampler yielded, but generate runs outside any coroutine", 1,
+                           true), err)
+    assert.same({}, got)
+    assert.equal(#prompt("raw"), s:pos())
+    assert.equal(s:pos(), #s.tokens)
+  end)
+
+  it("says so when the sampler returns something that is not a token id", function()
+    for _, bad in ipairs({ -1, 10 ^ 9, 462, 1.0, "3", false }) do
+      local s = model:session()
+      local ok, err = pcall(S.collect, s:generate({ prompt = prompt("raw"), max_tokens = 2,
+                                                    sampler = function() return bad end }))
+      assert.is_false(ok)
+      assert.truthy(err:find("the sampler returned", 1, true), err)
+      assert.truthy(err:find("not a token id (0 to 461)", 1, true), err)
+      assert.falsy(err:find("is_eog", 1, true), err)
+      assert.equal(s:pos(), #s.tokens)
+    end
+  end)
+
+  it("takes only booleans as switches", function()
+    local s = model:session()
+    for _, k in ipairs({ "ignore_eog", "special", "parse_special", "bos" }) do
+      local ok, err = pcall(s.generate, s, { prompt = { 1 }, [k] = "no" })
+      assert.is_false(ok)
+      assert.truthy(err:find(k .. ' must be true or false, got "no" (a string)', 1, true), err)
+    end
+  end)
+
   it("generates nothing for max_tokens = 0 but evaluates the prompt", function()
     local s = model:session()
     assert.same({}, (S.collect(s:generate({ prompt = prompt("raw"), max_tokens = 0 }))))

@@ -7,13 +7,20 @@
 -- sees it, so leaving the loop early leaves the session consistent and ready to continue:
 -- another generate without a prompt goes on from there. Prompt evaluation yields to the
 -- caller's own coroutine between chunks only when prefill_chunk is given.
+--
+-- A sampler may yield: its yield passes through to the coroutine that runs the for loop (a
+-- scheduler sees the sampler's values, and what it resumes with is what the sampler's yield
+-- returns). Outside any coroutine there is nowhere to yield to, and generate raises an error.
 local core = require("qora.core")
 local sampling = require("qora.sampling")
+local describe = require("qora.check").describe
 
 local M = {}
 
--- Yielded by the generator's coroutine between prompt chunks; never seen by callers.
+-- Tags of the generator's own yields (a prompt chunk done, a token ready); never seen by
+-- callers. Any other yield comes from the sampler and goes on to the caller's coroutine.
 local PREFILL = setmetatable({}, { __name = "qora.prefill" })
+local TOKEN = setmetatable({}, { __name = "qora.token" })
 
 local OPTIONS = {
   prompt = true, max_tokens = true, sampler = true, special = true, prefill_chunk = true,
@@ -60,7 +67,12 @@ local function check(opts)
     local v = opts[k]
     if v ~= nil and (math.type(v) ~= "integer" or v < (k == "max_tokens" and 0 or 1)) then
       bad(("%s must be a %s integer, got %s")
-          :format(k, k == "max_tokens" and "non-negative" or "positive", tostring(v)))
+          :format(k, k == "max_tokens" and "non-negative" or "positive", describe(v)))
+    end
+  end
+  for _, k in ipairs({ "special", "ignore_eog", "parse_special", "bos" }) do
+    if opts[k] ~= nil and type(opts[k]) ~= "boolean" then
+      bad(("%s must be true or false, got %s"):format(k, describe(opts[k])))
     end
   end
   return opts
@@ -72,7 +84,7 @@ local function prompt_ids(session, opts)
   local p = opts.prompt
   if type(p) == "string" then
     local bos = opts.bos ~= false and session:pos() == 0
-    return session.model.core:tokenize(p, opts.parse_special ~= false, bos)
+    return session.core:tokenize(p, opts.parse_special ~= false, bos)
   end
   return p or {}
 end
@@ -100,13 +112,33 @@ local function refresh(session)
   session:eval(last)
 end
 
--- The coroutine's body: prefill, then one decode per yielded token.
+-- The sampler's choice, checked: an id of the vocabulary, from the logits it was given.
+local function sampler(session, pick)
+  local c, history = session.core, session.tokens
+  local n_vocab = session.model.info.n_vocab
+  return function()
+    local pos = c:pos()
+    local id = pick(c:candidates(), history)
+    if math.type(id) ~= "integer" or id < 0 or id >= n_vocab then
+      error(("the sampler returned %s, which is not a token id (0 to %d)")
+            :format(describe(id), n_vocab - 1), 0)
+    elseif c:pos() ~= pos then
+      error("the session changed while its sampler ran (position " .. c:pos() .. ", expected "
+            .. pos .. "); start a new generate", 0)
+    end
+    return id
+  end
+end
+
+-- The coroutine's body: prefill, then one decode per yielded token. Between two steps the
+-- next id is already sampled, so that the last piece of a run can flush its held bytes.
 local function run(session, opts, ids, pick, stats)
-  local model, c = session.model.core, session.core
+  local c = session.core
   local max, ignore_eog = opts.max_tokens or 256, opts.ignore_eog
-  local stream = model:stream(opts.special ~= false)
-  local history, ctx = session.tokens, c:ctx()
+  local stream = c:stream(opts.special ~= false)
+  local ctx = c:ctx()
   local now = core.now
+  local sample = sampler(session, pick)
 
   local t0 = now()
   if #ids > 0 then
@@ -116,41 +148,32 @@ local function run(session, opts, ids, pick, stats)
   end
   stats.prompt_tokens, stats.prompt_seconds = #ids, now() - t0
 
-  local function sample()
-    local id = pick(c:candidates(), history)
-    if math.type(id) ~= "integer" then
-      error("the sampler returned " .. tostring(id) .. ", not a token id", 0)
-    end
-    return id
-  end
-
   local started = now()
-  local id = max > 0 and sample() or nil
-  stats.stop = "length"
+  local id = max > 0 and c:pos() < ctx and sample() or nil
+  stats.stop = max > 0 and c:pos() >= ctx and "context" or "length"
   for step = 1, max do
-    if not ignore_eog and model:is_eog(id) then
-      stats.stop = "eog"
+    if id == nil then
       break
-    elseif c:pos() >= ctx then
-      stats.stop = "context"
+    elseif not ignore_eog and c:is_eog(id) then
+      stats.stop = "eog"
       break
     end
     local t_eval = now()
     session:eval(id)
     stats.decode_seconds = stats.decode_seconds + (now() - t_eval)
     local nxt
-    local last = step == max or c:pos() >= ctx
-    if not last then
+    if step < max and c:pos() < ctx then
       nxt = sample()
-      last = not ignore_eog and model:is_eog(nxt)
+    elseif step < max then
+      stats.stop = "context"  -- no room for the next token (set before the caller sees this one)
     end
     local piece = stream:push(id)
-    if last then
+    if nxt == nil or (not ignore_eog and c:is_eog(nxt)) then
       piece = piece .. stream:flush()  -- held bytes of a cut character come out as U+FFFD
     end
     stats.tokens, stats.seconds = step, stats.seconds + (now() - started)
     local expected = c:pos()
-    coroutine.yield(id, piece)
+    coroutine.yield(TOKEN, id, piece)
     if c:pos() ~= expected then
       error("the session changed while its generator waited (position " .. c:pos()
             .. ", expected " .. expected .. "); start a new generate", 0)
@@ -167,10 +190,12 @@ end
 --   special = true (control tokens appear in pieces as their text),
 --   prefill_chunk = nil (evaluate the prompt in chunks of this size, yielding between),
 --   ignore_eog = false, parse_special = true (for a string prompt), bos = true }
+--   A sampler is a function(cands, history) -> id or a policy; it must return an id of the
+--   vocabulary, and may yield (see the top of this file).
 -- @return an iterator yielding id, piece; the session's `stats` field describes the run:
 --   prompt_tokens, prompt_seconds, tokens, seconds (generating, waits for the caller left out),
 --   decode_seconds (the part of seconds spent evaluating; the rest is sampling and
---   streaming), stop ("eog", "length" or "context")
+--   streaming), stop ("eog"; "length": max_tokens reached; "context": the cache is full)
 function M.generate(session, opts)
   opts = check(opts)
   local pick = sampler_fn(opts.sampler)
@@ -184,7 +209,6 @@ function M.generate(session, opts)
   session.stats = stats
   local generation = session.generation
   local co = coroutine.create(run)
-  local started = false
 
   local function step()
     if coroutine.status(co) == "dead" then
@@ -192,20 +216,25 @@ function M.generate(session, opts)
     elseif session.generation ~= generation then
       error("this generator was replaced by a newer generate on the same session", 2)
     end
+    local r = table.pack(coroutine.resume(co, session, opts, ids, pick, stats))
     while true do
-      local ok, a, b
-      if started then
-        ok, a, b = coroutine.resume(co)
+      if not r[1] then
+        error(r[2], 0)
+      elseif coroutine.status(co) == "dead" then
+        return nil
+      elseif r[2] == TOKEN then
+        return r[3], r[4]
+      elseif r[2] == PREFILL then
+        if coroutine.isyieldable() then
+          coroutine.yield()  -- between prompt chunks: the caller's scheduler may run others
+        end
+        r = table.pack(coroutine.resume(co))
+      elseif coroutine.isyieldable() then  -- the sampler yielded: pass it on, and back
+        r = table.pack(coroutine.resume(co, coroutine.yield(table.unpack(r, 2, r.n))))
       else
-        started = true
-        ok, a, b = coroutine.resume(co, session, opts, ids, pick, stats)
-      end
-      if not ok then
-        error(a, 0)
-      elseif a ~= PREFILL then
-        return a, b
-      elseif coroutine.isyieldable() then
-        coroutine.yield()  -- between prompt chunks: the caller's scheduler may run others
+        coroutine.close(co)
+        error("the sampler yielded, but generate runs outside any coroutine: run the for "
+              .. "loop inside a coroutine, or give a sampler that does not yield", 2)
       end
     end
   end
