@@ -68,6 +68,35 @@ describe("sampling", function()
     assert.has_error(function() sampling.chain({ 1 }) end)
   end)
 
+  it("names a wrong value as it was given, strings quoted", function()
+    assert.has_error(function() sampling.new({ seed = "1" }) end,
+                     'sampling: seed must be an integer, got "1" (a string)')
+    assert.has_error(function() sampling.new({ top_k = 2.0 }) end,
+                     "sampling: top_k must be an integer of at least 0, got 2.0")
+    assert.has_error(function() sampling.new({ greedy = "no" }) end,
+                     'sampling: greedy must be true or false, got "no" (a string)')
+    assert.has_error(function() sampling.new({ greedy = 0 }) end)
+  end)
+
+  it("defaults to temperature 0.6, top-k 40, top-p 0.95 and min-p 0.05", function()
+    assert.same({ temperature = 0.6, top_k = 40, top_p = 0.95, min_p = 0.05 }, sampling.DEFAULTS)
+    local wide = { 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1 }
+    local function draws(opts)
+      local policy, out = sampling.new(opts), {}
+      for i = 1, 300 do
+        out[i] = policy:sample(core.candidates(wide), {})
+      end
+      return out
+    end
+    local function seeded(opts)
+      opts.seed = 5
+      return draws(opts)
+    end
+    assert.same(seeded({ temperature = 0.6, top_k = 40, top_p = 0.95, min_p = 0.05 }),
+                seeded({}))
+    assert.are_not.same(seeded({ temperature = 0.8 }), seeded({}))
+  end)
+
   it("reports a chain that never chooses a token", function()
     local p = sampling.chain({ sampling.top_k(2) })
     assert.has_error(function() p:sample(core.candidates(LOGITS), {}) end)

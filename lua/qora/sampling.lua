@@ -10,7 +10,13 @@
 --   local creative = sampling.new{ temperature = 0.6, top_p = 0.95, seed = 7 }
 --   local custom = sampling.chain{ sampling.top_k(20), sampling.temperature(0.7),
 --                                  sampling.dist(7) }
+--
+-- The defaults of sampling.new are those of the qora command and of chat:reply: temperature
+-- 0.6 and top-p 0.95 (what SmolLM's authors recommend), top-k 40 and min-p 0.05 (llama.cpp's);
+-- temperature 0 or greedy = true takes the most likely token. session:generate without a
+-- sampler is greedy.
 local core = require("qora.core")
+local describe = require("qora.check").describe
 
 local M = {}
 
@@ -52,16 +58,19 @@ end
 
 local function check_number(name, value, lo, hi)
   if type(value) ~= "number" or value ~= value or value < lo or value > hi then
-    error(("sampling: %s must be a number from %s to %s, got %s")
-          :format(name, lo, hi, tostring(value)), 3)
+    local range = hi == math.huge and (lo == -math.huge and "a number"
+                                       or ("a number of at least %s"):format(lo))
+                  or ("a number from %s to %s"):format(lo, hi)
+    error(("sampling: %s must be %s, got %s"):format(name, range, describe(value)), 3)
   end
   return value
 end
 
 local function check_integer(name, value, lo)
   if math.type(value) ~= "integer" or value < lo then
-    error(("sampling: %s must be an integer of at least %d, got %s")
-          :format(name, lo, tostring(value)), 3)
+    local range = lo == math.mininteger and "an integer"
+                  or ("an integer of at least %d"):format(lo)
+    error(("sampling: %s must be %s, got %s"):format(name, range, describe(value)), 3)
   end
   return value
 end
@@ -136,6 +145,9 @@ function M.greedy()
   return M.chain({ M.argmax() })
 end
 
+--- The defaults of sampling.new (read only; the qora command's help shows them).
+M.DEFAULTS = { temperature = 0.6, top_k = 40, top_p = 0.95, min_p = 0.05 }
+
 local KNOWN = {
   temperature = true, top_k = true, top_p = true, min_p = true, seed = true,
   repeat_penalty = true, repeat_last_n = true, frequency_penalty = true,
@@ -143,7 +155,7 @@ local KNOWN = {
 }
 
 --- A policy in llama.cpp's order: penalties, top-k, top-p, min-p, temperature, draw.
--- @param opts table { temperature = 0.8, top_k = 40, top_p = 0.95, min_p = 0.05,
+-- @param opts table { temperature = 0.6, top_k = 40, top_p = 0.95, min_p = 0.05,
 --   repeat_penalty = 1, repeat_last_n = 64, frequency_penalty = 0, presence_penalty = 0,
 --   seed = nil, greedy = false }; temperature 0 or greedy = true picks the most likely token
 -- @return policy
@@ -165,16 +177,19 @@ function M.new(opts)
     steps[#steps + 1] = M.penalties({ repeat_penalty = rep, frequency = freq,
                                       presence = pres, last_n = opts.repeat_last_n })
   end
-  local t = opts.temperature or 0.8
+  local t = opts.temperature or M.DEFAULTS.temperature
   check_number("temperature", t, 0, math.huge)
+  if opts.greedy ~= nil and type(opts.greedy) ~= "boolean" then
+    error("sampling: greedy must be true or false, got " .. describe(opts.greedy), 2)
+  end
   if t <= 0 or opts.greedy then
     steps[#steps + 1] = M.argmax()
     return M.chain(steps)
   end
 
-  steps[#steps + 1] = M.top_k(opts.top_k or 40)
-  steps[#steps + 1] = M.top_p(opts.top_p or 0.95)
-  steps[#steps + 1] = M.min_p(opts.min_p or 0.05)
+  steps[#steps + 1] = M.top_k(opts.top_k or M.DEFAULTS.top_k)
+  steps[#steps + 1] = M.top_p(opts.top_p or M.DEFAULTS.top_p)
+  steps[#steps + 1] = M.min_p(opts.min_p or M.DEFAULTS.min_p)
   steps[#steps + 1] = M.temperature(t)
   steps[#steps + 1] = M.dist(opts.seed)
   return M.chain(steps)
