@@ -264,7 +264,9 @@ local function render_smollm3(tpl, messages, opts)
   for i, m in ipairs(messages) do
     local content = type(m.content) == "string" and m.content or ""
     if m.role == "user" or m.role == "tool" then
-      out[#out + 1] = "<|im_start|>user\n" .. content .. "<|im_end|>\n"
+      out[#out + 1] = "<|im_start|>user\n"
+      out[#out + 1] = { text = content }
+      out[#out + 1] = "<|im_end|>\n"
     elseif m.role == "assistant" then
       out[#out + 1] = "<|im_start|>assistant\n" .. (think and "" or "<think>\n\n</think>\n")
                       .. content:gsub("^\n+", "") .. "<|im_end|>\n"
@@ -276,7 +278,7 @@ local function render_smollm3(tpl, messages, opts)
   if opts.add_generation_prompt then
     out[#out + 1] = "<|im_start|>assistant\n" .. (think and "" or "<think>\n\n</think>\n")
   end
-  return concat(out)
+  return out
 end
 
 
@@ -296,12 +298,18 @@ local function render_chatml(tpl, messages, opts)
     if i == 1 and m.role ~= "system" and tpl.default_system then
       out[#out + 1] = "<|im_start|>system\n" .. tpl.default_system .. "<|im_end|>\n"
     end
-    out[#out + 1] = "<|im_start|>" .. m.role .. "\n" .. m.content .. "<|im_end|>\n"
+    if m.role == "user" or m.role == "tool" then
+      out[#out + 1] = "<|im_start|>" .. m.role .. "\n"
+      out[#out + 1] = { text = m.content }
+      out[#out + 1] = "<|im_end|>\n"
+    else
+      out[#out + 1] = "<|im_start|>" .. m.role .. "\n" .. m.content .. "<|im_end|>\n"
+    end
   end
   if opts.add_generation_prompt then
     out[#out + 1] = "<|im_start|>assistant\n"
   end
-  return concat(out)
+  return out
 end
 
 
@@ -318,6 +326,26 @@ Template.__index = Template
 -- @tparam[opt] table opts see the top of this file
 -- @treturn string
 function Template:render(messages, opts)
+  opts = check_options(opts)
+  check_messages(messages)
+  local parts = self.renderer(self, messages, opts)
+  for i, p in ipairs(parts) do
+    if type(p) == "table" then
+      parts[i] = p.text
+    end
+  end
+  return concat(parts)
+end
+
+
+--- Renders a conversation as parts whose concatenation is render's text: strings written by
+-- the template (its markers such as <|im_start|>, system and assistant turns) and tables
+-- { text = content } for the content of user and tool messages, which came from outside and
+-- should not be read for special tokens.
+-- @tparam table messages as for render
+-- @tparam[opt] table opts as for render
+-- @treturn table array of strings and { text = string }
+function Template:render_parts(messages, opts)
   opts = check_options(opts)
   check_messages(messages)
   return self.renderer(self, messages, opts)

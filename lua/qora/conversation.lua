@@ -9,9 +9,18 @@
 -- The conversation keeps one session. Each reply renders the whole conversation with the
 -- model's template (qora.chat), finds the longest prefix the cache already holds, rewinds to
 -- it and evaluates only the rest: earlier turns are not evaluated again.
+--
+-- The text of user and tool messages is read without special tokens: "<|im_end|>" typed by a
+-- user stays text, and only the template's own markers delimit turns (parse_special = true
+-- reads them in all the text, as Hugging Face's and llama.cpp's chat do).
+--
+-- A reply that cannot start (text that is not UTF-8, a conversation that no longer fits the
+-- context, a closed conversation) raises before anything changes. One that fails later (a
+-- sampler's error) leaves the messages as they were; the cache keeps what it evaluated, which
+-- the next reply reuses as far as it matches.
 local chat = require("qora.chat")
 local sampling = require("qora.sampling")
-local qora_init = require("qora")
+local check = require("qora.check")
 
 local M = {}
 
@@ -20,7 +29,7 @@ Conversation.__index = Conversation
 M.Conversation = Conversation
 
 local NEW = { system = true, think = true, template = true, tools = true, date = true,
-              ctx = true, batch = true }
+              ctx = true, batch = true, parse_special = true }
 
 local REPLY = {
   max_tokens = true, sampler = true, prefill_chunk = true, temperature = true, top_k = true,
@@ -37,10 +46,13 @@ local SAMPLING = { "temperature", "top_k", "top_p", "min_p", "seed", "greedy", "
 -- @param opts table|nil { system = nil (a system prompt), think = true (SmolLM3's reasoning
 --   mode), template = nil (by the model's metadata; or "smollm3", "smollm3-llamacpp",
 --   "chatml"), tools = nil (JSON array string or tables, SmolLM3), date = today
---   ("04 December 2026"), ctx = 4096, batch = 512 }
+--   ("04 December 2026"), ctx = 4096, batch = 512, parse_special = false (recognise special
+--   tokens written in user and tool messages) }
 -- @return Conversation
 function M.new(model, opts)
-  opts = qora_init.check_options("chat", opts, NEW)
+  opts = check.options("chat", opts, NEW, 4)
+  check.boolean("chat", "think", opts.think, 4)
+  check.boolean("chat", "parse_special", opts.parse_special, 4)
   if opts.system ~= nil and type(opts.system) ~= "string" then
     error("bad argument to 'chat' (system must be a string)", 2)
   end
@@ -59,6 +71,7 @@ function M.new(model, opts)
     think = opts.think ~= false,
     tools = opts.tools,
     date = opts.date,
+    parse_special = opts.parse_special == true,
   }, Conversation)
   if opts.system then
     self.messages[1] = { role = "system", content = opts.system }
@@ -77,9 +90,60 @@ function Conversation:prompt()
   return self.template:render(self.messages, self:render_options())
 end
 
---- Frees the conversation's KV cache now rather than at collection.
+--- Frees the conversation's KV cache now rather than at collection; later replies raise.
 function Conversation:close()
+  self.closed = true
   self.session:close()
+end
+
+-- The ids of the parts of a rendered conversation: the template's text with its special
+-- tokens, content as plain text. The text is cut only at the template's special tokens, as
+-- the tokenizer itself cuts at them, so the ids are those of the whole text when the content
+-- holds no special token.
+local function tokenize_parts(tk, parts)
+  local ids, pending = {}, {}
+  local function flush()
+    local t = tk:tokenize(table.concat(pending))
+    table.move(t, 1, #t, #ids + 1, ids)
+    pending = {}
+  end
+  for _, part in ipairs(parts) do
+    if type(part) == "table" then
+      pending[#pending + 1] = part.text
+    else
+      local from = 1
+      for _, id in ipairs(tk:tokenize(part, true)) do
+        local text, kind = tk:token(id)
+        if kind == "control" or kind == "user_defined" then
+          local i, j = part:find(text, from, true)
+          pending[#pending + 1] = part:sub(from, i - 1)
+          flush()
+          ids[#ids + 1] = id
+          from = j + 1
+        end
+      end
+      pending[#pending + 1] = part:sub(from)
+    end
+  end
+  flush()
+  return ids
+end
+
+--- The ids a reply to text would have in the cache before the answer: the conversation so
+-- far and text as the next user message, rendered and tokenized (nothing changes).
+-- @param text string|nil the next user message (nil: the conversation as it stands)
+-- @return table array of ids
+function Conversation:prompt_ids(text)
+  local messages = self.messages
+  if text ~= nil then
+    messages = table.move(messages, 1, #messages, 1, {})
+    messages[#messages + 1] = { role = "user", content = text }
+  end
+  local tk, opts = self.session.core, self:render_options()
+  if self.parse_special then
+    return tk:tokenize(self.template:render(messages, opts), true)
+  end
+  return tokenize_parts(tk, self.template:render_parts(messages, opts))
 end
 Conversation.__close = Conversation.close
 
@@ -94,48 +158,72 @@ local function common_prefix(a, b)
   return n
 end
 
--- The sampling policy of a reply: opts.sampler, or sampling.new with the model authors'
--- recommended temperature 0.6 and top-p 0.95 unless told otherwise.
+-- The sampling policy of a reply: opts.sampler, or sampling.new with the reply's sampling
+-- options (its defaults: temperature 0.6 and top-p 0.95, as the model's authors recommend).
 local function policy(opts)
   if opts.sampler ~= nil then
     return opts.sampler
   end
-  local o = { temperature = 0.6, top_p = 0.95 }
+  local o = {}
   for _, k in ipairs(SAMPLING) do
-    if opts[k] ~= nil then
-      o[k] = opts[k]
-    end
+    o[k] = opts[k]
   end
   return sampling.new(o)
 end
 
+-- Raises, at the caller of reply, when the reply cannot start; nothing has changed yet.
+local function check_reply(self, text, opts)
+  if type(text) ~= "string" then
+    error("bad argument #1 to 'reply' (string expected, got " .. type(text) .. ")", 3)
+  elseif self.closed then
+    error("the conversation is closed: start a new one with model:chat()", 3)
+  end
+  local ok, bad = utf8.len(text)
+  if not ok then
+    error(("bad argument #1 to 'reply' (the message is not valid UTF-8 at byte %d)")
+          :format(bad), 3)
+  end
+  opts = check.options("reply", opts, REPLY, 4)
+  check.integer("reply", "max_tokens", opts.max_tokens, 0, nil, 4)
+  check.integer("reply", "prefill_chunk", opts.prefill_chunk, 1, nil, 4)
+  local ids = self:prompt_ids(text)
+  local ctx = self.session:ctx()
+  if #ids >= ctx then
+    error(("the conversation with this message takes %d tokens, and the session's context "
+           .. "holds %d, leaving no room for an answer; start a chat with a larger ctx")
+          :format(#ids, ctx), 3)
+  end
+  return opts, ids
+end
+
 --- Answers text: an iterator of text pieces (and their ids) for a `for` loop.
 -- When the loop ends (or breaks), the answer joins the conversation and last_reasoning and
--- last_reply hold its two parts (reasoning is "" without a <think> block).
+-- last_reply hold its two parts (reasoning is "" without a <think> block). A reply that
+-- raises leaves the messages as they were (see the top of this file).
 -- @param text string the user's message
 -- @param opts table|nil { max_tokens = 1024, sampler = a policy, or sampling options:
---   temperature = 0.6, top_p = 0.95, top_k, min_p, seed, greedy, repeat_penalty, ...;
---   prefill_chunk }
+--   temperature = 0.6, top_p = 0.95, top_k = 40, min_p = 0.05, seed, greedy,
+--   repeat_penalty, ...; prefill_chunk }
 function Conversation:reply(text, opts)
-  if type(text) ~= "string" then
-    error("bad argument #1 to 'reply' (string expected, got " .. type(text) .. ")", 2)
-  end
-  opts = qora_init.check_options("reply", opts, REPLY)
+  local ids
+  opts, ids = check_reply(self, text, opts)
   local sampler = policy(opts)
   if self.pending then
     self.pending()  -- an earlier reply left unfinished: keep what it said
+    opts, ids = check_reply(self, text, opts)  -- the conversation grew by that answer
   end
   local messages, s = self.messages, self.session
-  messages[#messages + 1] = { role = "user", content = text }
-
-  local ids = self.model:tokenize(self:prompt(), { special = true })
   local keep = common_prefix(s.tokens, ids)
-  if keep < s:pos() then
-    s:rewind(keep)
-  end
+  -- generate checks its options now and runs at the first step: made before the rewind, a
+  -- wrong sampler raises while the cache is still untouched
   local gen = s:generate({ prompt = table.move(ids, keep + 1, #ids, 1, {}),
                            max_tokens = opts.max_tokens or 1024, sampler = sampler,
                            prefill_chunk = opts.prefill_chunk })
+  if keep < s:pos() then
+    s:rewind(keep)
+  end
+  messages[#messages + 1] = { role = "user", content = text }
+  local turn = #messages
 
   local parts, finished = {}, false
   local function finish()
@@ -152,8 +240,15 @@ function Conversation:reply(text, opts)
     if finished then
       return nil
     end
-    local id, piece = gen()
-    if id == nil then
+    local ok, id, piece = pcall(gen)
+    if not ok then  -- the reply failed: take back the user's message
+      finished = true
+      self.pending = nil
+      if messages[turn] ~= nil and #messages == turn then
+        messages[turn] = nil
+      end
+      error(id, 0)
+    elseif id == nil then
       finish()
       return nil
     end
