@@ -48,11 +48,27 @@ describe("qora command", function()
     { { "--load" }, "--load needs a value" },
     { { "--max-tokens", "abc" }, "--max-tokens expects a non-negative integer, got 'abc'" },
     { { "--max-tokens=-3" }, "--max-tokens expects a non-negative integer, got '-3'" },
-    { { "--ctx", "0" }, "--ctx expects a positive integer, got '0'" },
+    { { "--ctx", "0" }, "--ctx must be from 1 to 16777216, got 0" },
+    { { "--ctx", "100000000", "--load", TINY, "--prompt", "hi" },
+      "--ctx must be from 1 to 16777216, got 100000000" },
+    { { "--threads", "1025", "--load", TINY, "--prompt", "hi" },
+      "--threads must be from 0 (one per core) to 1024, got 1025" },
+    { { "--load", TINY, "--raw", "--prompt", "" }, "--raw needs a prompt to continue" },
+    { { "--" }, "--load PATH is required" },
+    { { "--load", TINY, "--", "hello" }, "unexpected argument 'hello' after --" },
+    { { "--load", TINY, "--prompt", "a", "--prompt", "b" }, "--prompt is given twice" },
+    { { "--greedy", "--greedy" }, "--greedy is given twice" },
+    { { "--load", "spec/fixtures", "--prompt", "hi" }, "folder without config.json" },
+    { { "--load", "spec/fixtures/hf/tiny-nope/model.safetensors", "--prompt", "hi" },
+      "--model-path" },
+    { { "--load", TINY, "--ctx", "5", "--prompt", "Hello there" }, "give a larger --ctx" },
+    { { "--load", TINY, "--raw", "--ctx", "5", "--prompt", RAW }, "give a larger --ctx" },
+    { { "--min-p", "2", "--load", TINY }, "--min-p must be from 0 to 1" },
+    { { "--top-k", "-1" }, "--top-k expects a non-negative integer, got '-1'" },
     { { "--seed", "1.5" }, "--seed expects an integer, got '1.5'" },
     { { "--threads", "many" }, "--threads expects a non-negative integer, got 'many'" },
     { { "--temperature", "warm" }, "--temperature expects a number, got 'warm'" },
-    { { "--temperature", "-1", "--load", TINY }, "--temperature must not be negative" },
+    { { "--temperature", "-1", "--load", TINY }, "--temperature must be 0 or more" },
     { { "--top-p", "1.5", "--load", TINY }, "--top-p must be from 0 to 1" },
     { { "--greedy=yes" }, "--greedy takes no value" },
     { { "stray" }, "unexpected argument 'stray'" },
@@ -70,8 +86,101 @@ describe("qora command", function()
       assert.equal("", out)
       assert.truthy(err:find("^qora: "), "stderr: " .. err)
       assert.truthy(err:find(case[2], 1, true), "stderr: " .. err)
+      -- the words of the Lua API have no place in the command's messages
+      for _, lua_words in ipairs({ "bad argument", "make a session", "rewind", "bad self",
+                                   "generate needs", "(--raw runs" }) do
+        assert.falsy(err:find(lua_words, 1, true), "stderr: " .. err)
+      end
     end)
   end
+
+  it("shows the help whatever else is wrong, with -h too", function()
+    for _, args in ipairs({ { "--help", "--bogus" }, { "--ctx", "0", "-h" }, { "-h" },
+                            { "stray", "--help", "--prompt" } }) do
+      local out, err, code = run(args)
+      assert.equal(0, code, err)
+      assert.equal("", err)
+      assert.truthy(out:find("^Usage: qora"))
+    end
+  end)
+
+  it("shows its version", function()
+    local out, err, code = run({ "--version" })
+    assert.equal(0, code, err)
+    assert.equal("qora " .. qora._VERSION .. "\n", out)
+  end)
+
+  it("documents the sampling it applies", function()
+    local out = run({ "--help" })
+    for _, text in ipairs({ "--top-k", "default 40", "--min-p", "default 0.05",
+                            "default 0.6; 0 means --greedy", "default 0.95",
+                            "the same as --temperature 0" }) do
+      assert.truthy(out:find(text, 1, true), text .. " is missing from the usage")
+    end
+  end)
+
+  it("samples as --temperature 0 as with --greedy", function()
+    local a = run({ "--load", TINY, "--raw", "--max-tokens", "12", "--prompt", RAW, "--greedy" })
+    local b = run({ "--load", TINY, "--raw", "--max-tokens", "12", "--prompt", RAW,
+                    "--temperature", "0", "--seed", "3" })
+    assert.equal(a, b)
+  end)
+
+  it("warns when --threads exceeds the cores, and when --ctx exceeds the training", function()
+    local cores = qora.core.cores()
+    local args = { "--load", TINY, "--raw", "--greedy", "--max-tokens", "2", "--prompt", RAW }
+    local _, err, code = run(args)
+    assert.equal(0, code, err)
+    assert.equal("", err)
+    table.move({ "--threads", tostring(cores + 1), "--ctx", "4097" }, 1, 4, #args + 1, args)
+    _, err, code = run(args)
+    assert.equal(0, code, err)
+    assert.truthy(err:find(("warning: --threads %d is more than the %d cores")
+                           :format(cores + 1, cores), 1, true), err)
+    assert.truthy(err:find("warning: --ctx 4097 is beyond the 4096 tokens", 1, true), err)
+  end)
+
+  -- Runs a shell line; returns what the command wrote to stderr and its exit code.
+  local function shell(line)
+    local err_path, rc_path = os.tmpname(), os.tmpname()
+    local p = assert(io.popen(line:gsub("@ERR@", err_path):gsub("@RC@", rc_path), "r"))
+    p:read("a")
+    p:close()
+    local err, rc = S.read(err_path), tonumber(S.read(rc_path))
+    os.remove(err_path)
+    os.remove(rc_path)
+    return err, rc
+  end
+
+  local LONG = "lua5.4 bin/qora --load " .. quote(TINY) .. " --raw --greedy --prompt Hello "
+               .. "--max-tokens 3000 --ctx 4000"
+
+  it("stops with exit 1 when standard output is a closed pipe", function()
+    local err, rc = shell("(trap '' PIPE; " .. LONG .. " 2>@ERR@; echo $? >@RC@) | true")
+    assert.equal(1, rc, err)
+    assert.truthy(err:find("^qora: cannot write the answer to standard output: "), err)
+  end)
+
+  it("stops with exit 1 when standard output is full", function()
+    local err, rc = shell(LONG .. " >/dev/full 2>@ERR@; echo $? >@RC@")
+    assert.equal(1, rc, err)
+    assert.truthy(err:find("No space left on device", 1, true), err)
+  end)
+
+  it("exits 130 on Ctrl-C (SIGINT)", function()
+    local out_path = os.tmpname()
+    -- wait for the first piece (the handler is in place by then), interrupt, and wait for the
+    -- end; the loops only bound the waits, a failure shows as a wrong exit code
+    local err, rc = shell(LONG .. " >"
+      .. out_path .. " 2>@ERR@ & pid=$!; i=0; "
+      .. "while [ ! -s " .. out_path .. " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; "
+      .. "kill -INT $pid; i=0; "
+      .. "while kill -0 $pid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; "
+      .. "kill -KILL $pid 2>/dev/null; wait $pid; echo $? >@RC@")
+    os.remove(out_path)
+    assert.equal(130, rc, err)
+    assert.equal("qora: interrupted\n", err)
+  end)
 
   -- What the library streams for the same request; its ids are checked against llama.cpp's
   -- in generate_spec.lua, so this checks that the command passes on every piece unchanged.
@@ -91,10 +200,14 @@ describe("qora command", function()
     assert.equal(library_text(RAW, 32) .. "\n", out)
   end)
 
-  it("reads the prompt from stdin when it is not a terminal", function()
-    local out, err, code = run({ "--load", TINY, "--raw", "--greedy", "--max-tokens", "20" }, RAW)
-    assert.equal(0, code, err)
-    assert.equal(library_text(RAW, 20) .. "\n", out)
+  it("reads the prompt from stdin when it is not a terminal, less its final newline",
+     function()
+    for _, input in ipairs({ RAW, RAW .. "\n", RAW .. "\r\n" }) do
+      local out, err, code = run({ "--load", TINY, "--raw", "--greedy", "--max-tokens", "20" },
+                                 input)
+      assert.equal(0, code, err)
+      assert.equal(library_text(RAW, 20) .. "\n", out)
+    end
   end)
 
   it("reports timings on stderr with --stats", function()
@@ -128,5 +241,19 @@ describe("qora command", function()
                                  "--system", "Be brief.", "--prompt", "Hello" })
     assert.equal(0, code, err)
     assert.truthy(#out > 1)
+  end)
+
+  it("stops at a full context with exit 0, a final newline and its stats", function()
+    local out, err, code = run({ "--load", TINY, "--raw", "--greedy", "--prompt", RAW,
+                                 "--ctx", "40", "--max-tokens", "100000000", "--stats" })
+    assert.equal(0, code, err)
+    assert.equal(library_text(RAW, 10) .. "\n", out)
+    assert.truthy(err:find("generation: 10 tokens", 1, true), err)
+    assert.truthy(err:find("stop: the context is full (--ctx)", 1, true), err)
+
+    out, err, code = run({ "--load", S.SMOLLM2, "--ctx", "40", "--prompt", "Hi", "--greedy" })
+    assert.equal(0, code, err)
+    assert.truthy(out:find("\n$"), out)
+    assert.truthy(err:find("stopped at the end of the context (40 tokens)", 1, true), err)
   end)
 end)

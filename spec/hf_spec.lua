@@ -197,6 +197,64 @@ describe("qora --model-path", function()
     m:close()
   end)
 
+  it("refuses to --save over a file of the folder it converts, which still loads", function()
+    local dir = copy_of(NOPE)
+    local link = os.tmpname()
+    os.remove(link)
+    assert(select(3, sh(("ln -s %s %s"):format(quote(dir), quote(link)))) == 0)
+    local before = S.read(dir .. "/model.safetensors")
+    for _, case in ipairs({ { dir, dir .. "/model.safetensors" },
+                            { dir .. "/config.json", dir .. "/tokenizer.json" },
+                            { dir, dir .. "/../" .. dir:match("[^/]+$") .. "/config.json" },
+                            { dir, link .. "/model.safetensors" },
+                            { link, dir .. "/tokenizer_config.json" } }) do
+      local out, err, code = qora_cmd({ "--model-path", case[1], "--save", case[2] })
+      assert.equal(1, code, err)
+      assert.equal("", out)
+      assert.truthy(err:find("--save " .. case[2] .. " would replace a file of the checkpoint "
+                             .. "folder", 1, true), err)
+    end
+    assert.equal(before, S.read(dir .. "/model.safetensors"))
+    local _, err, code = qora_cmd({ "--model-path", dir, "--save", dir .. "/converted.gguf" })
+    assert.equal(0, code, err)
+    local m = assert(qora.load(dir))
+    m:close()
+    m = assert(qora.load(dir .. "/converted.gguf"))
+    m:close()
+    os.remove(link)
+    remove(dir)
+  end)
+
+  it("saves over the GGUF file it loaded, which still loads", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write(S.read(S.tiny("q8_0")))
+    f:close()
+    local args = { "--load", path, "--raw", "--greedy", "--prompt", "Hello", "--max-tokens", "4" }
+    local want = qora_cmd(args)
+    table.move({ "--save", path }, 1, 2, #args + 1, args)
+    local out, err, code = qora_cmd(args)
+    assert.equal(0, code, err)
+    assert.equal(want, out)
+    table.remove(args)
+    table.remove(args)
+    assert.equal(want, (qora_cmd(args)))
+    os.remove(path)
+  end)
+
+  it("accepts --quant in any case", function()
+    local path = os.tmpname()
+    local _, err, code = qora_cmd({ "--model-path", YARN, "--quant", "Q8_0", "--save", path })
+    assert.equal(0, code, err)
+    local m = assert(qora.load(path))
+    assert.same({ Q8_0 = 57, F32 = 17 }, m.info.tensor_types)
+    m:close()
+    os.remove(path)
+    m = assert(qora.load(YARN, { quant = "BF16" }))
+    assert.equal(57, m.info.tensor_types.BF16)
+    m:close()
+  end)
+
   local errors = {
     { { "--model-path", YARN, "--f16", "--quant", "q8_0", "--prompt", "x" }, "two types" },
     { { "--load", S.tiny("f32"), "--quant", "q8_0", "--prompt", "x" }, "--model-path" },

@@ -1,50 +1,73 @@
 --- The `qora` command: load a model (a GGUF file or a Hugging Face folder), answer a prompt,
 -- stream the text to stdout; or convert a folder once into a GGUF file (--save).
--- bin/qora calls main(arg) and exits with its result. Errors go to stderr with exit code 1.
+-- bin/qora calls main(arg) and exits with its result: 0 when done, 1 on an error (a message on
+-- stderr, naming the flag to change), 130 when interrupted (Ctrl-C).
 local qora = require("qora")
 local sampling = require("qora.sampling")
+local chat_templates = require("qora.chat")
 
 local M = {}
 
-M.USAGE = [[
+local D = sampling.DEFAULTS
+
+M.USAGE = ([[
 Usage: qora --load MODEL.gguf [options]
        qora --model-path DIR [--quant TYPE | --f16] [--save OUT.gguf] [options]
 Answers a prompt with a SmolLM3-family model, streaming the text to stdout.
 
+Model:
   --load PATH         GGUF model file to run
   --model-path DIR    Hugging Face checkpoint folder to run (config.json, *.safetensors,
                       tokenizer.json), its weights converted while loading
   --quant TYPE        the type a folder's weights are converted to: q4_0 (default), q8_0,
-                      f16, bf16 or f32
+                      f16, bf16 or f32 (any case)
   --f16               the same as --quant f16
   --save PATH         write the loaded model as a GGUF file (loads instantly next time);
                       without --prompt, qora stops there
-  --prompt TEXT       the prompt (default: read from stdin when it is not a terminal)
+Prompt:
+  --prompt TEXT       the prompt (default: standard input when it is not a terminal, less
+                      its final newline)
   --system TEXT       a system prompt for the chat template
-  --max-tokens N      generate at most N tokens (default 256)
   --no-think          SmolLM3: answer without a reasoning block
-  --raw               give the prompt to the model as it is, without the chat template
-                      (special tokens written in it, such as <|im_start|>, are recognised)
-  --greedy            always take the most likely token (no sampling)
-  --temperature X     sampling temperature (default 0.6)
-  --top-p X           nucleus sampling threshold (default 0.95)
-  --seed N            random seed, for reproducible sampling
+  --raw               give the prompt to the model as it is, without the chat template;
+                      special tokens written in it, such as <|im_start|>, are recognised
+                      (through the template, the prompt's text is only text)
+Generation:
+  --max-tokens N      generate at most N tokens (default 256)
+  --ctx N             context length in tokens, prompt and answer together (default 4096,
+                      or the model's training context when smaller)
+  --greedy            always take the most likely token, the same as --temperature 0
+  --temperature X     sampling temperature (default %s; 0 means --greedy)
+  --top-k N           sample among the N most likely tokens (default %d; 0 keeps all)
+  --top-p X           ... and among the most likely whose probabilities add up to X
+                      (default %s; 1 keeps all)
+  --min-p X           ... and drop those less than X times as likely as the best one
+                      (default %s; 0 keeps all)
+  --seed N            random seed (default: a new one each run); the same seed, model,
+                      prompt and --threads give the same text
+Running:
   --threads N         threads to use (default: one per core)
-  --ctx N             context length in tokens (default 4096)
-  --stats             print load time and speeds to stderr
-  --help              show this help
-]]
+  --stats             print load time, speeds and why generation stopped to stderr
+  -h, --help          show this help and exit
+  --version           show qora's version and exit
 
--- Flags and what they take: "string", "count" (integer >= 0), "positive", "integer",
--- "number", or true for a switch.
+Exit status: 0 when done, 1 on an error, 130 when interrupted.
+]]):format(D.temperature, D.top_k, D.top_p, D.min_p)
+
+-- Flags and what they take: "string", "count" (integer >= 0), "integer", "number", or true
+-- for a switch. Ranges are checked by settle.
 local FLAGS = {
   load = "string", ["model-path"] = "string", quant = "string", f16 = true, save = "string",
   prompt = "string", system = "string", ["max-tokens"] = "count",
-  ["no-think"] = true, raw = true, greedy = true, temperature = "number", ["top-p"] = "number",
-  seed = "integer", threads = "count", ctx = "positive", stats = true, help = true,
+  ["no-think"] = true, raw = true, greedy = true, temperature = "number", ["top-k"] = "count",
+  ["top-p"] = "number", ["min-p"] = "number", seed = "integer", threads = "count",
+  ctx = "integer", stats = true, help = true, version = true,
 }
 
 local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
+
+-- The engine's limits (engine/session.c, lqora/model.c).
+local MAX_CTX, MAX_THREADS = 1 << 24, 1024
 
 local function fail(fmt, ...)
   error({ message = fmt:format(...) })
@@ -61,12 +84,23 @@ local function convert(name, kind, v)
     return n
   end
   n = math.tointeger(n)
-  if n == nil or (kind == "count" and n < 0) or (kind == "positive" and n < 1) then
-    local what = kind == "count" and "a non-negative integer"
-                 or kind == "positive" and "a positive integer" or "an integer"
-    fail("--%s expects %s, got '%s'", name, what, v)
+  if n == nil or (kind == "count" and n < 0) then
+    fail("--%s expects %s, got '%s'", name,
+         kind == "count" and "a non-negative integer" or "an integer", v)
   end
   return n
+end
+
+-- True when argv asks for the help before any "--": the help wins over every other error.
+local function wants_help(argv)
+  for _, a in ipairs(argv) do
+    if a == "--" then
+      return false
+    elseif a == "-h" or a == "--help" then
+      return true
+    end
+  end
+  return false
 end
 
 --- Parses the arguments into a table keyed by flag name (dashes kept).
@@ -76,14 +110,23 @@ function M.parse(argv)
   local opts, i = {}, 1
   while i <= #argv do
     local a = argv[i]
+    if a == "--" then
+      if argv[i + 1] ~= nil then
+        fail("unexpected argument '%s' after --: qora takes no arguments besides its flags "
+             .. "(the prompt goes in --prompt)", argv[i + 1])
+      end
+      break
+    end
     local name, value = a:match("^%-%-([%w%-]+)=(.*)$")
-    name = name or a:match("^%-%-([%w%-]+)$")
+    name = name or a:match("^%-%-([%w%-]+)$") or (a == "-h" and "help")
     if not name then
       fail("unexpected argument '%s' (options start with --; see qora --help)", a)
     end
     local kind = FLAGS[name]
     if kind == nil then
       fail("unknown flag --%s (see qora --help)", name)
+    elseif opts[name] ~= nil then
+      fail("--%s is given twice; give it once", name)
     elseif kind == true then
       if value then fail("--%s takes no value", name) end
       opts[name] = true
@@ -100,28 +143,57 @@ function M.parse(argv)
   return opts
 end
 
--- The check of values that depend on one another, and the defaults.
-local function settle(opts)
-  if opts.temperature and opts.temperature < 0 then
-    fail("--temperature must not be negative, got %s", opts.temperature)
+-- Checks that a number flag lies in [lo, hi].
+local function range(opts, name, lo, hi, what)
+  local v = opts[name]
+  if v ~= nil and (v < lo or v > hi) then
+    fail("--%s must be %s, got %s", name, what, v)
   end
-  if opts["top-p"] and (opts["top-p"] < 0 or opts["top-p"] > 1) then
-    fail("--top-p must be from 0 to 1, got %s", opts["top-p"])
-  end
+end
+
+-- The checks of values alone and of values that depend on one another.
+local function check_values(opts)
+  range(opts, "temperature", 0, math.huge, "0 or more")
+  range(opts, "top-p", 0, 1, "from 0 to 1")
+  range(opts, "min-p", 0, 1, "from 0 to 1")
+  range(opts, "ctx", 1, MAX_CTX, ("from 1 to %d"):format(MAX_CTX))
+  range(opts, "threads", 0, MAX_THREADS, ("from 0 (one per core) to %d"):format(MAX_THREADS))
   if opts.load and opts["model-path"] then
     fail("give --load FILE or --model-path DIR, not both")
   end
-  if opts.f16 and opts.quant and opts.quant ~= "f16" then
+  local quant = opts.quant and opts.quant:lower()
+  if opts.f16 and quant and quant ~= "f16" then
     fail("--f16 and --quant %s ask for two types; give one", opts.quant)
   end
-  opts.quant = opts.f16 and "f16" or opts.quant
-  if opts.quant and not QUANTS[opts.quant] then
+  if quant and not QUANTS[quant] then
     fail("--quant expects q4_0, q8_0, f16, bf16 or f32, got '%s'", opts.quant)
   end
+  opts.quant = opts.f16 and "f16" or quant
   if opts.quant and not opts["model-path"] then
     fail("--quant and --f16 convert a Hugging Face folder (--model-path); a GGUF file keeps "
          .. "its types")
   end
+  if opts.raw and opts.system then
+    fail("--system needs the chat template: it cannot go with --raw")
+  end
+end
+
+-- The prompt from standard input, less its final newline (what `echo` and editors add).
+local function stdin_prompt()
+  if qora.core.isatty(0) then
+    fail("no prompt: give --prompt TEXT, or pipe the prompt into standard input")
+  end
+  local text = io.stdin:read("a") or ""
+  text = text:gsub("\r?\n$", "")
+  if text == "" then
+    fail("no prompt: standard input was empty; give --prompt TEXT")
+  end
+  return text
+end
+
+-- Checks the values and sets the defaults; reads the prompt from stdin when it is needed.
+local function settle(opts)
+  check_values(opts)
   opts.path = opts.load or opts["model-path"]
   if not opts.path then
     fail("--load PATH is required: the GGUF model to run (`make run` passes the default one); "
@@ -130,71 +202,177 @@ local function settle(opts)
   if opts.save and not opts.prompt then
     return opts               -- convert and save only
   end
-  if not opts.prompt then
-    if qora.core.isatty(0) then
-      fail("no prompt: give --prompt TEXT, or pipe the prompt into standard input")
-    end
-    opts.prompt = io.stdin:read("a") or ""
-    if opts.prompt == "" then
-      fail("no prompt: standard input was empty; give --prompt TEXT")
-    end
-  end
-  if opts.raw and opts.system then
-    fail("--system needs the chat template: it cannot go with --raw")
+  opts.prompt = opts.prompt or stdin_prompt()
+  if opts.raw and opts.prompt == "" then
+    fail("--raw needs a prompt to continue: give --prompt TEXT")
   end
   return opts
+end
+
+local function warn(fmt, ...)
+  io.stderr:write("qora: warning: ", fmt:format(...), "\n")
+end
+
+-- The folder of a Hugging Face checkpoint path (the folder, or the folder of its config.json),
+-- or nil for a GGUF file; as the engine tells them apart.
+local function checkpoint_folder(path)
+  local st = qora.core.stat(path)
+  if st and st.kind == "directory" then
+    return path
+  elseif path == "config.json" then
+    return "."
+  end
+  return path:match("^(.*)/config%.json$")
+end
+
+local function dirname(path)
+  local dir = path:match("^(.*)/[^/]*$")
+  return dir == nil and "." or dir == "" and "/" or dir
+end
+
+local function same_file(a, b)
+  return a and b and a.dev == b.dev and a.ino == b.ino
+end
+
+-- Refuses a --save that would replace a file of the checkpoint being converted. (Saving over
+-- the --load GGUF itself is safe: the engine writes a new file and renames it, and the loaded
+-- weights keep the old one open.)
+local function check_save(opts)
+  local folder = checkpoint_folder(opts.path)
+  local stat = qora.core.stat
+  if folder and stat(opts.save) and same_file(stat(dirname(opts.save)), stat(folder)) then
+    fail("--save %s would replace a file of the checkpoint folder %s, which would no longer "
+         .. "load; save the GGUF file elsewhere", opts.save, folder)
+  end
+end
+
+-- The load error, with a hint when the path is of the other kind than the flag takes.
+local function load_error(opts, err)
+  local path, stat = opts.path, qora.core.stat
+  local folder = checkpoint_folder(path)
+  if folder and not stat(folder .. "/config.json") then
+    return ("%s is a folder without config.json: --model-path takes a Hugging Face checkpoint "
+            .. "folder (config.json, *.safetensors, tokenizer.json), --load a GGUF file")
+           :format(path)
+  elseif path:match("%.safetensors$") then
+    return ("%s (a .safetensors file is part of a Hugging Face folder: give the folder with "
+            .. "--model-path)"):format(err)
+  end
+  return err
+end
+
+local function load(opts)
+  if opts.save then
+    check_save(opts)
+  end
+  local threads = opts.threads
+  if threads and threads > qora.core.cores() then
+    warn("--threads %d is more than the %d cores of this machine, which makes qora slower",
+         threads, qora.core.cores())
+  end
+  local model, err = qora.load(opts.path, { threads = threads, quant = opts.quant,
+                                            progress = opts["model-path"] ~= nil })
+  if not model then
+    fail("%s", load_error(opts, err))
+  end
+  local trained = model.info.n_ctx_train
+  if opts.ctx and trained > 0 and opts.ctx > trained then
+    warn("--ctx %d is beyond the %d tokens the model was trained on; text past them may "
+         .. "degrade", opts.ctx, trained)
+  end
+  return model
 end
 
 local function sampler_of(opts)
   if opts.greedy then
     return sampling.greedy()
   end
-  return sampling.new({ temperature = opts.temperature or 0.6, top_p = opts["top-p"] or 0.95,
-                        seed = opts.seed })
+  return sampling.new({ temperature = opts.temperature, top_k = opts["top-k"],
+                        top_p = opts["top-p"], min_p = opts["min-p"], seed = opts.seed })
+end
+
+-- Opens what runs the prompt (a session, or a conversation), with a failure put in CLI words.
+local function open(opts, ...)
+  local ok, res = pcall(...)
+  if not ok then
+    local msg = tostring(res):gsub("^[^:]*:%d+: ", "")
+    if opts.ctx then
+      fail("--ctx %d: %s", opts.ctx, msg)
+    end
+    fail("%s", msg)
+  end
+  return res
+end
+
+-- Refuses a prompt that leaves no room for an answer.
+local function check_fit(n, ctx, how)
+  if n >= ctx then
+    fail("the prompt takes %d tokens%s, which leaves no room for an answer in a context of "
+         .. "%d; give a larger --ctx", n, how, ctx)
+  end
 end
 
 -- The iterator of text pieces for the prompt, and the session that runs it.
 local function pieces(model, opts)
   local max = opts["max-tokens"] or 256
   if opts.raw then
-    local s = model:session({ ctx = opts.ctx or 4096 })
-    local gen = s:generate({ prompt = opts.prompt, max_tokens = max, sampler = sampler_of(opts) })
+    local s = open(opts, model.session, model, { ctx = opts.ctx })
+    local ids = s.core:tokenize(opts.prompt, true, true)
+    check_fit(#ids, s:ctx(), "")
+    local gen = s:generate({ prompt = ids, max_tokens = max, sampler = sampler_of(opts) })
     return function()
       local _, piece = gen()
       return piece
     end, s
   end
-  local ok, chat = pcall(model.chat, model, { system = opts.system, think = not opts["no-think"],
-                                              ctx = opts.ctx or 4096 })
-  if not ok then
-    fail("%s (--raw runs the prompt without a template)", tostring(chat):gsub("^[^:]*:%d+: ", ""))
+  local _, err = chat_templates.for_model(model.info)
+  if err then
+    fail("%s", (err:gsub(": name one.*", "; --raw gives it the prompt without a template")))
   end
-  return chat:reply(opts.prompt, { max_tokens = max, sampler = sampler_of(opts) }), chat.session
+  local chat = open(opts, model.chat, model, { system = opts.system, ctx = opts.ctx,
+                                               think = not opts["no-think"] })
+  check_fit(#chat:prompt_ids(opts.prompt), chat.session:ctx(), " with the chat template")
+  return chat:reply(opts.prompt, { max_tokens = max, sampler = sampler_of(opts) }),
+         chat.session
 end
 
 local function report(load_s, st)
   local function rate(n, s) return s > 0 and n / s or 0 end
+  local why = { eog = "the model ended its answer", length = "--max-tokens reached",
+                context = "the context is full (--ctx)" }
   io.stderr:write(("load: %.3f s\n"):format(load_s),
     ("prompt: %d tokens in %.3f s, %.1f tokens/s\n")
       :format(st.prompt_tokens, st.prompt_seconds, rate(st.prompt_tokens, st.prompt_seconds)),
     ("generation: %d tokens in %.3f s, %.1f tokens/s\n")
-      :format(st.tokens, st.seconds, rate(st.tokens, st.seconds)))
+      :format(st.tokens, st.seconds, rate(st.tokens, st.seconds)),
+    ("stop: %s\n"):format(why[st.stop] or tostring(st.stop)))
+end
+
+-- Writes to stdout now; a closed pipe or a full disk ends the run with an error.
+local function out(s)
+  local ok, err = io.stdout:write(s)
+  if ok then
+    ok, err = io.stdout:flush()
+  end
+  if not ok then
+    fail("cannot write the answer to standard output: %s", err)
+  end
 end
 
 local function run(argv)
-  local opts = M.parse(argv)
-  if opts.help then
+  if wants_help(argv) then
     io.stdout:write(M.USAGE)
+    return 0
+  end
+  local opts = M.parse(argv)
+  if opts.version then
+    io.stdout:write("qora ", qora._VERSION, "\n")
     return 0
   end
   settle(opts)
 
   local t0 = qora.core.now()
-  local model, err = qora.load(opts.path, { threads = opts.threads, quant = opts.quant,
-                                            progress = opts["model-path"] ~= nil })
-  if not model then
-    fail("%s", err)
-  end
+  local model = load(opts)
   local load_s = qora.core.now() - t0
   if opts.save then
     local ok, serr = model:save(opts.save)
@@ -208,13 +386,14 @@ local function run(argv)
 
   local next_piece, session = pieces(model, opts)
   for piece in next_piece do
-    io.stdout:write(piece)
-    io.stdout:flush()
+    out(piece)
   end
-  io.stdout:write("\n")
-  io.stdout:flush()
+  out("\n")
   if opts.stats then
     report(load_s, session.stats)
+  elseif session.stats.stop == "context" then
+    warn("the answer stopped at the end of the context (%d tokens); --ctx sets it",
+         session:ctx())
   end
   return 0
 end
@@ -229,6 +408,10 @@ function M.main(argv)
   end
   local msg = type(res) == "table" and res.message
               or tostring(res):gsub("^[^:]*:%d+: ", "")  -- a Lua error's place is noise here
+  if msg:find("interrupted!$") then  -- lua5.4's answer to SIGINT (Ctrl-C)
+    io.stderr:write("qora: interrupted\n")
+    return 130
+  end
   io.stderr:write("qora: ", msg, "\n")
   return 1
 end
