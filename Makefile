@@ -37,6 +37,17 @@ LUA_LIBDIR ?= $(PREFIX)/lib/lua/5.4
 LUA_DIR ?= $(PREFIX)/share/lua/5.4
 BINDIR ?= $(PREFIX)/bin
 
+# Quiet by default: one "CC file" line per compiled file; `make V=1` shows the commands.
+ifeq ($(V),1)
+Q =
+SAY = @:
+else
+Q = @
+SAY = @printf '  %-4s %s\n'
+endif
+# The inner make of run and test: silent about targets that are up to date.
+SUBMAKE = $(MAKE) --no-print-directory $(if $(filter 1,$(V)),,-s)
+
 RUN_ENV = LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' \
           LUA_CPATH='$(CURDIR)/build/?.so;;'
 
@@ -54,37 +65,42 @@ $(MODEL):
 
 build/%.o: %.c $(wildcard engine/*.h lqora/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(QFLAGS) $(XFLAGS) -c $< -o $@
+	$(SAY) CC $<
+	$(Q)$(CC) $(CFLAGS) $(QFLAGS) $(XFLAGS) -c $< -o $@
 
 build/engine/%_avx2.o: XFLAGS = $(AVX2_FLAGS)
 build/engine/%_avx512.o: XFLAGS = $(AVX512_FLAGS)
 
 $(LIBQORA): $(ENGINE_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(SAY) AR $@
+	$(Q)ar rcs $@ $^
 
 $(CORE_SO): $(LQORA_OBJ) $(LIBQORA)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $(LQORA_OBJ) $(LIBQORA) $(LIBS)
+	$(SAY) LD $@
+	$(Q)$(CC) -shared -o $@ $(LQORA_OBJ) $(LIBQORA) $(LIBS)
 
 build/test/%: spec/c/%.c $(wildcard spec/c/*.h) $(LIBQORA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(QFLAGS) -Ispec/c $< -o $@ $(LIBQORA) $(LIBS)
+	$(SAY) CC $<
+	$(Q)$(CC) $(CFLAGS) $(QFLAGS) -Ispec/c $< -o $@ $(LIBQORA) $(LIBS)
 
 build/tools/%: tools/%.c $(LIBQORA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(QFLAGS) $< -o $@ $(LIBQORA) $(LIBS)
+	$(SAY) CC $<
+	$(Q)$(CC) $(CFLAGS) $(QFLAGS) $< -o $@ $(LIBQORA) $(LIBS)
 
 # make run: the default model unless ARGS names one, and a default question when ARGS is empty.
 RUN_DEFAULT = --system "You are a helpful assistant." --prompt "What is the capital of France?"
 RUN_LOAD = $(if $(filter --load --load=% --model-path --model-path=%,$(ARGS)),,--load $(MODEL))
 
 run: deps
-	@$(MAKE) --no-print-directory all $(if $(RUN_LOAD),$(MODEL))
+	@$(SUBMAKE) all $(if $(RUN_LOAD),$(MODEL))
 	@$(RUN_ENV) $(LUA) bin/qora $(RUN_LOAD) $(if $(strip $(ARGS)),$(ARGS),$(RUN_DEFAULT))
 
 test: deps
-	@$(MAKE) --no-print-directory all $(CTEST_BIN) $(MODEL)
+	@$(SUBMAKE) all $(CTEST_BIN) $(MODEL)
 	@sh spec/run.sh
 
 test-c: all $(CTEST_BIN)
