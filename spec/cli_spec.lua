@@ -104,6 +104,24 @@ describe("qora command", function()
     end
   end)
 
+  it("runs under make run with nothing but the answer and one line per compiled file",
+     function()
+    local p = assert(io.popen("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make run ARGS='--load "
+                              .. TINY .. " --raw --greedy --max-tokens 4 --prompt Hello' "
+                              .. "2>&1 </dev/null"))
+    local out = p:read("a")
+    local _, _, code = p:close()
+    assert.equal(0, code, out)
+    local lines = {}
+    for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.is_true(#lines >= 1, out)
+    for i = 1, #lines - 1 do
+      assert.truthy(lines[i]:find("^  [CAL][CRD]   %S+$"), "make said: " .. lines[i])
+    end
+    assert.falsy(out:find("Nothing to be done", 1, true), out)
+    assert.falsy(out:find("is up to date", 1, true), out)
+  end)
+
   it("shows its version", function()
     local out, err, code = run({ "--version" })
     assert.equal(0, code, err)

@@ -242,6 +242,29 @@ describe("qora --model-path", function()
     os.remove(path)
   end)
 
+  it("suggests --raw for a model whose chat template it does not know, and only then", function()
+    local dir = copy_of(NOPE)
+    local path = dir .. "/tokenizer_config.json"
+    local config = qora.core.json_decode(S.read(path))
+    config.chat_template = "{% for m in messages %}{{ m.content }}{% endfor %}"
+    local f = assert(io.open(path, "wb"))
+    f:write(qora.core.json_encode(config))
+    f:close()
+    local out, err, code = qora_cmd({ "--model-path", dir, "--prompt", "Hi" })
+    assert.equal(1, code, err)
+    assert.equal("", out)
+    assert.truthy(err:find("^qora: unknown chat template"), err)
+    local hint = "; --raw gives it the prompt without a template\n"
+    assert.equal(hint, err:sub(-#hint), err)
+    assert.falsy(err:find("name one", 1, true), err)
+    _, err, code = qora_cmd({ "--model-path", dir, "--raw", "--prompt", "Hi", "--max-tokens",
+                              "2" })
+    assert.equal(0, code, err)
+    _, err = qora_cmd({ "--model-path", NOPE, "--prompt", "Hi", "--ctx", "2" })
+    assert.falsy(err:find("--raw", 1, true), err)
+    remove(dir)
+  end)
+
   it("accepts --quant in any case", function()
     local path = os.tmpname()
     local _, err, code = qora_cmd({ "--model-path", YARN, "--quant", "Q8_0", "--save", path })
