@@ -102,6 +102,13 @@ class Mainline(Peer):
 def ik_bindings():
     """ik_llama_cpp's ctypes module, with llama_model_params completed: version 0.1.5 omits
     its last four booleans, so the struct passed by value would end in stack garbage."""
+    import importlib.util
+    spec = importlib.util.find_spec("ik_llama_cpp")
+    if spec is None:
+        raise ImportError("ik_llama_cpp is not installed; run sh bench/peers-install.sh")
+    # Its libllama.so carries no RPATH: load libggml.so first, so the loader finds it.
+    lib_dir = os.path.join(os.path.dirname(spec.origin), "lib")
+    ctypes.CDLL(os.path.join(lib_dir, "libggml.so"), mode=ctypes.RTLD_GLOBAL)
     from ik_llama_cpp import _ctypes_api as C
 
     class ModelParams(C.llama_model_params):
@@ -129,6 +136,9 @@ class Ik(Peer):
         lib.llama_backend_init()
         mp = lib.llama_model_default_params()
         mp.flash_attn = True
+        # Run-time repacking (-rtr) is ik_llama.cpp's advice for CPUs: here it more than
+        # doubles its decode speed. IK_RTR=0 measures it without.
+        mp.repack_tensors = os.environ.get("IK_RTR", "1") != "0"
         self.model = lib.llama_model_load_from_file(path.encode(), mp)
         if not self.model:
             raise RuntimeError("ik_llama.cpp cannot load " + path)
