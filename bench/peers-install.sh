@@ -41,6 +41,9 @@ mainline_isa() {
   echo "$args"
 }
 
+HERE=$(cd "$(dirname "$0")" && pwd)
+loads() { "$VENV/bin/python" "$HERE/peers.py" --check "$1" 2>/dev/null; }
+
 # ik-llama-cpp-python 0.1.5's sdist lacks common/cmake/build-info-gen-cpp.cmake, the script
 # its build runs to write common/build-info.cpp (version strings); this one writes the same
 # file from the template that is there.
@@ -66,10 +69,10 @@ CMAKE
   echo "$src"
 }
 
-# install_peer MODULE SOURCE LOG CMAKE_ARGS: builds from source, never from a cached wheel
+# install_peer PEER SOURCE LOG CMAKE_ARGS: builds from source, never from a cached wheel
 # (one cached under other CMAKE_ARGS would be reused silently).
 install_peer() {
-  if "$VENV/bin/python" -c "import $1" 2>/dev/null; then return 0; fi
+  if loads "$1"; then return 0; fi
   [ -n "$2" ] || return 1
   echo "peers: building $1 (several minutes; log in $3)" >&2
   start=$(date +%s)
@@ -91,13 +94,13 @@ want=" ${PEERS:-ik_llama llamacpp} "
 if [ "${want#* ik_llama }" != "$want" ]; then
   # Flash attention over quantized KV caches is not benchmarked; leaving it out saves minutes.
   ik_src=
-  "$VENV/bin/python" -c "import ik_llama_cpp" 2>/dev/null || ik_src=$(ik_source)
-  install_peer ik_llama_cpp "$ik_src" "$VENV/ik_llama.log" \
+  loads ik_llama || ik_src=$(ik_source)
+  install_peer ik_llama "$ik_src" "$VENV/ik_llama.log" \
     "-DGGML_NATIVE=ON -DGGML_IQK_FA_ALL_QUANTS=OFF" &
   ik=$!
 fi
 if [ "${want#* llamacpp }" != "$want" ]; then
-  install_peer llama_cpp "llama-cpp-python==$LLAMACPP_VERSION" "$VENV/llamacpp.log" \
+  install_peer llamacpp "llama-cpp-python==$LLAMACPP_VERSION" "$VENV/llamacpp.log" \
     "$(mainline_isa)" &
   lc=$!
 fi

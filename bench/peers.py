@@ -7,6 +7,7 @@ tokens to each long context and a few timed decode steps there.
 Prints one JSON line per context on stdout. Peers log to stderr.
 usage: peers.py --peer ik_llama|llamacpp --file F [--threads 2] [--prompt 512] [--gen 128]
                 [--ctx 4096,16384] [--steps 32] [--seed 1]
+       peers.py --check ik_llama|llamacpp      (exit status 0 when the peer loads)
 """
 import argparse
 import ctypes
@@ -205,7 +206,24 @@ def run(a):
         pos = c + a.steps
 
 
+def check(name):
+    """Exits 0 when the peer's library loads (the installer and the runner ask this)."""
+    try:
+        if name == "llamacpp":
+            import llama_cpp  # noqa: F401
+        elif name == "ik_llama":
+            ik_bindings()
+        else:
+            raise ImportError("unknown peer " + name)
+    except (ImportError, OSError, AttributeError) as e:
+        print("peers.py: %s cannot be loaded: %s" % (name, e), file=sys.stderr)
+        sys.exit(1)
+    sys.exit(0)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--check":
+        check(sys.argv[2])
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--peer", required=True)
     p.add_argument("--file", required=True)

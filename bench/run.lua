@@ -128,8 +128,8 @@ local function install_peers()
   run(string.format("PEERS=%s sh bench/peers-install.sh %s >&2", quote(PEERS), quote(VENV)))
   local have = {}
   for _, p in ipairs(words(PEERS)) do
-    local mod = p == "ik_llama" and "ik_llama_cpp" or "llama_cpp"
-    local _, ok = run(string.format("%s/bin/python -c 'import %s' 2>/dev/null", quote(VENV), mod))
+    local _, ok = run(string.format("%s/bin/python bench/peers.py --check %s 2>/dev/null",
+                                    quote(VENV), p))
     if ok then have[#have + 1] = p else say("peer %s is not importable; left out", p) end
   end
   say("peers ready in %.0f s: %s", clock() - t0, table.concat(have, " "))
