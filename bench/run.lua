@@ -14,6 +14,7 @@
 --   BENCH_PROMPT 512, BENCH_GEN 128, BENCH_STEPS 32   prompt, generated tokens, long-context
 --                                      steps (smaller values make a quick smoke run)
 --   BENCH_LUA_STEPS 64                  decode steps of the Lua overhead measurement
+--   BENCH_WAIT     0                    seconds to wait, before each run, for idle cores
 
 local KV_BYTES_PER_TOKEN = 73728  -- 36 layers x 2 (K, V) x 4 heads x 128 dims x 2 bytes (F16)
 
@@ -35,6 +36,7 @@ local LUA_STEPS = env("BENCH_LUA_STEPS", "64")
 local PROMPT = tonumber(env("BENCH_PROMPT", "512"))
 local GEN = tonumber(env("BENCH_GEN", "128"))
 local STEPS = tonumber(env("BENCH_STEPS", "32"))
+local WAIT = tonumber(env("BENCH_WAIT", "0"))
 local START = os.time()
 
 local function words(s)
@@ -101,6 +103,42 @@ local function warm(path)
   f:close()
 end
 
+-- Share of the cores busy over one second, from /proc/stat (nil where there is none).
+local function busy()
+  local function sample()
+    local f = io.open("/proc/stat")
+    if not f then return nil end
+    local line = f:read("l")
+    f:close()
+    local n, total, idle = 0, 0, 0
+    for v in line:gmatch("%d+") do
+      n = n + 1
+      total = total + tonumber(v)
+      if n == 4 or n == 5 then idle = idle + tonumber(v) end  -- idle, iowait
+    end
+    return total, idle
+  end
+  local t1, i1 = sample()
+  if not t1 then return nil end
+  os.execute("sleep 1")
+  local t2, i2 = sample()
+  return t2 > t1 and 1 - (i2 - i1) / (t2 - t1) or 0
+end
+
+-- Waits (up to BENCH_WAIT seconds) for the cores to be idle, and says when they are not:
+-- other work on the machine slows every implementation, the peers' spinning threads most.
+local function quiet()
+  local deadline = os.time() + WAIT
+  local b = busy()
+  while b and b > 0.1 and os.time() < deadline do
+    os.execute("sleep 4")
+    b = busy()
+  end
+  if b and b > 0.1 then
+    say("warning: the cores are %.0f%% busy with other work before this run", 100 * b)
+  end
+end
+
 ---------------------------------------------------------------------------- steps
 
 local function make_files()
@@ -137,6 +175,7 @@ local function install_peers()
 end
 
 local function bandwidth()
+  quiet()
   -- 2 GiB: more than the Q4 files, so a large last-level cache cannot flatter the figure.
   local lines = run(string.format("build/tools/membw -t %d -m 2048", THREADS))
   local gbs = tonumber((lines[1] or ""):match("([%d%.]+) GB/s"))
@@ -163,10 +202,7 @@ local function measure(impl, path, long)
                         THREADS, PROMPT, GEN, STEPS, long and " --ctx " .. long or "")
   end
   warm(path)
-  local load1 = tonumber((io.open("/proc/loadavg") or io.stdin):read("n") or 0)
-  if load1 and load1 > 0.5 then
-    say("warning: load average %.1f before this run: other work shares the cores", load1)
-  end
+  quiet()
   local t0 = clock()
   local lines, ok = run(cmd .. " 2>" .. quote(log))
   local out = {}
@@ -181,6 +217,7 @@ end
 
 -- Time of session:generate and sampling per step against a bare C decode step.
 local function lua_overhead(path)
+  quiet()
   local lines, ok = run(string.format("%s bench/lua_overhead.lua %s %d %s 2>>%s", LUA,
                                       quote(path), THREADS, LUA_STEPS,
                                       quote(DIR .. "/logs/lua_overhead.log")))
