@@ -26,6 +26,18 @@ typedef struct attn_job {
   float *partial;           /* (items * chunks, group * (head_dim + 2)) when chunks > 1 */
 } attn_job;
 
+/* Chunks of a decoded token's key range, from the number of keys alone. */
+static int key_chunks(int n_keys) {
+  return (n_keys + KEY_CHUNK - 1) / KEY_CHUNK;
+}
+
+
+/* Decoding: per thread, scores and one item's part; after all threads', the chunks' parts. */
+static size_t decode_thread_scratch(int n_ctx, int group, int head_dim) {
+  return (size_t)group * n_ctx + (size_t)group * (head_dim + 2);
+}
+
+
 /* ------------------------------------------------------------------ one item */
 
 typedef struct attn_part {
@@ -79,8 +91,7 @@ static void attention_worker(void *ctx, int ith, int nth) {
   const qora_ops *kk = qora_ops_get();
   int n_kv = in->n_head_kv, group = in->n_head / n_kv, hd = in->head_dim;
   size_t per_part = (size_t)group * (hd + 2);
-  size_t per_thread = (size_t)group * s->n_ctx + per_part;
-  float *sc = s->scores + (size_t)ith * per_thread;
+  float *sc = s->scores + (size_t)ith * decode_thread_scratch(s->n_ctx, group, hd);
   float *own = sc + (size_t)group * s->n_ctx;
   long lo, hi;
 
@@ -134,18 +145,13 @@ static void merge_chunks(const attn_job *job) {
 }
 
 
-/* Chunks of a decoded token's key range, from the number of keys alone. */
-static int key_chunks(int n_keys) {
-  return (n_keys + KEY_CHUNK - 1) / KEY_CHUNK;
-}
-
-
-/* Per thread: scores and one item's part; after them, the chunks of a decoded token. */
+/* The larger of what decoding needs and what prefill tiles need. */
 size_t qora_attention_scratch(int n_ctx, int n_kv, int group, int head_dim, int n_threads) {
-  size_t per_thread = (size_t)group * n_ctx + (size_t)group * (head_dim + 2);
-  size_t partials = (size_t)n_kv * key_chunks(n_ctx) * group * (head_dim + 2);
+  size_t decode = decode_thread_scratch(n_ctx, group, head_dim) * n_threads +
+                  (size_t)n_kv * key_chunks(n_ctx) * group * (head_dim + 2);
+  size_t tiles = qora_attention_tile_scratch(head_dim) * n_threads;
 
-  return per_thread * n_threads + partials;
+  return decode > tiles ? decode : tiles;
 }
 
 
@@ -154,9 +160,11 @@ void qora_attention(qora_session *s, int il, int n) {
   int nth = qora_pool_size(s->m->pool), group = in->n_head / in->n_head_kv;
   attn_job job = { s, il, n, 1, NULL };
 
+  if (n > 1 && qora_attention_tiles(s, il, n))
+    return;
   if (n == 1 && key_chunks(s->pos + 1) > 1) {
     job.chunks = key_chunks(s->pos + 1);
-    job.partial = s->scores + qora_attention_scratch(s->n_ctx, 0, group, in->head_dim, nth);
+    job.partial = s->scores + decode_thread_scratch(s->n_ctx, group, in->head_dim) * nth;
   }
   qora_pool_run(s->m->pool, attention_worker, &job);
   if (job.chunks > 1)

@@ -63,6 +63,26 @@ static void accum_f16(const void *v, size_t stride, int n, const float *p, int p
 }
 
 
+static void tile_scores(const float *qt, const float *kb, int nk, int hd, float *st) {
+  for (int j = 0; j < nk; j++) {
+    float *row = st + (size_t)j * QORA_TILE;
+    for (int r = 0; r < QORA_TILE; r++)
+      row[r] = 0.0f;
+    for (int d = 0; d < hd; d++)
+      for (int r = 0; r < QORA_TILE; r++)
+        row[r] += kb[(size_t)j * hd + d] * qt[(size_t)d * QORA_TILE + r];
+  }
+}
+
+
+static void tile_accum(const float *st, const float *vb, int nk, int hd, float *ot) {
+  for (int d = 0; d < hd; d++)
+    for (int j = 0; j < nk; j++)
+      for (int r = 0; r < QORA_TILE; r++)
+        ot[(size_t)d * QORA_TILE + r] += vb[(size_t)j * hd + d] * st[(size_t)j * QORA_TILE + r];
+}
+
+
 static void swiglu(float *g, const float *u, int n) {
   for (int i = 0; i < n; i++)
     g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
@@ -81,13 +101,29 @@ static float exp_sum(float *x, int n, float max) {
 }
 
 
+static void exp_sub(float *x, const float *m, int n) {
+  for (int i = 0; i < n; i++)
+    x[i] = expf(fmaxf(x[i] - m[i], QORA_EXP_MIN));
+}
+
+
+static void widen_f16(const uint16_t *x, float *y, int n) {
+  for (int i = 0; i < n; i++)
+    y[i] = qora_f16_to_f32(x[i]);
+}
+
+
 void qora_ops_install_scalar(qora_ops *k) {
   k->scores_f16 = scores_f16;
   k->scores_f32 = scores_f32;
   k->accum_f16 = accum_f16;
   k->accum_f32 = accum_f32;
+  k->tile_scores = tile_scores;
+  k->tile_accum = tile_accum;
   k->swiglu = swiglu;
   k->exp_sum = exp_sum;
+  k->exp_sub = exp_sub;
+  k->widen_f16 = widen_f16;
 }
 
 

@@ -7,6 +7,7 @@
 #define QORA_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
 ** Over cached keys and values, in the cache's type (F16 or F32):
@@ -22,13 +23,33 @@ typedef void (*qora_accum_fn)(const void *v, size_t stride, int n, const float *
 /* Exponents below this are raised to it: exp stays a normal float (subnormals are slow). */
 #define QORA_EXP_MIN -87.3f
 
+/*
+** Prefill attention works on tiles of QORA_TILE query rows, stored transposed so that the
+** rows are the vector lanes: qt[d * QORA_TILE + r], st[j * QORA_TILE + r], ot[d * QORA_TILE + r].
+** Keys and values come widened to floats, one row per key: kb[j * hd + d].
+**   tile_scores: st[j][r] = sum_d kb[j][d] * qt[d][r]            for j < nk, every r
+**   tile_accum:  ot[d][r] += sum_j vb[j][d] * st[j][r]           for d < hd, every r
+*/
+#define QORA_TILE 64
+
+typedef void (*qora_tile_scores_fn)(const float *qt, const float *kb, int nk, int hd,
+                                    float *st);
+typedef void (*qora_tile_accum_fn)(const float *st, const float *vb, int nk, int hd,
+                                   float *ot);
+
 typedef struct qora_ops {
   qora_scores_fn scores_f16, scores_f32;
   qora_accum_fn accum_f16, accum_f32;
+  qora_tile_scores_fn tile_scores;
+  qora_tile_accum_fn tile_accum;
   /* g[i] = silu(g[i]) * u[i] */
   void (*swiglu)(float *g, const float *u, int n);
   /* x[i] = exp(max(x[i] - max, QORA_EXP_MIN)), so never subnormal; returns their sum */
   float (*exp_sum)(float *x, int n, float max);
+  /* x[i] = exp(max(x[i] - m[i], QORA_EXP_MIN)) */
+  void (*exp_sub)(float *x, const float *m, int n);
+  /* y[i] = x[i], F16 to float */
+  void (*widen_f16)(const uint16_t *x, float *y, int n);
 } qora_ops;
 
 /* The kernels of the active CPU level (qora_cpu_level). */

@@ -32,6 +32,8 @@ static inline __m256 scale2(__m256 p, __m256 n) {
 #define VMIN(a, b) _mm256_min_ps(a, b)
 #define VROUND(v) _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VSCALE2(p, n) scale2(p, n)
+#define TILE_KJ 2
+#define TILE_KD 2
 #define INSTALL qora_ops_install_avx2
 
 #include "ops_simd.h"

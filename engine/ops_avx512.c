@@ -19,6 +19,8 @@
 #define VMIN(a, b) _mm512_min_ps(a, b)
 #define VROUND(v) _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VSCALE2(p, n) _mm512_scalef_ps(p, n)
+#define TILE_KJ 4
+#define TILE_KD 4
 #define INSTALL qora_ops_install_avx512
 
 #include "ops_simd.h"

@@ -85,6 +85,95 @@ static void accum_f32(const void *v, size_t stride, int n, const float *p, int p
 
 
 /*
+** Tiles: the 64 query rows are NV vectors. Scores take TILE_KJ keys at a time against RV row
+** vectors (TILE_KJ * RV accumulators); the output takes TILE_KD dimensions at a time.
+*/
+#define NV (QORA_TILE / W)
+#define RV (NV < 4 ? NV : 4)
+
+static void tile_scores(const float *qt, const float *kb, int nk, int hd, float *st) {
+  int j = 0;
+
+  for (; j + TILE_KJ <= nk; j += TILE_KJ)
+    for (int v0 = 0; v0 < NV; v0 += RV) {
+      VEC acc[TILE_KJ][RV];
+      #pragma GCC unroll 8
+      for (int k = 0; k < TILE_KJ; k++)
+        #pragma GCC unroll 8
+        for (int v = 0; v < RV; v++)
+          acc[k][v] = VZERO();
+      for (int d = 0; d < hd; d++) {
+        VEC q[RV];
+        #pragma GCC unroll 8
+        for (int v = 0; v < RV; v++)
+          q[v] = VLOAD(qt + (size_t)d * QORA_TILE + (v0 + v) * W);
+        #pragma GCC unroll 8
+        for (int k = 0; k < TILE_KJ; k++) {
+          VEC b = VSET1(kb[(size_t)(j + k) * hd + d]);
+          #pragma GCC unroll 8
+          for (int v = 0; v < RV; v++)
+            acc[k][v] = VFMA(b, q[v], acc[k][v]);
+        }
+      }
+      #pragma GCC unroll 8
+      for (int k = 0; k < TILE_KJ; k++)
+        #pragma GCC unroll 8
+        for (int v = 0; v < RV; v++)
+          VSTORE(st + (size_t)(j + k) * QORA_TILE + (v0 + v) * W, acc[k][v]);
+    }
+  for (; j < nk; j++)
+    for (int v = 0; v < NV; v++) {
+      VEC acc = VZERO();
+      for (int d = 0; d < hd; d++)
+        acc = VFMA(VSET1(kb[(size_t)j * hd + d]), VLOAD(qt + (size_t)d * QORA_TILE + v * W),
+                   acc);
+      VSTORE(st + (size_t)j * QORA_TILE + v * W, acc);
+    }
+}
+
+
+static void tile_accum(const float *st, const float *vb, int nk, int hd, float *ot) {
+  int d = 0;
+
+  for (; d + TILE_KD <= hd; d += TILE_KD)
+    for (int v0 = 0; v0 < NV; v0 += RV) {
+      VEC acc[TILE_KD][RV];
+      #pragma GCC unroll 8
+      for (int k = 0; k < TILE_KD; k++)
+        #pragma GCC unroll 8
+        for (int v = 0; v < RV; v++)
+          acc[k][v] = VLOAD(ot + (size_t)(d + k) * QORA_TILE + (v0 + v) * W);
+      for (int j = 0; j < nk; j++) {
+        VEC p[RV];
+        #pragma GCC unroll 8
+        for (int v = 0; v < RV; v++)
+          p[v] = VLOAD(st + (size_t)j * QORA_TILE + (v0 + v) * W);
+        #pragma GCC unroll 8
+        for (int k = 0; k < TILE_KD; k++) {
+          VEC b = VSET1(vb[(size_t)j * hd + d + k]);
+          #pragma GCC unroll 8
+          for (int v = 0; v < RV; v++)
+            acc[k][v] = VFMA(b, p[v], acc[k][v]);
+        }
+      }
+      #pragma GCC unroll 8
+      for (int k = 0; k < TILE_KD; k++)
+        #pragma GCC unroll 8
+        for (int v = 0; v < RV; v++)
+          VSTORE(ot + (size_t)(d + k) * QORA_TILE + (v0 + v) * W, acc[k][v]);
+    }
+  for (; d < hd; d++)
+    for (int v = 0; v < NV; v++) {
+      VEC acc = VLOAD(ot + (size_t)d * QORA_TILE + v * W);
+      for (int j = 0; j < nk; j++)
+        acc = VFMA(VSET1(vb[(size_t)j * hd + d]), VLOAD(st + (size_t)j * QORA_TILE + v * W),
+                   acc);
+      VSTORE(ot + (size_t)d * QORA_TILE + v * W, acc);
+    }
+}
+
+
+/*
 ** exp(x) for x in [QORA_EXP_MIN, 88.7] (inputs are clamped there, so results stay normal and
 ** finite): x = n ln 2 + r with |r| <= ln 2 / 2, a degree-7 polynomial for exp(r) (Cephes'
 ** expf coefficients), then the exponent raised by n. Within 2 ulp of expf.
@@ -135,11 +224,35 @@ static float exp_sum(float *x, int n, float max) {
 }
 
 
+static void exp_sub(float *x, const float *m, int n) {
+  int i = 0;
+
+  for (; i + W <= n; i += W)
+    VSTORE(x + i, vexp(VSUB(VLOAD(x + i), VLOAD(m + i))));
+  for (; i < n; i++)
+    x[i] = expf(fmaxf(x[i] - m[i], QORA_EXP_MIN));
+}
+
+
+static void widen_f16(const uint16_t *x, float *y, int n) {
+  int i = 0;
+
+  for (; i + W <= n; i += W)
+    VSTORE(y + i, VLOAD_F16(x + i));
+  for (; i < n; i++)
+    y[i] = qora_f16_to_f32(x[i]);
+}
+
+
 void INSTALL(qora_ops *k) {
   k->scores_f16 = scores_f16;
   k->scores_f32 = scores_f32;
   k->accum_f16 = accum_f16;
   k->accum_f32 = accum_f32;
+  k->tile_scores = tile_scores;
+  k->tile_accum = tile_accum;
   k->swiglu = swiglu;
   k->exp_sum = exp_sum;
+  k->exp_sub = exp_sub;
+  k->widen_f16 = widen_f16;
 }

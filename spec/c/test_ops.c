@@ -69,6 +69,41 @@ static float compare(int level, int f16, int n, int group, int hd) {
 }
 
 
+/* Worst relative error of a level's tile kernels (and F16 widening) against the scalar ones. */
+static float check_tiles(int level, int nk, int hd) {
+  float *qt = malloc(sizeof(float) * hd * QORA_TILE), *kb = malloc(sizeof(float) * 64 * hd);
+  float *st[2], *ot[2], w[2][77], worst = 0;
+  uint16_t h[77];
+
+  for (int i = 0; i < hd * QORA_TILE; i++)
+    qt[i] = frand();
+  for (int i = 0; i < nk * hd; i++)
+    kb[i] = frand();
+  for (int i = 0; i < 77; i++)
+    h[i] = qora_f32_to_f16(frand() * 100);
+  for (int r = 0; r < 2; r++) {
+    qora_cpu_set_level(r == 0 ? QORA_CPU_SCALAR : level);
+    const qora_ops *o = qora_ops_get();
+    st[r] = calloc((size_t)nk * QORA_TILE, sizeof(float));
+    ot[r] = calloc((size_t)hd * QORA_TILE, sizeof(float));
+    for (int i = 0; i < hd * QORA_TILE; i++)
+      ot[r][i] = (float)(i % 7);
+    o->tile_scores(qt, kb, nk, hd, st[r]);
+    o->tile_accum(st[r], kb, nk, hd, ot[r]);
+    o->widen_f16(h, w[r], 77);
+  }
+  worst = fmaxf(max_rel(st[1], st[0], nk * QORA_TILE), max_rel(ot[1], ot[0], hd * QORA_TILE));
+  worst = fmaxf(worst, max_rel(w[1], w[0], 77) * 1e6f);   /* widening must be exact */
+  for (int r = 0; r < 2; r++) {
+    free(st[r]);
+    free(ot[r]);
+  }
+  free(qt);
+  free(kb);
+  return worst;
+}
+
+
 /* Worst error of swiglu and exp_sum at a level against double precision, in ulp-like units. */
 static double check_exp(int level) {
   enum { N = 1037 };
@@ -117,6 +152,14 @@ int main(void) {
       TAP_OK(worst < 1e-4f, "%s %s attention kernels agree with the scalar reference "
              "(worst relative error %.2g)", names[level], f16 ? "F16" : "F32", worst);
     }
+  }
+  for (int level = QORA_CPU_AVX2; level <= best; level++) {
+    static const int shapes[][2] = { { 64, 128 }, { 1, 32 }, { 37, 64 }, { 5, 6 }, { 63, 7 } };
+    float worst = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+      worst = fmaxf(worst, check_tiles(level, shapes[i][0], shapes[i][1]));
+    TAP_OK(worst < 1e-4f, "%s prefill tile kernels and F16 widening agree with the scalar "
+           "reference (worst relative error %.2g)", names[level], worst);
   }
   for (int level = QORA_CPU_SCALAR; level <= best; level++) {
     double worst = check_exp(level);
