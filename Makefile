@@ -86,6 +86,30 @@ build/test/%: spec/c/%.c $(wildcard spec/c/*.h) $(LIBQORA)
 	$(SAY) CC $<
 	$(Q)$(CC) $(CFLAGS) $(QFLAGS) -Ispec/c $< -o $@ $(LIBQORA) $(LIBS)
 
+# The C tests run a second time built with AddressSanitizer: an out-of-bounds write can leave
+# every result right and still corrupt memory.
+ASAN_CFLAGS = -O1 -g -fsanitize=address -fno-omit-frame-pointer
+ASAN_LIB = build/asan/libqora.a
+ASAN_TEST := $(CTEST_SRC:spec/c/%.c=build/asan/test/%)
+
+build/asan/%.o: %.c $(wildcard engine/*.h)
+	@mkdir -p $(dir $@)
+	$(SAY) CC "$< (asan)"
+	$(Q)$(CC) $(ASAN_CFLAGS) $(QFLAGS) $(XFLAGS) -c $< -o $@
+
+build/asan/engine/%_avx2.o: XFLAGS = $(AVX2_FLAGS)
+build/asan/engine/%_avx512.o: XFLAGS = $(AVX512_FLAGS)
+
+$(ASAN_LIB): $(ENGINE_SRC:%.c=build/asan/%.o)
+	@rm -f $@
+	$(SAY) AR $@
+	$(Q)ar rcs $@ $^
+
+build/asan/test/%: spec/c/%.c $(wildcard spec/c/*.h) $(ASAN_LIB)
+	@mkdir -p $(dir $@)
+	$(SAY) CC "$< (asan)"
+	$(Q)$(CC) $(ASAN_CFLAGS) $(QFLAGS) -Ispec/c $< -o $@ $(ASAN_LIB) $(LIBS)
+
 build/tools/%: tools/%.c $(LIBQORA)
 	@mkdir -p $(dir $@)
 	$(SAY) CC $<
@@ -100,7 +124,7 @@ run: deps
 	@$(RUN_ENV) $(LUA) bin/qora $(RUN_LOAD) $(if $(strip $(ARGS)),$(ARGS),$(RUN_DEFAULT))
 
 test: deps
-	@$(SUBMAKE) all $(CTEST_BIN) $(MODEL)
+	@$(SUBMAKE) all $(CTEST_BIN) $(ASAN_TEST) $(MODEL)
 	@sh spec/run.sh
 
 test-c: all $(CTEST_BIN)

@@ -30,6 +30,10 @@ run() {
 for t in build/test/test_*; do
   [ -x "$t" ] && run "$(basename "$t")" "$t"
 done
+# The same programs built with AddressSanitizer (leaks are not counted, memory errors are).
+for t in build/asan/test/test_*; do
+  [ -x "$t" ] && ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 run "asan-$(basename "$t")" "$t"
+done
 run busted busted --lua="$LUA" -o TAP spec
 [ -f spec/rock_check.sh ] && run luarocks sh spec/rock_check.sh
 echo "$passed passed, $failed failed"
