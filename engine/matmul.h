@@ -9,13 +9,17 @@
 
 #include "pool.h"
 
-/* A weight matrix: rows of cols values each, stored row after row in type. Never copied. */
+/*
+** A weight matrix: rows of cols values each, stored row after row in type. Never copied; a
+** loader may add a copy rearranged for the decode kernels (repack.h), which they then read.
+*/
 typedef struct qora_weight {
   int type;
   int64_t rows;
   int64_t cols;
   size_t row_bytes;
   const void *data;
+  const void *r16;          /* the r16 layout of data (repack.h), or NULL */
 } qora_weight;
 
 /* Bytes of scratch qora_matmul needs for n_tok activation rows of w->cols values (any

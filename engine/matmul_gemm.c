@@ -100,6 +100,21 @@ int qora_gemv_available(int type) {
 }
 
 
+size_t qora_r16_token_bytes(int type, int64_t cols) {
+  switch (type) {
+  case QORA_Q4_0: case QORA_Q8_0: return (size_t)(cols / 32) * 8;
+  case QORA_Q4_K: return (size_t)(cols / QK_K) * sizeof(r16_k4);
+  case QORA_Q6_K: return (size_t)(cols / QK_K) * sizeof(r16_k6);
+  default: return 0;
+  }
+}
+
+
+int qora_r16_available(const qora_weight *w) {
+  return w->r16 != NULL && qora_r16_token_bytes(w->type, QK_K) > 0 && qora_gemm_available();
+}
+
+
 int qora_gemm_float_type(int type) {
   return type == QORA_F32 || type == QORA_F16 || type == QORA_BF16;
 }

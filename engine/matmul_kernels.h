@@ -87,4 +87,35 @@ void qora_gemv_pack_token(int type, int64_t cols, const void *q8, char *out);
 void qora_gemv_rows(const qora_weight *w, const char *packed, size_t stride, const char *q8,
                     size_t qrow, int n_tok, float *y, int ldy, long lo, long hi);
 
+/*
+** Few tokens (decode) on weights repacked in the r16 layout (repack.h), AVX-512 VNNI: the
+** converted row (Q8_0 or Q8_K) is read as it is, plus per token a few values per block.
+*/
+typedef struct r16_k4 {             /* Q4_K, per block of 256 */
+  float d;
+  int8_t hi[8], lo[8];              /* sum of sub-block j's 32 quants = 64 * hi[j] + lo[j] */
+} r16_k4;
+
+typedef struct r16_k6 {             /* Q6_K, per block of 256 */
+  float d;
+  int32_t neg[16];                  /* -32 * sum of each sub-block's 16 quants */
+} r16_k6;
+
+/* Q4_0 and Q8_0: int32 neg[nb] (-off * sum of the block's quants), then float dy[nb]. */
+
+/* Bytes of one token's extras for the r16 kernels of type, or 0 when it has none. */
+size_t qora_r16_token_bytes(int type, int64_t cols);
+
+/* 1 when the CPU runs the r16 kernels and w has been repacked. */
+int qora_r16_available(const qora_weight *w);
+
+void qora_r16_pack_token(int type, int64_t cols, const void *q8, char *out);
+
+/*
+** Groups of 16 rows [g_lo, g_hi) of y for n_tok tokens: token t's converted row at
+** q8 + t * qrow, its extras at extra + t * stride.
+*/
+void qora_r16_rows(const qora_weight *w, const char *extra, size_t stride, const char *q8,
+                   size_t qrow, int n_tok, float *y, int ldy, long g_lo, long g_hi);
+
 #endif

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "model.h"
 #include "quant.h"
+#include "repack.h"
 #include "tokenizer.h"
 
 #define NAME_MAX_LEN 96
@@ -359,7 +360,10 @@ static int load(qora_model *m, const char *path, const qora_load_opts *opts, qor
   m->info.has_weights = 1;
   qora_model_count(m);
   m->pool = qora_pool_new(qora_threads_default(opts ? opts->n_threads : 0));
-  return m->pool ? 0 : qora_fail(err, "cannot start threads");
+  if (m->pool == NULL)
+    return qora_fail(err, "cannot start threads");
+  qora_model_repack(m);
+  return 0;
 }
 
 

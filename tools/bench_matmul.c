@@ -6,9 +6,12 @@
 ** "cpu" is the process's CPU time per call divided by the threads: well below the wall time
 ** when other programs share the cores, so the figures are not the machine's.
 **
+** Weights of types with an r16 layout are repacked (repack.h) as a loader does, unless -R 0.
+**
 ** usage: bench_matmul [-t threads] [-n tokens,...] [-T type,...] [-s seconds] [-l level]
+**                     [-R 0|1] [-m MiB]
 **        defaults: 2 threads, tokens 1,512, types Q4_0,Q8_0,Q4_K,Q6_K, 1 second per case,
-**        the best CPU level (0 scalar, 1 AVX2, 2 AVX-512)
+**        the best CPU level (0 scalar, 1 AVX2, 2 AVX-512), repacking on
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +22,9 @@
 
 #include "matmul.h"
 #include "quant.h"
+#include "repack.h"
 #include "../spec/c/rand_blocks.h"
 
-#define MIN_DECODE_BYTES (1ull << 30)
 #define MAX_COPIES 64
 
 typedef struct shape {
@@ -70,21 +73,30 @@ static double time_case(qora_pool *pool, qora_weight *w, int n_copies, const flo
 }
 
 
+static int repack = 1;
+static double decode_mib = 1024;   /* weights read round-robin by decode cases, at least */
+
 static void bench(qora_pool *pool, int type, const shape *s, int n_tok, double secs) {
   size_t row_bytes = qora_row_size(type, s->cols), bytes = row_bytes * s->rows;
   int n_copies = 1;
   if (n_tok == 1) {
-    n_copies = (int)((MIN_DECODE_BYTES + bytes - 1) / bytes);
+    n_copies = (int)((decode_mib * (1 << 20) + bytes - 1) / bytes);
+    n_copies = n_copies < 1 ? 1 : n_copies;
     n_copies = n_copies > MAX_COPIES ? MAX_COPIES : n_copies;
   }
 
   qora_weight w[MAX_COPIES];
-  char *data = malloc(bytes * n_copies);
+  qora_weight w0 = {type, s->rows, s->cols, row_bytes, NULL, NULL};
+  size_t r16 = repack ? qora_r16_bytes(&w0) : 0;
+  char *data = malloc(r16 ? bytes : bytes * n_copies);
+  char *packed = r16 ? aligned_alloc(64, r16 * n_copies) : NULL;
   rb_weights(type, data, (int64_t)s->rows * s->cols);
   for (int i = 0; i < n_copies; i++) {
-    if (i > 0)
+    if (i > 0 && !r16)
       memcpy(data + bytes * i, data, bytes);
-    w[i] = (qora_weight){type, s->rows, s->cols, row_bytes, data + bytes * i};
+    w[i] = (qora_weight){type, s->rows, s->cols, row_bytes, data + (r16 ? 0 : bytes * i), NULL};
+    if (r16)
+      qora_r16_repack(pool, &w[i], packed + r16 * i);
   }
   float *x = malloc(sizeof(float) * s->cols * n_tok);
   float *y = malloc(sizeof(float) * s->rows * n_tok);
@@ -97,7 +109,7 @@ static void bench(qora_pool *pool, int type, const shape *s, int n_tok, double s
          qora_type_name(type), s->what, n_tok, t * 1e3, cpu / qora_pool_size(pool) * 1e3,
          bytes / t / 1e9, flops / t / 1e9);
   fflush(stdout);
-  free(data), free(x), free(y), free(scratch);
+  free(data), free(packed), free(x), free(y), free(scratch);
 }
 
 
@@ -114,8 +126,10 @@ int main(int argc, char **argv) {
   double secs = 1;
   char *list;
 
-  for (int o; (o = getopt(argc, argv, "t:n:T:s:l:")) != -1;) {
+  for (int o; (o = getopt(argc, argv, "t:n:T:s:l:R:m:")) != -1;) {
     switch (o) {
+    case 'R': repack = atoi(optarg); break;
+    case 'm': decode_mib = atof(optarg); break;
     case 't': threads = atoi(optarg); break;
     case 's': secs = atof(optarg); break;
     case 'l': level = atoi(optarg); break;
@@ -136,7 +150,7 @@ int main(int argc, char **argv) {
       break;
     default:
       fprintf(stderr, "usage: bench_matmul [-t threads] [-n tokens,...] [-T type,...] "
-              "[-s seconds] [-l level]\n");
+              "[-s seconds] [-l level] [-R 0|1] [-m MiB]\n");
       return 2;
     }
   }
@@ -149,7 +163,8 @@ int main(int argc, char **argv) {
     qora_cpu_set_level(level);
 
   static const char *levels[] = {"scalar", "avx2", "avx512"};
-  printf("# bench_matmul: %d threads, CPU level %s\n", threads, levels[qora_cpu_level()]);
+  printf("# bench_matmul: %d threads, CPU level %s, %s\n", threads, levels[qora_cpu_level()],
+         repack ? "r16 repacking" : "stored layout");
   qora_pool *pool = qora_pool_new(threads);
   for (int ti = 0; ti < n_types; ti++)
     for (int k = 0; k < n_toks; k++)

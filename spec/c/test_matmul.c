@@ -10,6 +10,7 @@
 #include "matmul.h"
 #include "quant.h"
 #include "rand_blocks.h"
+#include "repack.h"
 #include "tap.h"
 
 static const char *level_name(void) {
@@ -64,7 +65,45 @@ static int check_product(const qora_weight *w, const float *wd, const float *x, 
 }
 
 
-static void test_type(int type, shape s, int n_threads) {
+/* repack: also run on the r16 layout (repack.h), which decode reads where the CPU can. */
+/*
+** For Q8_0 and Q8_K activations, a tighter check: y against the float64 product of the
+** dequantized weights and the activations as quantized (the kernels' integer sums are exact,
+** so only float rounding remains; Q8_1 is left out, its block sums are rounded to F16).
+*/
+static int check_quantized(const qora_weight *w, const float *wd, const float *x, int ldx,
+                           int n_tok, const float *y, int ldy, char *why, size_t why_len) {
+  int vtype = qora_type_get(w->type)->vec_dot_type;
+  const qora_type_traits *vt = qora_type_get(vtype);
+  int rows = (int)w->rows, cols = (int)w->cols;
+  void *q = malloc(qora_row_size(vtype, cols));
+  float *xq = malloc(cols * sizeof *xq);
+  int ok = 1;
+
+  for (int t = 0; ok && t < n_tok; t++) {
+    vt->from_float(x + (size_t)t * ldx, q, cols);
+    vt->to_float(q, xq, cols);
+    for (int r = 0; ok && r < rows; r++) {
+      double ref = 0, mag = 0;
+      for (int k = 0; k < cols; k++) {
+        double p = (double)wd[(size_t)r * cols + k] * xq[k];
+        ref += p;
+        mag += fabs(p);
+      }
+      float got = y[(size_t)t * ldy + r];
+      if (!(fabs(got - ref) <= 1e-5 * mag + 1e-6)) {
+        snprintf(why, why_len, "token %d row %d: expected %.7g (+- %.3g), got %.7g", t, r,
+                 ref, 1e-5 * mag + 1e-6, got);
+        ok = 0;
+      }
+    }
+  }
+  free(q), free(xq);
+  return ok;
+}
+
+
+static void test_type_r(int type, shape s, int n_threads, int repack) {
   const qora_type_traits *t = qora_type_get(type);
   int ldx = s.cols + 5, ldy = s.rows + 3;
   size_t row_bytes = qora_row_size(type, s.cols);
@@ -79,20 +118,30 @@ static void test_type(int type, shape s, int n_threads) {
   for (size_t i = 0; i < (size_t)s.n_tok * ldy; i++)
     y[i] = NAN;
 
-  qora_weight w = {type, s.rows, s.cols, row_bytes, data};
+  qora_weight w = {type, s.rows, s.cols, row_bytes, data, NULL};
   size_t scratch_bytes = qora_matmul_scratch(&w, s.n_tok);
   char *scratch = malloc(scratch_bytes + 1);
   qora_pool *pool = qora_pool_new(n_threads);
+  void *r16 = repack ? aligned_alloc(64, qora_r16_bytes(&w)) : NULL;
+  if (r16)
+    qora_r16_repack(pool, &w, r16);
   qora_matmul(pool, &w, x, ldx, s.n_tok, y, ldy, scratch + 1);   /* misaligned on purpose */
   qora_pool_free(pool);
 
   char why[200] = "";
   int ok = check_product(&w, wd, x, ldx, s.n_tok, y, ldy, why, sizeof why);
-  TAP_OK(ok, "[%s] %s matmul %dx%d, %d tokens, %d threads, matches float64", level_name(),
-         t->name, s.rows, s.cols, s.n_tok, n_threads);
+  if (ok && (t->vec_dot_type == QORA_Q8_0 || t->vec_dot_type == QORA_Q8_K))
+    ok = check_quantized(&w, wd, x, ldx, s.n_tok, y, ldy, why, sizeof why);
+  TAP_OK(ok, "[%s] %s%s matmul %dx%d, %d tokens, %d threads, matches float64", level_name(),
+         t->name, r16 ? " r16" : "", s.rows, s.cols, s.n_tok, n_threads);
   if (!ok)
     TAP_DIAG("%s", why);
-  free(data), free(wd), free(x), free(y), free(scratch);
+  free(data), free(wd), free(x), free(y), free(scratch), free(r16);
+}
+
+
+static void test_type(int type, shape s, int n_threads) {
+  test_type_r(type, s, n_threads, 0);
 }
 
 
@@ -106,7 +155,7 @@ static void test_threads_agree(int type, shape s) {
   rb_weights(type, data, (int64_t)s.rows * s.cols);
   rb_floats(x, (int64_t)s.n_tok * s.cols);
 
-  qora_weight w = {type, s.rows, s.cols, row_bytes, data};
+  qora_weight w = {type, s.rows, s.cols, row_bytes, data, NULL};
   void *scratch = malloc(qora_matmul_scratch(&w, s.n_tok) + 1);
   qora_pool *p1 = qora_pool_new(1), *p2 = qora_pool_new(2);
   qora_matmul(p1, &w, x, s.cols, s.n_tok, y1, s.rows, scratch);
@@ -126,7 +175,7 @@ static void test_scratch_monotonic(void) {
   static const int types[] = {QORA_F16, QORA_Q4_0, QORA_Q4_1, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
   int ok = 1, bad_type = -1, bad_n = 0;
   for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
-    qora_weight w = {types[i], 64, 2048, qora_row_size(types[i], 2048), NULL};
+    qora_weight w = {types[i], 64, 2048, qora_row_size(types[i], 2048), NULL, NULL};
     for (int n = 1; n <= 512; n++)
       if (qora_matmul_scratch(&w, n) > qora_matmul_scratch(&w, 512)) {
         ok = 0, bad_type = types[i], bad_n = n;
@@ -173,6 +222,14 @@ int main(void) {
       test_type(ft, (shape){9, 100, 5}, 2);
       test_type(ft, (shape){40, 300, 1}, 1);
     }
+    /* Decode on the r16 layout: rows not a multiple of 16, odd block counts, 1 to 3 tokens. */
+    static const int types16[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
+    static const shape shapes16[] = {{37, 576, 1}, {16, 96, 1}, {5, 256, 1}, {130, 1024, 1},
+                                     {33, 768, 2}, {48, 2304, 3}, {20, 1280, 1}};
+    for (size_t i = 0; i < sizeof types16 / sizeof *types16; i++)
+      for (size_t j = 0; j < sizeof shapes16 / sizeof *shapes16; j++)
+        if (shapes16[j].cols % qora_type_get(types16[i])->blck == 0)
+          test_type_r(types16[i], shapes16[j], 1 + (int)(j % 2), 1);
     test_threads_agree(QORA_Q4_0, (shape){101, 256, 9});
     test_threads_agree(QORA_Q6_K, (shape){33, 512, 4});
     test_threads_agree(QORA_F16, (shape){7, 64, 2});

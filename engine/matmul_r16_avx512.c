@@ -1,0 +1,258 @@
+/*
+** matmul_r16_avx512.c: decode kernels (a few tokens) on weights in the r16 layout of
+** repack.h, with AVX-512 VNNI. Lane r of every vector is row r of a group of 16, so each
+** vpdpbusd advances 16 dot products by 4 values and the 16 results leave in one store, with
+** no horizontal sum and no gather. A high nibble is used in place, as 16 times its value
+** (AND 0xF0), and the factor is taken out once per block: no shifts for 4-bit weights.
+*/
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "matmul_kernels.h"
+#include "quant_kernels.h"
+#include "repack.h"
+
+#define VEC 64
+
+/* ------------------------------------------------------------------ activation extras */
+
+/* Q4_0, Q8_0: neg[nb] = -off * sum of the block's quants, then dy[nb]. */
+static void pack_32(const block_q8_0 *y, int64_t nb, int off, char *out) {
+  int32_t *neg = (int32_t *)out;
+  float *dy = (float *)(neg + nb);
+  for (int64_t b = 0; b < nb; b++) {
+    int s = 0;
+    for (int j = 0; j < 32; j++)
+      s += y[b].qs[j];
+    neg[b] = -off * s;
+    dy[b] = _cvtsh_ss(y[b].d);
+  }
+}
+
+
+void qora_r16_pack_token(int type, int64_t cols, const void *q8, char *out) {
+  const block_q8_K *yk = q8;
+
+  if (type == QORA_Q4_0 || type == QORA_Q8_0) {
+    pack_32(q8, cols / 32, type == QORA_Q4_0 ? 8 : 128, out);
+    return;
+  }
+  for (int64_t i = 0; i < cols / QK_K; i++) {
+    if (type == QORA_Q4_K) {
+      r16_k4 *k = (r16_k4 *)out + i;
+      k->d = yk[i].d;
+      for (int j = 0; j < 8; j++) {
+        int s = yk[i].bsums[2 * j] + yk[i].bsums[2 * j + 1];   /* |s| <= 32 * 127 */
+        int hi = s >= 0 ? s / 64 : -((-s + 63) / 64);
+        k->hi[j] = (int8_t)hi;
+        k->lo[j] = (int8_t)(s - 64 * hi);
+      }
+    } else {
+      r16_k6 *k = (r16_k6 *)out + i;
+      k->d = yk[i].d;
+      for (int s = 0; s < 16; s++)
+        k->neg[s] = -32 * yk[i].bsums[s];
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ kernels */
+
+static inline __m512i bcast4(const int8_t *p) {
+  int32_t v;
+  memcpy(&v, p, sizeof v);
+  return _mm512_set1_epi32(v);
+}
+
+
+static inline __m512i vload(const uint8_t *p) {
+  return _mm512_loadu_si512((const void *)p);
+}
+
+
+static inline __m512 f16x16(const uint8_t *p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
+
+/* One group of Q4_0 rows against one token: 16 dot products. */
+static __m512 group_q4_0(const uint8_t *q, const uint8_t *d, int64_t nb, const block_q8_0 *y,
+                         const int32_t *neg, const float *dy) {
+  const __m512i lo4 = _mm512_set1_epi8(0x0f), hi4 = _mm512_set1_epi8((char)0xf0);
+  __m512 f = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++, q += 4 * VEC) {
+    __m512i lo = _mm512_set1_epi32(neg[b]), hi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+      __m512i v = vload(q + k * VEC);
+      lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(v, lo4), bcast4(y[b].qs + 4 * k));
+      hi = _mm512_dpbusd_epi32(hi, _mm512_and_si512(v, hi4), bcast4(y[b].qs + 16 + 4 * k));
+    }
+    __m512i acc = _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4));   /* hi is 16 x its sum */
+    __m512 s = _mm512_mul_ps(f16x16(d + b * 2 * R16_ROWS), _mm512_set1_ps(dy[b]));
+    f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), s, f);
+  }
+  return f;
+}
+
+
+static __m512 group_q8_0(const uint8_t *q, const uint8_t *d, int64_t nb, const block_q8_0 *y,
+                         const int32_t *neg, const float *dy) {
+  __m512 f = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++, q += 8 * VEC) {
+    __m512i a0 = _mm512_set1_epi32(neg[b]), a1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int k = 0; k < 8; k += 2) {
+      a0 = _mm512_dpbusd_epi32(a0, vload(q + k * VEC), bcast4(y[b].qs + 4 * k));
+      a1 = _mm512_dpbusd_epi32(a1, vload(q + (k + 1) * VEC), bcast4(y[b].qs + 4 * k + 4));
+    }
+    __m512 s = _mm512_mul_ps(f16x16(d + b * 2 * R16_ROWS), _mm512_set1_ps(dy[b]));
+    f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a0, a1)), s, f);
+  }
+  return f;
+}
+
+
+/* Byte k of every 32-bit lane, zero-extended (vpshufb control). */
+static inline __m512i byte_ctl(int k) {
+  return _mm512_add_epi32(_mm512_set1_epi32((int)(0x80808000u | (unsigned)k)),
+                          _mm512_setr_epi32(0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12));
+}
+
+
+/*
+** One Q4_K block of 16 rows: d * sum_j sc_j * dot_j - dmin * sum_j mn_j * bsum_j, times the
+** activation scale. Vector c holds sub-block 2 (c / 8) in its low nibbles and the next one in
+** its high nibbles; the 6-bit scales and mins are unpacked for 16 rows at once.
+*/
+static inline __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k,
+                                const __m512i ctl[4], __m512 f) {
+  const __m512i lo4 = _mm512_set1_epi8(0x0f), hi4 = _mm512_set1_epi8((char)0xf0);
+  const __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f);
+  const __m512i m2 = _mm512_set1_epi32(0x03030303);
+  __m512i u0 = vload(q + 32 * VEC), u1 = vload(q + 33 * VEC), u2 = vload(q + 34 * VEC);
+  __m512i sc[2] = {_mm512_and_si512(u0, m6),
+                   _mm512_or_si512(_mm512_and_si512(u2, m4), _mm512_slli_epi32(
+                       _mm512_and_si512(_mm512_srli_epi32(u0, 6), m2), 4))};
+  __m512i mn[2] = {_mm512_and_si512(u1, m6),
+                   _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), m4),
+                       _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), m2), 4))};
+  __m512 fl = _mm512_setzero_ps(), fh = _mm512_setzero_ps();
+
+#pragma GCC unroll 4
+  for (int g = 0; g < 4; g++) {
+    __m512i al = _mm512_setzero_si512(), ah = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; c++) {
+      __m512i v = vload(q + (8 * g + c) * VEC);
+      al = _mm512_dpbusd_epi32(al, _mm512_and_si512(v, lo4), bcast4(y->qs + 64 * g + 4 * c));
+      ah = _mm512_dpbusd_epi32(ah, _mm512_and_si512(v, hi4),
+                               bcast4(y->qs + 64 * g + 32 + 4 * c));
+    }
+    int j = 2 * g;
+    __m512 sl = _mm512_cvtepi32_ps(_mm512_shuffle_epi8(sc[j / 4], ctl[j % 4]));
+    __m512 sh = _mm512_cvtepi32_ps(_mm512_shuffle_epi8(sc[j / 4], ctl[j % 4 + 1]));
+    fl = _mm512_fmadd_ps(_mm512_cvtepi32_ps(al), sl, fl);
+    fh = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ah), sh, fh);   /* 16 x */
+  }
+  __m512i mh = _mm512_dpbusd_epi32(_mm512_setzero_si512(), mn[0], bcast4(k->hi));
+  __m512i ml = _mm512_dpbusd_epi32(_mm512_setzero_si512(), mn[0], bcast4(k->lo));
+  mh = _mm512_dpbusd_epi32(mh, mn[1], bcast4(k->hi + 4));
+  ml = _mm512_dpbusd_epi32(ml, mn[1], bcast4(k->lo + 4));
+  __m512 mins = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_slli_epi32(mh, 6), ml));
+  __m512 dy = _mm512_set1_ps(k->d);
+  __m512 sums = _mm512_fmadd_ps(fh, _mm512_set1_ps(1.0f / 16), fl);
+  f = _mm512_fmadd_ps(sums, _mm512_mul_ps(f16x16(q + 35 * VEC), dy), f);
+  return _mm512_fnmadd_ps(mins, _mm512_mul_ps(f16x16(q + 35 * VEC + 32), dy), f);
+}
+
+
+static __m512 group_q4_K(const uint8_t *q, int64_t nb, const block_q8_K *y, const r16_k4 *k) {
+  __m512i ctl[4] = {byte_ctl(0), byte_ctl(1), byte_ctl(2), byte_ctl(3)};
+  __m512 f = _mm512_setzero_ps();
+  for (int64_t i = 0; i < nb; i++)
+    f = sb_q4_K(q + i * R16_ROWS * sizeof(block_q4_K), &y[i], &k[i], ctl, f);
+  return f;
+}
+
+
+#define Q6_BLOCK_BYTES (16 * 3 * VEC + 16 * R16_ROWS)
+
+/*
+** One Q6_K block of 16 rows: per sub-block of 16 values, the four quads of 6-bit values
+** (L0 and L1 give the low 4 bits, H the high 2), offset by -32 through the accumulator's
+** start, then scaled by the sub-block's signed scale.
+*/
+static inline __m512 sb_q6_K(const uint8_t *q, const block_q8_K *y, const r16_k6 *k) {
+  const __m512i lo4 = _mm512_set1_epi8(0x0f), b45 = _mm512_set1_epi8(0x30);
+  __m512 fs = _mm512_setzero_ps();
+#pragma GCC unroll 16
+  for (int s = 0; s < 16; s++) {
+    __m512i l0 = vload(q + 3 * s * VEC), l1 = vload(q + (3 * s + 1) * VEC);
+    __m512i h = vload(q + (3 * s + 2) * VEC);
+    __m512i va = _mm512_or_si512(_mm512_and_si512(l0, lo4), _mm512_and_si512(h, b45));
+    __m512i vb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), lo4),
+                                 _mm512_and_si512(_mm512_srli_epi16(h, 2), b45));
+    __m512i vc = _mm512_or_si512(_mm512_and_si512(l1, lo4),
+                                 _mm512_and_si512(_mm512_slli_epi16(h, 4), b45));
+    __m512i vd = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), lo4),
+                                 _mm512_and_si512(_mm512_slli_epi16(h, 2), b45));
+    __m512i acc = _mm512_set1_epi32(k->neg[s]);
+    acc = _mm512_dpbusd_epi32(acc, va, bcast4(y->qs + 16 * s));
+    acc = _mm512_dpbusd_epi32(acc, vb, bcast4(y->qs + 16 * s + 4));
+    acc = _mm512_dpbusd_epi32(acc, vc, bcast4(y->qs + 16 * s + 8));
+    acc = _mm512_dpbusd_epi32(acc, vd, bcast4(y->qs + 16 * s + 12));
+    __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+        _mm_loadu_si128((const __m128i *)(q + 48 * VEC + 16 * s))));
+    fs = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), sc, fs);
+  }
+  return fs;
+}
+
+
+static __m512 group_q6_K(const uint8_t *q, int64_t nb, const block_q8_K *y, const r16_k6 *k) {
+  const uint8_t *d = q + nb * Q6_BLOCK_BYTES;
+  __m512 f = _mm512_setzero_ps();
+  for (int64_t i = 0; i < nb; i++) {
+    __m512 s = _mm512_mul_ps(f16x16(d + i * 2 * R16_ROWS), _mm512_set1_ps(k[i].d));
+    f = _mm512_fmadd_ps(sb_q6_K(q + i * Q6_BLOCK_BYTES, &y[i], &k[i]), s, f);
+  }
+  return f;
+}
+
+
+/* 16 rows of group g for one token. */
+static __m512 group_dot(const qora_weight *w, long g, const char *extra, const char *q8) {
+  const uint8_t *q = (const uint8_t *)w->r16 + (size_t)g * qora_r16_group_bytes(w);
+
+  switch (w->type) {
+  case QORA_Q4_0: case QORA_Q8_0: {
+    int64_t nb = w->cols / 32, qb = w->type == QORA_Q4_0 ? 4 * VEC : 8 * VEC;
+    const int32_t *neg = (const int32_t *)extra;
+    const float *dy = (const float *)(neg + nb);
+    return w->type == QORA_Q4_0 ? group_q4_0(q, q + nb * qb, nb, (const void *)q8, neg, dy)
+                                : group_q8_0(q, q + nb * qb, nb, (const void *)q8, neg, dy);
+  }
+  case QORA_Q4_K:
+    return group_q4_K(q, w->cols / QK_K, (const void *)q8, (const void *)extra);
+  default:
+    return group_q6_K(q, w->cols / QK_K, (const void *)q8, (const void *)extra);
+  }
+}
+
+
+void qora_r16_rows(const qora_weight *w, const char *extra, size_t stride, const char *q8,
+                   size_t qrow, int n_tok, float *y, int ldy, long g_lo, long g_hi) {
+  for (long g = g_lo; g < g_hi; g++) {
+    int64_t r0 = (int64_t)g * R16_ROWS;
+    int nr = w->rows - r0 < R16_ROWS ? (int)(w->rows - r0) : R16_ROWS;
+    for (int t = 0; t < n_tok; t++) {
+      __m512 f = group_dot(w, g, extra + t * stride, q8 + t * qrow);
+      _mm512_mask_storeu_ps(y + (size_t)t * ldy + r0, (__mmask16)((1u << nr) - 1), f);
+    }
+  }
+}
+
+#endif

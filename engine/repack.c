@@ -1,0 +1,236 @@
+/*
+** repack.c: the r16 layout of repack.h, written from the stored layout. Plain C: it runs once
+** per weight at load, on the pool's threads, each thread writing whole groups in order.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "matmul_kernels.h"
+#include "model.h"
+#include "quant.h"
+#include "repack.h"
+
+#define LANE 4                      /* bytes of one row in a 32-bit lane */
+#define VEC (R16_ROWS * LANE)       /* one 64-byte vector */
+
+int qora_r16_type(int type) {
+  return type == QORA_Q4_0 || type == QORA_Q8_0 || type == QORA_Q4_K || type == QORA_Q6_K;
+}
+
+
+size_t qora_r16_bytes(const qora_weight *w) {
+  if (!qora_r16_type(w->type))
+    return 0;
+  return (size_t)((w->rows + R16_ROWS - 1) / R16_ROWS) * qora_r16_group_bytes(w);
+}
+
+
+/* Rows of group g: row r of the group, or NULL past the last row. */
+static void group_rows(const qora_weight *w, long g, const uint8_t *row[R16_ROWS]) {
+  for (int r = 0; r < R16_ROWS; r++) {
+    int64_t i = (int64_t)g * R16_ROWS + r;
+    row[r] = i < w->rows ? (const uint8_t *)w->data + (size_t)i * w->row_bytes : NULL;
+  }
+}
+
+
+/* One vector: lane r takes the 4 bytes at offset off of row r, XOR flip (0 for none). */
+static void lanes(const uint8_t *const row[R16_ROWS], size_t off, uint8_t flip, uint8_t *out) {
+  for (int r = 0; r < R16_ROWS; r++)
+    for (int j = 0; j < LANE; j++)
+      out[LANE * r + j] = row[r] ? row[r][off + j] ^ flip : 0;
+}
+
+
+/* The F16 at offset off of each row's block, 16 of them (0 for missing rows). */
+static void scales_f16(const uint8_t *const row[R16_ROWS], size_t off, uint8_t *out) {
+  for (int r = 0; r < R16_ROWS; r++) {
+    qora_f16 h = 0;
+    if (row[r])
+      memcpy(&h, row[r] + off, sizeof h);
+    memcpy(out + 2 * r, &h, sizeof h);
+  }
+}
+
+
+/* Q4_0 and Q8_0: blocks of 32 with the F16 scale first. */
+static void pack_32(const qora_weight *w, long g, uint8_t *out) {
+  const uint8_t *row[R16_ROWS];
+  int q8 = w->type == QORA_Q8_0;
+  size_t bsize = q8 ? sizeof(block_q8_0) : sizeof(block_q4_0);
+  int nvec = q8 ? 8 : 4;
+  int64_t nb = w->cols / 32;
+  uint8_t *d = out + (size_t)nb * nvec * VEC;
+
+  group_rows(w, g, row);
+  for (int64_t b = 0; b < nb; b++) {
+    for (int k = 0; k < nvec; k++)
+      lanes(row, (size_t)b * bsize + 2 + LANE * k, q8 ? 0x80 : 0, out + (b * nvec + k) * VEC);
+    scales_f16(row, (size_t)b * bsize, d + b * 2 * R16_ROWS);
+  }
+}
+
+
+static void pack_q4_K(const qora_weight *w, long g, uint8_t *out) {
+  const uint8_t *row[R16_ROWS];
+
+  group_rows(w, g, row);
+  for (int64_t i = 0; i < w->cols / QK_K; i++, out += R16_ROWS * sizeof(block_q4_K)) {
+    size_t at = (size_t)i * sizeof(block_q4_K);
+    for (int c = 0; c < QK_K / 8; c++)
+      lanes(row, at + offsetof(block_q4_K, qs) + LANE * c, 0, out + c * VEC);
+    for (int u = 0; u < K_SCALE_SIZE / LANE; u++)
+      lanes(row, at + offsetof(block_q4_K, scales) + LANE * u, 0, out + (32 + u) * VEC);
+    scales_f16(row, at + offsetof(block_q4_K, d), out + 35 * VEC);
+    scales_f16(row, at + offsetof(block_q4_K, dmin), out + 35 * VEC + 2 * R16_ROWS);
+  }
+}
+
+
+/* The 6-bit value v of a Q6_K block plus 32 (0..63); see q6_K_value in quant_ref.c. */
+static int q6_u(const uint8_t *blk, int v) {
+  const block_q6_K *b = (const block_q6_K *)blk;
+  int h = v / 128, r = v % 128, l = r % 32, quarter = r / 32;
+  const uint8_t *ql = b->ql + 64 * h, *qh = b->qh + 32 * h;
+  int lo4 = quarter & 2 ? ql[l + 32 * (quarter & 1)] >> 4 : ql[l + 32 * (quarter & 1)] & 0xf;
+  return lo4 | ((qh[l] >> (2 * quarter)) & 3) << 4;
+}
+
+
+/* Sub-block s of one row's block as the three bytes j of lanes L0, L1, H (see repack.h). */
+static void q6_lane(const uint8_t *blk, int s, int j, uint8_t *l0, uint8_t *l1, uint8_t *h) {
+  int u[4];
+  for (int q = 0; q < 4; q++)
+    u[q] = q6_u(blk, 16 * s + 4 * q + j);
+  *l0 = (uint8_t)((u[0] & 15) | (u[1] & 15) << 4);
+  *l1 = (uint8_t)((u[2] & 15) | (u[3] & 15) << 4);
+  *h = (uint8_t)(u[2] >> 4 | (u[3] >> 4) << 2 | (u[0] >> 4) << 4 | (u[1] >> 4) << 6);
+}
+
+
+#define Q6_BLOCK_BYTES (16 * 3 * VEC + 16 * R16_ROWS)
+
+static void pack_q6_K(const qora_weight *w, long g, uint8_t *out) {
+  const uint8_t *row[R16_ROWS];
+  int64_t nb = w->cols / QK_K;
+  uint8_t *d = out + (size_t)nb * Q6_BLOCK_BYTES;
+
+  group_rows(w, g, row);
+  for (int64_t i = 0; i < nb; i++, out += Q6_BLOCK_BYTES) {
+    size_t at = (size_t)i * sizeof(block_q6_K);
+    for (int r = 0; r < R16_ROWS; r++) {
+      const uint8_t *blk = row[r] ? row[r] + at : NULL;
+      for (int s = 0; s < 16; s++) {
+        uint8_t *v = out + 3 * VEC * s + LANE * r;
+        for (int j = 0; j < LANE; j++)
+          if (blk)
+            q6_lane(blk, s, j, &v[j], &v[VEC + j], &v[2 * VEC + j]);
+          else
+            v[j] = v[VEC + j] = v[2 * VEC + j] = 0;
+        out[16 * 3 * VEC + R16_ROWS * s + r] =
+            blk ? (uint8_t)((const block_q6_K *)blk)->scales[s] : 0;
+      }
+    }
+    scales_f16(row, at + offsetof(block_q6_K, d), d + i * 2 * R16_ROWS);
+  }
+}
+
+
+void qora_r16_pack(const qora_weight *w, void *out, long g_lo, long g_hi) {
+  size_t group = qora_r16_group_bytes(w);
+
+  for (long g = g_lo; g < g_hi; g++) {
+    uint8_t *o = (uint8_t *)out + (size_t)g * group;
+    if (w->type == QORA_Q4_K)
+      pack_q4_K(w, g, o);
+    else if (w->type == QORA_Q6_K)
+      pack_q6_K(w, g, o);
+    else
+      pack_32(w, g, o);
+  }
+}
+
+
+typedef struct repack_job {
+  const qora_weight *w;
+  void *out;
+} repack_job;
+
+
+static void repack_part(void *ctx, int ith, int nth) {
+  const repack_job *j = ctx;
+  long lo, hi;
+
+  qora_split((j->w->rows + R16_ROWS - 1) / R16_ROWS, ith, nth, &lo, &hi);
+  qora_r16_pack(j->w, j->out, lo, hi);
+}
+
+
+void qora_r16_repack(qora_pool *pool, qora_weight *w, void *out) {
+  repack_job j = {w, out};
+
+  qora_pool_run(pool, repack_part, &j);
+  w->r16 = out;
+}
+
+
+/* ------------------------------------------------------------------ a model's matrices */
+
+#define HUGE_PAGE (2u << 20)
+
+/* The matrices decode reads, in memory order of a forward pass; NULL-terminated. */
+static int model_weights(qora_model *m, qora_weight **out) {
+  int n = 0;
+  for (int il = 0; il < m->info.n_layer; il++) {
+    qora_layer *l = &m->layers[il];
+    qora_weight *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
+    for (size_t i = 0; i < sizeof ws / sizeof *ws; i++)
+      out[n++] = ws[i];
+  }
+  out[n++] = &m->output;
+  return n;
+}
+
+
+/* Drops the map's pages that lie wholly inside w's stored bytes. */
+static void release_stored(const qora_weight *w) {
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t lo = ((uintptr_t)w->data + page - 1) & ~(page - 1);
+  uintptr_t hi = ((uintptr_t)w->data + (size_t)w->rows * w->row_bytes) & ~(page - 1);
+  if (hi > lo)
+    madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+
+void qora_model_repack(qora_model *m) {
+  int n_max = m->info.n_layer * 7 + 1, n;
+  qora_weight **ws = malloc((size_t)n_max * sizeof *ws);
+  size_t total = 0;
+  char *buf;
+
+  if (ws == NULL || m->gguf == NULL || !m->info.has_weights || !qora_gemm_available()) {
+    free(ws);
+    return;
+  }
+  n = model_weights(m, ws);
+  for (int i = 0; i < n; i++)
+    total += qora_r16_bytes(ws[i]);
+  if (total == 0 || posix_memalign((void **)&buf, HUGE_PAGE, total) != 0 ||
+      qora_model_own(m, buf) == NULL) {
+    free(ws);
+    return;
+  }
+  madvise(buf, total, MADV_HUGEPAGE);
+  for (int i = 0; i < n; i++) {
+    size_t bytes = qora_r16_bytes(ws[i]);
+    if (bytes == 0)
+      continue;
+    qora_r16_repack(m->pool, ws[i], buf);
+    if (m->gguf->owns_map)    /* a file's pages, not memory a caller lent us */
+      release_stored(ws[i]);
+    buf += bytes;
+  }
+  free(ws);
+}

@@ -1,0 +1,65 @@
+/*
+** repack.h: weights rearranged once, at load, for the decode kernels ("r16" layout).
+**
+** Rows go by groups of 16 and each group is one contiguous run of 16 * row_bytes bytes, its
+** start aligned to 64 bytes (the last group is padded with zero rows, whose scales are 0). Inside a group, a 64-byte vector
+** holds 4 bytes of each of the 16 rows, row r in 32-bit lane r, so one vpdpbusd with 4
+** broadcast activation bytes advances 16 dot products and no horizontal sum is ever needed.
+** Per type, for a group of rows whose blocks are numbered b (32 values) or i (256 values):
+**
+**   Q4_0  quants at 256 b: vector k (0-3), lane r = qs[4k, 4k + 4) of row r (low nibbles are
+**         values 4k + j, high nibbles 16 + 4k + j); after all quants, d[b][16 rows] as F16.
+**   Q8_0  quants at 512 b: vector k (0-7), lane r = qs[4k, 4k + 4) of row r, each byte
+**         XOR 0x80 (so u8 = value + 128); after all quants, d[b][16 rows] as F16.
+**   Q4_K  2304 bytes per block i: vector c (0-31), lane r = qs[4c, 4c + 4) of row r; then 3
+**         vectors of the 12 packed scale bytes (lane r = bytes [4u, 4u + 4)); then d[16] and
+**         dmin[16] as F16.
+**   Q6_K  3328 bytes per block i: per sub-block s of 16 values (v = 16 s + 4 q + j holds
+**         6-bit u = value + 32, as lo4 | hi2 << 4), three vectors whose lane r byte j is
+**         L0 = lo4(q 0) | lo4(q 1) << 4, L1 = lo4(q 2) | lo4(q 3) << 4 and
+**         H = hi2(q 2) | hi2(q 3) << 2 | hi2(q 0) << 4 | hi2(q 1) << 6; then the 16 scales
+**         as [sub-block][16 rows] bytes. After all blocks, d[i][16 rows] as F16.
+**
+** A group takes as many bytes as its 16 rows in the stored layout, up to the 64-byte alignment.
+*/
+#ifndef QORA_REPACK_H
+#define QORA_REPACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "matmul.h"
+
+#define R16_ROWS 16
+
+/* 1 when type has an r16 layout. */
+int qora_r16_type(int type);
+
+/* Distance between groups: 16 * w->row_bytes rounded up to 64. */
+static inline size_t qora_r16_group_bytes(const qora_weight *w) {
+  return (R16_ROWS * w->row_bytes + 63) & ~(size_t)63;
+}
+
+/* Bytes of w in the r16 layout (whole groups), or 0 when its type has none. */
+size_t qora_r16_bytes(const qora_weight *w);
+
+/* Writes groups [g_lo, g_hi) of w (stored layout, w->data) in the r16 layout at out. */
+void qora_r16_pack(const qora_weight *w, void *out, long g_lo, long g_hi);
+
+/*
+** Repacks w into out (qora_r16_bytes(w) bytes, 64-byte aligned) on the pool's threads and
+** points w->r16 at it. w->data stays valid: other paths and the saver read it.
+*/
+void qora_r16_repack(qora_pool *pool, qora_weight *w, void *out);
+
+/*
+** Repacks every matrix of a model loaded from a GGUF file whose type has an r16 layout, when
+** the CPU runs the r16 kernels, into one buffer the model owns (huge pages where the kernel
+** gives them). The mapped pages of the stored layout are then released: they stay in the
+** page cache, and the paths that read them (embedding rows, saving) fault them back in.
+** Out of memory, the model keeps the stored layout alone; nothing fails.
+*/
+struct qora_model;
+void qora_model_repack(struct qora_model *m);
+
+#endif
