@@ -110,15 +110,13 @@ static void q6_lane(const uint8_t *blk, int s, int j, uint8_t *l0, uint8_t *l1, 
 }
 
 
-#define Q6_BLOCK_BYTES (16 * 3 * VEC + 16 * R16_ROWS)
-
 static void pack_q6_K(const qora_weight *w, long g, uint8_t *out) {
   const uint8_t *row[R16_ROWS];
   int64_t nb = w->cols / QK_K;
-  uint8_t *d = out + (size_t)nb * Q6_BLOCK_BYTES;
+  uint8_t *d = out + (size_t)nb * R16_Q6_BLOCK;
 
   group_rows(w, g, row);
-  for (int64_t i = 0; i < nb; i++, out += Q6_BLOCK_BYTES) {
+  for (int64_t i = 0; i < nb; i++, out += R16_Q6_BLOCK) {
     size_t at = (size_t)i * sizeof(block_q6_K);
     for (int r = 0; r < R16_ROWS; r++) {
       const uint8_t *blk = row[r] ? row[r] + at : NULL;
@@ -164,6 +162,12 @@ static void repack_part(void *ctx, int ith, int nth) {
   long lo, hi;
 
   qora_split((j->w->rows + R16_ROWS - 1) / R16_ROWS, ith, nth, &lo, &hi);
+#if defined(__x86_64__)
+  if (qora_cpu_level() >= QORA_CPU_AVX512) {
+    qora_r16_pack_avx512(j->w, j->out, lo, hi);
+    return;
+  }
+#endif
   qora_r16_pack(j->w, j->out, lo, hi);
 }
 

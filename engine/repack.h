@@ -31,6 +31,7 @@
 #include "matmul.h"
 
 #define R16_ROWS 16
+#define R16_Q6_BLOCK (16 * 3 * 64 + 16 * R16_ROWS)   /* a Q6_K block of 16 rows, but d */
 
 /* 1 when type has an r16 layout. */
 int qora_r16_type(int type);
@@ -43,8 +44,12 @@ static inline size_t qora_r16_group_bytes(const qora_weight *w) {
 /* Bytes of w in the r16 layout (whole groups), or 0 when its type has none. */
 size_t qora_r16_bytes(const qora_weight *w);
 
-/* Writes groups [g_lo, g_hi) of w (stored layout, w->data) in the r16 layout at out. */
+/*
+** Writes groups [g_lo, g_hi) of w (stored layout, w->data) in the r16 layout at out: the
+** portable reference, and the same with AVX-512 gathers (x86-64 builds, AVX-512 CPUs).
+*/
 void qora_r16_pack(const qora_weight *w, void *out, long g_lo, long g_hi);
+void qora_r16_pack_avx512(const qora_weight *w, void *out, long g_lo, long g_hi);
 
 /*
 ** Repacks w into out (qora_r16_bytes(w) bytes, 64-byte aligned) on the pool's threads and

@@ -170,6 +170,30 @@ static void test_threads_agree(int type, shape s) {
 }
 
 
+/* The AVX-512 repacker writes the bytes of the portable one (padding rows included). */
+static void test_repack_same(int type, int rows, int cols) {
+  size_t row_bytes = qora_row_size(type, cols);
+  void *data = malloc(row_bytes * rows);
+  rb_weights(type, data, (int64_t)rows * cols);
+  qora_weight w = {type, rows, cols, row_bytes, data, NULL};
+  size_t n = qora_r16_bytes(&w), group = qora_r16_group_bytes(&w);
+  uint8_t *a = aligned_alloc(64, n), *b = aligned_alloc(64, n);
+  long groups = (rows + R16_ROWS - 1) / R16_ROWS, bad = -1;
+
+  memset(a, 0, n), memset(b, 0, n);
+  qora_r16_pack(&w, a, 0, groups);
+  qora_r16_pack_avx512(&w, b, 0, groups);
+  for (size_t i = 0; i < n && bad < 0; i++)
+    if (i % group < R16_ROWS * row_bytes && a[i] != b[i])
+      bad = (long)i;
+  TAP_OK(bad < 0, "%s %dx%d: the AVX-512 repacker writes the reference's bytes",
+         qora_type_name(type), rows, cols);
+  if (bad >= 0)
+    TAP_DIAG("first difference at byte %ld: expected %d, got %d", bad, a[bad], b[bad]);
+  free(data), free(a), free(b);
+}
+
+
 /* Scratch sized for a batch serves every smaller count (the forward pass sizes it once). */
 static void test_scratch_monotonic(void) {
   static const int types[] = {QORA_F16, QORA_Q4_0, QORA_Q4_1, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
@@ -222,10 +246,14 @@ int main(void) {
       test_type(ft, (shape){9, 100, 5}, 2);
       test_type(ft, (shape){40, 300, 1}, 1);
     }
-    /* Decode on the r16 layout: rows not a multiple of 16, odd block counts, 1 to 3 tokens. */
+    /*
+    ** On the r16 layout: rows not a multiple of 16, odd block counts; 1 to 3 tokens (decode
+    ** kernels, but for Q4_0, Q8_0, Q4_K at 2 and 3), 7 to 13 (tiles; 2304 columns: 2 chunks).
+    */
     static const int types16[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
     static const shape shapes16[] = {{37, 576, 1}, {16, 96, 1}, {5, 256, 1}, {130, 1024, 1},
-                                     {33, 768, 2}, {48, 2304, 3}, {20, 1280, 1}};
+                                     {33, 768, 2}, {48, 2304, 3}, {20, 1280, 1}, {37, 576, 8},
+                                     {48, 2304, 9}, {130, 1024, 7}, {5, 256, 13}};
     for (size_t i = 0; i < sizeof types16 / sizeof *types16; i++)
       for (size_t j = 0; j < sizeof shapes16 / sizeof *shapes16; j++)
         if (shapes16[j].cols % qora_type_get(types16[i])->blck == 0)
@@ -236,5 +264,14 @@ int main(void) {
   }
   qora_cpu_set_level(qora_cpu_best());
   test_scratch_monotonic();
+  static const int types16[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
+  for (size_t i = 0; i < sizeof types16 / sizeof *types16; i++) {
+    if (qora_cpu_best() < QORA_CPU_AVX512) {
+      (void)TAP_OK(1, "AVX-512 repacker # SKIP this CPU lacks it");
+      continue;
+    }
+    test_repack_same(types16[i], 37, 768);
+    test_repack_same(types16[i], 16, 512);
+  }
   return tap_done();
 }
