@@ -13,6 +13,7 @@
 
 #include "matmul_kernels.h"
 #include "quant_kernels.h"
+#include "repack.h"
 
 #define MAX_SUB (GEMM_CHUNK / 16)    /* scaled blocks per chunk, at most */
 
@@ -72,11 +73,9 @@ static inline __m512 byte_ps(__m512i v, int k, int is_signed) {
 }
 
 
-/* Q4_K / Q5_K: d * scale and -dmin * min of the 8 sub-blocks, from the 12 packed bytes. */
-static void scales_k4(const char *blk, size_t rb, int nr, float *s, float *m) {
-  __m512 d = gather_f16s(blk, rb, nr, 0), dmin = gather_f16s(blk, rb, nr, 2);
-  __m512i u0 = gather_field(blk, rb, nr, 4), u1 = gather_field(blk, rb, nr, 8);
-  __m512i u2 = gather_field(blk, rb, nr, 12);
+/* d * scale and -dmin * min of 8 sub-blocks of 16 rows, from the 12 packed bytes u0 u1 u2. */
+static void scales_k4_from(__m512 d, __m512 dmin, __m512i u0, __m512i u1, __m512i u2, float *s,
+                           float *m) {
   __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f);
   __m512i m2 = _mm512_set1_epi32(0x03030303);
   __m512i sc[2] = {_mm512_and_si512(u0, m6),
@@ -91,6 +90,14 @@ static void scales_k4(const char *blk, size_t rb, int nr, float *s, float *m) {
                     _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), dmin),
                                   byte_ps(mn[j / 4], j % 4, 0)));
   }
+}
+
+
+/* Q4_K / Q5_K: the same from a block of 16 rows in the stored layout. */
+static void scales_k4(const char *blk, size_t rb, int nr, float *s, float *m) {
+  scales_k4_from(gather_f16s(blk, rb, nr, 0), gather_f16s(blk, rb, nr, 2),
+                 gather_field(blk, rb, nr, 4), gather_field(blk, rb, nr, 8),
+                 gather_field(blk, rb, nr, 12), s, m);
 }
 
 
@@ -261,10 +268,123 @@ static void pack_half_K(whalf *wh, const qora_weight *w, const char *base, int n
 }
 
 
+/* ------------------------------------------------------------------ from the r16 layout */
+
+/*
+** Weights repacked at load (repack.h) are already 16 rows to a vector: a tile only splits the
+** nibbles and widens the scales, with no gather and no transpose. Missing rows are zeros.
+*/
+
+static inline __m512i lo_nibbles(__m512i v) {
+  return _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
+}
+
+
+static inline __m512i hi_nibbles(__m512i v) {
+  return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0f));
+}
+
+
+static inline __m512 f16x16(const uint8_t *p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
+
+/* Q4_0 and Q8_0: blocks [b0, b0 + nbc) of a group. */
+static void r16_half_32(whalf *wh, const qora_weight *w, const uint8_t *grp, int64_t b0,
+                        int nbc) {
+  int q8 = w->type == QORA_Q8_0, nvec = q8 ? 8 : 4;
+  const uint8_t *d = grp + (size_t)(w->cols / 32) * nvec * 64;
+
+  for (int u = 0; u < nbc; u++) {
+    const uint8_t *q = grp + (size_t)(b0 + u) * nvec * 64;
+    uint8_t *out = &wh->q[u * 8 * 64];
+    for (int k = 0; k < nvec; k++) {
+      __m512i v = _mm512_loadu_si512((const void *)(q + k * 64));
+      if (q8) {
+        _mm512_store_si512(out + k * 64, v);
+        continue;
+      }
+      _mm512_store_si512(out + k * 64, lo_nibbles(v));         /* values 4k .. 4k + 3 */
+      _mm512_store_si512(out + (4 + k) * 64, hi_nibbles(v));   /* values 16 + 4k .. */
+    }
+    _mm512_store_ps(&wh->s[u * GEMM_LANES], f16x16(d + (b0 + u) * 2 * R16_ROWS));
+  }
+}
+
+
+/* Q4_K: blocks [i0, i0 + n) of a group; vector c splits into sub-blocks 2 (c / 8) and + 1. */
+static void r16_half_q4_K(whalf *wh, const uint8_t *grp, int64_t i0, int n) {
+  for (int u = 0; u < n; u++) {
+    const uint8_t *q = grp + (size_t)(i0 + u) * R16_ROWS * sizeof(block_q4_K);
+    for (int c = 0; c < 32; c++) {
+      __m512i v = _mm512_loadu_si512((const void *)(q + c * 64));
+      int j = 2 * (c / 8), kk = c % 8;
+      _mm512_store_si512(&wh->q[((u * 8 + j) * 8 + kk) * 64], lo_nibbles(v));
+      _mm512_store_si512(&wh->q[((u * 8 + j + 1) * 8 + kk) * 64], hi_nibbles(v));
+    }
+    __m512 d = f16x16(q + 35 * 64), dmin = f16x16(q + 35 * 64 + 32);
+    __m512i u0 = _mm512_loadu_si512((const void *)(q + 32 * 64));
+    __m512i u1 = _mm512_loadu_si512((const void *)(q + 33 * 64));
+    __m512i u2 = _mm512_loadu_si512((const void *)(q + 34 * 64));
+    scales_k4_from(d, dmin, u0, u1, u2, &wh->s[u * 8 * GEMM_LANES], &wh->m[u * 8 * GEMM_LANES]);
+  }
+}
+
+
+/* Q6_K: blocks [i0, i0 + n) of a group, as 6-bit values and d * scale per sub-block of 16. */
+static void r16_half_q6_K(whalf *wh, const qora_weight *w, const uint8_t *grp, int64_t i0,
+                          int n) {
+  const __m512i lo4 = _mm512_set1_epi8(0x0f), b45 = _mm512_set1_epi8(0x30);
+  const uint8_t *dq = grp + (size_t)(w->cols / QK_K) * R16_Q6_BLOCK;
+
+  for (int u = 0; u < n; u++) {
+    const uint8_t *q = grp + (size_t)(i0 + u) * R16_Q6_BLOCK;
+    __m512 d = f16x16(dq + (i0 + u) * 2 * R16_ROWS);
+    for (int s = 0; s < 16; s++) {
+      __m512i l0 = _mm512_loadu_si512((const void *)(q + 3 * s * 64));
+      __m512i l1 = _mm512_loadu_si512((const void *)(q + (3 * s + 1) * 64));
+      __m512i h = _mm512_loadu_si512((const void *)(q + (3 * s + 2) * 64));
+      __m512i v[4] = {
+        _mm512_or_si512(_mm512_and_si512(l0, lo4), _mm512_and_si512(h, b45)),
+        _mm512_or_si512(hi_nibbles(l0), _mm512_and_si512(_mm512_srli_epi16(h, 2), b45)),
+        _mm512_or_si512(_mm512_and_si512(l1, lo4), _mm512_and_si512(_mm512_slli_epi16(h, 4), b45)),
+        _mm512_or_si512(hi_nibbles(l1), _mm512_and_si512(_mm512_slli_epi16(h, 2), b45)),
+      };
+      for (int k = 0; k < 4; k++)
+        _mm512_store_si512(&wh->q[((u * 16 + s) * 4 + k) * 64], v[k]);
+      __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+          _mm_loadu_si128((const __m128i *)(q + 48 * 64 + 16 * s))));
+      _mm512_store_ps(&wh->s[(u * 16 + s) * GEMM_LANES], _mm512_mul_ps(d, sc));
+      _mm512_store_ps(&wh->m[(u * 16 + s) * GEMM_LANES], _mm512_setzero_ps());
+    }
+  }
+}
+
+
+/* Rows [r0, r0 + 16) (r0 a multiple of 16) and columns [c0, c0 + cc) from w->r16. */
+static void r16_half(whalf *wh, const qora_weight *w, long r0, int64_t c0, int64_t cc) {
+  const uint8_t *grp = (const uint8_t *)w->r16 + (size_t)(r0 / R16_ROWS) * qora_r16_group_bytes(w);
+
+  if (w->type == QORA_Q4_K)
+    r16_half_q4_K(wh, grp, c0 / QK_K, (int)(cc / QK_K));
+  else if (w->type == QORA_Q6_K)
+    r16_half_q6_K(wh, w, grp, c0 / QK_K, (int)(cc / QK_K));
+  else
+    r16_half_32(wh, w, grp, c0 / 32, (int)(cc / 32));
+}
+
+/* ------------------------------------------------------------------ tile packing */
+
 /* Fills wh with rows [r0, r0 + nr) and columns [c0, c0 + cc); missing rows get scale 0. */
 static void pack_half(whalf *wh, const qora_weight *w, long r0, int nr, int64_t c0,
                       int64_t cc) {
   const qora_type_traits *tt = qora_type_get(w->type);
+
+  if (w->r16) {
+    r16_half(wh, w, r0, c0, cc);
+    return;
+  }
   const char *base = (const char *)w->data + (size_t)r0 * w->row_bytes +
                      (size_t)(c0 / tt->blck) * tt->type_size;
 

@@ -178,8 +178,6 @@ static __m512 group_q4_K(const uint8_t *q, int64_t nb, const block_q8_K *y, cons
 }
 
 
-#define Q6_BLOCK_BYTES (16 * 3 * VEC + 16 * R16_ROWS)
-
 /*
 ** One Q6_K block of 16 rows: per sub-block of 16 values, the four quads of 6-bit values
 ** (L0 and L1 give the low 4 bits, H the high 2), offset by -32 through the accumulator's
@@ -213,11 +211,11 @@ static inline __m512 sb_q6_K(const uint8_t *q, const block_q8_K *y, const r16_k6
 
 
 static __m512 group_q6_K(const uint8_t *q, int64_t nb, const block_q8_K *y, const r16_k6 *k) {
-  const uint8_t *d = q + nb * Q6_BLOCK_BYTES;
+  const uint8_t *d = q + nb * R16_Q6_BLOCK;
   __m512 f = _mm512_setzero_ps();
   for (int64_t i = 0; i < nb; i++) {
     __m512 s = _mm512_mul_ps(f16x16(d + i * 2 * R16_ROWS), _mm512_set1_ps(k[i].d));
-    f = _mm512_fmadd_ps(sb_q6_K(q + i * Q6_BLOCK_BYTES, &y[i], &k[i]), s, f);
+    f = _mm512_fmadd_ps(sb_q6_K(q + i * R16_Q6_BLOCK, &y[i], &k[i]), s, f);
   }
   return f;
 }
