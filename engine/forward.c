@@ -174,6 +174,17 @@ static void matmul(qora_session *s, const qora_weight *w, const float *x, int n,
 }
 
 
+/* Products that read the same activations x: one conversion and one pool job at decode. */
+static void matmul_n(qora_session *s, int n, const qora_weight *const *w, const float *x,
+                     int n_tok, float *const *y) {
+  int ldy[QORA_FUSE_MAX];
+
+  for (int i = 0; i < n; i++)
+    ldy[i] = (int)w[i]->rows;
+  qora_matmul_n(s->m->pool, n, w, x, (int)w[0]->cols, n_tok, y, ldy, s->mm_scratch);
+}
+
+
 static void attention_block(step *st) {
   qora_session *s = st->s;
   const qora_layer *l = st->l;
@@ -182,9 +193,9 @@ static void attention_block(step *st) {
   st->src = s->x;
   st->dst = s->xn;
   for_rows(st, rmsnorm_row, st->n);
-  matmul(s, &l->wq, s->xn, st->n, s->q);
-  matmul(s, &l->wk, s->xn, st->n, s->k);
-  matmul(s, &l->wv, s->xn, st->n, s->v);
+  const qora_weight *qkv[] = {&l->wq, &l->wk, &l->wv};
+  float *const qkv_out[] = {s->q, s->k, s->v};
+  matmul_n(s, 3, qkv, s->xn, st->n, qkv_out);
   for_rows(st, qk_rope_store_row, st->n);
   qora_attention(s, st->il, st->n);
   matmul(s, &l->wo, s->att, st->n, s->tmp);
@@ -202,8 +213,9 @@ static void ffn_block(step *st) {
   st->src = s->x;
   st->dst = s->xn;
   for_rows(st, rmsnorm_row, st->n);
-  matmul(s, &l->w_gate, s->xn, st->n, s->gate);
-  matmul(s, &l->w_up, s->xn, st->n, s->up);
+  const qora_weight *gate_up[] = {&l->w_gate, &l->w_up};
+  float *const gate_up_out[] = {s->gate, s->up};
+  matmul_n(s, 2, gate_up, s->xn, st->n, gate_up_out);
   for_rows(st, swiglu_row, st->n);
   matmul(s, &l->w_down, s->gate, st->n, s->tmp);
   st->src = s->tmp;

@@ -1,9 +1,9 @@
 /*
 ** matmul.c: weight matrix x activation rows on the thread pool. The activations are first
 ** converted to the weight type's vec_dot_type (once per product, split over the threads),
-** then the output rows are split over the threads. A few tokens go through the type's
-** vec_dot row by row; batches go through the tiled kernels of matmul_kernels.h when the CPU
-** has them.
+** then the output rows are split over the threads. A few tokens go through the r16 kernels
+** when the weights were repacked (matmul_r16.c), else the row kernels or the type's vec_dot;
+** batches go through the tiled kernels of matmul_kernels.h when the CPU has them.
 */
 #include <stdint.h>
 
@@ -32,8 +32,6 @@ typedef struct mm_job {
   float *fpacked;               /* float activation tiles for float weights, or NULL */
   char *gemv;                   /* activation packs for the row kernels, or NULL */
   size_t gemv_stride;
-  char *r16x;                   /* activation extras for the r16 kernels, or NULL */
-  size_t r16_stride;
 } mm_job;
 
 
@@ -55,7 +53,7 @@ static size_t align_size(size_t n) {
 size_t qora_matmul_scratch(const qora_weight *w, int n_tok) {
   const qora_type_traits *t = qora_type_get(w->type);
   const gemm_layout *gl = qora_gemm_layout(w->type);
-  size_t rows, tiles = 0, gemv, r16;
+  size_t rows, tiles = 0, gemv, r16 = qora_r16_scratch(w, n_tok);
 
   if (t == NULL)
     return 0;
@@ -68,9 +66,8 @@ size_t qora_matmul_scratch(const qora_weight *w, int n_tok) {
   if (gl && n_tok >= gl->min_tok)
     tiles = qora_gemm_tile_bytes(w->type, w->cols) * (((size_t)n_tok + GEMM_TOK - 1) / GEMM_TOK);
   gemv = align_size(qora_gemv_token_bytes(w->type, w->cols)) * (size_t)n_tok;
-  r16 = align_size(qora_r16_token_bytes(w->type, w->cols)) * (size_t)n_tok;
-  gemv = gemv > r16 ? gemv : r16;
-  return rows + (tiles > gemv ? tiles : gemv) + SCRATCH_ALIGN;
+  rows += (tiles > gemv ? tiles : gemv) + SCRATCH_ALIGN;
+  return rows > r16 ? rows : r16;
 }
 
 
@@ -93,9 +90,6 @@ static void convert_part(void *ctx, int ith, int nth) {
     if (j->gemv)
       qora_gemv_pack_token(j->w->type, j->w->cols, j->q + t * j->qrow,
                            j->gemv + t * j->gemv_stride);
-    if (j->r16x)
-      qora_r16_pack_token(j->w->type, j->w->cols, j->q + t * j->qrow,
-                          j->r16x + t * j->r16_stride);
 #endif
   }
 }
@@ -108,18 +102,6 @@ static void gemv_part(void *ctx, int ith, int nth) {
   qora_split(j->w->rows, ith, nth, &lo, &hi);
 #if defined(__x86_64__)
   qora_gemv_rows(j->w, j->gemv, j->gemv_stride, j->q, j->qrow, j->n_tok, j->y, j->ldy, lo, hi);
-#endif
-}
-
-
-/* Groups of 16 rows, so each thread reads one contiguous run of the r16 weights. */
-static void r16_part(void *ctx, int ith, int nth) {
-  mm_job *j = ctx;
-  long lo, hi;
-
-  qora_split((j->w->rows + 15) / 16, ith, nth, &lo, &hi);
-#if defined(__x86_64__)
-  qora_r16_rows(j->w, j->r16x, j->r16_stride, j->q, j->qrow, j->n_tok, j->y, j->ldy, lo, hi);
 #endif
 }
 
@@ -179,6 +161,10 @@ void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx,
     .x = x, .ldx = ldx, .n_tok = n_tok, .y = y, .ldy = ldy,
   };
 
+  if (qora_r16_path(w, n_tok)) {
+    qora_matmul_r16(pool, w, x, ldx, n_tok, y, ldy, scratch);
+    return;
+  }
   if (float_tiles(&j, scratch)) {
     qora_pool_run(pool, gemm_part, &j);
     return;
@@ -193,10 +179,7 @@ void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx,
     const gemm_layout *gl = qora_gemm_layout(w->type);
     if (gl && n_tok >= gl->min_tok && qora_gemm_available())
       j.packed = after;
-    else if (qora_r16_available(w)) {
-      j.r16x = after;
-      j.r16_stride = align_size(qora_r16_token_bytes(w->type, w->cols));
-    } else if (qora_gemv_available(w->type)) {
+    else if (qora_gemv_available(w->type)) {
       j.gemv = after;
       j.gemv_stride = align_size(qora_gemv_token_bytes(w->type, w->cols));
     }
@@ -205,6 +188,5 @@ void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx,
     else
       qora_pool_run(pool, convert_part, &j);
   }
-  qora_pool_run(pool, j.packed || j.fpacked ? gemm_part : j.r16x ? r16_part
-                      : j.gemv ? gemv_part : dot_part, &j);
+  qora_pool_run(pool, j.packed || j.fpacked ? gemm_part : j.gemv ? gemv_part : dot_part, &j);
 }

@@ -36,4 +36,14 @@ size_t qora_matmul_scratch(const qora_weight *w, int n_tok);
 void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx, int n_tok,
                  float *y, int ldy, void *scratch);
 
+/*
+** The products of n (at most QORA_FUSE_MAX) weights with the same activations, y[i] with
+** ldy[i]: as n calls of qora_matmul, but decode on repacked weights of one activation type
+** converts once and runs one pool job. scratch: the largest qora_matmul_scratch of them.
+*/
+#define QORA_FUSE_MAX 4
+
+void qora_matmul_n(qora_pool *pool, int n, const qora_weight *const *w, const float *x,
+                   int ldx, int n_tok, float *const *y, const int *ldy, void *scratch);
+
 #endif

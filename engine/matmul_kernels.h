@@ -109,6 +109,15 @@ size_t qora_r16_token_bytes(int type, int64_t cols);
 /* 1 when the CPU runs the r16 kernels and w has been repacked. */
 int qora_r16_available(const qora_weight *w);
 
+/* 1 when a product of w with n_tok tokens takes the r16 path (matmul_r16.c). */
+int qora_r16_path(const qora_weight *w, int n_tok);
+
+/* Scratch of the r16 path (room for QORA_FUSE_MAX weight types), 0 when w's type has none. */
+size_t qora_r16_scratch(const qora_weight *w, int n_tok);
+
+void qora_matmul_r16(qora_pool *pool, const qora_weight *w, const float *x, int ldx,
+                     int n_tok, float *y, int ldy, void *scratch);
+
 void qora_r16_pack_token(int type, int64_t cols, const void *q8, char *out);
 
 /*

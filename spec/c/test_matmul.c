@@ -170,6 +170,58 @@ static void test_threads_agree(int type, shape s) {
 }
 
 
+/*
+** qora_matmul_n gives each output the bits of its own qora_matmul, fused or not (types that
+** share activations fuse on repacked weights), with 1 and 2 threads.
+*/
+static void test_matmul_n(const int *types, int n, int cols, int n_tok) {
+  qora_weight w[QORA_FUSE_MAX];
+  const qora_weight *wp[QORA_FUSE_MAX];
+  float *y[QORA_FUSE_MAX], *y1[QORA_FUSE_MAX];
+  int ldy[QORA_FUSE_MAX], ok = 1;
+  void *data[QORA_FUSE_MAX], *r16[QORA_FUSE_MAX];
+  float *x = malloc((size_t)n_tok * cols * sizeof *x);
+  size_t scratch_bytes = 0;
+  qora_pool *pool = qora_pool_new(2), *one = qora_pool_new(1);
+  char names[64] = "";
+
+  rb_floats(x, (int64_t)n_tok * cols);
+  for (int i = 0; i < n; i++) {
+    int rows = 16 + 21 * i;
+    size_t rb = qora_row_size(types[i], cols);
+    data[i] = malloc(rb * rows);
+    rb_weights(types[i], data[i], (int64_t)rows * cols);
+    w[i] = (qora_weight){types[i], rows, cols, rb, data[i], NULL};
+    r16[i] = qora_r16_type(types[i]) ? aligned_alloc(64, qora_r16_bytes(&w[i])) : NULL;
+    if (r16[i])
+      qora_r16_repack(pool, &w[i], r16[i]);
+    wp[i] = &w[i];
+    ldy[i] = rows + 1;
+    y[i] = calloc((size_t)n_tok * ldy[i], sizeof(float));
+    y1[i] = calloc((size_t)n_tok * ldy[i], sizeof(float));
+    size_t need = qora_matmul_scratch(&w[i], n_tok);
+    scratch_bytes = need > scratch_bytes ? need : scratch_bytes;
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "+" : "",
+             qora_type_name(types[i]));
+  }
+  char *scratch = malloc(scratch_bytes + 1);
+  for (int th = 0; th < 2; th++) {
+    qora_matmul_n(th ? pool : one, n, wp, x, cols, n_tok, y, ldy, scratch + 1);
+    for (int i = 0; i < n; i++) {
+      qora_matmul(pool, &w[i], x, cols, n_tok, y1[i], ldy[i], scratch);
+      ok &= memcmp(y[i], y1[i], (size_t)n_tok * ldy[i] * sizeof(float)) == 0;
+    }
+  }
+  TAP_OK(ok, "[%s] fused %s x %d tokens: the bits of separate products, 1 and 2 threads",
+         level_name(), names, n_tok);
+  for (int i = 0; i < n; i++)
+    free(data[i]), free(r16[i]), free(y[i]), free(y1[i]);
+  free(x), free(scratch);
+  qora_pool_free(pool);
+  qora_pool_free(one);
+}
+
+
 /* The AVX-512 repacker writes the bytes of the portable one (padding rows included). */
 static void test_repack_same(int type, int rows, int cols) {
   size_t row_bytes = qora_row_size(type, cols);
@@ -258,6 +310,13 @@ int main(void) {
       for (size_t j = 0; j < sizeof shapes16 / sizeof *shapes16; j++)
         if (shapes16[j].cols % qora_type_get(types16[i])->blck == 0)
           test_type_r(types16[i], shapes16[j], 1 + (int)(j % 2), 1);
+    static const int mix_k[] = {QORA_Q4_K, QORA_Q4_K, QORA_Q6_K};
+    static const int mix_0[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_0, QORA_Q4_0};
+    static const int mix_no[] = {QORA_Q4_0, QORA_Q4_1};
+    test_matmul_n(mix_k, 3, 512, 1);
+    test_matmul_n(mix_k, 3, 768, 3);
+    test_matmul_n(mix_0, 4, 576, 1);
+    test_matmul_n(mix_no, 2, 576, 1);
     test_threads_agree(QORA_Q4_0, (shape){101, 256, 9});
     test_threads_agree(QORA_Q6_K, (shape){33, 512, 4});
     test_threads_agree(QORA_F16, (shape){7, 64, 2});
