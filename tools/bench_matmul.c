@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "matmul.h"
@@ -73,7 +74,7 @@ static double time_case(qora_pool *pool, qora_weight *w, int n_copies, const flo
 }
 
 
-static int repack = 1;
+static int repack = 1, huge = 0;
 static double decode_mib = 1024;   /* weights read round-robin by decode cases, at least */
 
 static void bench(qora_pool *pool, int type, const shape *s, int n_tok, double secs) {
@@ -89,7 +90,9 @@ static void bench(qora_pool *pool, int type, const shape *s, int n_tok, double s
   qora_weight w0 = {type, s->rows, s->cols, row_bytes, NULL, NULL};
   size_t r16 = repack ? qora_r16_bytes(&w0) : 0;
   char *data = malloc(r16 ? bytes : bytes * n_copies);
-  char *packed = r16 ? aligned_alloc(64, r16 * n_copies) : NULL;
+  char *packed = r16 ? aligned_alloc(2 << 20, (r16 * n_copies + (2 << 20) - 1) & ~(size_t)((2 << 20) - 1)) : NULL;
+  if (packed && huge)
+    madvise(packed, r16 * n_copies, MADV_HUGEPAGE);
   rb_weights(type, data, (int64_t)s->rows * s->cols);
   for (int i = 0; i < n_copies; i++) {
     if (i > 0 && !r16)
@@ -126,10 +129,11 @@ int main(int argc, char **argv) {
   double secs = 1;
   char *list;
 
-  for (int o; (o = getopt(argc, argv, "t:n:T:s:l:R:m:")) != -1;) {
+  for (int o; (o = getopt(argc, argv, "t:n:T:s:l:R:m:H")) != -1;) {
     switch (o) {
     case 'R': repack = atoi(optarg); break;
     case 'm': decode_mib = atof(optarg); break;
+    case 'H': huge = 1; break;
     case 't': threads = atoi(optarg); break;
     case 's': secs = atof(optarg); break;
     case 'l': level = atoi(optarg); break;
