@@ -16,6 +16,35 @@
 
 #define VEC 64
 
+#ifdef R16_TUNE
+#include <stdlib.h>
+static long pf_dist(void) {
+  static long d = -1;
+  if (d < 0) {
+    const char *e = getenv("QORA_PF");
+    d = e ? atol(e) : 0;
+  }
+  return d;
+}
+#define R16_PREFETCH pf_dist()
+#endif
+
+/*
+** Bytes ahead of the quants being read that the kernels prefetch: the hardware prefetcher
+** stops at 4 KB pages, which small pages put in every run of 4 KB.
+*/
+#ifndef R16_PREFETCH
+#define R16_PREFETCH 2048
+#endif
+
+/* Prefetches the lines of [p, p + bytes) R16_PREFETCH ahead; bytes is a multiple of 64. */
+static inline void prefetch_ahead(const uint8_t *p, int bytes) {
+  if (R16_PREFETCH == 0)
+    return;
+  for (int i = 0; i < bytes; i += VEC)
+    _mm_prefetch((const char *)p + R16_PREFETCH + i, _MM_HINT_T0);
+}
+
 /* ------------------------------------------------------------------ activation extras */
 
 /* Q4_0, Q8_0: neg[nb] = -off * sum of the block's quants, then dy[nb]. */
@@ -83,6 +112,9 @@ static __m512 group_q4_0(const uint8_t *q, const uint8_t *d, int64_t nb, const b
   const __m512i lo4 = _mm512_set1_epi8(0x0f), hi4 = _mm512_set1_epi8((char)0xf0);
   __m512 f = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; b++, q += 4 * VEC) {
+    prefetch_ahead(q, 4 * VEC);
+    if (b % 2 == 0)
+      prefetch_ahead(d + b * 2 * R16_ROWS, VEC);
     __m512i lo = _mm512_set1_epi32(neg[b]), hi = _mm512_setzero_si512();
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
@@ -102,6 +134,9 @@ static __m512 group_q8_0(const uint8_t *q, const uint8_t *d, int64_t nb, const b
                          const int32_t *neg, const float *dy) {
   __m512 f = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; b++, q += 8 * VEC) {
+    prefetch_ahead(q, 8 * VEC);
+    if (b % 2 == 0)
+      prefetch_ahead(d + b * 2 * R16_ROWS, VEC);
     __m512i a0 = _mm512_set1_epi32(neg[b]), a1 = _mm512_setzero_si512();
 #pragma GCC unroll 4
     for (int k = 0; k < 8; k += 2) {
@@ -172,8 +207,11 @@ static inline __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4
 static __m512 group_q4_K(const uint8_t *q, int64_t nb, const block_q8_K *y, const r16_k4 *k) {
   __m512i ctl[4] = {byte_ctl(0), byte_ctl(1), byte_ctl(2), byte_ctl(3)};
   __m512 f = _mm512_setzero_ps();
-  for (int64_t i = 0; i < nb; i++)
-    f = sb_q4_K(q + i * R16_ROWS * sizeof(block_q4_K), &y[i], &k[i], ctl, f);
+  for (int64_t i = 0; i < nb; i++) {
+    const uint8_t *b = q + i * R16_ROWS * sizeof(block_q4_K);
+    prefetch_ahead(b, R16_ROWS * sizeof(block_q4_K));
+    f = sb_q4_K(b, &y[i], &k[i], ctl, f);
+  }
   return f;
 }
 
@@ -214,6 +252,8 @@ static __m512 group_q6_K(const uint8_t *q, int64_t nb, const block_q8_K *y, cons
   const uint8_t *d = q + nb * R16_Q6_BLOCK;
   __m512 f = _mm512_setzero_ps();
   for (int64_t i = 0; i < nb; i++) {
+    prefetch_ahead(q + i * R16_Q6_BLOCK, R16_Q6_BLOCK);
+    prefetch_ahead(d + i * 2 * R16_ROWS, VEC);
     __m512 s = _mm512_mul_ps(f16x16(d + i * 2 * R16_ROWS), _mm512_set1_ps(k[i].d));
     f = _mm512_fmadd_ps(sb_q6_K(q + i * R16_Q6_BLOCK, &y[i], &k[i]), s, f);
   }
