@@ -362,7 +362,8 @@ static int load(qora_model *m, const char *path, const qora_load_opts *opts, qor
   m->pool = qora_pool_new(qora_threads_default(opts ? opts->n_threads : 0));
   if (m->pool == NULL)
     return qora_fail(err, "cannot start threads");
-  qora_model_repack(m);
+  if (!(opts && opts->keep_layout))
+    qora_model_repack(m);
   return 0;
 }
 

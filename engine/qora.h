@@ -49,6 +49,9 @@ typedef struct qora_load_opts {
   ** keeps the types it stores, and a non-NULL quant for one is refused. */
   const char *quant;
   int progress;             /* 1: a progress bar on stderr while converting, if a terminal */
+  /* 1: GGUF weights stay in their stored layout. By default, on CPUs with AVX-512 VNNI, the
+  ** matrices are repacked once at load for faster decoding (memory: their size again). */
+  int keep_layout;
 } qora_load_opts;
 
 typedef struct qora_model_info {

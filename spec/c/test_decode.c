@@ -119,5 +119,19 @@ int main(void) {
     qora_cpu_set_level(qora_cpu_best());
     qora_model_free(m);
   }
+  /* The row kernels of the stored layout, for a file loaded without repacking. */
+  for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+    char path[256];
+    qora_err err = { 0 };
+    snprintf(path, sizeof path, DIR "tiny-smollm3-%s.gguf", types[t]);
+    qora_model *m = qora_model_load(path, &(qora_load_opts){ .n_threads = 2, .keep_layout = 1 },
+                                    &err);
+    if (!TAP_OK(m != NULL, "loads tiny-smollm3-%s.gguf in its stored layout", types[t])) {
+      TAP_DIAG("%s", err.msg);
+      continue;
+    }
+    check_prompt(m, types[t], "mixed");
+    qora_model_free(m);
+  }
   return tap_done();
 }
