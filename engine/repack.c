@@ -154,6 +154,7 @@ void qora_r16_pack(const qora_weight *w, void *out, long g_lo, long g_hi) {
 typedef struct repack_job {
   const qora_weight *w;
   void *out;
+  long g0, g1;                      /* the groups to write */
 } repack_job;
 
 
@@ -161,7 +162,9 @@ static void repack_part(void *ctx, int ith, int nth) {
   const repack_job *j = ctx;
   long lo, hi;
 
-  qora_split((j->w->rows + R16_ROWS - 1) / R16_ROWS, ith, nth, &lo, &hi);
+  qora_split(j->g1 - j->g0, ith, nth, &lo, &hi);
+  lo += j->g0;
+  hi += j->g0;
 #if defined(__x86_64__)
   if (qora_cpu_level() >= QORA_CPU_AVX512) {
     qora_r16_pack_avx512(j->w, j->out, lo, hi);
@@ -173,7 +176,7 @@ static void repack_part(void *ctx, int ith, int nth) {
 
 
 void qora_r16_repack(qora_pool *pool, qora_weight *w, void *out) {
-  repack_job j = {w, out};
+  repack_job j = {w, out, 0, (w->rows + R16_ROWS - 1) / R16_ROWS};
 
   qora_pool_run(pool, repack_part, &j);
   w->r16 = out;
@@ -198,13 +201,35 @@ static int model_weights(qora_model *m, qora_weight **out) {
 }
 
 
-/* Drops the map's pages that lie wholly inside w's stored bytes. */
-static void release_stored(const qora_weight *w) {
+#define SLICE_BYTES (32u << 20)      /* stored bytes repacked between two releases */
+
+/* Drops the map's pages that lie wholly inside [p, p + n). */
+static void release(const void *p, size_t n) {
   uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  uintptr_t lo = ((uintptr_t)w->data + page - 1) & ~(page - 1);
-  uintptr_t hi = ((uintptr_t)w->data + (size_t)w->rows * w->row_bytes) & ~(page - 1);
+  uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+  uintptr_t hi = ((uintptr_t)p + n) & ~(page - 1);
   if (hi > lo)
     madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+
+/*
+** Repacks w into out by slices, dropping each slice's stored pages when drop is set, so the
+** process holds at most one slice of a matrix twice.
+*/
+static void repack_sliced(qora_pool *pool, qora_weight *w, void *out, int drop) {
+  long groups = (w->rows + R16_ROWS - 1) / R16_ROWS;
+  size_t stored = R16_ROWS * w->row_bytes;
+  long per = SLICE_BYTES / stored > 0 ? (long)(SLICE_BYTES / stored) : 1;
+
+  for (long g0 = 0; g0 < groups; g0 += per) {
+    repack_job j = {w, out, g0, g0 + per < groups ? g0 + per : groups};
+    qora_pool_run(pool, repack_part, &j);
+    int64_t r1 = j.g1 * R16_ROWS < w->rows ? j.g1 * R16_ROWS : w->rows;
+    if (drop)
+      release((const char *)w->data + g0 * stored, (size_t)(r1 - g0 * R16_ROWS) * w->row_bytes);
+  }
+  w->r16 = out;
 }
 
 
@@ -231,9 +256,7 @@ void qora_model_repack(qora_model *m) {
     size_t bytes = qora_r16_bytes(ws[i]);
     if (bytes == 0)
       continue;
-    qora_r16_repack(m->pool, ws[i], buf);
-    if (m->gguf->owns_map)    /* a file's pages, not memory a caller lent us */
-      release_stored(ws[i]);
+    repack_sliced(m->pool, ws[i], buf, m->gguf->owns_map);   /* not memory a caller lent */
     buf += bytes;
   }
   free(ws);
