@@ -2,30 +2,9 @@
 local S = dofile("spec/support.lua")
 local qora = require("qora")
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local quote = S.quote
 
--- Runs bin/qora with args (and stdin text, if given); returns stdout, stderr, exit code.
-local function run(args, stdin)
-  local err_path = os.tmpname()
-  local cmd = { "lua5.4", "bin/qora" }
-  for _, a in ipairs(args) do
-    cmd[#cmd + 1] = quote(a)
-  end
-  local line = table.concat(cmd, " ") .. " 2>" .. err_path
-  if stdin then
-    line = "printf '%s' " .. quote(stdin) .. " | " .. line
-  else
-    line = line .. " </dev/null"
-  end
-  local p = assert(io.popen(line, "r"))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  local err = S.read(err_path)
-  os.remove(err_path)
-  return out, err, code
-end
+local run = S.qora
 
 local TINY = S.tiny("f32")
 local RAW = S.read(S.TINY .. "prompts/raw.txt")

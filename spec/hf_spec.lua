@@ -7,28 +7,9 @@ local qora = require("qora")
 local FIX = "spec/fixtures/hf/"
 local YARN, NOPE = FIX .. "tiny-yarn", FIX .. "tiny-nope"
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local quote, sh = S.quote, S.sh
 
--- Runs a shell command; returns its stdout, stderr and exit code.
-local function sh(line)
-  local err_path = os.tmpname()
-  local p = assert(io.popen(line .. " 2>" .. err_path .. " </dev/null", "r"))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  local err = S.read(err_path)
-  os.remove(err_path)
-  return out, err, code
-end
-
-local function qora_cmd(args)
-  local cmd = { "lua5.4", "bin/qora" }
-  for _, a in ipairs(args) do
-    cmd[#cmd + 1] = quote(a)
-  end
-  return sh(table.concat(cmd, " "))
-end
+local qora_cmd = S.qora
 
 -- A scratch folder holding a copy of a fixture folder.
 local function copy_of(dir)

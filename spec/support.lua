@@ -31,6 +31,39 @@ function S.read(path)
   return s
 end
 
+--- A word quoted for the shell.
+function S.quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+--- Runs a shell command line with stdin text (or nothing) on its input.
+--- Returns stdout, stderr and the exit code.
+function S.sh(line, stdin)
+  local err_path = os.tmpname()
+  line = line .. " 2>" .. err_path
+  if stdin then
+    line = "printf '%s' " .. S.quote(stdin) .. " | " .. line
+  else
+    line = line .. " </dev/null"
+  end
+  local p = assert(io.popen(line, "r"))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local err = S.read(err_path)
+  os.remove(err_path)
+  return out, err, code
+end
+
+--- Runs the qora command (lua5.4 bin/qora) with a list of arguments and optional stdin text.
+--- Returns stdout, stderr and the exit code.
+function S.qora(args, stdin)
+  local cmd = { "lua5.4", "bin/qora" }
+  for _, a in ipairs(args) do
+    cmd[#cmd + 1] = S.quote(a)
+  end
+  return S.sh(table.concat(cmd, " "), stdin)
+end
+
 --- Writes s to a new temporary file; returns its path.
 function S.write_temp(s)
   local path = os.tmpname()
