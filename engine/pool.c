@@ -10,6 +10,7 @@
 ** made attention half of a prompt's time. Values below 1.2e-38 change no result that matters.
 */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #if defined(__x86_64__)
@@ -19,6 +20,7 @@
 #include "pool.h"
 
 #define SPIN_ROUNDS 20000
+#define SPIN_BEFORE_YIELD 512       /* pauses (about 30 to 70 us) before the caller yields */
 
 struct qora_pool {
   int n;
@@ -60,6 +62,26 @@ typedef struct worker_arg {
   qora_pool *p;
   int ith;
 } worker_arg;
+
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__)
+  _mm_pause();
+#endif
+}
+
+
+/*
+** The caller waits for the workers' shares: spinning, then yielding its core, so that a
+** worker which lost its core to another program gets it back instead of being waited on.
+*/
+static void wait_workers(qora_pool *p) {
+  for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++)
+    if (i < SPIN_BEFORE_YIELD)
+      cpu_relax();
+    else
+      sched_yield();
+}
 
 
 static unsigned wait_job(qora_pool *p, unsigned seen) {
@@ -166,6 +188,5 @@ void qora_pool_run(qora_pool *p, qora_pool_fn fn, void *ctx) {
   }
   fn(ctx, 0, p->n);
   restore_float_mode(csr);
-  while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
-    ;
+  wait_workers(p);
 }
