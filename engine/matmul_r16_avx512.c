@@ -106,47 +106,94 @@ static inline __m512 f16x16(const uint8_t *p) {
 }
 
 
+/*
+** A group's blocks are read as R16_STREAMS runs side by side (block i of each run in turn), so
+** each thread keeps several sequential streams going: more memory requests in flight than
+** one stream gets from the prefetchers.
+*/
+#ifndef R16_STREAMS
+#define R16_STREAMS 2
+#endif
+
+/*
+** Runs body for the blocks b of [0, nb) in the order they are read, as R16_STREAMS runs side
+** by side, then the few left over; s is the run (0 for those), to pick an accumulator.
+*/
+#define FOR_BLOCKS(nb, b, s, body) do { \
+    int64_t per_ = (nb) / R16_STREAMS, b; \
+    int s; \
+    for (int64_t i_ = 0; i_ < per_; i_++) \
+      for (s = 0; s < R16_STREAMS; s++) { \
+        b = s * per_ + i_; \
+        body; \
+      } \
+    for (b = per_ * R16_STREAMS, s = 0; b < (nb); b++) { \
+      body; \
+    } \
+  } while (0)
+
+
+/* One Q4_0 block of 16 rows added to f. */
+static inline __m512 blk_q4_0(const uint8_t *q, const uint8_t *d, const block_q8_0 *y,
+                              int32_t neg, float dy, __m512 f) {
+  const __m512i lo4 = _mm512_set1_epi8(0x0f), hi4 = _mm512_set1_epi8((char)0xf0);
+  __m512i lo = _mm512_set1_epi32(neg), hi = _mm512_setzero_si512();
+
+  prefetch_ahead(q, 4 * VEC);
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; k++) {
+    __m512i v = vload(q + k * VEC);
+    lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(v, lo4), bcast4(y->qs + 4 * k));
+    hi = _mm512_dpbusd_epi32(hi, _mm512_and_si512(v, hi4), bcast4(y->qs + 16 + 4 * k));
+  }
+  __m512i acc = _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4));   /* hi is 16 x its sum */
+  __m512 s = _mm512_mul_ps(f16x16(d), _mm512_set1_ps(dy));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), s, f);
+}
+
+
 /* One group of Q4_0 rows against one token: 16 dot products. */
 static __m512 group_q4_0(const uint8_t *q, const uint8_t *d, int64_t nb, const block_q8_0 *y,
                          const int32_t *neg, const float *dy) {
-  const __m512i lo4 = _mm512_set1_epi8(0x0f), hi4 = _mm512_set1_epi8((char)0xf0);
-  __m512 f = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; b++, q += 4 * VEC) {
-    prefetch_ahead(q, 4 * VEC);
+  __m512 f[R16_STREAMS] = {0};
+  FOR_BLOCKS(nb, b, s, {
     if (b % 2 == 0)
       prefetch_ahead(d + b * 2 * R16_ROWS, VEC);
-    __m512i lo = _mm512_set1_epi32(neg[b]), hi = _mm512_setzero_si512();
+    f[s] = blk_q4_0(q + b * 4 * VEC, d + b * 2 * R16_ROWS, &y[b], neg[b], dy[b], f[s]);
+  });
+  for (int s = 1; s < R16_STREAMS; s++)
+    f[0] = _mm512_add_ps(f[0], f[s]);
+  return f[0];
+}
+
+
+/* One Q8_0 block of 16 rows added to f. */
+static inline __m512 blk_q8_0(const uint8_t *q, const uint8_t *d, const block_q8_0 *y,
+                              int32_t neg, float dy, __m512 f) {
+  __m512i a0 = _mm512_set1_epi32(neg), a1 = _mm512_setzero_si512();
+
+  prefetch_ahead(q, 8 * VEC);
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) {
-      __m512i v = vload(q + k * VEC);
-      lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(v, lo4), bcast4(y[b].qs + 4 * k));
-      hi = _mm512_dpbusd_epi32(hi, _mm512_and_si512(v, hi4), bcast4(y[b].qs + 16 + 4 * k));
-    }
-    __m512i acc = _mm512_add_epi32(lo, _mm512_srai_epi32(hi, 4));   /* hi is 16 x its sum */
-    __m512 s = _mm512_mul_ps(f16x16(d + b * 2 * R16_ROWS), _mm512_set1_ps(dy[b]));
-    f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), s, f);
+  for (int k = 0; k < 8; k += 2) {
+    a0 = _mm512_dpbusd_epi32(a0, vload(q + k * VEC), bcast4(y->qs + 4 * k));
+    a1 = _mm512_dpbusd_epi32(a1, vload(q + (k + 1) * VEC), bcast4(y->qs + 4 * k + 4));
   }
-  return f;
+  __m512 s = _mm512_mul_ps(f16x16(d), _mm512_set1_ps(dy));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a0, a1)), s, f);
 }
 
 
 static __m512 group_q8_0(const uint8_t *q, const uint8_t *d, int64_t nb, const block_q8_0 *y,
                          const int32_t *neg, const float *dy) {
-  __m512 f = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; b++, q += 8 * VEC) {
-    prefetch_ahead(q, 8 * VEC);
+  __m512 f[R16_STREAMS] = {0};
+  FOR_BLOCKS(nb, b, s, {
     if (b % 2 == 0)
       prefetch_ahead(d + b * 2 * R16_ROWS, VEC);
-    __m512i a0 = _mm512_set1_epi32(neg[b]), a1 = _mm512_setzero_si512();
-#pragma GCC unroll 4
-    for (int k = 0; k < 8; k += 2) {
-      a0 = _mm512_dpbusd_epi32(a0, vload(q + k * VEC), bcast4(y[b].qs + 4 * k));
-      a1 = _mm512_dpbusd_epi32(a1, vload(q + (k + 1) * VEC), bcast4(y[b].qs + 4 * k + 4));
-    }
-    __m512 s = _mm512_mul_ps(f16x16(d + b * 2 * R16_ROWS), _mm512_set1_ps(dy[b]));
-    f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a0, a1)), s, f);
-  }
-  return f;
+    f[s] = blk_q8_0(q + b * 8 * VEC, d + b * 2 * R16_ROWS, &y[b], neg[b], dy[b], f[s]);
+  });
+  for (int s = 1; s < R16_STREAMS; s++)
+    f[0] = _mm512_add_ps(f[0], f[s]);
+  return f[0];
 }
 
 
@@ -162,8 +209,9 @@ static inline __m512i byte_ctl(int k) {
 ** activation scale. Vector c holds sub-block 2 (c / 8) in its low nibbles and the next one in
 ** its high nibbles; the 6-bit scales and mins are unpacked for 16 rows at once.
 */
-static inline __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k,
-                                const __m512i ctl[4], __m512 f) {
+static inline __attribute__((always_inline))
+__m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k, const __m512i ctl[4],
+               __m512 f) {
   const __m512i lo4 = _mm512_set1_epi8(0x0f), hi4 = _mm512_set1_epi8((char)0xf0);
   const __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f);
   const __m512i m2 = _mm512_set1_epi32(0x03030303);
@@ -206,13 +254,15 @@ static inline __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4
 
 static __m512 group_q4_K(const uint8_t *q, int64_t nb, const block_q8_K *y, const r16_k4 *k) {
   __m512i ctl[4] = {byte_ctl(0), byte_ctl(1), byte_ctl(2), byte_ctl(3)};
-  __m512 f = _mm512_setzero_ps();
-  for (int64_t i = 0; i < nb; i++) {
+  __m512 f[R16_STREAMS] = {0};
+  FOR_BLOCKS(nb, i, s, {
     const uint8_t *b = q + i * R16_ROWS * sizeof(block_q4_K);
     prefetch_ahead(b, R16_ROWS * sizeof(block_q4_K));
-    f = sb_q4_K(b, &y[i], &k[i], ctl, f);
-  }
-  return f;
+    f[s] = sb_q4_K(b, &y[i], &k[i], ctl, f[s]);
+  });
+  for (int s = 1; s < R16_STREAMS; s++)
+    f[0] = _mm512_add_ps(f[0], f[s]);
+  return f[0];
 }
 
 
@@ -250,14 +300,17 @@ static inline __m512 sb_q6_K(const uint8_t *q, const block_q8_K *y, const r16_k6
 
 static __m512 group_q6_K(const uint8_t *q, int64_t nb, const block_q8_K *y, const r16_k6 *k) {
   const uint8_t *d = q + nb * R16_Q6_BLOCK;
-  __m512 f = _mm512_setzero_ps();
-  for (int64_t i = 0; i < nb; i++) {
+  __m512 f[R16_STREAMS] = {0};
+  FOR_BLOCKS(nb, i, s, {
     prefetch_ahead(q + i * R16_Q6_BLOCK, R16_Q6_BLOCK);
-    prefetch_ahead(d + i * 2 * R16_ROWS, VEC);
-    __m512 s = _mm512_mul_ps(f16x16(d + i * 2 * R16_ROWS), _mm512_set1_ps(k[i].d));
-    f = _mm512_fmadd_ps(sb_q6_K(q + i * R16_Q6_BLOCK, &y[i], &k[i]), s, f);
-  }
-  return f;
+    if (i % 2 == 0)
+      prefetch_ahead(d + i * 2 * R16_ROWS, VEC);
+    __m512 ds = _mm512_mul_ps(f16x16(d + i * 2 * R16_ROWS), _mm512_set1_ps(k[i].d));
+    f[s] = _mm512_fmadd_ps(sb_q6_K(q + i * R16_Q6_BLOCK, &y[i], &k[i]), ds, f[s]);
+  });
+  for (int s = 1; s < R16_STREAMS; s++)
+    f[0] = _mm512_add_ps(f[0], f[s]);
+  return f[0];
 }
 
 
