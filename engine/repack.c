@@ -185,7 +185,12 @@ void qora_r16_repack(qora_pool *pool, qora_weight *w, void *out) {
 
 /* ------------------------------------------------------------------ a model's matrices */
 
-#define HUGE_PAGE (2u << 20)
+/*
+** Small pages on purpose: fresh huge pages cost this project's VM 3 to 20 s per model to
+** fault in (the host gives them back), against 0.5 s for small ones, and decode on 2 threads
+** was no faster on them; the kernels prefetch across small pages' ends.
+*/
+#define BUF_ALIGN 4096
 
 /* The matrices decode reads, in memory order of a forward pass; NULL-terminated. */
 static int model_weights(qora_model *m, qora_weight **out) {
@@ -246,12 +251,11 @@ void qora_model_repack(qora_model *m) {
   n = model_weights(m, ws);
   for (int i = 0; i < n; i++)
     total += qora_r16_bytes(ws[i]);
-  if (total == 0 || posix_memalign((void **)&buf, HUGE_PAGE, total) != 0 ||
+  if (total == 0 || posix_memalign((void **)&buf, BUF_ALIGN, total) != 0 ||
       qora_model_own(m, buf) == NULL) {
     free(ws);
     return;
   }
-  madvise(buf, total, MADV_HUGEPAGE);
   for (int i = 0; i < n; i++) {
     size_t bytes = qora_r16_bytes(ws[i]);
     if (bytes == 0)

@@ -59,8 +59,7 @@ void qora_r16_repack(qora_pool *pool, qora_weight *w, void *out);
 
 /*
 ** Repacks every matrix of a model loaded from a GGUF file whose type has an r16 layout, when
-** the CPU runs the r16 kernels, into one buffer the model owns (huge pages where the kernel
-** gives them). The mapped pages of the stored layout are then released: they stay in the
+** the CPU runs the r16 kernels, into one buffer the model owns. The mapped pages of the stored layout are then released: they stay in the
 ** page cache, and the paths that read them (embedding rows, saving) fault them back in.
 ** Out of memory, the model keeps the stored layout alone; nothing fails.
 */
