@@ -13,34 +13,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fixture_io.h"
 #include "qora.h"
 
 #define FIX "spec/fixtures/hf/"
 #define MAX_IDS 1024
 
 static const char *const prompts[] = { "story", "chat", "code" };
-
-/* Reads a whole file; NULL when it cannot. */
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  long n;
-
-  if (f == NULL)
-    return NULL;
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-      (buf = malloc((size_t)n + 1)) != NULL) {
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-      free(buf);
-      buf = NULL;
-    } else {
-      buf[n] = '\0';
-      *len = (size_t)n;
-    }
-  }
-  fclose(f);
-  return buf;
-}
 
 static int spit(const char *path, const void *data, size_t n) {
   FILE *f = fopen(path, "wb");
@@ -54,18 +33,11 @@ static int spit(const char *path, const void *data, size_t n) {
 /* The ids of a fixture prompt (one per line); returns how many, 0 on failure. */
 static int read_ids(const char *prompt, int32_t *ids) {
   char path[256];
-  int n = 0;
-  long v;
-  FILE *f;
+  int n;
 
   snprintf(path, sizeof path, FIX "prompts/%s.ids", prompt);
-  f = fopen(path, "r");
-  if (f == NULL)
-    return 0;
-  while (n < MAX_IDS && fscanf(f, "%ld", &v) == 1)
-    ids[n++] = (int32_t)v;
-  fclose(f);
-  return n;
+  n = read_id_file(path, ids, MAX_IDS);
+  return n > 0 ? n : 0;
 }
 
 /* transformers' logits for a checkpoint and prompt: [n][n_vocab] floats, or NULL. */

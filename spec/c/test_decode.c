@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture_io.h"
 #include "qora.h"
 #include "quant.h"
 #include "tap.h"
@@ -19,34 +20,6 @@
 static const char *const types[] = { "q8_0", "q4_0", "q4_1", "q4_k", "q4_k_m", "q6_k" };
 static const char *const prompts[] = { "mixed", "chat" };
 static const char *const levels[] = { "scalar", "avx2", "avx512" };
-
-static int read_ids(const char *path, int32_t *ids, int cap) {
-  FILE *f = fopen(path, "r");
-  int n = 0;
-  long v;
-
-  if (f == NULL)
-    return -1;
-  while (n < cap && fscanf(f, "%ld", &v) == 1)
-    ids[n++] = (int32_t)v;
-  fclose(f);
-  return n;
-}
-
-
-static float *read_floats(const char *path, size_t want) {
-  FILE *f = fopen(path, "rb");
-  float *buf = malloc(want * sizeof *buf);
-
-  if (f == NULL || fread(buf, sizeof *buf, want, f) != want) {
-    free(buf);
-    buf = NULL;
-  }
-  if (f)
-    fclose(f);
-  return buf;
-}
-
 
 /* Feeds the prompt one token at a time; got receives the logits after each. */
 static int decode(qora_model *m, const int32_t *ids, int n, float *got, qora_err *err) {
@@ -70,7 +43,7 @@ static void check_prompt(qora_model *m, const char *type, const char *prompt) {
   qora_err err = { 0 };
 
   snprintf(path, sizeof path, DIR "prompts/%s.ids", prompt);
-  int n = read_ids(path, ids, MAX_IDS);
+  int n = read_id_file(path, ids, MAX_IDS);
   snprintf(path, sizeof path, DIR "logits/%s_%s.f32", type, prompt);
   float *want = n > 0 ? read_floats(path, (size_t)n * n_vocab) : NULL;
   float *got = malloc((size_t)(n > 0 ? n : 1) * n_vocab * sizeof *got);

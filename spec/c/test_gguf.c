@@ -5,29 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture_io.h"
 #include "gguf.h"
 #include "tap.h"
 
 #define VEC "../shared/vectors/"
-
-static unsigned char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  unsigned char *buf;
-
-  if (f == NULL)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  *n = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  buf = malloc(*n);
-  if (fread(buf, 1, *n, f) != *n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  return buf;
-}
-
 
 static void test_reference_files(void) {
   qora_err err = {{0}};
@@ -124,7 +106,7 @@ static void test_hostile_headers(const unsigned char *img, size_t size) {
 
 int main(void) {
   size_t size = 0;
-  unsigned char *img = slurp(VEC "tiny-smollm3/tiny-smollm3-q4_0.gguf", &size);
+  unsigned char *img = (unsigned char *)slurp(VEC "tiny-smollm3/tiny-smollm3-q4_0.gguf", &size);
 
   test_reference_files();
   if (TAP_OK(img != NULL, "reads tiny-smollm3-q4_0.gguf into memory")) {

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixture_io.h"
 #include "qora.h"
 #include "tap.h"
 
@@ -15,21 +16,6 @@
 static unsigned char *img;
 static size_t img_size;
 static char tmp_path[] = "/tmp/qora-test-XXXXXX";
-
-
-static int slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-
-  if (f == NULL)
-    return 0;
-  fseek(f, 0, SEEK_END);
-  img_size = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  img = malloc(img_size);
-  int ok = fread(img, 1, img_size, f) == img_size;
-  fclose(f);
-  return ok;
-}
 
 
 /* Writes n bytes of buf to the temporary file and loads it. */
@@ -146,7 +132,8 @@ int main(void) {
   int fd = mkstemp(tmp_path);
 
   close(fd);
-  if (!TAP_OK(slurp(SRC), "reads %s", SRC))
+  img = (unsigned char *)slurp(SRC, &img_size);
+  if (!TAP_OK(img != NULL, "reads %s", SRC))
     return tap_done();
   m = qora_model_load("/nonexistent/model.gguf", NULL, &err);
   TAP_OK(m == NULL && strstr(err.msg, "cannot open"), "refuses a missing file: %s", err.msg);

@@ -7,32 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture_io.h"
 #include "qora.h"
 #include "tap.h"
 
 #define MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 #define FIXTURE "spec/fixtures/smollm2/greedy.json"
 #define N_GREEDY 32
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  long n;
-
-  if (f == NULL)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  buf = calloc((size_t)n + 1, 1);
-  if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  return buf;
-}
-
 
 static int read_ids(const cJSON *arr, int32_t *ids, int cap) {
   int n = 0;
@@ -104,7 +85,8 @@ static int run_case(qora_model *m, const cJSON *c, int index) {
 
 int main(void) {
   qora_err err;
-  char *json = slurp(FIXTURE);
+  size_t len;
+  char *json = slurp(FIXTURE, &len);
   cJSON *doc = json ? cJSON_Parse(json) : NULL;
   qora_model *m = qora_model_load(MODEL, NULL, &err);
   int agree = 0, index = 0;

@@ -5,6 +5,7 @@
 */
 #include "gguf.h"
 #include "tok_gguf_build.h"
+#include "tok_json_gen.h"
 #include "tok_util.h"
 #include "tokenizer.h"
 
@@ -19,20 +20,6 @@ enum variant {
 
 #define N_TOK 262
 
-/* GPT-2's bytes_to_unicode: printable bytes stand for themselves, the others for 256 + n. */
-static uint32_t gpt2_cp(unsigned char b) {
-  uint32_t n = 0;
-
-  for (int c = 0; c < 256; c++) {
-    int printable = (c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || c >= 0xAE;
-
-    if (c == b)
-      return printable ? (uint32_t)c : 256 + n;
-    n += !printable;
-  }
-  return 0;
-}
-
 /* 256 byte tokens (id = byte), "ab", "abc", then four specials. */
 static unsigned char *image(enum variant v, size_t *n) {
   static char bytes[256][4];
@@ -44,7 +31,7 @@ static unsigned char *image(enum variant v, size_t *n) {
   gbuf b = { 0 };
 
   for (int i = 0; i < 256; i++) {
-    len[i] = (size_t)utf8proc_encode_char((utf8proc_int32_t)gpt2_cp((unsigned char)i),
+    len[i] = (size_t)utf8proc_encode_char((utf8proc_int32_t)gen_byte_cp((unsigned char)i),
                                           (utf8proc_uint8_t *)bytes[i]);
     tok[i] = bytes[i];
   }

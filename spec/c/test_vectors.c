@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture_io.h"
 #include "qora.h"
 #include "tap.h"
 
@@ -15,35 +16,6 @@
 static const char *const types[] = { "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k",
                                      "q4_k_m", "q6_k" };
 static const char *const prompts[] = { "raw", "mixed", "chat", "long" };
-
-/* Reads whitespace-separated integers; returns the count. */
-static int read_ids(const char *path, int32_t *ids, int cap) {
-  FILE *f = fopen(path, "r");
-  int n = 0;
-  long v;
-
-  if (f == NULL)
-    return -1;
-  while (n < cap && fscanf(f, "%ld", &v) == 1)
-    ids[n++] = (int32_t)v;
-  fclose(f);
-  return n;
-}
-
-
-static float *read_floats(const char *path, size_t want) {
-  FILE *f = fopen(path, "rb");
-  float *buf = malloc(want * sizeof *buf);
-
-  if (f == NULL || fread(buf, sizeof *buf, want, f) != want) {
-    free(buf);
-    buf = NULL;
-  }
-  if (f)
-    fclose(f);
-  return buf;
-}
-
 
 static int is_float_type(const char *type) {
   return !strcmp(type, "f32") || !strcmp(type, "f16") || !strcmp(type, "bf16");
@@ -58,7 +30,7 @@ static void check_logits(qora_model *m, const char *type, const char *prompt) {
   qora_err err;
 
   snprintf(path, sizeof path, DIR "prompts/%s.ids", prompt);
-  int n = read_ids(path, ids, 2048);
+  int n = read_id_file(path, ids, 2048);
   snprintf(path, sizeof path, DIR "logits/%s_%s.f32", type, prompt);
   float *want = read_floats(path, (size_t)n * n_vocab);
   float *got = malloc((size_t)n * n_vocab * sizeof *got);
@@ -109,9 +81,9 @@ static void check_greedy(qora_model *m, const char *prompt) {
   qora_session *s = qora_session_new(m, NULL, &err);
 
   snprintf(path, sizeof path, DIR "prompts/%s.ids", prompt);
-  int n = read_ids(path, ids, 2048);
+  int n = read_id_file(path, ids, 2048);
   snprintf(path, sizeof path, DIR "greedy/f32_%s.ids", prompt);
-  int n_want = read_ids(path, want, 32);
+  int n_want = read_id_file(path, want, 32);
   ok = s && n > 0 && n_want == 32 && qora_session_eval(s, ids, n, NULL, &err) == 0;
   for (int i = 0; ok && i < 32; i++) {
     got[i] = argmax(qora_session_logits(s), n_vocab);

@@ -1,6 +1,6 @@
 /*
-** tok_util.h: helpers the tokenizer tests share: reading files, parsing id lists, comparing
-** id sequences with a diagnostic at the first difference.
+** tok_util.h: helpers the tokenizer tests share: finding reference vectors, parsing id lists,
+** comparing id sequences with a diagnostic at the first difference (files: fixture_io.h).
 */
 #ifndef QORA_TOK_UTIL_H
 #define QORA_TOK_UTIL_H
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture_io.h"
 #include "qora.h"
 #include "tap.h"
 
@@ -23,31 +24,6 @@ static inline const char *vec_path(const char *rel) {
 
   snprintf(b, sizeof buf[0], "%s/%s", dir && *dir ? dir : "../shared/vectors", rel);
   return b;
-}
-
-
-/* Reads a whole file, NUL-terminated; NULL when it cannot be read. */
-static inline char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  long len;
-
-  if (f == NULL)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  buf = malloc((size_t)len + 1);
-  if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  if (buf) {
-    buf[len] = '\0';
-    *n = (size_t)len;
-  }
-  return buf;
 }
 
 
