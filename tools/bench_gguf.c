@@ -30,8 +30,6 @@ enum { N_LAYER = 36, N_EMBD = 2048, N_HEAD = 16, N_HEAD_KV = 4, HEAD_DIM = 128, 
 
 #define CHUNK_BLOCKS 16384      /* blocks generated and written at a time */
 
-typedef struct rng { uint64_t s[4]; } rng;
-
 /* One tensor to write: shape as GGUF stores it (ne[0] = inputs), type, rms of its weights. */
 typedef struct tdesc {
   char name[64];
@@ -58,49 +56,16 @@ static const mix MIXES[] = {
 
 /* ---------------------------------------------------------------- random */
 
-static uint64_t rotl(uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
-
-
-/* xoshiro256**: fast, and the same stream on every machine for a given seed. */
-static uint64_t next(rng *r) {
-  uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return out;
-}
-
-
-static void seed(rng *r, uint64_t v) {
-  for (int i = 0; i < 4; i++) {       /* splitmix64 spreads the seed over the state */
-    uint64_t z = (v += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    r->s[i] = z ^ (z >> 31);
-  }
-}
-
-
-static double uniform(rng *r) {
-  return (next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-
-static void random_bytes(rng *r, void *dst, size_t n) {
+/* The engine's qora_rng gives one stream per seed on every machine: same seed, same file. */
+static void random_bytes(qora_rng *r, void *dst, size_t n) {
   uint8_t *p = dst;
 
   for (; n >= 8; n -= 8, p += 8) {
-    uint64_t v = next(r);
+    uint64_t v = qora_rng_next(r);
     memcpy(p, &v, 8);
   }
   if (n > 0) {
-    uint64_t v = next(r);
+    uint64_t v = qora_rng_next(r);
     memcpy(p, &v, n);
   }
 }
@@ -121,8 +86,8 @@ static qora_f16 half(float f) {
 
 
 /* A per-block scale: the tensor's scale jittered by +-25 %, so no two blocks are alike. */
-static qora_f16 jitter(rng *r, double d) {
-  return half((float)(d * (0.75 + 0.5 * uniform(r))));
+static qora_f16 jitter(qora_rng *r, double d) {
+  return half((float)(d * (0.75 + 0.5 * qora_rng_uniform(r))));
 }
 
 
@@ -134,7 +99,7 @@ static qora_f16 jitter(rng *r, double d) {
 ** -127..127 (sqrt 5376), Q4_K levels (q - 7.5) over 0..15 times a 6-bit scale in 32..63, Q6_K
 ** levels q - 32 over 0..63 times an 8-bit scale of magnitude 64..127.
 */
-static void gen_q4_0(rng *r, void *dst, size_t n, double rms) {
+static void gen_q4_0(qora_rng *r, void *dst, size_t n, double rms) {
   block_q4_0 *b = dst;
 
   for (size_t i = 0; i < n; i++) {
@@ -144,7 +109,7 @@ static void gen_q4_0(rng *r, void *dst, size_t n, double rms) {
 }
 
 
-static void gen_q8_0(rng *r, void *dst, size_t n, double rms) {
+static void gen_q8_0(qora_rng *r, void *dst, size_t n, double rms) {
   block_q8_0 *b = dst;
 
   for (size_t i = 0; i < n; i++) {
@@ -168,15 +133,15 @@ static void pack_k4_scales(uint8_t *q, const uint8_t *sc, const uint8_t *m) {
 
 
 /* value = d * sc * q - dmin * m; with dmin = 8 d and m = sc * 7.5 / 8 the levels center on 0. */
-static void gen_q4_k(rng *r, void *dst, size_t n, double rms) {
+static void gen_q4_k(qora_rng *r, void *dst, size_t n, double rms) {
   block_q4_K *b = dst;
   double d = rms / (sqrt(21.25) * 48.4);    /* 48.4: rms of a scale drawn from 32..63 */
 
   for (size_t i = 0; i < n; i++) {
     uint8_t sc[8], m[8];
-    float bd = (float)(d * (0.75 + 0.5 * uniform(r)));
+    float bd = (float)(d * (0.75 + 0.5 * qora_rng_uniform(r)));
     for (int j = 0; j < 8; j++) {
-      sc[j] = (uint8_t)(32 + next(r) % 32);
+      sc[j] = (uint8_t)(32 + qora_rng_next(r) % 32);
       m[j] = (uint8_t)lrint(sc[j] * 7.5 / 8.0);
     }
     b[i].d = half(bd);
@@ -187,7 +152,7 @@ static void gen_q4_k(rng *r, void *dst, size_t n, double rms) {
 }
 
 
-static void gen_q6_k(rng *r, void *dst, size_t n, double rms) {
+static void gen_q6_k(qora_rng *r, void *dst, size_t n, double rms) {
   block_q6_K *b = dst;
   double d = rms / (sqrt(341.5) * 97.3);    /* 97.3: rms of a scale drawn from 64..127 */
 
@@ -195,7 +160,7 @@ static void gen_q6_k(rng *r, void *dst, size_t n, double rms) {
     random_bytes(r, b[i].ql, sizeof b[i].ql);
     random_bytes(r, b[i].qh, sizeof b[i].qh);
     for (int j = 0; j < QK_K / 16; j++) {
-      uint64_t v = next(r);
+      uint64_t v = qora_rng_next(r);
       int mag = 64 + (int)(v % 64);
       b[i].scales[j] = (int8_t)((v >> 32) & 1 ? -mag : mag);
     }
@@ -204,15 +169,15 @@ static void gen_q6_k(rng *r, void *dst, size_t n, double rms) {
 }
 
 
-static void gen_f32(rng *r, void *dst, size_t n, double center) {
+static void gen_f32(qora_rng *r, void *dst, size_t n, double center) {
   float *f = dst;
 
   for (size_t i = 0; i < n; i++)
-    f[i] = (float)(center * (0.9 + 0.2 * uniform(r)));
+    f[i] = (float)(center * (0.9 + 0.2 * qora_rng_uniform(r)));
 }
 
 
-typedef void (*gen_fn)(rng *r, void *dst, size_t n, double scale);
+typedef void (*gen_fn)(qora_rng *r, void *dst, size_t n, double scale);
 
 /* Generator, values per block and bytes per block of a type. */
 static gen_fn generator(uint32_t type, int *blck, size_t *size) {
@@ -340,7 +305,7 @@ static int copy_tokenizer(gguf_writer *w, const char *vocab, qora_err *err) {
 
 /* ----------------------------------------------------------------- files */
 
-static int write_tensor(gguf_writer *w, rng *r, const tdesc *t, void *buf, qora_err *err) {
+static int write_tensor(gguf_writer *w, qora_rng *r, const tdesc *t, void *buf, qora_err *err) {
   int blck;
   size_t size;
   gen_fn gen = generator(t->type, &blck, &size);
@@ -363,9 +328,9 @@ static int write_file(const mix *mx, const char *path, const char *vocab, uint64
   int n = layout(mx, t), rc = -1;
   gguf_writer *w = gguf_writer_new(err);
   void *buf = malloc(CHUNK_BLOCKS * sizeof(block_q6_K));
-  rng r;
+  qora_rng r;
 
-  seed(&r, s);
+  qora_rng_seed(&r, s);
   if (buf == NULL)
     qora_fail(err, "out of memory");
   if (w == NULL || buf == NULL || set_model_keys(w, mx, err) || copy_tokenizer(w, vocab, err) ||

@@ -60,37 +60,6 @@ static int fail(const char *fmt, const char *arg) {
 }
 
 
-/* ---------------------------------------------------------------- random */
-
-typedef struct rng { uint64_t s[4]; } rng;
-
-static uint64_t rotl(uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256**: the same stream on every machine for a given seed. */
-static uint64_t next(rng *r) {
-  uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return out;
-}
-
-static void seed(rng *r, uint64_t v) {
-  for (int i = 0; i < 4; i++) {       /* splitmix64 spreads the seed over the state */
-    uint64_t z = (v += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    r->s[i] = z ^ (z >> 31);
-  }
-}
-
-
 /* ---------------------------------------------------------------- layout */
 
 static void add(const char *name, uint64_t rows, uint64_t cols, double rms) {
@@ -181,14 +150,14 @@ static char *shard_header(int shard, uint64_t *len) {
 }
 
 /* Values uniform in [-a, a] have rms a / sqrt(3). */
-static int write_tensor(FILE *f, const tdesc *t, rng *r, qora_bf16 *buf) {
+static int write_tensor(FILE *f, const tdesc *t, qora_rng *r, qora_bf16 *buf) {
   uint64_t n = t->rows * (t->cols ? t->cols : 1);
   double a = t->rms * sqrt(3.0);
 
   for (uint64_t done = 0; done < n;) {
     size_t k = n - done < CHUNK ? (size_t)(n - done) : CHUNK;
     for (size_t i = 0; i < k; i++) {
-      double u = (next(r) >> 11) * (1.0 / 9007199254740992.0);
+      double u = qora_rng_uniform(r);
       buf[i] = qora_f32_to_bf16(t->rms > 0 ? (float)((2 * u - 1) * a) : 1.0f);
     }
     if (fwrite(buf, 2, k, f) != k)
@@ -198,7 +167,7 @@ static int write_tensor(FILE *f, const tdesc *t, rng *r, qora_bf16 *buf) {
   return 0;
 }
 
-static int write_shard(const char *dir, int shard, rng *r) {
+static int write_shard(const char *dir, int shard, qora_rng *r) {
   char path[512];
   uint64_t len;
   char *header = shard_header(shard, &len);
@@ -414,7 +383,7 @@ int main(int argc, char **argv) {
   const char *quant = NULL;
   int threads = 0;
   uint64_t s = 1;
-  rng r;
+  qora_rng r;
 
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "-o") == 0) out = argv[i + 1];
@@ -433,7 +402,7 @@ int main(int argc, char **argv) {
                 "[-s SEED] | -l DIR [-q QUANT] [-j THREADS]");
   if (mkdir(out, 0755) != 0 && errno != EEXIST)
     return fail("cannot make %s", out);
-  seed(&r, s);
+  qora_rng_seed(&r, s);
   layout();
   if (write_config(out) || write_index(out) || write_tokenizer(out, vocab, tmpl) ||
       write_shard(out, 1, &r) || write_shard(out, 2, &r))
