@@ -11,6 +11,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "hsum_x86.h"
 #include "matmul_kernels.h"
 #include "quant_kernels.h"
 
@@ -259,10 +260,7 @@ static inline void k_block(const __m512i q[4], const block_q8_K *y, uint64_t sc,
 
 
 static float finish_k(__m512 acc, __m256 accm) {
-  __m128 m = _mm_add_ps(_mm256_castps256_ps128(accm), _mm256_extractf128_ps(accm, 1));
-  m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_add_ss(m, _mm_movehdup_ps(m));
-  return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m);
+  return _mm512_reduce_add_ps(acc) - hsum256_ps(accm);
 }
 
 

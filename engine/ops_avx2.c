@@ -2,11 +2,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-static inline float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-}
+#include "hsum_x86.h"
 
 /* p * 2^n for integral n in [-126, 127]: n goes straight into the exponent bits. */
 static inline __m256 scale2(__m256 p, __m256 n) {
@@ -23,7 +19,7 @@ static inline __m256 scale2(__m256 p, __m256 n) {
 #define VSTORE(p, v) _mm256_storeu_ps(p, v)
 #define VSET1(x) _mm256_set1_ps(x)
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define VSUM(v) hsum256(v)
+#define VSUM(v) hsum256_ps(v)
 #define VADD(a, b) _mm256_add_ps(a, b)
 #define VSUB(a, b) _mm256_sub_ps(a, b)
 #define VMUL(a, b) _mm256_mul_ps(a, b)

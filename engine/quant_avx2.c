@@ -8,27 +8,12 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "hsum_x86.h"
 #include "quant_kernels.h"
 
 #define F16(h) _cvtsh_ss(h)
 
 /* ------------------------------------------------------------------ helpers */
-
-static inline float hsum_ps(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-
-static inline int hsum_epi32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-  return _mm_cvtsi128_si32(s);
-}
-
 
 static inline float hmax_ps(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -109,8 +94,8 @@ static void from_float_q8_1(const float *x, void *y, int64_t n) {
     float d;
     __m256i q = q8_block(x, &d);
     _mm256_storeu_si256((__m256i *)b[i].qs, q);
-    int sum = hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q),
-                                           _mm256_set1_epi16(1)));
+    int sum = hsum256_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q),
+                                              _mm256_set1_epi16(1)));
     b[i].d = _cvtss_sh(d, 0);
     b[i].s = _cvtss_sh(d * (float)sum, 0);
   }
@@ -209,8 +194,8 @@ static void vec_dot_f32(int n, float *s, const void *vx, const void *vy) {
     for (int k = 0; k < 4; k++)
       acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * k), _mm256_loadu_ps(y + i + 8 * k),
                                acc[k]);
-  float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
-                                    _mm256_add_ps(acc[2], acc[3])));
+  float sum = hsum256_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
+                                       _mm256_add_ps(acc[2], acc[3])));
   for (; i < n; i++)
     sum += x[i] * y[i];
   *s = sum;
@@ -236,8 +221,8 @@ static void vec_dot_f16(int n, float *s, const void *vx, const void *vy) {
   for (; i + 32 <= n; i += 32)
     for (int k = 0; k < 4; k++)
       acc[k] = _mm256_fmadd_ps(load_f16(x + i + 8 * k), load_f16(y + i + 8 * k), acc[k]);
-  float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
-                                    _mm256_add_ps(acc[2], acc[3])));
+  float sum = hsum256_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
+                                       _mm256_add_ps(acc[2], acc[3])));
   for (; i < n; i++)
     sum += F16(x[i]) * F16(y[i]);
   *s = sum;
@@ -252,8 +237,8 @@ static void vec_dot_bf16(int n, float *s, const void *vx, const void *vy) {
   for (; i + 32 <= n; i += 32)
     for (int k = 0; k < 4; k++)
       acc[k] = _mm256_fmadd_ps(load_bf16(x + i + 8 * k), load_bf16(y + i + 8 * k), acc[k]);
-  float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
-                                    _mm256_add_ps(acc[2], acc[3])));
+  float sum = hsum256_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
+                                       _mm256_add_ps(acc[2], acc[3])));
   for (; i < n; i++)
     sum += qora_bf16_to_f32(x[i]) * qora_bf16_to_f32(y[i]);
   *s = sum;
@@ -271,7 +256,7 @@ static void vec_dot_q4_0_q8_0(int n, float *s, const void *vx, const void *vy) {
     __m256 p = _mm256_cvtepi32_ps(dot_ss8(qx, qy));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(F16(x[i].d) * F16(y[i].d)), p, acc);
   }
-  *s = hsum_ps(acc);
+  *s = hsum256_ps(acc);
 }
 
 
@@ -286,7 +271,7 @@ static void vec_dot_q4_1_q8_1(int n, float *s, const void *vx, const void *vy) {
     acc = _mm256_fmadd_ps(_mm256_set1_ps(F16(x[i].d) * F16(y[i].d)), p, acc);
     mins += F16(x[i].m) * F16(y[i].s);
   }
-  *s = hsum_ps(acc) + mins;
+  *s = hsum256_ps(acc) + mins;
 }
 
 
@@ -299,7 +284,7 @@ static void vec_dot_q8_0_q8_0(int n, float *s, const void *vx, const void *vy) {
     __m256 p = _mm256_cvtepi32_ps(dot_ss8(qx, qy));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(F16(x[i].d) * F16(y[i].d)), p, acc);
   }
-  *s = hsum_ps(acc);
+  *s = hsum256_ps(acc);
 }
 
 /* ------------------------------------------------------------------ K blocks */
@@ -309,7 +294,7 @@ static inline int k_minsum(const block_q8_K *y, const uint8_t mn[8]) {
   __m128i m8 = _mm_loadl_epi64((const __m128i *)mn);
   __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));   /* each min twice */
   __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
-  return hsum_epi32(_mm256_madd_epi16(bs, m16));
+  return hsum256_epi32(_mm256_madd_epi16(bs, m16));
 }
 
 
@@ -336,7 +321,7 @@ static void vec_dot_q4_K_q8_K(int n, float *s, const void *vx, const void *vy) {
       __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
       acc = _mm256_add_epi32(acc, k_dot64(lo, hi, y[i].qs + 64 * g, sc[2 * g], sc[2 * g + 1]));
     }
-    sum += qora_k_combine(y[i].d, F16(x[i].d), F16(x[i].dmin), hsum_epi32(acc),
+    sum += qora_k_combine(y[i].d, F16(x[i].d), F16(x[i].dmin), hsum256_epi32(acc),
                           k_minsum(&y[i], mn));
   }
   *s = sum;
@@ -362,7 +347,7 @@ static void vec_dot_q5_K_q8_K(int n, float *s, const void *vx, const void *vy) {
                                    _mm256_slli_epi16(bhi, 4));
       acc = _mm256_add_epi32(acc, k_dot64(lo, hi, y[i].qs + 64 * g, sc[2 * g], sc[2 * g + 1]));
     }
-    sum += qora_k_combine(y[i].d, F16(x[i].d), F16(x[i].dmin), hsum_epi32(acc),
+    sum += qora_k_combine(y[i].d, F16(x[i].d), F16(x[i].dmin), hsum256_epi32(acc),
                           k_minsum(&y[i], mn));
   }
   *s = sum;
@@ -411,7 +396,7 @@ static void vec_dot_q6_K_q8_K(int n, float *s, const void *vx, const void *vy) {
     }
     __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
     __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
-    int sumi = hsum_epi32(acc) - 32 * hsum_epi32(_mm256_madd_epi16(sc16, bs));
+    int sumi = hsum256_epi32(acc) - 32 * hsum256_epi32(_mm256_madd_epi16(sc16, bs));
     sum += y[i].d * F16(x[i].d) * (float)sumi;
   }
   *s = sum;
