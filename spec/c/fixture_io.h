@@ -1,11 +1,12 @@
 /*
-** fixture_io.h: reading the tests' reference files: a whole file, a list of token ids, a run of
-** raw floats. Every function returns NULL (or -1) when the file is missing or short, so that a
-** test can say which fixture it could not read.
+** fixture_io.h: reading the tests' reference files (a whole file, a list of token ids, a run
+** of raw floats) and measuring how far a result is from one. The readers return NULL (or -1)
+** when the file is missing or short, so that a test can say which fixture it could not read.
 */
 #ifndef QORA_FIXTURE_IO_H
 #define QORA_FIXTURE_IO_H
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,28 @@ static inline float *read_floats(const char *path, size_t want) {
   if (f)
     fclose(f);
   return buf;
+}
+
+
+/* How far a result is from its reference, over n values. */
+typedef struct diff {
+  double max, rms;
+  size_t at;                /* index of the largest difference */
+} diff;
+
+static inline diff compare(const float *a, const float *b, size_t n) {
+  diff d = { 0, 0, 0 };
+
+  for (size_t i = 0; i < n; i++) {
+    double e = fabs((double)a[i] - b[i]);
+    if (!(e <= d.max)) {    /* NaN counts as the largest */
+      d.max = isnan(e) ? INFINITY : e;
+      d.at = i;
+    }
+    d.rms += e * e;
+  }
+  d.rms = sqrt(d.rms / (double)(n ? n : 1));
+  return d;
 }
 
 #endif

@@ -72,26 +72,6 @@ static float *run_prompt(qora_model *m, const int32_t *ids, int n, int kv_f32, q
   return out;
 }
 
-typedef struct diff {
-  double max, rms;
-  size_t at;                /* index of the largest difference */
-} diff;
-
-static diff compare(const float *a, const float *b, size_t n) {
-  diff d = { 0, 0, 0 };
-
-  for (size_t i = 0; i < n; i++) {
-    double e = fabs((double)a[i] - b[i]);
-    if (!(e <= d.max)) {    /* NaN counts as the largest */
-      d.max = isnan(e) ? INFINITY : e;
-      d.at = i;
-    }
-    d.rms += e * e;
-  }
-  d.rms = sqrt(d.rms / (double)(n ? n : 1));
-  return d;
-}
-
 /* ------------------------------------------------------------ scratch folders */
 
 static char scratch_dir[64];

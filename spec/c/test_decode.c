@@ -5,7 +5,6 @@
 ** The references are in ../shared/vectors/tiny-smollm3 (see its README); llama.cpp computed
 ** them as one batch, which equals decoding token by token up to rounding.
 */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,21 +51,11 @@ static void check_prompt(qora_model *m, const char *type, const char *prompt) {
               levels[qora_cpu_level()], type, prompt, n)) {
     TAP_DIAG("%s", want ? err.msg : "reference missing");
   } else {
-    double max = 0, ss = 0;
-    size_t worst = 0, total = (size_t)n * n_vocab;
-    for (size_t i = 0; i < total; i++) {
-      double d = fabs((double)got[i] - want[i]);
-      ss += d * d;
-      if (d > max || isnan(d)) {
-        max = isnan(d) ? INFINITY : d;
-        worst = i;
-      }
-    }
-    double rms = sqrt(ss / total);
-    TAP_OK(max <= 0.3 && rms <= 0.05, "[%s] %s %s: decoded logits within 0.30 max / 0.05 rms "
-           "of llama.cpp (max %.4f at position %zu id %zu: want %.4f got %.4f; rms %.5f)",
-           levels[qora_cpu_level()], type, prompt, max, worst / n_vocab, worst % n_vocab,
-           want[worst], got[worst], rms);
+    diff d = compare(want, got, (size_t)n * n_vocab);
+    TAP_OK(d.max <= 0.3 && d.rms <= 0.05, "[%s] %s %s: decoded logits within 0.30 max / 0.05 "
+           "rms of llama.cpp (max %.4f at position %zu id %zu: want %.4f got %.4f; rms %.5f)",
+           levels[qora_cpu_level()], type, prompt, d.max, d.at / n_vocab, d.at % n_vocab,
+           want[d.at], got[d.at], d.rms);
   }
   free(want);
   free(got);

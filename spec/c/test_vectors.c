@@ -3,7 +3,6 @@
 ** of every prompt, through the batch path; and greedy continuations of the F32 file.
 ** The references are in ../shared/vectors/tiny-smollm3 (see its README).
 */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,22 +39,12 @@ static void check_logits(qora_model *m, const char *type, const char *prompt) {
               "%s %s: evaluates %d prompt tokens", type, prompt, n)) {
     TAP_DIAG("%s", err.msg);
   } else {
-    double max = 0, ss = 0;
-    size_t worst = 0, total = (size_t)n * n_vocab;
-    for (size_t i = 0; i < total; i++) {
-      double d = fabs((double)got[i] - want[i]);
-      ss += d * d;
-      if (d > max || isnan(d)) {
-        max = isnan(d) ? INFINITY : d;
-        worst = i;
-      }
-    }
-    double rms = sqrt(ss / total), bmax = is_float_type(type) ? 0.06 : 0.3;
-    double brms = is_float_type(type) ? 0.01 : 0.05;
-    TAP_OK(max <= bmax && rms <= brms, "%s %s: logits within %.2f max / %.2f rms of "
+    diff d = compare(want, got, (size_t)n * n_vocab);
+    double bmax = is_float_type(type) ? 0.06 : 0.3, brms = is_float_type(type) ? 0.01 : 0.05;
+    TAP_OK(d.max <= bmax && d.rms <= brms, "%s %s: logits within %.2f max / %.2f rms of "
            "llama.cpp (max %.4f at position %zu id %zu: want %.4f got %.4f; rms %.5f)",
-           type, prompt, bmax, brms, max, worst / n_vocab, worst % n_vocab, want[worst],
-           got[worst], rms);
+           type, prompt, bmax, brms, d.max, d.at / n_vocab, d.at % n_vocab, want[d.at],
+           got[d.at], d.rms);
   }
   qora_session_free(s);
   free(want);
