@@ -219,17 +219,6 @@ static float row_q8_0(const block_q8_0 *x, int nb, const gemv_pair *pk, const bl
 }
 
 
-/* Q4_K / Q5_K scales and mins, 8 bytes each, from the 12 packed bytes, with 32-bit masks. */
-static inline void k4_scales_mins(const uint8_t *packed, uint64_t *sc, uint64_t *mn) {
-  uint32_t u[3];
-  memcpy(u, packed, sizeof u);
-  uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 6) & 0x03030303) << 4;
-  uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 6) & 0x03030303) << 4;
-  *sc = (u[0] & 0x3f3f3f3f) | (uint64_t)sc_hi << 32;
-  *mn = (u[1] & 0x3f3f3f3f) | (uint64_t)mn_hi << 32;
-}
-
-
 /* int16 lanes 0-15 take scale a of the 8 in s16, lanes 16-31 scale b. */
 static inline __m512i two_of(__m512i s16, int a, int b) {
   __m512i idx = _mm512_inserti64x4(_mm512_set1_epi16((short)a), _mm256_set1_epi16((short)b), 1);
@@ -270,7 +259,7 @@ static float row_q4_K(const block_q4_K *x, int nb, const block_q8_K *y) {
   __m256 accm = _mm256_setzero_ps();
   for (int i = 0; i < nb; i++) {
     uint64_t sc, mn;
-    k4_scales_mins(x[i].scales, &sc, &mn);
+    qora_k4_scales_mins(x[i].scales, &sc, &mn);
     __m512i r0 = _mm512_loadu_si512(x[i].qs), r1 = _mm512_loadu_si512(x[i].qs + 64);
     __m512i q[4] = {_mm512_and_si512(r0, m4), _mm512_and_si512(_mm512_srli_epi16(r0, 4), m4),
                     _mm512_and_si512(r1, m4), _mm512_and_si512(_mm512_srli_epi16(r1, 4), m4)};
@@ -297,7 +286,7 @@ static float row_q5_K(const block_q5_K *x, int nb, const block_q8_K *y) {
   __m256 accm = _mm256_setzero_ps();
   for (int i = 0; i < nb; i++) {
     uint64_t sc, mn;
-    k4_scales_mins(x[i].scales, &sc, &mn);
+    qora_k4_scales_mins(x[i].scales, &sc, &mn);
     __m512i r0 = _mm512_loadu_si512(x[i].qs), r1 = _mm512_loadu_si512(x[i].qs + 64);
     __m512i qh2 = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x[i].qh));
     __m512i q[4] = {_mm512_and_si512(r0, m4), _mm512_and_si512(_mm512_srli_epi16(r0, 4), m4),

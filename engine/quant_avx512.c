@@ -300,18 +300,6 @@ static void vec_dot_q8_0_q8_0(int n, float *s, const void *vx, const void *vy) {
 ** inside a block are exact.
 */
 
-/* Q4_K / Q5_K scales and mins, 8 bytes each, from the 12 packed bytes, with 32-bit masks. */
-static inline void k4_scales_mins(const uint8_t *packed, uint64_t *sc, uint64_t *mn) {
-  uint32_t u[3];
-  memcpy(u, packed, sizeof u);
-  uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
-  uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 6) & 0x03030303) << 4;
-  uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 6) & 0x03030303) << 4;
-  *sc = sc_lo | (uint64_t)sc_hi << 32;
-  *mn = mn_lo | (uint64_t)mn_hi << 32;
-}
-
-
 /* int16 lane l takes element (first + l / per) of the 8 or 16 scales in v. */
 static inline __m512i spread16(__m512i v, int first, int per) {
   __m512i l = _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
@@ -356,7 +344,7 @@ static void vec_dot_q4_K_q8_K(int n, float *s, const void *vx, const void *vy) {
   __m256 accm = _mm256_setzero_ps();
   for (int i = 0; i < n / QK_K; i++) {
     uint64_t sc, mn;
-    k4_scales_mins(x[i].scales, &sc, &mn);
+    qora_k4_scales_mins(x[i].scales, &sc, &mn);
     __m512i q[4];
     for (int g = 0; g < 4; g++) {
       __m256i raw = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * g));
@@ -379,7 +367,7 @@ static void vec_dot_q5_K_q8_K(int n, float *s, const void *vx, const void *vy) {
   __m256 accm = _mm256_setzero_ps();
   for (int i = 0; i < n / QK_K; i++) {
     uint64_t sc, mn;
-    k4_scales_mins(x[i].scales, &sc, &mn);
+    qora_k4_scales_mins(x[i].scales, &sc, &mn);
     __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
     __m512i q[4];
     for (int g = 0; g < 4; g++) {

@@ -5,6 +5,8 @@
 #ifndef QORA_QUANT_KERNELS_H
 #define QORA_QUANT_KERNELS_H
 
+#include <string.h>
+
 #include "quant.h"
 
 /* ------------------------------------------------------------ scalar reference */
@@ -45,6 +47,16 @@ void qora_vec_dot_q6_K_q8_K(int n, float *s, const void *x, const void *y);
 ** 12 bytes (GGML's get_scale_min_k4 layout).
 */
 void qora_k4_scales(const uint8_t *packed, uint8_t sc[8], uint8_t mn[8]);
+
+/* The same 8 scales and 8 mins as the bytes of two words, unpacked with 32-bit masks. */
+static inline void qora_k4_scales_mins(const uint8_t *packed, uint64_t *sc, uint64_t *mn) {
+  uint32_t u[3];
+  memcpy(u, packed, sizeof u);
+  uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 6) & 0x03030303) << 4;
+  uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 6) & 0x03030303) << 4;
+  *sc = (u[0] & 0x3f3f3f3f) | (uint64_t)sc_hi << 32;
+  *mn = (u[1] & 0x3f3f3f3f) | (uint64_t)mn_hi << 32;
+}
 
 /*
 ** One Q4_K / Q5_K block's contribution from exact integer sums: yd * d * sumi minus
