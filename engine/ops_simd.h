@@ -14,6 +14,22 @@ static float row_value(const void *row, int f16, int i) {
 }
 
 
+/*
+** Cached rows KV_AHEAD rows ahead are prefetched: a head's slice of a row is a few lines
+** among the other heads', a stride the hardware prefetchers do not follow well.
+*/
+#define KV_AHEAD 8
+
+static inline void prefetch_row(const void *row, size_t stride, int bytes, int more) {
+  const char *p = (const char *)row + KV_AHEAD * stride;
+
+  if (!more)
+    return;
+  for (int i = 0; i < bytes; i += 64)
+    __builtin_prefetch(p + i);
+}
+
+
 /* Attention: query heads are taken four at a time so each cached row is widened once. */
 static void scores(const void *k, size_t stride, int n, const float *q, int group, int hd,
                    float scale, float *s, int ss, int f16) {
@@ -21,6 +37,7 @@ static void scores(const void *k, size_t stride, int n, const float *q, int grou
 
   for (int j = 0; j < n; j++) {
     const void *row = (const char *)k + j * stride;
+    prefetch_row(row, stride, hd * (f16 ? 2 : 4), j + KV_AHEAD < n);
     for (int h0 = 0; h0 < group; h0 += 4) {
       int nh = group - h0 < 4 ? group - h0 : 4;
       VEC acc[4] = { VZERO(), VZERO(), VZERO(), VZERO() };
@@ -46,6 +63,7 @@ static void accum(const void *v, size_t stride, int n, const float *p, int ps, i
 
   for (int j = 0; j < n; j++) {
     const void *row = (const char *)v + j * stride;
+    prefetch_row(row, stride, hd * (f16 ? 2 : 4), j + KV_AHEAD < n);
     for (int i = 0; i < vec; i += W) {
       VEC vv = f16 ? VLOAD_F16((const qora_f16 *)row + i) : VLOAD((const float *)row + i);
       for (int h = 0; h < group; h++) {
