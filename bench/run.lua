@@ -228,22 +228,28 @@ end
 
 ---------------------------------------------------------------------------- report
 
-local ROW_KEYS = { "file", "ctx", "threads", "load_s", "prompt_tps", "gen_tps", "fill_tps",
-                   "peak_rss_mb", "ceiling_tps", "gen_pct_of_ceiling", "bandwidth_gbs",
-                   "decode_bytes" }
+local ROW_KEYS = { "file", "ctx", "threads", "load_s", "load_raw_s", "prompt_tps", "gen_tps",
+                   "fill_tps", "peak_rss_mb", "weights_kv_mb", "rss_over_mb", "ceiling_tps",
+                   "gen_pct_of_ceiling", "bandwidth_gbs", "decode_bytes" }
 
 -- Merges the implementations' figures for one file and context into one flat record; steps
 -- is the number of timed decode steps after ctx cached tokens.
 local function record(file, ctx, gbs, bytes, by_impl, peers, steps)
   local q = by_impl.qora or {}
   local r = { file = file, ctx = ctx, threads = THREADS, load_s = q.load_s,
-              prompt_tps = q.prompt_tps, gen_tps = q.gen_tps, fill_tps = q.fill_tps,
+              load_raw_s = q.load_raw_s, prompt_tps = q.prompt_tps, gen_tps = q.gen_tps,
+              fill_tps = q.fill_tps,
               peak_rss_mb = q.peak_rss_mb, bandwidth_gbs = gbs }
   if bytes and gbs then
     -- Cached tokens average ctx + steps / 2 over the timed steps.
     r.decode_bytes = math.floor(bytes + KV_BYTES_PER_TOKEN * (ctx + steps / 2))
     r.ceiling_tps = gbs * 1e9 / r.decode_bytes
     if r.gen_tps then r.gen_pct_of_ceiling = 100 * r.gen_tps / r.ceiling_tps end
+  end
+  if bytes and q.peak_rss_mb then
+    -- The issue's memory budget: weights and the cache rows written so far, + 100 MB.
+    r.weights_kv_mb = (bytes + KV_BYTES_PER_TOKEN * (ctx + steps)) / (1 << 20)
+    r.rss_over_mb = q.peak_rss_mb - r.weights_kv_mb
   end
   local keys = { table.unpack(ROW_KEYS) }
   for _, p in ipairs(peers) do
@@ -267,10 +273,11 @@ local function cell(v, fmt)
 end
 
 local function table_row(r, peers)
-  local s = string.format("%-22s %6d %6s %8s %7s %6s %6s %7s", r.file, r.ctx,
-                          cell(r.load_s, "%.2f"), cell(r.prompt_tps, "%.1f"),
-                          cell(r.gen_tps, "%.2f"), cell(r.ceiling_tps, "%.1f"),
-                          cell(r.gen_pct_of_ceiling, "%.0f%%"), cell(r.peak_rss_mb, "%.0f"))
+  local s = string.format("%-22s %6d %6s %6s %8s %7s %6s %6s %7s %5s", r.file, r.ctx,
+                          cell(r.load_s, "%.2f"), cell(r.load_raw_s, "%.2f"),
+                          cell(r.prompt_tps, "%.1f"), cell(r.gen_tps, "%.2f"),
+                          cell(r.ceiling_tps, "%.1f"), cell(r.gen_pct_of_ceiling, "%.0f%%"),
+                          cell(r.peak_rss_mb, "%.0f"), cell(r.rss_over_mb, "%.0f"))
   for _, p in ipairs(peers) do
     s = s .. string.format(" | %7s %6s %5s %5s", cell(r[p .. "_prompt_tps"], "%.1f"),
                            cell(r[p .. "_gen_tps"], "%.2f"),
@@ -280,13 +287,16 @@ local function table_row(r, peers)
 end
 
 local function print_table(records, peers)
-  local head = string.format("%-22s %6s %6s %8s %7s %6s %6s %7s", "file", "ctx", "load_s",
-                             "prompt", "gen", "ceil", "%ceil", "rss_mb")
+  local head = string.format("%-22s %6s %6s %6s %8s %7s %6s %6s %7s %5s", "file", "ctx",
+                             "load_s", "raw_s", "prompt", "gen", "ceil", "%ceil", "rss_mb",
+                             "over")
   for _, p in ipairs(peers) do
     head = head .. string.format(" | %-26s", p .. ": prompt gen  p/x  g/x")
   end
   print(string.format("qora, %d threads; tokens/s; ceiling = bandwidth / bytes read per decode "
                       .. "step; p/x, g/x = qora / peer", THREADS))
+  print("load_s: to a session ready to run, repacking included; raw_s: keeping the stored "
+        .. "layout; over: peak RSS - weights - KV rows written (MB)")
   print(head)
   for _, r in ipairs(records) do print(table_row(r, peers)) end
 end
