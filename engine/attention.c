@@ -53,8 +53,6 @@ static void attend_range(const attn_job *job, const qora_ops *kk, int t, int g,
   const qora_session *s = job->s;
   const qora_model_info *in = &s->m->info;
   int hd = in->head_dim, group = in->n_head / in->n_head_kv, n = j1 - j0;
-  size_t base = ((size_t)job->il * s->n_ctx + j0) * s->kv_row;
-  size_t off = (size_t)g * hd * (s->kv_type == QORA_F32 ? 4 : 2);
   const float *q = s->q + (size_t)t * in->n_head * hd + (size_t)g * group * hd;
   int f32 = s->kv_type == QORA_F32;
 
@@ -65,7 +63,8 @@ static void attend_range(const attn_job *job, const qora_ops *kk, int t, int g,
   }
   if (n <= 0)
     return;
-  (f32 ? kk->scores_f32 : kk->scores_f16)(s->k_cache + base + off, s->kv_row, n, q, group, hd,
+  (f32 ? kk->scores_f32 : kk->scores_f16)(qora_kv_at(s, s->k_cache, job->il, g, j0), s->kv_row,
+                                          n, q, group, hd,
                                           1.0f / sqrtf((float)hd), sc, n);
   for (int h = 0; h < group; h++) {
     float *x = sc + (size_t)h * n, max = x[0];
@@ -74,8 +73,8 @@ static void attend_range(const attn_job *job, const qora_ops *kk, int t, int g,
     part->max[h] = max;
     part->sum[h] = kk->exp_sum(x, n, max);
   }
-  (f32 ? kk->accum_f32 : kk->accum_f16)(s->v_cache + base + off, s->kv_row, n, sc, n, group,
-                                        hd, part->out);
+  (f32 ? kk->accum_f32 : kk->accum_f16)(qora_kv_at(s, s->v_cache, job->il, g, j0), s->kv_row,
+                                        n, sc, n, group, hd, part->out);
 }
 
 

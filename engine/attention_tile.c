@@ -83,19 +83,17 @@ static void load_queries(const qora_session *s, int t0, int g, int rows, tile_me
 /* Keys and values [j0, j0 + nk) of head g, as floats. */
 static void widen_block(const qora_ops *o, const qora_session *s, int il, int g, int j0, int nk,
                         tile_mem *tm) {
-  int hd = s->m->info.head_dim, f32 = s->kv_type == QORA_F32;
-  size_t off = (size_t)g * hd * (f32 ? 4 : 2);
+  int hd = s->m->info.head_dim;
+  const uint8_t *k = qora_kv_at(s, s->k_cache, il, g, j0);
+  const uint8_t *v = qora_kv_at(s, s->v_cache, il, g, j0);
 
-  for (int j = 0; j < nk; j++) {
-    size_t at = ((size_t)il * s->n_ctx + j0 + j) * s->kv_row + off;
-    if (f32) {
-      memcpy(tm->kb + (size_t)j * hd, s->k_cache + at, (size_t)hd * sizeof(float));
-      memcpy(tm->vb + (size_t)j * hd, s->v_cache + at, (size_t)hd * sizeof(float));
-    } else {
-      o->widen_f16((const uint16_t *)(s->k_cache + at), tm->kb + (size_t)j * hd, hd);
-      o->widen_f16((const uint16_t *)(s->v_cache + at), tm->vb + (size_t)j * hd, hd);
-    }
+  if (s->kv_type == QORA_F32) {   /* the block's rows are contiguous */
+    memcpy(tm->kb, k, (size_t)nk * s->kv_row);
+    memcpy(tm->vb, v, (size_t)nk * s->kv_row);
+    return;
   }
+  o->widen_f16((const uint16_t *)k, tm->kb, nk * hd);
+  o->widen_f16((const uint16_t *)v, tm->vb, nk * hd);
 }
 
 

@@ -137,11 +137,6 @@ static void rope_heads(const qora_session *s, float *v, int n_heads, int t) {
 }
 
 
-static void *kv_at(const qora_session *s, uint8_t *cache, int il, int pos) {
-  return cache + ((size_t)il * s->n_ctx + pos) * s->kv_row;
-}
-
-
 static void store_kv(const qora_session *s, const float *src, uint8_t *dst, int n) {
   if (s->kv_type == QORA_F32) {
     memcpy(dst, src, (size_t)n * sizeof *src);
@@ -151,7 +146,7 @@ static void store_kv(const qora_session *s, const float *src, uint8_t *dst, int 
 }
 
 
-/* RoPE on the token's q and k (where the layer uses it), then k and v into the cache. */
+/* RoPE on the token's q and k (where the layer uses it), then each head's k and v cached. */
 static void qk_rope_store_row(const step *st, int t) {
   qora_session *s = st->s;
   const qora_model_info *in = &s->m->info;
@@ -162,8 +157,11 @@ static void qk_rope_store_row(const step *st, int t) {
     rope_heads(s, q, in->n_head, t);
     rope_heads(s, k, in->n_head_kv, t);
   }
-  store_kv(s, k, kv_at(s, s->k_cache, st->il, s->pos + t), nkv);
-  store_kv(s, s->v + (size_t)t * nkv, kv_at(s, s->v_cache, st->il, s->pos + t), nkv);
+  for (int g = 0; g < in->n_head_kv; g++) {
+    size_t at = (size_t)t * nkv + (size_t)g * in->head_dim;
+    store_kv(s, s->k + at, qora_kv_at(s, s->k_cache, st->il, g, s->pos + t), in->head_dim);
+    store_kv(s, s->v + at, qora_kv_at(s, s->v_cache, st->il, g, s->pos + t), in->head_dim);
+  }
 }
 
 

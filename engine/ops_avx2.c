@@ -4,6 +4,13 @@
 
 #include "hsum_x86.h"
 
+/* The sums of four vectors: three horizontal adds, then the halves added. */
+static inline __m128 sum4(__m256 a, __m256 b, __m256 c, __m256 d) {
+  __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+
+  return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+
 /* p * 2^n for integral n in [-126, 127]: n goes straight into the exponent bits. */
 static inline __m256 scale2(__m256 p, __m256 n) {
   __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
@@ -28,6 +35,8 @@ static inline __m256 scale2(__m256 p, __m256 n) {
 #define VMIN(a, b) _mm256_min_ps(a, b)
 #define VROUND(v) _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VSCALE2(p, n) scale2(p, n)
+#define VSUM4(acc, out) _mm_storeu_ps(out, sum4(acc[0], acc[1], acc[2], acc[3]))
+#define ACC_V 2
 #define TILE_KJ 2
 #define TILE_KD 2
 #define INSTALL qora_ops_install_avx2

@@ -2,6 +2,17 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+/* The sums of four vectors: halves added, then three horizontal adds. */
+static inline __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  __m256 a2 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+  __m256 b2 = _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(b, 1));
+  __m256 c2 = _mm256_add_ps(_mm512_castps512_ps256(c), _mm512_extractf32x8_ps(c, 1));
+  __m256 d2 = _mm256_add_ps(_mm512_castps512_ps256(d), _mm512_extractf32x8_ps(d, 1));
+  __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a2, b2), _mm256_hadd_ps(c2, d2));
+
+  return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+
 #define VEC __m512
 #define W 16
 #define VZERO() _mm512_setzero_ps()
@@ -19,6 +30,8 @@
 #define VMIN(a, b) _mm512_min_ps(a, b)
 #define VROUND(v) _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VSCALE2(p, n) _mm512_scalef_ps(p, n)
+#define VSUM4(acc, out) _mm_storeu_ps(out, sum4(acc[0], acc[1], acc[2], acc[3]))
+#define ACC_V 4
 #define TILE_KJ 4
 #define TILE_KD 4
 #define INSTALL qora_ops_install_avx512

@@ -30,10 +30,44 @@ static inline void prefetch_row(const void *row, size_t stride, int bytes, int m
 }
 
 
+/*
+** Scores of four query heads when head_dim is a multiple of W: the four accumulators stay in
+** registers (a loop over a variable number of heads keeps them in memory) and are summed
+** together.
+*/
+static inline __attribute__((always_inline))
+void scores4(const void *k, size_t stride, int n, const float *q, int hd, float scale,
+             float *s, int ss, int f16) {
+  for (int j = 0; j < n; j++) {
+    const void *row = (const char *)k + j * stride;
+    VEC acc[4] = { VZERO(), VZERO(), VZERO(), VZERO() };
+    float dot[4];
+    prefetch_row(row, stride, hd * (f16 ? 2 : 4), j + KV_AHEAD < n);
+    for (int i = 0; i < hd; i += W) {
+      VEC kv = f16 ? VLOAD_F16((const qora_f16 *)row + i) : VLOAD((const float *)row + i);
+      #pragma GCC unroll 4
+      for (int h = 0; h < 4; h++)
+        acc[h] = VFMA(VLOAD(q + h * hd + i), kv, acc[h]);
+    }
+    VSUM4(acc, dot);
+    #pragma GCC unroll 4
+    for (int h = 0; h < 4; h++)
+      s[h * ss + j] = dot[h] * scale;
+  }
+}
+
+
 /* Attention: query heads are taken four at a time so each cached row is widened once. */
-static void scores(const void *k, size_t stride, int n, const float *q, int group, int hd,
-                   float scale, float *s, int ss, int f16) {
+static inline __attribute__((always_inline))
+void scores(const void *k, size_t stride, int n, const float *q, int group, int hd,
+            float scale, float *s, int ss, int f16) {
   int vec = hd / W * W;
+
+  if (group % 4 == 0 && hd % W == 0) {
+    for (int h0 = 0; h0 < group; h0 += 4)
+      scores4(k, stride, n, q + h0 * hd, hd, scale, s + h0 * ss, ss, f16);
+    return;
+  }
 
   for (int j = 0; j < n; j++) {
     const void *row = (const char *)k + j * stride;
@@ -57,9 +91,57 @@ static void scores(const void *k, size_t stride, int n, const float *q, int grou
 }
 
 
-static void accum(const void *v, size_t stride, int n, const float *p, int ps, int group,
-                  int hd, float *out, int f16) {
+/*
+** Values for four query heads when head_dim is a multiple of ACC_V vectors: each pass keeps
+** ACC_V vectors of the four outputs in registers over all n rows, where the general loop below
+** loads and stores them once per row. The additions are the same, in the same order.
+*/
+static inline __attribute__((always_inline))
+void accum4(const void *v, size_t stride, int n, const float *p, int ps, int hd, float *out,
+            int f16) {
+  for (int i0 = 0; i0 < hd; i0 += ACC_V * W) {
+    VEC acc[4][ACC_V];
+    #pragma GCC unroll 4
+    for (int h = 0; h < 4; h++)
+      #pragma GCC unroll 4
+      for (int u = 0; u < ACC_V; u++)
+        acc[h][u] = VLOAD(out + h * hd + i0 + u * W);
+    for (int j = 0; j < n; j++) {
+      const void *row = (const char *)v + j * stride;
+      VEC x[ACC_V];
+      if (i0 == 0)
+        prefetch_row(row, stride, hd * (f16 ? 2 : 4), j + KV_AHEAD < n);
+      #pragma GCC unroll 4
+      for (int u = 0; u < ACC_V; u++)
+        x[u] = f16 ? VLOAD_F16((const qora_f16 *)row + i0 + u * W)
+                   : VLOAD((const float *)row + i0 + u * W);
+      #pragma GCC unroll 4
+      for (int h = 0; h < 4; h++) {
+        VEC b = VSET1(p[h * ps + j]);
+        #pragma GCC unroll 4
+        for (int u = 0; u < ACC_V; u++)
+          acc[h][u] = VFMA(b, x[u], acc[h][u]);
+      }
+    }
+    #pragma GCC unroll 4
+    for (int h = 0; h < 4; h++)
+      #pragma GCC unroll 4
+      for (int u = 0; u < ACC_V; u++)
+        VSTORE(out + h * hd + i0 + u * W, acc[h][u]);
+  }
+}
+
+
+static inline __attribute__((always_inline))
+void accum(const void *v, size_t stride, int n, const float *p, int ps, int group, int hd,
+           float *out, int f16) {
   int vec = hd / W * W;
+
+  if (group % 4 == 0 && hd % (ACC_V * W) == 0) {
+    for (int h0 = 0; h0 < group; h0 += 4)
+      accum4(v, stride, n, p + h0 * ps, ps, hd, out + h0 * hd, f16);
+    return;
+  }
 
   for (int j = 0; j < n; j++) {
     const void *row = (const char *)v + j * stride;

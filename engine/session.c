@@ -45,9 +45,9 @@ static int allocate(qora_session *s) {
   size_t group = (size_t)(in->n_head / in->n_head_kv);
   int ok = 1;
 
-  s->kv_row = nkv * (s->kv_type == QORA_F32 ? 4 : 2);
-  s->k_cache = calloc((size_t)in->n_layer * s->n_ctx, s->kv_row);
-  s->v_cache = calloc((size_t)in->n_layer * s->n_ctx, s->kv_row);
+  s->kv_row = (size_t)in->head_dim * (s->kv_type == QORA_F32 ? 4 : 2);
+  s->k_cache = calloc((size_t)in->n_layer * in->n_head_kv * s->n_ctx, s->kv_row);
+  s->v_cache = calloc((size_t)in->n_layer * in->n_head_kv * s->n_ctx, s->kv_row);
   ok &= s->k_cache != NULL && s->v_cache != NULL;
   s->x = floats(b * in->n_embd, &ok);
   s->xn = floats(b * in->n_embd, &ok);

@@ -13,8 +13,8 @@ struct qora_session {
   int n_batch;
   int kv_type;              /* QORA_F16 or QORA_F32 */
   int pos;                  /* tokens in the cache */
-  size_t kv_row;            /* bytes of one position's keys (or values) in one layer */
-  uint8_t *k_cache;         /* (n_layer, n_ctx, n_head_kv * head_dim) in kv_type */
+  size_t kv_row;            /* bytes of one head's key (or value) at one position */
+  uint8_t *k_cache;         /* (n_layer, n_head_kv, n_ctx, head_dim) in kv_type */
   uint8_t *v_cache;         /* same layout */
   float *x;                 /* (n_batch, n_embd) the residual stream */
   float *xn;                /* (n_batch, n_embd) normalized input of a block */
@@ -32,6 +32,18 @@ struct qora_session {
   int has_logits;
   void *mm_scratch;         /* activations converted for matmul */
 };
+
+/*
+** Head g's row at position pos of layer il. Positions are the inner index so that attention
+** reads each head's keys and values as one sequential run.
+*/
+static inline uint8_t *qora_kv_at(const qora_session *s, uint8_t *cache, int il, int g,
+                                  int pos) {
+  size_t row = ((size_t)il * s->m->info.n_head_kv + g) * s->n_ctx + pos;
+
+  return cache + row * s->kv_row;
+}
+
 
 /* Runs the transformer on ids[0..n) at positions pos.., n <= n_batch. */
 int qora_forward(qora_session *s, const int32_t *ids, int n, float *all_logits, qora_err *err);
