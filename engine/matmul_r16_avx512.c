@@ -30,11 +30,12 @@ static long pf_dist(void) {
 #endif
 
 /*
-** Bytes ahead of the quants being read that the kernels prefetch: the hardware prefetcher
-** stops at 4 KB pages, which small pages put in every run of 4 KB.
+** Bytes ahead of the quants being read that the kernels prefetch, into L2: the hardware
+** prefetcher stops at 4 KB pages, which small pages put in every run of 4 KB. On AMD Zen 4,
+** 2 threads, 8 KB into L2 decodes Q4_0 at 32.5 GB/s, 2 KB into L1 at 26.3.
 */
 #ifndef R16_PREFETCH
-#define R16_PREFETCH 2048
+#define R16_PREFETCH 8192
 #endif
 
 /* Prefetches the lines of [p, p + bytes) R16_PREFETCH ahead; bytes is a multiple of 64. */
@@ -42,7 +43,7 @@ static inline void prefetch_ahead(const uint8_t *p, int bytes) {
   if (R16_PREFETCH == 0)
     return;
   for (int i = 0; i < bytes; i += VEC)
-    _mm_prefetch((const char *)p + R16_PREFETCH + i, _MM_HINT_T0);
+    _mm_prefetch((const char *)p + R16_PREFETCH + i, _MM_HINT_T1);
 }
 
 /* ------------------------------------------------------------------ activation extras */
