@@ -86,6 +86,7 @@ describe("qora.load", function()
     assert.has_error(function() qora.load(S.tiny("f32"), { threads = 2.0 }) end)
     assert.has_error(function() qora.load(S.tiny("f32"), { threads = "2" }) end)
     assert.has_error(function() qora.load(S.tiny("f32"), { progress = "no" }) end)
+    assert.has_error(function() qora.load(S.tiny("f32"), { repack = 0 }) end)
     assert.has_error(function() qora.load(S.tiny("f32"), { threads = 1025 }) end,
                      "bad argument to 'load' (threads must be an integer from 0 to 1024, got "
                      .. "1025)")
@@ -182,6 +183,25 @@ describe("a session", function()
     assert.equal(#ids, s:pos())
     assert.same(ids, s.tokens)
     assert.equal(string.sub(rows, -462 * 4), s.core:logits())
+  end)
+
+  it("decodes token by token as llama.cpp does, weights repacked or not", function()
+    local ids = tiny_prompt()
+    local want = S.read(S.TINY .. "logits/q4_k_m_raw.f32")
+    local row = #want // #ids
+    for _, repack in ipairs({ true, false }) do
+      local s = assert(qora.load(S.tiny("q4_k_m"), { threads = 2, repack = repack })):session()
+      for i, id in ipairs(ids) do
+        s:eval(id)
+        local got = s.core:logits()
+        for k = 1, row // 4 do
+          local at = (i - 1) * row + 4 * k - 3
+          local d = math.abs(string.unpack("<f", got, 4 * k - 3) - string.unpack("<f", want, at))
+          assert(d < 0.3, ("repack %s, position %d, logit %d: off by %g"):format(
+            tostring(repack), i, k, d))
+        end
+      end
+    end
   end)
 
   it("evaluates one id or an array, and rewinds", function()
