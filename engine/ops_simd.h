@@ -15,8 +15,10 @@ static float row_value(const void *row, int f16, int i) {
 
 
 /*
-** Cached rows KV_AHEAD rows ahead are prefetched: a head's slice of a row is a few lines
-** among the other heads', a stride the hardware prefetchers do not follow well.
+** Cached rows KV_AHEAD rows ahead are prefetched. With the cache laid out by position (each
+** head's rows strided among the others') this took 4K decode from 7.6 to 10.6 tokens/s; with
+** head-major rows, one core alone runs as fast without it, two decoding threads a little
+** faster with it (Zen 4).
 */
 #define KV_AHEAD 8
 
