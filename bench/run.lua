@@ -8,7 +8,7 @@
 --   BENCH_THREADS  2
 --   BENCH_VOCAB    (required to make files) the Llama 3 vocabulary GGUF
 --   BENCH_FILES    "q4_0 q4_k_m q8_0"
---   BENCH_LONG     "4096,16384"         long contexts, measured on q4_0 only
+--   BENCH_LONG     "4096,16384"         long contexts, measured on q4_0 only (empty: none)
 --   BENCH_PEERS    "ik_llama llamacpp"  empty: qora alone
 --   PEERS_VENV     .venv-peers
 --   BENCH_PROMPT 512, BENCH_GEN 128, BENCH_STEPS 32   prompt, generated tokens, long-context
@@ -28,7 +28,7 @@ local DIR = env("BENCH_DIR", "models/bench")
 local THREADS = tonumber(env("BENCH_THREADS", "2"))
 local VOCAB = env("BENCH_VOCAB", "")
 local FILES = env("BENCH_FILES", "q4_0 q4_k_m q8_0")
-local LONG = env("BENCH_LONG", "4096,16384")
+local LONG = os.getenv("BENCH_LONG") or "4096,16384"       -- set but empty: none
 local PEERS = os.getenv("BENCH_PEERS") or "ik_llama llamacpp"  -- set but empty: no peer
 local VENV = env("PEERS_VENV", ".venv-peers")
 local LUA = env("LUA", "lua5.4")
@@ -38,6 +38,7 @@ local GEN = tonumber(env("BENCH_GEN", "128"))
 local STEPS = tonumber(env("BENCH_STEPS", "32"))
 local WAIT = tonumber(env("BENCH_WAIT", "0"))
 local START = os.time()
+local failed = 0            -- runs that failed: the exit status says so
 
 local function words(s)
   local out = {}
@@ -210,6 +211,7 @@ local function measure(impl, path, long)
     local obj = decode(l)
     if obj and obj.ctx then out[obj.ctx] = obj end
   end
+  if not ok then failed = failed + 1 end
   say("%-8s %-22s %s in %.0f s%s", impl, path:match("[^/]+$"), ok and "done" or "FAILED",
       clock() - t0, ok and "" or " (see " .. log .. ")")
   return out
@@ -222,7 +224,10 @@ local function lua_overhead(path)
                                       quote(path), THREADS, LUA_STEPS,
                                       quote(DIR .. "/logs/lua_overhead.log")))
   local obj = ok and decode(lines[#lines] or "") or nil
-  if not obj then say("Lua overhead not measured (see %s/logs/lua_overhead.log)", DIR) end
+  if not obj then
+    failed = failed + 1
+    say("Lua overhead not measured (see %s/logs/lua_overhead.log)", DIR)
+  end
   return obj
 end
 
@@ -275,7 +280,7 @@ end
 local function table_row(r, peers)
   local s = string.format("%-22s %6d %6s %6s %8s %7s %6s %6s %7s %5s", r.file, r.ctx,
                           cell(r.load_s, "%.2f"), cell(r.load_raw_s, "%.2f"),
-                          cell(r.prompt_tps, "%.1f"), cell(r.gen_tps, "%.2f"),
+                          cell(r.prompt_tps or r.fill_tps, "%.1f"), cell(r.gen_tps, "%.2f"),
                           cell(r.ceiling_tps, "%.1f"), cell(r.gen_pct_of_ceiling, "%.0f%%"),
                           cell(r.peak_rss_mb, "%.0f"), cell(r.rss_over_mb, "%.0f"))
   for _, p in ipairs(peers) do
@@ -294,7 +299,9 @@ local function print_table(records, peers)
     head = head .. string.format(" | %-26s", p .. ": prompt gen  p/x  g/x")
   end
   print(string.format("qora, %d threads; tokens/s; ceiling = bandwidth / bytes read per decode "
-                      .. "step; p/x, g/x = qora / peer", THREADS))
+                      .. "step%s", THREADS, #peers > 0 and "; p/x, g/x = qora / peer" or ""))
+  print("prompt: 512 tokens in one batch, or on long rows the fill rate up to ctx; gen: "
+        .. "decode steps after ctx cached tokens")
   print("load_s: to a session ready to run, repacking included; raw_s: keeping the stored "
         .. "layout; over: peak RSS - weights - KV rows written (MB)")
   print(head)
@@ -332,13 +339,20 @@ local function main()
   say("whole run: %d s", os.time() - START)
   print_table(records, peers)
   if lo then
-    print(string.format("Lua overhead: %.3f ms per step over a %.1f ms C decode step (%.2f %%)",
-                        lo.lua_overhead_ms or 0, lo.c_step_ms or 0, lo.lua_overhead_pct or 0))
+    print(string.format("Lua overhead: %.3f ms per step over a %.1f ms C decode step (%.2f %%); "
+                        .. "with temperature and top-p sampling %.3f ms (%.2f %%)",
+                        lo.lua_overhead_ms or 0, lo.c_step_ms or 0, lo.lua_overhead_pct or 0,
+                        lo.sampled_overhead_ms or 0, lo.sampled_overhead_pct or 0))
   end
   print()
   for _, l in ipairs(lines) do print(l) end
   if lo then print(encode(lo, { "file", "threads", "c_step_ms", "lua_step_ms",
-                                "lua_overhead_ms", "lua_overhead_pct", "steps" })) end
+                                "lua_overhead_ms", "lua_overhead_pct", "sampled_overhead_ms",
+                                "sampled_overhead_pct", "steps" })) end
+  if failed > 0 then
+    say("%d run(s) failed; see the logs in %s/logs", failed, DIR)
+    os.exit(1)
+  end
 end
 
 main()

@@ -158,7 +158,7 @@ static int merge_error(const tok_spec *sp, uint64_t i, const tok_key *k, const i
 /* Looks up the merges of [base, base + n): the two halves and the joined token. */
 static int add_merge_batch(qora_tokenizer *tk, const tok_spec *sp, uint64_t base, size_t n,
                            qora_err *err) {
-  tok_key keys[3 * (TOK_BATCH / 3)];
+  tok_key keys[3 * (TOK_BATCH / 3)] = {0};   /* gcc -O1 cannot see the loop fill it */
   int32_t ids[3 * (TOK_BATCH / 3)];
   tok_merge e[TOK_BATCH / 3];
 

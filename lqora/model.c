@@ -81,8 +81,8 @@ static int model_load(lua_State *L) {
   lqora_model *lm;
 
   luaL_argcheck(L, strlen(path) == len, 1, "the path contains a NUL byte");
-  luaL_argcheck(L, threads >= 0 && threads <= 1024, 2, "threads must be from 0 (all cores) "
-                "to 1024");
+  luaL_argcheck(L, threads >= 0 && threads <= 256, 2, "threads must be from 0 (all cores) "
+                "to 256");
   opts.n_threads = (int)threads;
   lm = lua_newuserdatauv(L, sizeof *lm, 0);
   memset(lm, 0, sizeof *lm);

@@ -87,9 +87,9 @@ describe("qora.load", function()
     assert.has_error(function() qora.load(S.tiny("f32"), { threads = "2" }) end)
     assert.has_error(function() qora.load(S.tiny("f32"), { progress = "no" }) end)
     assert.has_error(function() qora.load(S.tiny("f32"), { repack = 0 }) end)
-    assert.has_error(function() qora.load(S.tiny("f32"), { threads = 1025 }) end,
-                     "bad argument to 'load' (threads must be an integer from 0 to 1024, got "
-                     .. "1025)")
+    assert.has_error(function() qora.load(S.tiny("f32"), { threads = 257 }) end,
+                     "bad argument to 'load' (threads must be an integer from 0 to 256, got "
+                     .. "257)")
     assert.has_error(function() qora.load("a\0b") end)
     assert.has_error(function() qora.core.load({}) end)
   end)

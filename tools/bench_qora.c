@@ -169,7 +169,7 @@ static int run(const args *a, qora_err *err) {
   load_s = now() - t0;
   n_vocab = qora_model_get_info(m)->n_vocab;
 
-  if (eval_random(s, a->seed + 1, 0, 8, err) < 0 ||      /* warm-up: every weight read once */
+  if (eval_random(s, a->seed + 1, 0, a->prompt < 8 ? a->prompt : 8, err) < 0 ||  /* warm-up */
       qora_session_rewind(s, 0, err) != 0 ||
       (prompt_s = eval_random(s, a->seed, 0, a->prompt, err)) < 0 ||
       (gen_s = generate(s, n_vocab, a->gen, err)) < 0)
@@ -210,7 +210,8 @@ static int parse_ctxs(args *a, const char *list) {
 
   for (a->n_ctxs = 0; *list && a->n_ctxs < MAX_CTXS; list = *end ? end + 1 : end) {
     long c = strtol(list, &end, 10);
-    if (end == list || (*end && *end != ',') || c <= floor || c > (1 << 24))
+    if (end == list || (*end && *end != ',') || (*end == ',' && !end[1]) || c <= floor ||
+        c > (1 << 24))
       return -1;
     a->ctxs[a->n_ctxs++] = (int)c;
     floor = (int)c + a->steps;
@@ -219,20 +220,40 @@ static int parse_ctxs(args *a, const char *list) {
 }
 
 
+/* A whole decimal number in [lo, hi] into *out; -1 (and a message) otherwise. */
+static int parse_int(const char *flag, const char *v, long lo, long hi, int *out) {
+  char *end;
+  long n = strtol(v, &end, 10);
+
+  if (end == v || *end || n < lo || n > hi) {
+    fprintf(stderr, "bench_qora: %s wants a whole number from %ld to %ld, got \"%s\"\n", flag,
+            lo, hi, v);
+    return -1;
+  }
+  *out = (int)n;
+  return 0;
+}
+
+
 static int parse_args(int argc, char **argv, args *a) {
   const char *ctxs = "";
 
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *o = argv[i], *v = argv[i + 1];
-    long n = strtol(v, NULL, 10);
+    char *end;
+    int ok = 0;
     if (strcmp(o, "-m") == 0) a->file = v;
-    else if (strcmp(o, "-t") == 0 && n > 0) a->threads = (int)n;
-    else if (strcmp(o, "-p") == 0 && n > 0) a->prompt = (int)n;
-    else if (strcmp(o, "-n") == 0 && n > 0) a->gen = (int)n;
-    else if (strcmp(o, "-s") == 0 && n > 0) a->steps = (int)n;
-    else if (strcmp(o, "-r") == 0) a->seed = strtoull(v, NULL, 10);
-    else if (strcmp(o, "-c") == 0) ctxs = v;
+    else if (strcmp(o, "-t") == 0) ok = parse_int(o, v, 1, 256, &a->threads);
+    else if (strcmp(o, "-p") == 0) ok = parse_int(o, v, 1, 1 << 22, &a->prompt);
+    else if (strcmp(o, "-n") == 0) ok = parse_int(o, v, 1, 1 << 22, &a->gen);
+    else if (strcmp(o, "-s") == 0) ok = parse_int(o, v, 1, 1 << 22, &a->steps);
+    else if (strcmp(o, "-r") == 0) {
+      a->seed = strtoull(v, &end, 10);
+      ok = end == v || *end ? -1 : 0;
+    } else if (strcmp(o, "-c") == 0) ctxs = v;
     else return -1;
+    if (ok != 0)
+      return -1;
   }
   if (argc % 2 == 0 || a->file == NULL)
     return -1;
@@ -247,7 +268,8 @@ int main(int argc, char **argv) {
   if (parse_args(argc, argv, &a) != 0) {
     fprintf(stderr, "usage: bench_qora -m FILE [-t threads] [-p prompt] [-n gen] "
             "[-c ctx,ctx...] [-s steps] [-r seed]\n(each context above the previous one "
-            "and above prompt + gen)\n");
+            "and above prompt + gen; token ids are random below 128000, so the model needs a "
+            "vocabulary of at least that many)\n");
     return 2;
   }
   if (run(&a, &err) != 0) {

@@ -67,7 +67,7 @@ local FLAGS = {
 local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
 
 -- The engine's limits (engine/session.c, lqora/model.c).
-local MAX_CTX, MAX_THREADS = 1 << 24, 1024
+local MAX_CTX, MAX_THREADS = 1 << 24, 256
 
 local function fail(fmt, ...)
   error({ message = fmt:format(...) })

@@ -34,14 +34,14 @@ M.check_options = check.options
 M.check_integer = check.integer
 
 -- The engine's limits (engine/session.c), checked here for messages that name the option.
-local MAX_CTX, MAX_BATCH, MAX_THREADS = 1 << 24, 1 << 16, 1024
+local MAX_CTX, MAX_BATCH, MAX_THREADS = 1 << 24, 1 << 16, 256
 
 local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
 
 --- Loads a GGUF file, or a Hugging Face checkpoint folder (or its config.json), whose weights
 -- are converted while loading.
 -- @param path string
--- @param opts table|nil { threads = 0 (one per core; at most 1024), quant = "q4_0" | "q8_0" |
+-- @param opts table|nil { threads = 0 (one per core; at most 256), quant = "q4_0" | "q8_0" |
 --   "f16" | "bf16" | "f32" (any case; folders only; default "q4_0"), progress = false (a bar
 --   on stderr while converting, when stderr is a terminal), repack = true (rearrange the
 --   weight matrices once, at load, for faster decoding; false loads a GGUF in a few tens of
