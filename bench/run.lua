@@ -8,7 +8,8 @@
 --   BENCH_THREADS  2
 --   BENCH_VOCAB    (required to make files) the Llama 3 vocabulary GGUF
 --   BENCH_FILES    "q4_0 q4_k_m q8_0"
---   BENCH_LONG     "4096,16384"         long contexts, measured on q4_0 only (empty: none)
+--   BENCH_LONG     "4096,16384"         long contexts (empty: none)
+--   BENCH_LONG_FILES "q4_0"              the files measured at the long contexts
 --   BENCH_PEERS    "ik_llama llamacpp"  empty: qora alone
 --   PEERS_VENV     .venv-peers
 --   BENCH_PROMPT 512, BENCH_GEN 128, BENCH_STEPS 32   prompt, generated tokens, long-context
@@ -29,6 +30,7 @@ local THREADS = tonumber(env("BENCH_THREADS", "2"))
 local VOCAB = env("BENCH_VOCAB", "")
 local FILES = env("BENCH_FILES", "q4_0 q4_k_m q8_0")
 local LONG = os.getenv("BENCH_LONG") or "4096,16384"       -- set but empty: none
+local LONG_FILES = " " .. env("BENCH_LONG_FILES", "q4_0") .. " "
 local PEERS = os.getenv("BENCH_PEERS") or "ik_llama llamacpp"  -- set but empty: no peer
 local VENV = env("PEERS_VENV", ".venv-peers")
 local LUA = env("LUA", "lua5.4")
@@ -318,7 +320,7 @@ local function main()
   local records, lines = {}, {}
   for _, name in ipairs(words(FILES)) do
     local path = DIR .. "/smollm3-3b-" .. name .. ".gguf"
-    local long = name == "q4_0" and LONG ~= "" and LONG or nil
+    local long = LONG_FILES:find(" " .. name .. " ", 1, true) and LONG ~= "" and LONG or nil
     local bytes = tensor_bytes(path)
     local by_ctx, ctxs = {}, {}
     for _, impl in ipairs({ "qora", table.unpack(peers) }) do
