@@ -76,14 +76,9 @@ static inline __m512 byte_ps(__m512i v, int k, int is_signed) {
 /* d * scale and -dmin * min of 8 sub-blocks of 16 rows, from the 12 packed bytes u0 u1 u2. */
 static void scales_k4_from(__m512 d, __m512 dmin, __m512i u0, __m512i u1, __m512i u2, float *s,
                            float *m) {
-  __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f);
-  __m512i m2 = _mm512_set1_epi32(0x03030303);
-  __m512i sc[2] = {_mm512_and_si512(u0, m6),
-                   _mm512_or_si512(_mm512_and_si512(u2, m4), _mm512_slli_epi32(
-                       _mm512_and_si512(_mm512_srli_epi32(u0, 6), m2), 4))};
-  __m512i mn[2] = {_mm512_and_si512(u1, m6),
-                   _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), m4),
-                       _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), m2), 4))};
+  __m512i sc[2], mn[2];
+
+  qora_r16_k4_unpack(u0, u1, u2, sc, mn);
   for (int j = 0; j < 8; j++) {
     _mm512_store_ps(s + j * GEMM_LANES, _mm512_mul_ps(d, byte_ps(sc[j / 4], j % 4, 0)));
     _mm512_store_ps(m + j * GEMM_LANES,

@@ -214,15 +214,8 @@ static inline __attribute__((always_inline))
 __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k, const __m512i ctl[4],
                __m512 f) {
   const __m512i lo4 = _mm512_set1_epi8(0x0f), hi4 = _mm512_set1_epi8((char)0xf0);
-  const __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f);
-  const __m512i m2 = _mm512_set1_epi32(0x03030303);
-  __m512i u0 = vload(q + 32 * VEC), u1 = vload(q + 33 * VEC), u2 = vload(q + 34 * VEC);
-  __m512i sc[2] = {_mm512_and_si512(u0, m6),
-                   _mm512_or_si512(_mm512_and_si512(u2, m4), _mm512_slli_epi32(
-                       _mm512_and_si512(_mm512_srli_epi32(u0, 6), m2), 4))};
-  __m512i mn[2] = {_mm512_and_si512(u1, m6),
-                   _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), m4),
-                       _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), m2), 4))};
+  __m512i sc[2], mn[2];
+  qora_r16_k4_unpack(vload(q + 32 * VEC), vload(q + 33 * VEC), vload(q + 34 * VEC), sc, mn);
   __m512 fl = _mm512_setzero_ps(), fh = _mm512_setzero_ps();
 
 #pragma GCC unroll 4

@@ -66,4 +66,25 @@ void qora_r16_repack(qora_pool *pool, qora_weight *w, void *out);
 struct qora_model;
 void qora_model_repack(struct qora_model *m);
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+/*
+** The 6-bit scales (sc) and mins (mn) of 8 Q4_K sub-blocks of 16 rows, from the 12 packed
+** bytes of each row in lanes u0 u1 u2: byte j of sc[j / 4] lane r is row r's sub-block j.
+*/
+static inline __attribute__((always_inline))
+void qora_r16_k4_unpack(__m512i u0, __m512i u1, __m512i u2, __m512i sc[2], __m512i mn[2]) {
+  const __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f);
+  const __m512i m2 = _mm512_set1_epi32(0x03030303);
+
+  sc[0] = _mm512_and_si512(u0, m6);
+  sc[1] = _mm512_or_si512(_mm512_and_si512(u2, m4),
+                          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 6), m2), 4));
+  mn[0] = _mm512_and_si512(u1, m6);
+  mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), m4),
+                          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), m2), 4));
+}
+#endif
+
 #endif
