@@ -3,8 +3,9 @@
 **
 ** Rows go by groups of 16 and each group is one contiguous run of 16 * row_bytes bytes, its
 ** start aligned to 64 bytes (the last group is padded with zero rows, whose scales are 0).
-** Inside a group, a 64-byte vector holds 4 bytes of each of the 16 rows, row r in 32-bit lane r, so one vpdpbusd with 4
-** broadcast activation bytes advances 16 dot products and no horizontal sum is ever needed.
+** Inside a group, a 64-byte vector holds 4 bytes of each of the 16 rows, row r in 32-bit
+** lane r, so one vpdpbusd with 4 broadcast activation bytes advances 16 dot products and no
+** horizontal sum is ever needed.
 ** Per type, for a group of rows whose blocks are numbered b (32 values) or i (256 values):
 **
 **   Q4_0  quants at 256 b: vector k (0-3), lane r = qs[4k, 4k + 4) of row r (low nibbles are
@@ -60,7 +61,8 @@ void qora_r16_repack(qora_pool *pool, qora_weight *w, void *out);
 /*
 ** Repacks every matrix of a model loaded from a GGUF file whose type has an r16 layout, when
 ** the CPU runs the r16 kernels, into one buffer the model owns. The mapped pages of the
-** stored layout are then released: they stay in the page cache, and the paths that read them (embedding rows, saving) fault them back in.
+** stored layout are then released: they stay in the page cache, and the paths that read
+** them (embedding rows, saving) fault them back in.
 ** Out of memory, the model keeps the stored layout alone; nothing fails.
 */
 struct qora_model;
