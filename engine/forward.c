@@ -16,6 +16,7 @@
 #include "err.h"
 #include "ops.h"
 #include "quant.h"
+#include "repack.h"
 #include "session.h"
 
 /* Below this many tokens a row-wise step runs on the calling thread alone. */
@@ -64,12 +65,27 @@ static void for_rows(const step *st, row_fn fn, int n) {
 
 /* ------------------------------------------------------------------ row steps */
 
+/*
+** A tied table is read back from the LM head's repacked copy when there is one: looking rows
+** up in the stored layout would bring its mapped pages back into memory (the kernel maps 64 KB
+** around each faulting row), up to a second copy of the table after a few thousand tokens.
+*/
 static void embed_row(const step *st, int t) {
-  const qora_weight *e = &st->s->m->tok_embd;
+  const qora_model *m = st->s->m;
+  const qora_weight *e = &m->tok_embd;
+  const qora_type_traits *tt = qora_type_get(e->type);
   int32_t id = ((const int32_t *)st->src)[t];
-  const uint8_t *row = (const uint8_t *)e->data + (size_t)id * e->row_bytes;
+  float *x = st->s->x + (size_t)t * e->cols;
+  _Alignas(64) uint8_t blk[sizeof(block_q6_K)];     /* the largest block with an r16 layout */
 
-  qora_type_get(e->type)->to_float(row, st->s->x + (size_t)t * e->cols, e->cols);
+  if (m->output.r16 == NULL || m->output.data != e->data) {
+    tt->to_float((const uint8_t *)e->data + (size_t)id * e->row_bytes, x, e->cols);
+    return;
+  }
+  for (int64_t b = 0; b < e->cols / tt->blck; b++) {
+    qora_r16_block(&m->output, id, b, blk);
+    tt->to_float(blk, x + b * tt->blck, tt->blck);
+  }
 }
 
 

@@ -151,6 +151,82 @@ void qora_r16_pack(const qora_weight *w, void *out, long g_lo, long g_hi) {
 }
 
 
+/* ------------------------------------------------------------------ one row back */
+
+/* The F16 of lane r at p (2 bytes per row) into a block's field at out. */
+static void unscale(const uint8_t *p, int r, uint8_t *out) {
+  memcpy(out, p + 2 * r, sizeof(qora_f16));
+}
+
+
+/* Q4_0, Q8_0: block b of lane r of the group at q, as stored. */
+static void unpack_32(const qora_weight *w, const uint8_t *q, int r, int64_t b, uint8_t *out) {
+  int q8 = w->type == QORA_Q8_0, nvec = q8 ? 8 : 4;
+  int64_t nb = w->cols / 32;
+
+  unscale(q + (size_t)nb * nvec * VEC + b * 2 * R16_ROWS, r, out);
+  for (int k = 0; k < nvec; k++)
+    for (int j = 0; j < LANE; j++)
+      out[2 + LANE * k + j] = q[(b * nvec + k) * VEC + LANE * r + j] ^ (q8 ? 0x80 : 0);
+}
+
+
+static void unpack_q4_K(const uint8_t *q, int r, int64_t i, uint8_t *out) {
+  const uint8_t *v = q + (size_t)i * R16_ROWS * sizeof(block_q4_K);
+  block_q4_K *b = (block_q4_K *)out;
+
+  for (int c = 0; c < QK_K / 8; c++)
+    memcpy(b->qs + LANE * c, v + c * VEC + LANE * r, LANE);
+  for (int u = 0; u < K_SCALE_SIZE / LANE; u++)
+    memcpy(b->scales + LANE * u, v + (32 + u) * VEC + LANE * r, LANE);
+  unscale(v + 35 * VEC, r, (uint8_t *)&b->d);
+  unscale(v + 35 * VEC + 2 * R16_ROWS, r, (uint8_t *)&b->dmin);
+}
+
+
+/* Puts u (value v of a Q6_K block plus 32) back where q6_u reads it. */
+static void q6_put(block_q6_K *b, int v, int u) {
+  int h = v / 128, rr = v % 128, l = rr % 32, quarter = rr / 32;
+  uint8_t *ql = b->ql + 64 * h + l + 32 * (quarter & 1);
+
+  *ql |= (uint8_t)(quarter & 2 ? (u & 15) << 4 : u & 15);
+  b->qh[32 * h + l] |= (uint8_t)((u >> 4) << (2 * quarter));
+}
+
+
+static void unpack_q6_K(const qora_weight *w, const uint8_t *q, int r, int64_t i, uint8_t *out) {
+  const uint8_t *v = q + (size_t)i * R16_Q6_BLOCK;
+  block_q6_K *b = (block_q6_K *)out;
+
+  memset(b, 0, sizeof *b);
+  for (int s = 0; s < 16; s++) {
+    const uint8_t *l0 = v + 3 * VEC * s + LANE * r, *l1 = l0 + VEC, *h = l0 + 2 * VEC;
+    for (int j = 0; j < LANE; j++) {
+      int u[4] = {(l0[j] & 15) | ((h[j] >> 4) & 3) << 4, (l0[j] >> 4) | (h[j] >> 6) << 4,
+                  (l1[j] & 15) | (h[j] & 3) << 4, (l1[j] >> 4) | ((h[j] >> 2) & 3) << 4};
+      for (int k = 0; k < 4; k++)
+        q6_put(b, 16 * s + 4 * k + j, u[k]);
+    }
+    b->scales[s] = (int8_t)v[16 * 3 * VEC + R16_ROWS * s + r];
+  }
+  unscale(q + (size_t)(w->cols / QK_K) * R16_Q6_BLOCK + i * 2 * R16_ROWS, r, (uint8_t *)&b->d);
+}
+
+
+void qora_r16_block(const qora_weight *w, int64_t row, int64_t b, void *out) {
+  size_t group = qora_r16_group_bytes(w);
+  const uint8_t *q = (const uint8_t *)w->r16 + (size_t)(row / R16_ROWS) * group;
+  int r = (int)(row % R16_ROWS);
+
+  if (w->type == QORA_Q4_K)
+    unpack_q4_K(q, r, b, out);
+  else if (w->type == QORA_Q6_K)
+    unpack_q6_K(w, q, r, b, out);
+  else
+    unpack_32(w, q, r, b, out);
+}
+
+
 typedef struct repack_job {
   const qora_weight *w;
   void *out;

@@ -53,6 +53,13 @@ void qora_r16_pack(const qora_weight *w, void *out, long g_lo, long g_hi);
 void qora_r16_pack_avx512(const qora_weight *w, void *out, long g_lo, long g_hi);
 
 /*
+** Block b of row `row` of w, read back from its r16 layout into out in the stored layout (one
+** block of w's type): the embedding lookup of a tied table reads the repacked copy this way,
+** so the mapped pages of the stored one stay out of memory.
+*/
+void qora_r16_block(const qora_weight *w, int64_t row, int64_t b, void *out);
+
+/*
 ** Repacks w into out (qora_r16_bytes(w) bytes, 64-byte aligned) on the pool's threads and
 ** points w->r16 at it. w->data stays valid: other paths and the saver read it.
 */

@@ -246,6 +246,35 @@ static void test_repack_same(int type, int rows, int cols) {
 }
 
 
+/* Every block read back from the r16 layout is the stored block, byte for byte. */
+static void test_r16_block(int type, int rows, int cols) {
+  size_t row_bytes = qora_row_size(type, cols), bsize = qora_type_get(type)->type_size;
+  int blck = qora_type_get(type)->blck;
+  uint8_t *data = malloc(row_bytes * rows), got[256];
+  rb_weights(type, data, (int64_t)rows * cols);
+  qora_weight w = {type, rows, cols, row_bytes, data, NULL};
+  void *r16 = aligned_alloc(64, qora_r16_bytes(&w));
+  long bad_row = -1, bad_block = -1, bad_byte = -1;
+
+  qora_r16_pack(&w, r16, 0, (rows + R16_ROWS - 1) / R16_ROWS);
+  w.r16 = r16;
+  for (int r = 0; r < rows && bad_row < 0; r++)
+    for (int b = 0; b < cols / blck && bad_row < 0; b++) {
+      const uint8_t *want = data + (size_t)r * row_bytes + (size_t)b * bsize;
+      qora_r16_block(&w, r, b, got);
+      for (size_t k = 0; k < bsize && bad_row < 0; k++)
+        if (got[k] != want[k])
+          bad_row = r, bad_block = b, bad_byte = (long)k;
+    }
+  TAP_OK(bad_row < 0, "%s %dx%d: every block read back from r16 is the stored block",
+         qora_type_name(type), rows, cols);
+  if (bad_row >= 0)
+    TAP_DIAG("row %ld block %ld byte %ld: expected %d, got %d", bad_row, bad_block, bad_byte,
+             data[bad_row * row_bytes + bad_block * bsize + bad_byte], got[bad_byte]);
+  free(data), free(r16);
+}
+
+
 /* Scratch sized for a batch serves every smaller count (the forward pass sizes it once). */
 static void test_scratch_monotonic(void) {
   static const int types[] = {QORA_F16, QORA_Q4_0, QORA_Q4_1, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
@@ -325,6 +354,8 @@ int main(void) {
   test_scratch_monotonic();
   static const int types16[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
   for (size_t i = 0; i < sizeof types16 / sizeof *types16; i++) {
+    test_r16_block(types16[i], 37, 768);
+    test_r16_block(types16[i], 3, 256);
     if (qora_cpu_best() < QORA_CPU_AVX512) {
       (void)TAP_OK(1, "AVX-512 repacker # SKIP this CPU lacks it");
       continue;
