@@ -222,6 +222,8 @@ static void attention_block(step *st) {
 static void ffn_block(step *st) {
   qora_session *s = st->s;
   const qora_layer *l = st->l;
+  int n_embd = s->m->info.n_embd;
+  step part = *st;
 
   st->norm_w = l->ffn_norm;
   st->src = s->x;
@@ -229,9 +231,12 @@ static void ffn_block(step *st) {
   for_rows(st, rmsnorm_row, st->n);
   const qora_weight *gate_up[] = {&l->w_gate, &l->w_up};
   float *const gate_up_out[] = {s->gate, s->up};
-  matmul_n(s, 2, gate_up, s->xn, st->n, gate_up_out);
-  for_rows(st, swiglu_row, st->n);
-  matmul(s, &l->w_down, s->gate, st->n, s->tmp);
+  for (int t0 = 0; t0 < st->n; t0 += s->n_ffn) {
+    part.n = st->n - t0 < s->n_ffn ? st->n - t0 : s->n_ffn;
+    matmul_n(s, 2, gate_up, s->xn + (size_t)t0 * n_embd, part.n, gate_up_out);
+    for_rows(&part, swiglu_row, part.n);
+    matmul(s, &l->w_down, s->gate, part.n, s->tmp + (size_t)t0 * n_embd);
+  }
   st->src = s->tmp;
   st->dst = s->x;
   for_rows(st, add_row, st->n);

@@ -14,7 +14,8 @@
 #define DEFAULT_BATCH 512
 
 
-static size_t max_scratch(const qora_model *m, int n_batch) {
+/* Scratch for the largest product of a batch; the feed-forward ones take n_ffn tokens. */
+static size_t max_scratch(const qora_model *m, int n_batch, int n_ffn) {
   const qora_model_info *in = &m->info;
   size_t best = qora_matmul_scratch(&m->output, n_batch);
 
@@ -23,7 +24,7 @@ static size_t max_scratch(const qora_model *m, int n_batch) {
     const qora_weight *ws[] = { &l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up,
                                 &l->w_down };
     for (size_t i = 0; i < sizeof ws / sizeof *ws; i++) {
-      size_t need = qora_matmul_scratch(ws[i], n_batch);
+      size_t need = qora_matmul_scratch(ws[i], i < 4 ? n_batch : n_ffn);
       best = need > best ? need : best;
     }
   }
@@ -56,14 +57,14 @@ static int allocate(qora_session *s) {
   s->att = floats(b * nq, &ok);
   s->k = floats(b * nkv, &ok);
   s->v = floats(b * nkv, &ok);
-  s->gate = floats(b * in->n_ff, &ok);
-  s->up = floats(b * in->n_ff, &ok);
+  s->gate = floats((size_t)s->n_ffn * in->n_ff, &ok);
+  s->up = floats((size_t)s->n_ffn * in->n_ff, &ok);
   s->cos = floats(b * in->head_dim / 2, &ok);
   s->sin = floats(b * in->head_dim / 2, &ok);
   s->scores = floats(qora_attention_scratch(s->n_ctx, in->n_head_kv, (int)group, in->head_dim,
                                             qora_pool_size(s->m->pool)), &ok);
   s->logits = floats((size_t)in->n_vocab, &ok);
-  s->mm_scratch = malloc(max_scratch(s->m, s->n_batch) + 64);
+  s->mm_scratch = malloc(max_scratch(s->m, s->n_batch, s->n_ffn) + 64);
   return ok && s->mm_scratch != NULL;
 }
 
@@ -97,6 +98,7 @@ qora_session *qora_session_new(qora_model *m, const qora_session_opts *opts, qor
   s->m = m;
   s->n_ctx = o.n_ctx;
   s->n_batch = o.n_batch;
+  s->n_ffn = o.n_batch < QORA_FFN_TOKENS ? o.n_batch : QORA_FFN_TOKENS;
   s->kv_type = o.kv_f32 ? QORA_F32 : QORA_F16;
   if (!allocate(s)) {
     qora_session_free(s);

@@ -7,10 +7,20 @@
 
 #include "model.h"
 
+/*
+** The feed-forward part of a batch runs over at most this many tokens at a time: its two
+** n_ff-wide buffers are the largest of a batch (45 MB for 512 tokens of SmolLM3-3B), and
+** 256 tokens per product keep the tiled kernels as fast as 512 (prompt speed within noise).
+*/
+#ifndef QORA_FFN_TOKENS
+#define QORA_FFN_TOKENS 256
+#endif
+
 struct qora_session {
   qora_model *m;
   int n_ctx;
   int n_batch;
+  int n_ffn;                /* min(n_batch, QORA_FFN_TOKENS) */
   int kv_type;              /* QORA_F16 or QORA_F32 */
   int pos;                  /* tokens in the cache */
   size_t kv_row;            /* bytes of one head's key (or value) at one position */
@@ -22,8 +32,8 @@ struct qora_session {
   float *k;                 /* (n_batch, n_head_kv * head_dim) */
   float *v;                 /* (n_batch, n_head_kv * head_dim) */
   float *att;               /* (n_batch, n_head * head_dim) attention output */
-  float *gate;              /* (n_batch, n_ff) */
-  float *up;                /* (n_batch, n_ff) */
+  float *gate;              /* (n_ffn, n_ff) */
+  float *up;                /* (n_ffn, n_ff) */
   float *tmp;               /* (n_batch, n_embd) a block's output before the residual add */
   float *cos;               /* (n_batch, head_dim / 2) RoPE of the batch's positions */
   float *sin;
