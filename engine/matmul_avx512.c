@@ -289,10 +289,10 @@ static inline __m512 f16x16(const uint8_t *p) {
 static void r16_half_32(whalf *wh, const qora_weight *w, const uint8_t *grp, int64_t b0,
                         int nbc) {
   int q8 = w->type == QORA_Q8_0, nvec = q8 ? 8 : 4;
-  const uint8_t *d = grp + (size_t)(w->cols / 32) * nvec * 64;
+  size_t qb = (size_t)nvec * 64;
 
   for (int u = 0; u < nbc; u++) {
-    const uint8_t *q = grp + (size_t)(b0 + u) * nvec * 64;
+    const uint8_t *q = grp + qora_r16_q_at(b0 + u, qb);
     uint8_t *out = &wh->q[u * 8 * 64];
     for (int k = 0; k < nvec; k++) {
       __m512i v = _mm512_loadu_si512((const void *)(q + k * 64));
@@ -303,7 +303,7 @@ static void r16_half_32(whalf *wh, const qora_weight *w, const uint8_t *grp, int
       _mm512_store_si512(out + k * 64, lo_nibbles(v));         /* values 4k .. 4k + 3 */
       _mm512_store_si512(out + (4 + k) * 64, hi_nibbles(v));   /* values 16 + 4k .. */
     }
-    _mm512_store_ps(&wh->s[u * GEMM_LANES], f16x16(d + (b0 + u) * 2 * R16_ROWS));
+    _mm512_store_ps(&wh->s[u * GEMM_LANES], f16x16(grp + qora_r16_d_at(b0 + u, qb)));
   }
 }
 
@@ -328,14 +328,12 @@ static void r16_half_q4_K(whalf *wh, const uint8_t *grp, int64_t i0, int n) {
 
 
 /* Q6_K: blocks [i0, i0 + n) of a group, as 6-bit values and d * scale per sub-block of 16. */
-static void r16_half_q6_K(whalf *wh, const qora_weight *w, const uint8_t *grp, int64_t i0,
-                          int n) {
+static void r16_half_q6_K(whalf *wh, const uint8_t *grp, int64_t i0, int n) {
   const __m512i lo4 = _mm512_set1_epi8(0x0f), b45 = _mm512_set1_epi8(0x30);
-  const uint8_t *dq = grp + (size_t)(w->cols / QK_K) * R16_Q6_BLOCK;
 
   for (int u = 0; u < n; u++) {
-    const uint8_t *q = grp + (size_t)(i0 + u) * R16_Q6_BLOCK;
-    __m512 d = f16x16(dq + (i0 + u) * 2 * R16_ROWS);
+    const uint8_t *q = grp + qora_r16_q_at(i0 + u, R16_Q6_BLOCK);
+    __m512 d = f16x16(grp + qora_r16_d_at(i0 + u, R16_Q6_BLOCK));
     for (int s = 0; s < 16; s++) {
       __m512i l0 = _mm512_loadu_si512((const void *)(q + 3 * s * 64));
       __m512i l1 = _mm512_loadu_si512((const void *)(q + (3 * s + 1) * 64));
@@ -364,7 +362,7 @@ static void r16_half(whalf *wh, const qora_weight *w, long r0, int64_t c0, int64
   if (w->type == QORA_Q4_K)
     r16_half_q4_K(wh, grp, c0 / QK_K, (int)(cc / QK_K));
   else if (w->type == QORA_Q6_K)
-    r16_half_q6_K(wh, w, grp, c0 / QK_K, (int)(cc / QK_K));
+    r16_half_q6_K(wh, grp, c0 / QK_K, (int)(cc / QK_K));
   else
     r16_half_32(wh, w, grp, c0 / 32, (int)(cc / 32));
 }

@@ -16,36 +16,6 @@
 
 #define VEC 64
 
-#ifdef R16_TUNE
-#include <stdlib.h>
-static long pf_dist(void) {
-  static long d = -1;
-  if (d < 0) {
-    const char *e = getenv("QORA_PF");
-    d = e ? atol(e) : 0;
-  }
-  return d;
-}
-#define R16_PREFETCH pf_dist()
-#endif
-
-/*
-** Bytes ahead of the quants being read that the kernels prefetch, into L2: the hardware
-** prefetcher stops at 4 KB pages, which small pages put in every run of 4 KB. On AMD Zen 4,
-** 2 threads, 8 KB into L2 decodes Q4_0 at 32.5 GB/s, 2 KB into L1 at 26.3.
-*/
-#ifndef R16_PREFETCH
-#define R16_PREFETCH 8192
-#endif
-
-/* Prefetches the lines of [p, p + bytes) R16_PREFETCH ahead; bytes is a multiple of 64. */
-static inline void prefetch_ahead(const uint8_t *p, int bytes) {
-  if (R16_PREFETCH == 0)
-    return;
-  for (int i = 0; i < bytes; i += VEC)
-    _mm_prefetch((const char *)p + R16_PREFETCH + i, _MM_HINT_T1);
-}
-
 /* ------------------------------------------------------------------ activation extras */
 
 /* Q4_0, Q8_0: neg[nb] = -off * sum of the block's quants, then dy[nb]. */
@@ -107,40 +77,12 @@ static inline __m512 f16x16(const uint8_t *p) {
 }
 
 
-/*
-** A group's blocks can be read as R16_STREAMS runs side by side (block i of each run in turn).
-** One run is best on AMD Zen 4 (2 threads, Q4_K decode 19 GB/s with two runs, 33 with one);
-** two runs were a few percent better on Intel Sapphire Rapids.
-*/
-#ifndef R16_STREAMS
-#define R16_STREAMS 1
-#endif
-
-/*
-** Runs body for the blocks b of [0, nb) in the order they are read, as R16_STREAMS runs side
-** by side, then the few left over; s is the run (0 for those), to pick an accumulator.
-*/
-#define FOR_BLOCKS(nb, b, s, body) do { \
-    int64_t per_ = (nb) / R16_STREAMS, b; \
-    int s; \
-    for (int64_t i_ = 0; i_ < per_; i_++) \
-      for (s = 0; s < R16_STREAMS; s++) { \
-        b = s * per_ + i_; \
-        body; \
-      } \
-    for (b = per_ * R16_STREAMS, s = 0; b < (nb); b++) { \
-      body; \
-    } \
-  } while (0)
-
-
 /* One Q4_0 block of 16 rows added to f. */
 static inline __m512 blk_q4_0(const uint8_t *q, const uint8_t *d, const block_q8_0 *y,
                               int32_t neg, float dy, __m512 f) {
   const __m512i lo4 = _mm512_set1_epi8(0x0f), hi4 = _mm512_set1_epi8((char)0xf0);
   __m512i lo = _mm512_set1_epi32(neg), hi = _mm512_setzero_si512();
 
-  prefetch_ahead(q, 4 * VEC);
 #pragma GCC unroll 4
   for (int k = 0; k < 4; k++) {
     __m512i v = vload(q + k * VEC);
@@ -154,17 +96,13 @@ static inline __m512 blk_q4_0(const uint8_t *q, const uint8_t *d, const block_q8
 
 
 /* One group of Q4_0 rows against one token: 16 dot products. */
-static __m512 group_q4_0(const uint8_t *q, const uint8_t *d, int64_t nb, const block_q8_0 *y,
-                         const int32_t *neg, const float *dy) {
-  __m512 f[R16_STREAMS] = {0};
-  FOR_BLOCKS(nb, b, s, {
-    if (b % 2 == 0)
-      prefetch_ahead(d + b * 2 * R16_ROWS, VEC);
-    f[s] = blk_q4_0(q + b * 4 * VEC, d + b * 2 * R16_ROWS, &y[b], neg[b], dy[b], f[s]);
-  });
-  for (int s = 1; s < R16_STREAMS; s++)
-    f[0] = _mm512_add_ps(f[0], f[s]);
-  return f[0];
+static __m512 group_q4_0(const uint8_t *q, int64_t nb, const block_q8_0 *y, const int32_t *neg,
+                         const float *dy) {
+  __m512 f = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++)
+    f = blk_q4_0(q + qora_r16_q_at(b, 4 * VEC), q + qora_r16_d_at(b, 4 * VEC), &y[b], neg[b],
+                 dy[b], f);
+  return f;
 }
 
 
@@ -173,7 +111,6 @@ static inline __m512 blk_q8_0(const uint8_t *q, const uint8_t *d, const block_q8
                               int32_t neg, float dy, __m512 f) {
   __m512i a0 = _mm512_set1_epi32(neg), a1 = _mm512_setzero_si512();
 
-  prefetch_ahead(q, 8 * VEC);
 #pragma GCC unroll 4
   for (int k = 0; k < 8; k += 2) {
     a0 = _mm512_dpbusd_epi32(a0, vload(q + k * VEC), bcast4(y->qs + 4 * k));
@@ -184,17 +121,13 @@ static inline __m512 blk_q8_0(const uint8_t *q, const uint8_t *d, const block_q8
 }
 
 
-static __m512 group_q8_0(const uint8_t *q, const uint8_t *d, int64_t nb, const block_q8_0 *y,
-                         const int32_t *neg, const float *dy) {
-  __m512 f[R16_STREAMS] = {0};
-  FOR_BLOCKS(nb, b, s, {
-    if (b % 2 == 0)
-      prefetch_ahead(d + b * 2 * R16_ROWS, VEC);
-    f[s] = blk_q8_0(q + b * 8 * VEC, d + b * 2 * R16_ROWS, &y[b], neg[b], dy[b], f[s]);
-  });
-  for (int s = 1; s < R16_STREAMS; s++)
-    f[0] = _mm512_add_ps(f[0], f[s]);
-  return f[0];
+static __m512 group_q8_0(const uint8_t *q, int64_t nb, const block_q8_0 *y, const int32_t *neg,
+                         const float *dy) {
+  __m512 f = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++)
+    f = blk_q8_0(q + qora_r16_q_at(b, 8 * VEC), q + qora_r16_d_at(b, 8 * VEC), &y[b], neg[b],
+                 dy[b], f);
+  return f;
 }
 
 
@@ -248,15 +181,10 @@ __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k, const __m
 
 static __m512 group_q4_K(const uint8_t *q, int64_t nb, const block_q8_K *y, const r16_k4 *k) {
   __m512i ctl[4] = {byte_ctl(0), byte_ctl(1), byte_ctl(2), byte_ctl(3)};
-  __m512 f[R16_STREAMS] = {0};
-  FOR_BLOCKS(nb, i, s, {
-    const uint8_t *b = q + i * R16_ROWS * sizeof(block_q4_K);
-    prefetch_ahead(b, R16_ROWS * sizeof(block_q4_K));
-    f[s] = sb_q4_K(b, &y[i], &k[i], ctl, f[s]);
-  });
-  for (int s = 1; s < R16_STREAMS; s++)
-    f[0] = _mm512_add_ps(f[0], f[s]);
-  return f[0];
+  __m512 f = _mm512_setzero_ps();
+  for (int64_t i = 0; i < nb; i++)
+    f = sb_q4_K(q + i * R16_ROWS * sizeof(block_q4_K), &y[i], &k[i], ctl, f);
+  return f;
 }
 
 
@@ -293,18 +221,12 @@ static inline __m512 sb_q6_K(const uint8_t *q, const block_q8_K *y, const r16_k6
 
 
 static __m512 group_q6_K(const uint8_t *q, int64_t nb, const block_q8_K *y, const r16_k6 *k) {
-  const uint8_t *d = q + nb * R16_Q6_BLOCK;
-  __m512 f[R16_STREAMS] = {0};
-  FOR_BLOCKS(nb, i, s, {
-    prefetch_ahead(q + i * R16_Q6_BLOCK, R16_Q6_BLOCK);
-    if (i % 2 == 0)
-      prefetch_ahead(d + i * 2 * R16_ROWS, VEC);
-    __m512 ds = _mm512_mul_ps(f16x16(d + i * 2 * R16_ROWS), _mm512_set1_ps(k[i].d));
-    f[s] = _mm512_fmadd_ps(sb_q6_K(q + i * R16_Q6_BLOCK, &y[i], &k[i]), ds, f[s]);
-  });
-  for (int s = 1; s < R16_STREAMS; s++)
-    f[0] = _mm512_add_ps(f[0], f[s]);
-  return f[0];
+  __m512 f = _mm512_setzero_ps();
+  for (int64_t i = 0; i < nb; i++) {
+    __m512 ds = _mm512_mul_ps(f16x16(q + qora_r16_d_at(i, R16_Q6_BLOCK)), _mm512_set1_ps(k[i].d));
+    f = _mm512_fmadd_ps(sb_q6_K(q + qora_r16_q_at(i, R16_Q6_BLOCK), &y[i], &k[i]), ds, f);
+  }
+  return f;
 }
 
 
@@ -314,11 +236,11 @@ static __m512 group_dot(const qora_weight *w, long g, const char *extra, const c
 
   switch (w->type) {
   case QORA_Q4_0: case QORA_Q8_0: {
-    int64_t nb = w->cols / 32, qb = w->type == QORA_Q4_0 ? 4 * VEC : 8 * VEC;
+    int64_t nb = w->cols / 32;
     const int32_t *neg = (const int32_t *)extra;
     const float *dy = (const float *)(neg + nb);
-    return w->type == QORA_Q4_0 ? group_q4_0(q, q + nb * qb, nb, (const void *)q8, neg, dy)
-                                : group_q8_0(q, q + nb * qb, nb, (const void *)q8, neg, dy);
+    return w->type == QORA_Q4_0 ? group_q4_0(q, nb, (const void *)q8, neg, dy)
+                                : group_q8_0(q, nb, (const void *)q8, neg, dy);
   }
   case QORA_Q4_K:
     return group_q4_K(q, w->cols / QK_K, (const void *)q8, (const void *)extra);

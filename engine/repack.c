@@ -61,15 +61,18 @@ static void pack_32(const qora_weight *w, long g, uint8_t *out) {
   int q8 = w->type == QORA_Q8_0;
   size_t bsize = q8 ? sizeof(block_q8_0) : sizeof(block_q4_0);
   int nvec = q8 ? 8 : 4;
+  size_t qb = (size_t)nvec * VEC;
   int64_t nb = w->cols / 32;
-  uint8_t *d = out + (size_t)nb * nvec * VEC;
 
   group_rows(w, g, row);
   for (int64_t b = 0; b < nb; b++) {
     for (int k = 0; k < nvec; k++)
-      lanes(row, (size_t)b * bsize + 2 + LANE * k, q8 ? 0x80 : 0, out + (b * nvec + k) * VEC);
-    scales_f16(row, (size_t)b * bsize, d + b * 2 * R16_ROWS);
+      lanes(row, (size_t)b * bsize + 2 + LANE * k, q8 ? 0x80 : 0,
+            out + qora_r16_q_at(b, qb) + k * VEC);
+    scales_f16(row, (size_t)b * bsize, out + qora_r16_d_at(b, qb));
   }
+  if (nb % 2)
+    memset(out + qora_r16_d_at(nb - 1, qb) + 2 * R16_ROWS, 0, 2 * R16_ROWS);
 }
 
 
@@ -113,11 +116,12 @@ static void q6_lane(const uint8_t *blk, int s, int j, uint8_t *l0, uint8_t *l1, 
 static void pack_q6_K(const qora_weight *w, long g, uint8_t *out) {
   const uint8_t *row[R16_ROWS];
   int64_t nb = w->cols / QK_K;
-  uint8_t *d = out + (size_t)nb * R16_Q6_BLOCK;
+  uint8_t *grp = out;
 
   group_rows(w, g, row);
-  for (int64_t i = 0; i < nb; i++, out += R16_Q6_BLOCK) {
+  for (int64_t i = 0; i < nb; i++) {
     size_t at = (size_t)i * sizeof(block_q6_K);
+    out = grp + qora_r16_q_at(i, R16_Q6_BLOCK);
     for (int r = 0; r < R16_ROWS; r++) {
       const uint8_t *blk = row[r] ? row[r] + at : NULL;
       for (int s = 0; s < 16; s++) {
@@ -131,8 +135,10 @@ static void pack_q6_K(const qora_weight *w, long g, uint8_t *out) {
             blk ? (uint8_t)((const block_q6_K *)blk)->scales[s] : 0;
       }
     }
-    scales_f16(row, at + offsetof(block_q6_K, d), d + i * 2 * R16_ROWS);
+    scales_f16(row, at + offsetof(block_q6_K, d), grp + qora_r16_d_at(i, R16_Q6_BLOCK));
   }
+  if (nb % 2)
+    memset(grp + qora_r16_d_at(nb - 1, R16_Q6_BLOCK) + 2 * R16_ROWS, 0, 2 * R16_ROWS);
 }
 
 
@@ -162,12 +168,13 @@ static void unscale(const uint8_t *p, int r, uint8_t *out) {
 /* Q4_0, Q8_0: block b of lane r of the group at q, as stored. */
 static void unpack_32(const qora_weight *w, const uint8_t *q, int r, int64_t b, uint8_t *out) {
   int q8 = w->type == QORA_Q8_0, nvec = q8 ? 8 : 4;
-  int64_t nb = w->cols / 32;
+  size_t qb = (size_t)nvec * VEC;
+  const uint8_t *v = q + qora_r16_q_at(b, qb);
 
-  unscale(q + (size_t)nb * nvec * VEC + b * 2 * R16_ROWS, r, out);
+  unscale(q + qora_r16_d_at(b, qb), r, out);
   for (int k = 0; k < nvec; k++)
     for (int j = 0; j < LANE; j++)
-      out[2 + LANE * k + j] = q[(b * nvec + k) * VEC + LANE * r + j] ^ (q8 ? 0x80 : 0);
+      out[2 + LANE * k + j] = v[k * VEC + LANE * r + j] ^ (q8 ? 0x80 : 0);
 }
 
 
@@ -194,8 +201,8 @@ static void q6_put(block_q6_K *b, int v, int u) {
 }
 
 
-static void unpack_q6_K(const qora_weight *w, const uint8_t *q, int r, int64_t i, uint8_t *out) {
-  const uint8_t *v = q + (size_t)i * R16_Q6_BLOCK;
+static void unpack_q6_K(const uint8_t *q, int r, int64_t i, uint8_t *out) {
+  const uint8_t *v = q + qora_r16_q_at(i, R16_Q6_BLOCK);
   block_q6_K *b = (block_q6_K *)out;
 
   memset(b, 0, sizeof *b);
@@ -209,7 +216,7 @@ static void unpack_q6_K(const qora_weight *w, const uint8_t *q, int r, int64_t i
     }
     b->scales[s] = (int8_t)v[16 * 3 * VEC + R16_ROWS * s + r];
   }
-  unscale(q + (size_t)(w->cols / QK_K) * R16_Q6_BLOCK + i * 2 * R16_ROWS, r, (uint8_t *)&b->d);
+  unscale(q + qora_r16_d_at(i, R16_Q6_BLOCK), r, (uint8_t *)&b->d);
 }
 
 
@@ -221,7 +228,7 @@ void qora_r16_block(const qora_weight *w, int64_t row, int64_t b, void *out) {
   if (w->type == QORA_Q4_K)
     unpack_q4_K(q, r, b, out);
   else if (w->type == QORA_Q6_K)
-    unpack_q6_K(w, q, r, b, out);
+    unpack_q6_K(q, r, b, out);
   else
     unpack_32(w, q, r, b, out);
 }
@@ -264,7 +271,8 @@ void qora_r16_repack(qora_pool *pool, qora_weight *w, void *out) {
 /*
 ** Small pages on purpose: fresh huge pages cost this project's VM 3 to 20 s per model to
 ** fault in (the host gives them back), against 0.5 s for small ones, and decode on 2 threads
-** was no faster on them; the kernels prefetch across small pages' ends.
+** was no faster on them (the kernels' one sequential run per group keeps the hardware
+** prefetcher ahead across small pages' ends).
 */
 #define BUF_ALIGN 4096
 

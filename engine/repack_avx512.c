@@ -7,6 +7,7 @@
 
 #include <immintrin.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "quant.h"
 #include "repack.h"
@@ -55,15 +56,17 @@ static void pack_32(const qora_weight *w, long g, uint8_t *out) {
   int q8 = w->type == QORA_Q8_0, nvec = q8 ? 8 : 4;
   size_t bsize = q8 ? sizeof(block_q8_0) : sizeof(block_q4_0);
   int64_t nb = w->cols / 32;
+  size_t qb = (size_t)nvec * VEC;
   __m512i flip = _mm512_set1_epi8(q8 ? (char)0x80 : 0);
-  uint8_t *d = out + (size_t)nb * nvec * VEC;
 
   for (int64_t b = 0; b < nb; b++) {
     for (int k = 0; k < nvec; k++)
-      put(out + (b * nvec + k) * VEC,
+      put(out + qora_r16_q_at(b, qb) + k * VEC,
           _mm512_maskz_xor_epi32(r.live, field(&r, (size_t)b * bsize + 2 + 4 * k), flip));
-    put_f16(d + b * 2 * R16_ROWS, &r, (size_t)b * bsize);
+    put_f16(out + qora_r16_d_at(b, qb), &r, (size_t)b * bsize);
   }
+  if (nb % 2)
+    memset(out + qora_r16_d_at(nb - 1, qb) + 2 * R16_ROWS, 0, 2 * R16_ROWS);
 }
 
 
@@ -110,10 +113,11 @@ static void pack_q6_sub(const rows16 *r, size_t at, int s, uint8_t *out) {
 static void pack_q6_K(const qora_weight *w, long g, uint8_t *out) {
   rows16 r = group_rows(w, g);
   int64_t nb = w->cols / QK_K;
-  uint8_t *d = out + (size_t)nb * R16_Q6_BLOCK;
+  uint8_t *grp = out;
 
-  for (int64_t i = 0; i < nb; i++, out += R16_Q6_BLOCK) {
+  for (int64_t i = 0; i < nb; i++) {
     size_t at = (size_t)i * sizeof(block_q6_K);
+    out = grp + qora_r16_q_at(i, R16_Q6_BLOCK);
     for (int s = 0; s < 16; s++)
       pack_q6_sub(&r, at, s, out + 3 * VEC * s);
     for (int c = 0; c < 4; c++) {
@@ -124,9 +128,11 @@ static void pack_q6_K(const qora_weight *w, long g, uint8_t *out) {
     }
     /* d is the block's last 2 bytes: read the 4 ending there, not past the tensor */
     __m512i dd = field(&r, at + offsetof(block_q6_K, d) - 2);
-    _mm256_storeu_si256((__m256i *)(d + i * 2 * R16_ROWS),
+    _mm256_storeu_si256((__m256i *)(grp + qora_r16_d_at(i, R16_Q6_BLOCK)),
                         _mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
   }
+  if (nb % 2)
+    memset(grp + qora_r16_d_at(nb - 1, R16_Q6_BLOCK) + 2 * R16_ROWS, 0, 2 * R16_ROWS);
 }
 
 
