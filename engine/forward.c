@@ -231,8 +231,10 @@ static void ffn_block(step *st) {
   for_rows(st, rmsnorm_row, st->n);
   const qora_weight *gate_up[] = {&l->w_gate, &l->w_up};
   float *const gate_up_out[] = {s->gate, s->up};
-  for (int t0 = 0; t0 < st->n; t0 += s->n_ffn) {
-    part.n = st->n - t0 < s->n_ffn ? st->n - t0 : s->n_ffn;
+  /* equal parts: a tail of a few tokens would take the decode kernels, which round otherwise */
+  int parts = (st->n + s->n_ffn - 1) / s->n_ffn, per = (st->n + parts - 1) / parts;
+  for (int t0 = 0; t0 < st->n; t0 += per) {
+    part.n = st->n - t0 < per ? st->n - t0 : per;
     matmul_n(s, 2, gate_up, s->xn + (size_t)t0 * n_embd, part.n, gate_up_out);
     for_rows(&part, swiglu_row, part.n);
     matmul(s, &l->w_down, s->gate, part.n, s->tmp + (size_t)t0 * n_embd);
