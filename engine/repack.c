@@ -292,6 +292,15 @@ static int model_weights(qora_model *m, qora_weight **out) {
 
 #define SLICE_BYTES (32u << 20)      /* stored bytes repacked between two releases */
 
+/* Drops the map's pages that hold any of [p, p + n): every other byte there is repacked. */
+static void release_around(const void *p, size_t n) {
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t lo = (uintptr_t)p & ~(page - 1);
+  uintptr_t hi = ((uintptr_t)p + n + page - 1) & ~(page - 1);
+  madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+
 /* Drops the map's pages that lie wholly inside [p, p + n). */
 static void release(const void *p, size_t n) {
   uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
@@ -322,6 +331,33 @@ static void repack_sliced(qora_pool *pool, qora_weight *w, void *out, int drop) 
 }
 
 
+/*
+** Copies a norm vector (n floats) out of the map and drops its pages there. Read at every
+** step, the map's copies kept their pages in memory, and the page cache may hold the file in
+** 2 MB folios, which a fault maps whole: up to 60 MB for the 73 vectors of SmolLM3-3B.
+*/
+static const float *own_norm(qora_model *m, const float *v, int n) {
+  float *c = qora_model_own(m, malloc((size_t)n * sizeof *c));
+
+  if (c == NULL)
+    return v;
+  memcpy(c, v, (size_t)n * sizeof *c);
+  release_around(v, (size_t)n * sizeof *c);
+  return c;
+}
+
+
+static void own_norms(qora_model *m) {
+  int n = m->info.n_embd;
+
+  for (int il = 0; il < m->info.n_layer; il++) {
+    m->layers[il].attn_norm = own_norm(m, m->layers[il].attn_norm, n);
+    m->layers[il].ffn_norm = own_norm(m, m->layers[il].ffn_norm, n);
+  }
+  m->output_norm = own_norm(m, m->output_norm, n);
+}
+
+
 void qora_model_repack(qora_model *m) {
   int n_max = m->info.n_layer * 7 + 1, n;
   qora_weight **ws = malloc((size_t)n_max * sizeof *ws);
@@ -348,4 +384,6 @@ void qora_model_repack(qora_model *m) {
     buf += bytes;
   }
   free(ws);
+  if (m->gguf->owns_map)
+    own_norms(m);
 }
