@@ -95,17 +95,6 @@ static inline __m512 blk_q4_0(const uint8_t *q, const uint8_t *d, const block_q8
 }
 
 
-/* One group of Q4_0 rows against one token: 16 dot products. */
-static __m512 group_q4_0(const uint8_t *q, int64_t nb, const block_q8_0 *y, const int32_t *neg,
-                         const float *dy) {
-  __m512 f = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; b++)
-    f = blk_q4_0(q + qora_r16_q_at(b, 4 * VEC), q + qora_r16_d_at(b, 4 * VEC), &y[b], neg[b],
-                 dy[b], f);
-  return f;
-}
-
-
 /* One Q8_0 block of 16 rows added to f. */
 static inline __m512 blk_q8_0(const uint8_t *q, const uint8_t *d, const block_q8_0 *y,
                               int32_t neg, float dy, __m512 f) {
@@ -121,12 +110,20 @@ static inline __m512 blk_q8_0(const uint8_t *q, const uint8_t *d, const block_q8
 }
 
 
-static __m512 group_q8_0(const uint8_t *q, int64_t nb, const block_q8_0 *y, const int32_t *neg,
-                         const float *dy) {
+/*
+** One group of Q4_0 (q8 = 0) or Q8_0 (q8 = 1) rows against one token: 16 dot products. Always
+** inlined with a constant q8, so each type gets its own loop with no test inside.
+*/
+static inline __attribute__((always_inline))
+__m512 group_32(const uint8_t *q, int64_t nb, const block_q8_0 *y, const int32_t *neg,
+                const float *dy, int q8) {
+  size_t qb = q8 ? 8 * VEC : 4 * VEC;
   __m512 f = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; b++)
-    f = blk_q8_0(q + qora_r16_q_at(b, 8 * VEC), q + qora_r16_d_at(b, 8 * VEC), &y[b], neg[b],
-                 dy[b], f);
+
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t *v = q + qora_r16_q_at(b, qb), *d = q + qora_r16_d_at(b, qb);
+    f = q8 ? blk_q8_0(v, d, &y[b], neg[b], dy[b], f) : blk_q4_0(v, d, &y[b], neg[b], dy[b], f);
+  }
   return f;
 }
 
@@ -239,8 +236,8 @@ static __m512 group_dot(const qora_weight *w, long g, const char *extra, const c
     int64_t nb = w->cols / 32;
     const int32_t *neg = (const int32_t *)extra;
     const float *dy = (const float *)(neg + nb);
-    return w->type == QORA_Q4_0 ? group_q4_0(q, nb, (const void *)q8, neg, dy)
-                                : group_q8_0(q, nb, (const void *)q8, neg, dy);
+    return w->type == QORA_Q4_0 ? group_32(q, nb, (const void *)q8, neg, dy, 0)
+                                : group_32(q, nb, (const void *)q8, neg, dy, 1);
   }
   case QORA_Q4_K:
     return group_q4_K(q, w->cols / QK_K, (const void *)q8, (const void *)extra);
