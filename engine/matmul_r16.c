@@ -12,7 +12,12 @@
 #include "quant.h"
 #include "repack.h"
 
-#define CHUNK_BYTES (96 << 10)      /* weight bytes per chunk, about */
+/*
+** Weight bytes per chunk, about. Each chunk starts a new run for the hardware prefetcher:
+** 2 threads on a 1 GiB Q4_0 or Q4_K matrix stream about 34 GB/s in chunks of 96 KB, 40 in
+** chunks of 768 KB and 43 in two halves (Zen 4; medians of 3 runs, alternating).
+*/
+#define CHUNK_BYTES (768 << 10)
 #define ALIGN 64
 
 typedef struct r16_job {
