@@ -292,20 +292,14 @@ static int model_weights(qora_model *m, qora_weight **out) {
 
 #define SLICE_BYTES (32u << 20)      /* stored bytes repacked between two releases */
 
-/* Drops the map's pages that hold any of [p, p + n): every other byte there is repacked. */
-static void release_around(const void *p, size_t n) {
-  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  uintptr_t lo = (uintptr_t)p & ~(page - 1);
-  uintptr_t hi = ((uintptr_t)p + n + page - 1) & ~(page - 1);
-  madvise((void *)lo, hi - lo, MADV_DONTNEED);
-}
-
-
-/* Drops the map's pages that lie wholly inside [p, p + n). */
-static void release(const void *p, size_t n) {
-  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
-  uintptr_t hi = ((uintptr_t)p + n) & ~(page - 1);
+/*
+** Drops the map's pages in [p, p + n): those wholly inside, or with outward set, every page
+** that holds a byte of it (the bytes around it are repacked too).
+*/
+static void release(const void *p, size_t n, int outward) {
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), round = outward ? 0 : page - 1;
+  uintptr_t lo = ((uintptr_t)p + round) & ~(page - 1);
+  uintptr_t hi = ((uintptr_t)p + n + (page - 1 - round)) & ~(page - 1);
   if (hi > lo)
     madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
@@ -325,7 +319,7 @@ static void repack_sliced(qora_pool *pool, qora_weight *w, void *out, int drop) 
     qora_pool_run(pool, repack_part, &j);
     int64_t r1 = j.g1 * R16_ROWS < w->rows ? j.g1 * R16_ROWS : w->rows;
     if (drop)
-      release((const char *)w->data + g0 * stored, (size_t)(r1 - g0 * R16_ROWS) * w->row_bytes);
+      release((const char *)w->data + g0 * stored, (size_t)(r1 - g0 * R16_ROWS) * w->row_bytes, 0);
   }
   w->r16 = out;
 }
@@ -342,7 +336,7 @@ static const float *own_norm(qora_model *m, const float *v, int n) {
   if (c == NULL)
     return v;
   memcpy(c, v, (size_t)n * sizeof *c);
-  release_around(v, (size_t)n * sizeof *c);
+  release(v, (size_t)n * sizeof *c, 1);
   return c;
 }
 
