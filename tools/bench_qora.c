@@ -1,12 +1,16 @@
 /*
-** bench_qora: times qora on one GGUF file through the public API only (engine/qora.h), the
-** way bench/peers.py times ik_llama.cpp and llama.cpp: load to a session ready to run, a
-** prompt of random tokens evaluated as one batch, greedy generation with end-of-text ignored,
-** then the context filled with random tokens to each long context and a few timed decode
-** steps there. One JSON line per context on stdout.
+** bench_qora: times qora on one GGUF file the way bench/peers.py times ik_llama.cpp and
+** llama.cpp: load to a session ready to run, a prompt of random tokens evaluated as one batch,
+** greedy generation with end-of-text ignored, then the cache filled up to each long context
+** and a few timed decode steps there. One JSON line per context on stdout.
+**
+** The long contexts are filled by copy (-f copy, the default): FILL_EVAL random tokens are
+** evaluated, then the cached rows are copied up to the context (see copy_fill); -f eval
+** evaluates every token. Everything else goes through the public API (engine/qora.h).
 **
 ** usage: bench_qora -m FILE [-t threads] [-p prompt] [-n gen] [-c ctx,ctx...] [-s steps]
-**                   [-r seed]        (defaults: 2 threads, 512, 128, no long context, 32, 1)
+**                   [-r seed] [-f copy|eval]
+**        (defaults: 2 threads, 512, 128, no long context, 32, 1, copy)
 */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,13 +20,16 @@
 #include <time.h>
 
 #include "qora.h"
+#include "session.h"        /* copy_fill only: the KV cache layout and the position */
 
 #define MAX_CTXS 8
 #define N_RANDOM 128000     /* ordinary tokens of the Llama 3 vocabulary; no special one */
+#define FILL_EVAL 512       /* tokens a copy fill evaluates (one batch) before copying */
 
 typedef struct args {
   const char *file;
   int threads, prompt, gen, steps, n_ctxs;
+  int copy;                 /* long contexts filled by copy_fill (1) or by evaluation (0) */
   int ctxs[MAX_CTXS];
   uint64_t seed;
 } args;
@@ -141,6 +148,52 @@ static double eval_random(qora_session *s, uint64_t seed, int start, int n, qora
 }
 
 
+/* Fills rows [n, total) of one head's run of cached rows with rows [0, n), cyclically. */
+static void repeat_rows(uint8_t *rows, size_t row, int n, int total) {
+  for (int have = n; have < total;) {
+    int m = have < total - have ? have : total - have;
+    memcpy(rows + (size_t)have * row, rows, (size_t)m * row);
+    have += m;
+  }
+}
+
+
+/*
+** A benchmark-only shortcut, not an engine feature (it reaches into engine/session.h): makes
+** the session hold ctx tokens by copying its cached K and V rows, every layer and KV head,
+** from positions [0, pos) to [pos, ctx), and setting the position to ctx. Evaluating those
+** tokens instead costs minutes at 16K (attention grows with the square of the context), while
+** a decode step after either costs the same: F16 rows, no work that depends on their values.
+** The logits stay those of the last evaluated token.
+*/
+static void copy_fill(qora_session *s, int ctx) {
+  const qora_model_info *in = &s->m->info;
+
+  for (int il = 0; il < in->n_layer; il++)
+    for (int g = 0; g < in->n_head_kv; g++) {
+      repeat_rows(qora_kv_at(s, s->k_cache, il, g, 0), s->kv_row, s->pos, ctx);
+      repeat_rows(qora_kv_at(s, s->v_cache, il, g, 0), s->kv_row, s->pos, ctx);
+    }
+  s->pos = ctx;
+}
+
+
+/*
+** Fills the cache from pos to ctx tokens, by evaluation or (a->copy) by evaluating FILL_EVAL
+** tokens and copying; returns seconds, or -1 with err.
+*/
+static double fill(const args *a, qora_session *s, int pos, int ctx, qora_err *err) {
+  int n = a->copy && ctx - pos > FILL_EVAL ? FILL_EVAL : ctx - pos;
+  double t0 = now();
+
+  if (eval_random(s, a->seed, pos, n, err) < 0)
+    return -1;
+  if (pos + n < ctx)
+    copy_fill(s, ctx);
+  return now() - t0;
+}
+
+
 static const char *base_name(const char *path) {
   const char *slash = strrchr(path, '/');
 
@@ -183,13 +236,15 @@ static int run(const args *a, qora_err *err) {
   pos = a->prompt + a->gen;
   for (int i = 0; i < a->n_ctxs; i++) {
     int c = a->ctxs[i];
-    double fill_s = eval_random(s, a->seed, pos, c - pos, err);
+    double fill_s = fill(a, s, pos, c, err);
     if (fill_s < 0 || (gen_s = generate(s, n_vocab, a->steps, err)) < 0)
       goto fail;
     printf("{\"impl\": \"qora\", \"file\": \"%s\", \"threads\": %d, \"ctx\": %d, "
-           "\"fill_tps\": %.2f, \"gen_tps\": %.2f, \"peak_rss_mb\": %.0f}\n",
-           base_name(a->file), qora_model_threads(m), c, (c - pos) / fill_s, a->steps / gen_s,
-           peak_rss_mb());
+           "\"fill\": \"%s\", ", base_name(a->file), qora_model_threads(m), c,
+           a->copy ? "copy" : "eval");
+    if (!a->copy)
+      printf("\"fill_tps\": %.2f, ", (c - pos) / fill_s);
+    printf("\"gen_tps\": %.2f, \"peak_rss_mb\": %.0f}\n", a->steps / gen_s, peak_rss_mb());
     fflush(stdout);
     pos = c + a->steps;
   }
@@ -251,6 +306,8 @@ static int parse_args(int argc, char **argv, args *a) {
       a->seed = strtoull(v, &end, 10);
       ok = end == v || *end ? -1 : 0;
     } else if (strcmp(o, "-c") == 0) ctxs = v;
+    else if (strcmp(o, "-f") == 0 && (strcmp(v, "copy") == 0 || strcmp(v, "eval") == 0))
+      a->copy = strcmp(v, "copy") == 0;
     else return -1;
     if (ok != 0)
       return -1;
@@ -262,14 +319,15 @@ static int parse_args(int argc, char **argv, args *a) {
 
 
 int main(int argc, char **argv) {
-  args a = {.threads = 2, .prompt = 512, .gen = 128, .steps = 32, .seed = 1};
+  args a = {.threads = 2, .prompt = 512, .gen = 128, .steps = 32, .seed = 1, .copy = 1};
   qora_err err = {{0}};
 
   if (parse_args(argc, argv, &a) != 0) {
     fprintf(stderr, "usage: bench_qora -m FILE [-t threads] [-p prompt] [-n gen] "
-            "[-c ctx,ctx...] [-s steps] [-r seed]\n(each context above the previous one "
-            "and above prompt + gen; token ids are random below 128000, so the model needs a "
-            "vocabulary of at least that many)\n");
+            "[-c ctx,ctx...] [-s steps] [-r seed] [-f copy|eval]\n(each context above the "
+            "previous one and above prompt + gen; -f: how long contexts are filled; token "
+            "ids are random below 128000, so the model needs a vocabulary of at least that "
+            "many)\n");
     return 2;
   }
   if (run(&a, &err) != 0) {
