@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Times one peer of qora (ik_llama.cpp or llama.cpp, through their PyPI bindings) on one
 GGUF file, the way tools/bench_qora.c times qora: load, a prompt of random tokens evaluated as
-one batch, greedy generation with end-of-text ignored, then the context filled with random
-tokens to each long context and a few timed decode steps there.
+one batch, greedy generation with end-of-text ignored, then the cache filled up to each long
+context and a few timed decode steps there.
+
+Long contexts are filled by copy (--fill copy, the default): FILL_EVAL random tokens are
+evaluated, then the peer's saved KV cache is rewritten with those rows repeated up to the
+context and loaded back (see copy_fill); --fill eval evaluates every token. Where a peer's
+saved state is not laid out as expected, that context is filled by evaluation and stderr says so.
 
 Prints one JSON line per context on stdout. Peers log to stderr.
 usage: peers.py --peer ik_llama|llamacpp --file F [--threads 2] [--prompt 512] [--gen 128]
-                [--ctx 4096,16384] [--steps 32] [--seed 1]
+                [--ctx 4096,16384] [--steps 32] [--seed 1] [--fill copy|eval]
        peers.py --check ik_llama|llamacpp      (exit status 0 when the peer loads)
 """
 import argparse
@@ -14,6 +19,7 @@ import ctypes
 import json
 import os
 import resource
+import struct
 import sys
 import time
 
@@ -21,6 +27,7 @@ import numpy as np
 
 MASK = (1 << 64) - 1
 N_RANDOM = 128000   # ordinary tokens of the Llama 3 vocabulary; no special token is drawn
+FILL_EVAL = 512     # tokens a copy fill evaluates (one batch) before copying
 
 
 def random_ids(seed, start, n):
@@ -76,6 +83,26 @@ class Peer:
         p = self.lib.llama_get_logits_ith(self.ctx, -1)
         return int(np.ctypeslib.as_array(p, shape=(self.n_vocab,)).argmax())
 
+    # Sequence 0's saved state (llama_state_seq_get_data), for copy_fill. Both peers write a
+    # head with the cell count, one metadata record per cell (state_meta), then the layers.
+    state_flags = ()            # ik_llama.cpp's calls take a flags argument
+
+    def state_get(self):
+        lib, u8p = self.lib, ctypes.POINTER(ctypes.c_uint8)
+        size = lib.llama_state_seq_get_size(self.ctx, 0, *self.state_flags)
+        buf = np.empty(size, np.uint8)
+        got = lib.llama_state_seq_get_data(self.ctx, buf.ctypes.data_as(u8p), size, 0,
+                                           *self.state_flags)
+        if got != size:
+            raise RuntimeError("llama_state_seq_get_data wrote %d of %d bytes" % (got, size))
+        return buf
+
+    def state_set(self, buf):
+        """Loads a saved state into sequence 0; returns the bytes the peer read (0: failed)."""
+        u8p = ctypes.POINTER(ctypes.c_uint8)
+        return self.lib.llama_state_seq_set_data(self.ctx, buf.ctypes.data_as(u8p), buf.size, 0,
+                                                 *self.state_flags)
+
 
 class Mainline(Peer):
     name = "llamacpp"
@@ -98,6 +125,26 @@ class Mainline(Peer):
 
     def clear(self):
         self.lib.llama_memory_clear(self.lib.llama_get_memory(self.ctx), True)
+
+    def pos_max(self):
+        return self.lib.llama_memory_seq_pos_max(self.lib.llama_get_memory(self.ctx), 0)
+
+    # llama.cpp 0.3.36 (llama-context.cpp, llama-kv-cache.cpp): a magic number, the sequence
+    # id, the stream count (one cache stream here) and the cell count; per cell its position,
+    # its count of sequence ids (1) and the id; nothing after the layers.
+    state_meta = np.dtype([("pos", "<i4"), ("n_seq", "<u4"), ("seq", "<i4")])
+    state_seq = {"n_seq": 1, "seq": 0}
+    state_tail = b""
+
+    def state_head(self, buf):
+        """(cell count, bytes of the head) of a saved state."""
+        _, _, n_stream, cells = struct.unpack_from("<IiII", buf)
+        if n_stream != 1:
+            raise StateFormat("%d cache streams, expected 1" % n_stream)
+        return cells, 16
+
+    def make_head(self, buf, cells):
+        return bytes(buf[:12]) + struct.pack("<I", cells)
 
 
 def ik_bindings():
@@ -122,6 +169,14 @@ def ik_bindings():
                  "llama_decode", "llama_get_logits_ith", "llama_kv_cache_clear"):
         src, dst = getattr(C, name), getattr(lib, name)
         dst.argtypes, dst.restype = src.argtypes, src.restype
+    # The package binds no state calls: their signatures, from its include/llama.h.
+    ctx, u8p, size = ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t
+    i32, u32 = ctypes.c_int32, ctypes.c_uint32
+    for name, args, res in (("llama_state_seq_get_size", [ctx, i32, u32], size),
+                            ("llama_state_seq_get_data", [ctx, u8p, size, i32, u32], size),
+                            ("llama_state_seq_set_data", [ctx, u8p, size, i32, u32], size),
+                            ("llama_kv_cache_seq_pos_max", [ctx, i32], i32)):
+        getattr(lib, name).argtypes, getattr(lib, name).restype = args, res
     lib.llama_model_default_params.argtypes = []
     lib.llama_model_default_params.restype = ModelParams
     lib.llama_model_load_from_file.argtypes = [ctypes.c_char_p, ModelParams]
@@ -155,6 +210,23 @@ class Ik(Peer):
     def clear(self):
         self.lib.llama_kv_cache_clear(self.ctx)
 
+    def pos_max(self):
+        return self.lib.llama_kv_cache_seq_pos_max(self.ctx, 0)
+
+    # ik_llama.cpp 0.1.5 (src/llama.cpp, llama_data_write): the cell count; per cell its
+    # position and a count of sequence ids that is 0 when one sequence is saved; after the
+    # layers, a flag (0) for the recurrent-state rows that only Qwen3-Next models have.
+    state_flags = (0,)
+    state_meta = np.dtype([("pos", "<i4"), ("n_seq", "<u4")])
+    state_seq = {"n_seq": 0}
+    state_tail = struct.pack("<I", 0)
+
+    def state_head(self, buf):
+        return struct.unpack_from("<I", buf)[0], 4
+
+    def make_head(self, buf, cells):
+        return struct.pack("<I", cells)
+
 
 def make_peer(name, path, n_ctx, threads):
     if name == "llamacpp":
@@ -163,6 +235,115 @@ def make_peer(name, path, n_ctx, threads):
     if name == "ik_llama":
         return Ik(ik_bindings(), path, n_ctx, threads)
     raise SystemExit("unknown peer %s; choose ik_llama or llamacpp" % name)
+
+
+class StateFormat(Exception):
+    """A peer's saved state is not laid out as this script expects."""
+
+
+def parse_state(peer, buf, n_cells):
+    """Splits sequence 0's saved state, which must hold n_cells cells at positions
+    0..n_cells-1, into its layers: (v_trans, [(header, rows, cell_axis)]), keys of every layer
+    first, then values. A layer is a 12-byte header (type, row bytes; or, for transposed
+    values, type, element bytes, dimensions) then its rows, one per cell (transposed: one run
+    of cells per dimension). rows views buf as uint8 with the cells on cell_axis."""
+    cells, off = peer.state_head(buf)
+    if cells != n_cells:
+        raise StateFormat("%d cells, expected %d" % (cells, n_cells))
+    meta = np.frombuffer(buf, peer.state_meta, cells, off)
+    off += meta.nbytes
+    if not np.array_equal(np.sort(meta["pos"]), np.arange(cells)) or \
+            any((meta[k] != v).any() for k, v in peer.state_seq.items()):
+        raise StateFormat("cell metadata other than positions 0..%d of one sequence" % (cells - 1))
+    v_trans, n_layer = struct.unpack_from("<II", buf, off)
+    off += 8
+    if v_trans > 1:
+        raise StateFormat("value cache layout %d" % v_trans)
+    layers = []
+    for i in range(2 * n_layer):
+        if i >= n_layer and v_trans:
+            _, elem, dims = struct.unpack_from("<iII", buf, off)
+            shape, axis = (dims, cells, elem), 1
+        else:
+            _, row = struct.unpack_from("<iQ", buf, off)
+            shape, axis = (cells, row), 0
+        size = int(np.prod(shape))
+        if off + 12 + size > buf.size:
+            raise StateFormat("layer %d runs past the end" % (i % n_layer))
+        rows = buf[off + 12:off + 12 + size].reshape(shape)
+        layers.append((bytes(buf[off:off + 12]), rows, axis))
+        off += 12 + size
+    if bytes(buf[off:]) != peer.state_tail:
+        raise StateFormat("after the layers: %s, expected %s" % (bytes(buf[off:off + 16]).hex(),
+                                                                  peer.state_tail.hex()))
+    return v_trans, layers
+
+
+def longer_state(peer, buf, n_cells, ctx):
+    """A saved state of ctx cells at positions 0..ctx-1 whose K and V rows repeat those of
+    buf's n_cells cells, every layer and head."""
+    v_trans, layers = parse_state(peer, buf, n_cells)
+    meta = np.zeros(ctx, peer.state_meta)
+    meta["pos"] = np.arange(ctx)
+    for k, v in peer.state_seq.items():
+        meta[k] = v
+    pieces = [peer.make_head(buf, ctx), meta.tobytes(), struct.pack("<II", v_trans,
+                                                                     len(layers) // 2)]
+    size = sum(len(p) for p in pieces) + len(peer.state_tail) + \
+        sum(12 + rows.size // n_cells * ctx for _, rows, _ in layers)
+    out = np.empty(size, np.uint8)
+    at = 0
+    for p in pieces:
+        out[at:at + len(p)] = np.frombuffer(p, np.uint8)
+        at += len(p)
+    pick = np.arange(ctx) % n_cells         # cell i of the new state is old cell i mod n
+    for header, rows, axis in layers:
+        out[at:at + 12] = np.frombuffer(header, np.uint8)
+        at += 12
+        shape = list(rows.shape)
+        shape[axis] = ctx
+        n = int(np.prod(shape))
+        np.take(rows, pick, axis=axis, out=out[at:at + n].reshape(shape))
+        at += n
+    out[at:] = np.frombuffer(peer.state_tail, np.uint8)
+    return out
+
+
+def copy_fill(peer, have, ctx):
+    """Makes the peer's cache, which holds `have` tokens, hold ctx tokens at positions
+    0..ctx-1 by saving sequence 0, repeating its K and V rows and loading the result. Decode
+    time does not depend on the cached values, so this stands in for evaluating the missing
+    tokens (minutes at 16K). Returns False, with the cache as it was, where the peer's state
+    is not laid out as expected or the peer does not take the new one."""
+    if peer.pos_max() != have - 1:
+        raise RuntimeError("the cache ends at position %d, expected %d" % (peer.pos_max(),
+                                                                         have - 1))
+    state = peer.state_get()
+    try:
+        blob = longer_state(peer, state, have, ctx)
+    except StateFormat as e:
+        print("peers.py: %s: its saved KV cache is not as expected (%s); filling %d tokens by "
+              "evaluation instead of copy" % (peer.name, e, ctx), file=sys.stderr)
+        return False
+    if peer.state_set(blob) == blob.size and peer.pos_max() == ctx - 1:
+        return True
+    print("peers.py: %s did not load a KV cache of %d tokens; filling by evaluation instead "
+          "of copy" % (peer.name, ctx), file=sys.stderr)
+    if peer.state_set(state) != state.size or peer.pos_max() != have - 1:
+        raise RuntimeError("cannot restore the KV cache after a failed copy fill")
+    return False
+
+
+def fill(peer, a, pos, ctx):
+    """Fills the cache from pos to ctx tokens (--fill); returns how: "copy" or "eval"."""
+    n = min(FILL_EVAL, ctx - pos) if a.fill == "copy" else ctx - pos
+    peer.decode(random_ids(a.seed, pos, n), pos)
+    if pos + n == ctx:
+        return "eval"
+    if copy_fill(peer, pos + n, ctx):
+        return "copy"
+    peer.decode(random_ids(a.seed, pos + n, ctx - pos - n), pos + n)
+    return "eval"
 
 
 def generate(peer, n, pos):
@@ -196,12 +377,14 @@ def run(a):
     pos = a.prompt + a.gen
     for c in ctxs:
         t0 = time.perf_counter()
-        peer.decode(random_ids(a.seed, pos, c - pos), pos)
+        how = fill(peer, a, pos, c)
         fill_s = time.perf_counter() - t0
         gen_s = generate(peer, a.steps, c)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps(dict(base, ctx=c, fill_tps=round((c - pos) / fill_s, 2),
-                              gen_tps=round(a.steps / gen_s, 2), peak_rss_mb=round(rss))),
+        row = dict(base, ctx=c, fill=how)
+        if how == "eval":
+            row["fill_tps"] = round((c - pos) / fill_s, 2)
+        print(json.dumps(dict(row, gen_tps=round(a.steps / gen_s, 2), peak_rss_mb=round(rss))),
               flush=True)
         pos = c + a.steps
 
@@ -233,6 +416,7 @@ def main():
     p.add_argument("--ctx", default="")
     p.add_argument("--steps", type=int, default=32)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--fill", choices=("copy", "eval"), default="copy")
     a = p.parse_args()
     try:
         run(a)
