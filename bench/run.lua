@@ -3,6 +3,12 @@
 -- then times qora and each peer on the same files with the same threads. Prints a table, then
 -- one JSON line per file and context. Progress goes to stderr.
 --
+-- Long contexts are filled by copy: each implementation evaluates 512 random tokens, then its
+-- KV cache is made to hold ctx tokens by repeating those rows (tools/bench_qora.c copy_fill,
+-- bench/peers.py copy_fill), and 32 decode steps are timed there. Decode time does not depend
+-- on the cached values, and evaluating 16K tokens takes 8 to 14 minutes per implementation.
+-- BENCH_FILL=eval evaluates every token instead and reports the fill rate.
+--
 -- Settings come from the environment (the Makefile passes them):
 --   BENCH_DIR      models/bench         where files and logs go
 --   BENCH_THREADS  2
@@ -10,6 +16,7 @@
 --   BENCH_FILES    "q4_0 q4_k_m q8_0"
 --   BENCH_LONG     "4096,16384"         long contexts (empty: none)
 --   BENCH_LONG_FILES "q4_0"              the files measured at the long contexts
+--   BENCH_FILL     copy                  how long contexts are filled: copy or eval
 --   BENCH_PEERS    "ik_llama llamacpp"  empty: qora alone
 --   PEERS_VENV     .venv-peers
 --   BENCH_PROMPT 512, BENCH_GEN 128, BENCH_STEPS 32   prompt, generated tokens, long-context
@@ -31,6 +38,7 @@ local VOCAB = env("BENCH_VOCAB", "")
 local FILES = env("BENCH_FILES", "q4_0 q4_k_m q8_0")
 local LONG = os.getenv("BENCH_LONG") or "4096,16384"       -- set but empty: none
 local LONG_FILES = " " .. env("BENCH_LONG_FILES", "q4_0") .. " "
+local FILL = env("BENCH_FILL", "copy")
 local PEERS = os.getenv("BENCH_PEERS") or "ik_llama llamacpp"  -- set but empty: no peer
 local VENV = env("PEERS_VENV", ".venv-peers")
 local LUA = env("LUA", "lua5.4")
@@ -198,11 +206,13 @@ local function measure(impl, path, long)
   local cmd
   if impl == "qora" then
     cmd = string.format("build/tools/bench_qora -m %s -t %d -p %d -n %d -s %d%s", quote(path),
-                        THREADS, PROMPT, GEN, STEPS, long and " -c " .. long or "")
+                        THREADS, PROMPT, GEN, STEPS,
+                        long and " -c " .. long .. " -f " .. FILL or "")
   else
     cmd = string.format("%s/bin/python bench/peers.py --peer %s --file %s --threads %d "
                         .. "--prompt %d --gen %d --steps %d%s", quote(VENV), impl, quote(path),
-                        THREADS, PROMPT, GEN, STEPS, long and " --ctx " .. long or "")
+                        THREADS, PROMPT, GEN, STEPS,
+                        long and " --ctx " .. long .. " --fill " .. FILL or "")
   end
   warm(path)
   quiet()
@@ -236,8 +246,8 @@ end
 ---------------------------------------------------------------------------- report
 
 local ROW_KEYS = { "file", "ctx", "threads", "load_s", "load_raw_s", "prompt_tps", "gen_tps",
-                   "fill_tps", "peak_rss_mb", "weights_kv_mb", "rss_over_mb", "ceiling_tps",
-                   "gen_pct_of_ceiling", "bandwidth_gbs", "decode_bytes" }
+                   "fill", "fill_tps", "peak_rss_mb", "weights_kv_mb", "rss_over_mb",
+                   "ceiling_tps", "gen_pct_of_ceiling", "bandwidth_gbs", "decode_bytes" }
 
 -- Merges the implementations' figures for one file and context into one flat record; steps
 -- is the number of timed decode steps after ctx cached tokens.
@@ -245,7 +255,7 @@ local function record(file, ctx, gbs, bytes, by_impl, peers, steps)
   local q = by_impl.qora or {}
   local r = { file = file, ctx = ctx, threads = THREADS, load_s = q.load_s,
               load_raw_s = q.load_raw_s, prompt_tps = q.prompt_tps, gen_tps = q.gen_tps,
-              fill_tps = q.fill_tps,
+              fill = q.fill, fill_tps = q.fill_tps,
               peak_rss_mb = q.peak_rss_mb, bandwidth_gbs = gbs }
   if bytes and gbs then
     -- Cached tokens average ctx + steps / 2 over the timed steps.
@@ -261,7 +271,8 @@ local function record(file, ctx, gbs, bytes, by_impl, peers, steps)
   local keys = { table.unpack(ROW_KEYS) }
   for _, p in ipairs(peers) do
     local o = by_impl[p] or {}
-    for _, f in ipairs({ "load_s", "prompt_tps", "gen_tps", "fill_tps", "peak_rss_mb" }) do
+    for _, f in ipairs({ "load_s", "prompt_tps", "gen_tps", "fill", "fill_tps",
+                         "peak_rss_mb" }) do
       r[p .. "_" .. f] = o[f]
       keys[#keys + 1] = p .. "_" .. f
     end
@@ -293,6 +304,28 @@ local function table_row(r, peers)
   return s
 end
 
+-- How the long rows' caches were filled, naming any run whose fill differs from BENCH_FILL
+-- (peers.py evaluates where it cannot copy a peer's cache); nil without long rows.
+local function fill_line(records, peers)
+  local odd, any = {}, false
+  for _, r in ipairs(records) do
+    for _, impl in ipairs({ "qora", table.unpack(peers) }) do
+      local how = r[impl == "qora" and "fill" or impl .. "_fill"]
+      any = any or how ~= nil
+      if how and how ~= FILL then odd[#odd + 1] = string.format("%s at %d", impl, r.ctx) end
+    end
+  end
+  if not any then return nil end
+  local line = FILL == "copy"
+    and "long rows: 512 tokens evaluated, then their K and V rows copied up to ctx "
+        .. "(BENCH_FILL=eval evaluates every token)"
+    or "long rows: every token up to ctx evaluated (BENCH_FILL=copy copies 512 tokens' rows)"
+  if #odd > 0 then
+    line = line .. string.format("; filled the other way: %s", table.concat(odd, ", "))
+  end
+  return line
+end
+
 local function print_table(records, peers)
   local head = string.format("%-22s %6s %6s %6s %8s %7s %6s %6s %7s %5s", "file", "ctx",
                              "load_s", "raw_s", "prompt", "gen", "ceil", "%ceil", "rss_mb",
@@ -302,8 +335,10 @@ local function print_table(records, peers)
   end
   print(string.format("qora, %d threads; tokens/s; ceiling = bandwidth / bytes read per decode "
                       .. "step%s", THREADS, #peers > 0 and "; p/x, g/x = qora / peer" or ""))
-  print("prompt: 512 tokens in one batch, or on long rows the fill rate up to ctx; gen: "
-        .. "decode steps after ctx cached tokens")
+  print(string.format("prompt: %d tokens in one batch, or on long rows filled by evaluation "
+                      .. "the fill rate; gen: decode steps after ctx cached tokens", PROMPT))
+  local fills = fill_line(records, peers)
+  if fills then print(fills) end
   print("load_s: to a session ready to run, repacking included; raw_s: keeping the stored "
         .. "layout; over: peak RSS - weights - KV rows written (MB)")
   print(head)
