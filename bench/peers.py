@@ -321,7 +321,7 @@ def copy_fill(peer, have, ctx):
     state = peer.state_get()
     try:
         blob = longer_state(peer, state, have, ctx)
-    except StateFormat as e:
+    except (StateFormat, struct.error, ValueError) as e:    # the last two: a state cut short
         print("peers.py: %s: its saved KV cache is not as expected (%s); filling %d tokens by "
               "evaluation instead of copy" % (peer.name, e, ctx), file=sys.stderr)
         return False
