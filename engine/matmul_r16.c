@@ -24,7 +24,8 @@
 ** Threads with a share of their own; any others only take from the back ends of these.
 ** Owners walking their shares front to back stream one run each, as two static halves
 ** would: 2 threads on a 1 GiB matrix streamed 43 GB/s in halves, 40 taking chunks in turn
-** from one counter (the same harness as above).
+** from one counter (the same harness as above). Decoding SmolLM3-3B on 2 threads, 4
+** alternating runs each: Q8_0 11.4 -> 11.9 tokens/s, Q4_K_M 16.3 -> 17.4.
 */
 #define SHARES_MAX 64
 
