@@ -377,7 +377,7 @@ def generate(peer, n, pos):
 
 
 def run(a):
-    ctxs = [int(c) for c in a.ctx.split(",") if c]
+    ctxs = a.ctxs
     n_ctx = max([a.prompt + a.gen] + [c + a.steps for c in ctxs])
     t0 = time.perf_counter()
     peer = make_peer(a.peer, a.file, n_ctx, a.threads)
@@ -428,6 +428,20 @@ def check(name):
     sys.exit(0)
 
 
+def parse_ctxs(p, a):
+    """--ctx as bench_qora reads -c: whole numbers, the first above prompt + gen, each other
+    more than steps above the one before; a usage error otherwise."""
+    floor, out = a.prompt + a.gen, []
+    for piece in a.ctx.split(",") if a.ctx else []:
+        if not piece.isdigit() or int(piece) <= floor or int(piece) > 1 << 24:
+            p.error("--ctx: %r: contexts are whole numbers, the first above prompt + gen "
+                    "(%d), each other more than --steps above the one before"
+                    % (a.ctx, a.prompt + a.gen))
+        out.append(int(piece))
+        floor = out[-1] + a.steps
+    return out
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--check":
         check(sys.argv[2])
@@ -442,6 +456,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fill", choices=("copy", "eval"), default="copy")
     a = p.parse_args()
+    a.ctxs = parse_ctxs(p, a)
     try:
         run(a)
     except (ImportError, OSError, RuntimeError) as e:

@@ -3,10 +3,11 @@
 -- then times qora and each peer on the same files with the same threads. Prints a table, then
 -- one JSON line per file and context. Progress goes to stderr.
 --
--- Long contexts are filled by copy: each implementation evaluates 512 random tokens, then its
--- KV cache is made to hold ctx tokens by repeating those rows (tools/bench_qora.c copy_fill,
--- bench/peers.py copy_fill), and 32 decode steps are timed there. Decode time does not depend
--- on the cached values, and evaluating 16K tokens takes 8 to 14 minutes per implementation.
+-- Long contexts are filled by copy: each implementation evaluates 512 more random tokens, then
+-- its KV cache is made to hold ctx tokens by repeating the rows cached so far
+-- (tools/bench_qora.c copy_fill, bench/peers.py copy_fill), and 32 decode steps are timed
+-- there. Decode time does not depend on the cached values, and evaluating 16K tokens takes 8
+-- to 14 minutes per implementation.
 -- BENCH_FILL=eval evaluates every token instead and reports the fill rate.
 --
 -- Settings come from the environment (the Makefile passes them):
@@ -317,8 +318,8 @@ local function fill_line(records, peers)
   end
   if not any then return nil end
   local line = FILL == "copy"
-    and "long rows: 512 tokens evaluated, then their K and V rows copied up to ctx "
-        .. "(BENCH_FILL=eval evaluates every token)"
+    and "long rows: 512 more tokens evaluated, then the K and V rows cached so far repeated up "
+        .. "to ctx (BENCH_FILL=eval evaluates every token)"
     or "long rows: every token up to ctx evaluated (BENCH_FILL=copy copies 512 tokens' rows)"
   if #odd > 0 then
     line = line .. string.format("; filled the other way: %s", table.concat(odd, ", "))
@@ -348,6 +349,10 @@ end
 ---------------------------------------------------------------------------- main
 
 local function main()
+  if FILL ~= "copy" and FILL ~= "eval" then
+    say("BENCH_FILL must be copy or eval, not %q", FILL)
+    os.exit(1)
+  end
   os.execute("mkdir -p " .. quote(DIR .. "/logs"))
   if not make_files() then os.exit(1) end
   local peers = install_peers()

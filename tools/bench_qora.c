@@ -235,14 +235,14 @@ static int run(const args *a, qora_err *err) {
 
   pos = a->prompt + a->gen;
   for (int i = 0; i < a->n_ctxs; i++) {
-    int c = a->ctxs[i];
+    int c = a->ctxs[i], copied = a->copy && c - pos > FILL_EVAL;   /* as fill() does */
     double fill_s = fill(a, s, pos, c, err);
     if (fill_s < 0 || (gen_s = generate(s, n_vocab, a->steps, err)) < 0)
       goto fail;
     printf("{\"impl\": \"qora\", \"file\": \"%s\", \"threads\": %d, \"ctx\": %d, "
            "\"fill\": \"%s\", ", base_name(a->file), qora_model_threads(m), c,
-           a->copy ? "copy" : "eval");
-    if (!a->copy)
+           copied ? "copy" : "eval");
+    if (!copied)
       printf("\"fill_tps\": %.2f, ", (c - pos) / fill_s);
     printf("\"gen_tps\": %.2f, \"peak_rss_mb\": %.0f}\n", a->steps / gen_s, peak_rss_mb());
     fflush(stdout);
@@ -258,7 +258,10 @@ fail:
 }
 
 
-/* Reads "4096,16384" into a->ctxs, each above the previous one and the short run. */
+/*
+** Reads "4096,16384" into a->ctxs: the first above prompt + gen, each other more than steps
+** above the one before (the timed decode steps after a context come before the next).
+*/
 static int parse_ctxs(args *a, const char *list) {
   char *end;
   int floor = a->prompt + a->gen;
@@ -324,8 +327,9 @@ int main(int argc, char **argv) {
 
   if (parse_args(argc, argv, &a) != 0) {
     fprintf(stderr, "usage: bench_qora -m FILE [-t threads] [-p prompt] [-n gen] "
-            "[-c ctx,ctx...] [-s steps] [-r seed] [-f copy|eval]\n(each context above the "
-            "previous one and above prompt + gen; -f: how long contexts are filled; token "
+            "[-c ctx,ctx...] [-s steps] [-r seed] [-f copy|eval]\n(the first context above "
+            "prompt + gen, each other more than steps above the one before; -f: how long "
+            "contexts are filled; token "
             "ids are random below 128000, so the model needs a vocabulary of at least that "
             "many)\n");
     return 2;
