@@ -18,8 +18,9 @@
 /*
 ** Keys per chunk when a decoded token's key range is split (a range is split in equal parts
 ** of at most this many). Each chunk reads its keys, then its values, as two runs; decoding
-** SmolLM3-3B Q4_0 at 16K on 2 threads (alternating runs, 6 rounds) gave 9.1 tokens/s with
-** 256, 9.6 with 1024, 11.6 with 2048, 9.5 to 10.5 with 4096 and 8192. At 4K, no difference.
+** SmolLM3-3B Q4_0 at 16K on 2 threads (alternating runs, means of 3 to 9) gave 9.1 tokens/s
+** with 256, 9.6 with 1024, 11.6 with 2048, 10.3 with 4096 and 9.5 with 8192. At 4K, no
+** difference.
 */
 #define KEY_CHUNK 2048
 
