@@ -18,9 +18,9 @@
 /*
 ** Keys per chunk when a decoded token's key range is split (a range is split in equal parts
 ** of at most this many). Each chunk reads its keys, then its values, as two runs; decoding
-** SmolLM3-3B Q4_0 at 16K on 2 threads (alternating runs, means of 3 to 9) gave 9.1 tokens/s
-** with 256, 9.6 with 1024, 11.6 with 2048, 10.3 with 4096 and 9.5 with 8192. At 4K, no
-** difference.
+** SmolLM3-3B Q4_0 at 16K on 2 threads, in alternating runs, gave 9.2 tokens/s with 256 (mean
+** of 12), 11.0 with 2048 (mean of 9; ahead in 7 of 9 pairs), 9.6 with 1024, 10.3 with 4096
+** and 9.5 with 8192 (means of 3 to 6). At 4K, no difference.
 */
 #define KEY_CHUNK 2048
 
