@@ -320,7 +320,7 @@ local function fill_line(records, peers)
   local line = FILL == "copy"
     and "long rows: 512 more tokens evaluated, then the K and V rows cached so far repeated up "
         .. "to ctx (BENCH_FILL=eval evaluates every token)"
-    or "long rows: every token up to ctx evaluated (BENCH_FILL=copy copies 512 tokens' rows)"
+    or "long rows: every token up to ctx evaluated (BENCH_FILL=copy repeats cached rows)"
   if #odd > 0 then
     line = line .. string.format("; filled the other way: %s", table.concat(odd, ", "))
   end

@@ -180,15 +180,17 @@ static void copy_fill(qora_session *s, int ctx) {
 
 /*
 ** Fills the cache from pos to ctx tokens, by evaluation or (a->copy) by evaluating FILL_EVAL
-** tokens and copying; returns seconds, or -1 with err.
+** tokens and copying; *copied says which was done. Returns seconds, or -1 with err.
 */
-static double fill(const args *a, qora_session *s, int pos, int ctx, qora_err *err) {
+static double fill(const args *a, qora_session *s, int pos, int ctx, int *copied,
+                   qora_err *err) {
   int n = a->copy && ctx - pos > FILL_EVAL ? FILL_EVAL : ctx - pos;
   double t0 = now();
 
+  *copied = pos + n < ctx;
   if (eval_random(s, a->seed, pos, n, err) < 0)
     return -1;
-  if (pos + n < ctx)
+  if (*copied)
     copy_fill(s, ctx);
   return now() - t0;
 }
@@ -235,8 +237,8 @@ static int run(const args *a, qora_err *err) {
 
   pos = a->prompt + a->gen;
   for (int i = 0; i < a->n_ctxs; i++) {
-    int c = a->ctxs[i], copied = a->copy && c - pos > FILL_EVAL;   /* as fill() does */
-    double fill_s = fill(a, s, pos, c, err);
+    int c = a->ctxs[i], copied;
+    double fill_s = fill(a, s, pos, c, &copied, err);
     if (fill_s < 0 || (gen_s = generate(s, n_vocab, a->steps, err)) < 0)
       goto fail;
     printf("{\"impl\": \"qora\", \"file\": \"%s\", \"threads\": %d, \"ctx\": %d, "
