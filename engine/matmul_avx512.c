@@ -327,27 +327,30 @@ static void r16_half_q4_K(whalf *wh, const uint8_t *grp, int64_t i0, int n) {
 }
 
 
-/* Q6_K: blocks [i0, i0 + n) of a group, as 6-bit values and d * scale per sub-block of 16. */
+/*
+** Q6_K: blocks [i0, i0 + n) of a group, as 6-bit values and d * scale per sub-block of 16.
+** Quads 0-2 are the low 6 bits of vectors a, b, c; quad 3 is their top 2 bits (repack.h).
+*/
 static void r16_half_q6_K(whalf *wh, const uint8_t *grp, int64_t i0, int n) {
-  const __m512i lo4 = _mm512_set1_epi8(0x0f), b45 = _mm512_set1_epi8(0x30);
+  const __m512i m6 = _mm512_set1_epi8(0x3f), m2 = _mm512_set1_epi8(0x03);
+  const __m512i m4 = _mm512_set1_epi8(0x0f);
 
   for (int u = 0; u < n; u++) {
     const uint8_t *q = grp + qora_r16_q_at(i0 + u, R16_Q6_BLOCK);
     __m512 d = f16x16(grp + qora_r16_d_at(i0 + u, R16_Q6_BLOCK));
     for (int s = 0; s < 16; s++) {
-      __m512i l0 = _mm512_loadu_si512((const void *)(q + 3 * s * 64));
-      __m512i l1 = _mm512_loadu_si512((const void *)(q + (3 * s + 1) * 64));
-      __m512i h = _mm512_loadu_si512((const void *)(q + (3 * s + 2) * 64));
-      __m512i v[4] = {
-        _mm512_or_si512(_mm512_and_si512(l0, lo4), _mm512_and_si512(h, b45)),
-        _mm512_or_si512(hi_nibbles(l0), _mm512_and_si512(_mm512_srli_epi16(h, 2), b45)),
-        _mm512_or_si512(_mm512_and_si512(l1, lo4), _mm512_and_si512(_mm512_slli_epi16(h, 4), b45)),
-        _mm512_or_si512(hi_nibbles(l1), _mm512_and_si512(_mm512_slli_epi16(h, 2), b45)),
-      };
+      const uint8_t *p = q + qora_r16_q6_sub(s);
+      __m512i a = _mm512_loadu_si512((const void *)p);
+      __m512i b = _mm512_loadu_si512((const void *)(p + 64));
+      __m512i c = _mm512_loadu_si512((const void *)(p + 128));
+      __m512i top = _mm512_ternarylogic_epi32(_mm512_srli_epi16(a, 6), _mm512_srli_epi16(b, 4),
+                                              m2, 0xE4);
+      top = _mm512_ternarylogic_epi32(top, _mm512_srli_epi16(c, 2), m4, 0xE4);
+      __m512i v[4] = {a, b, c, top};
       for (int k = 0; k < 4; k++)
-        _mm512_store_si512(&wh->q[((u * 16 + s) * 4 + k) * 64], v[k]);
+        _mm512_store_si512(&wh->q[((u * 16 + s) * 4 + k) * 64], _mm512_and_si512(v[k], m6));
       __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
-          _mm_loadu_si128((const __m128i *)(q + 48 * 64 + 16 * s))));
+          _mm_loadu_si128((const __m128i *)(q + qora_r16_q6_scales(s)))));
       _mm512_store_ps(&wh->s[(u * 16 + s) * GEMM_LANES], _mm512_mul_ps(d, sc));
       _mm512_store_ps(&wh->m[(u * 16 + s) * GEMM_LANES], _mm512_setzero_ps());
     }

@@ -102,14 +102,14 @@ static int q6_u(const uint8_t *blk, int v) {
 }
 
 
-/* Sub-block s of one row's block as the three bytes j of lanes L0, L1, H (see repack.h). */
-static void q6_lane(const uint8_t *blk, int s, int j, uint8_t *l0, uint8_t *l1, uint8_t *h) {
+/* Sub-block s of one row's block as the three bytes j of lanes A, B, C (see repack.h). */
+static void q6_lane(const uint8_t *blk, int s, int j, uint8_t *a, uint8_t *b, uint8_t *c) {
   int u[4];
   for (int q = 0; q < 4; q++)
     u[q] = q6_u(blk, 16 * s + 4 * q + j);
-  *l0 = (uint8_t)((u[0] & 15) | (u[1] & 15) << 4);
-  *l1 = (uint8_t)((u[2] & 15) | (u[3] & 15) << 4);
-  *h = (uint8_t)(u[2] >> 4 | (u[3] >> 4) << 2 | (u[0] >> 4) << 4 | (u[1] >> 4) << 6);
+  *a = (uint8_t)(u[0] | (u[3] & 3) << 6);
+  *b = (uint8_t)(u[1] | (u[3] >> 2 & 3) << 6);
+  *c = (uint8_t)(u[2] | (u[3] >> 4) << 6);
 }
 
 
@@ -125,13 +125,13 @@ static void pack_q6_K(const qora_weight *w, long g, uint8_t *out) {
     for (int r = 0; r < R16_ROWS; r++) {
       const uint8_t *blk = row[r] ? row[r] + at : NULL;
       for (int s = 0; s < 16; s++) {
-        uint8_t *v = out + 3 * VEC * s + LANE * r;
+        uint8_t *v = out + qora_r16_q6_sub(s) + LANE * r;
         for (int j = 0; j < LANE; j++)
           if (blk)
             q6_lane(blk, s, j, &v[j], &v[VEC + j], &v[2 * VEC + j]);
           else
             v[j] = v[VEC + j] = v[2 * VEC + j] = 0;
-        out[16 * 3 * VEC + R16_ROWS * s + r] =
+        out[qora_r16_q6_scales(s) + r] =
             blk ? (uint8_t)((const block_q6_K *)blk)->scales[s] : 0;
       }
     }
@@ -207,14 +207,14 @@ static void unpack_q6_K(const uint8_t *q, int r, int64_t i, uint8_t *out) {
 
   memset(b, 0, sizeof *b);
   for (int s = 0; s < 16; s++) {
-    const uint8_t *l0 = v + 3 * VEC * s + LANE * r, *l1 = l0 + VEC, *h = l0 + 2 * VEC;
+    const uint8_t *a = v + qora_r16_q6_sub(s) + LANE * r, *b6 = a + VEC, *c = a + 2 * VEC;
     for (int j = 0; j < LANE; j++) {
-      int u[4] = {(l0[j] & 15) | ((h[j] >> 4) & 3) << 4, (l0[j] >> 4) | (h[j] >> 6) << 4,
-                  (l1[j] & 15) | (h[j] & 3) << 4, (l1[j] >> 4) | ((h[j] >> 2) & 3) << 4};
+      int u[4] = {a[j] & 63, b6[j] & 63, c[j] & 63,
+                  a[j] >> 6 | (b6[j] >> 6) << 2 | (c[j] >> 6) << 4};
       for (int k = 0; k < 4; k++)
         q6_put(b, 16 * s + 4 * k + j, u[k]);
     }
-    b->scales[s] = (int8_t)v[16 * 3 * VEC + R16_ROWS * s + r];
+    b->scales[s] = (int8_t)v[qora_r16_q6_scales(s) + r];
   }
   unscale(q + qora_r16_d_at(i, R16_Q6_BLOCK), r, (uint8_t *)&b->d);
 }

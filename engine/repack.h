@@ -15,11 +15,12 @@
 **   Q4_K  2304 bytes per block i: vector c (0-31), lane r = qs[4c, 4c + 4) of row r; then 3
 **         vectors of the 12 packed scale bytes (lane r = bytes [4u, 4u + 4)); then d[16] and
 **         dmin[16] as F16.
-**   Q6_K  3328 bytes per block i: per sub-block s of 16 values (v = 16 s + 4 q + j holds
-**         6-bit u = value + 32, as lo4 | hi2 << 4), three vectors whose lane r byte j is
-**         L0 = lo4(q 0) | lo4(q 1) << 4, L1 = lo4(q 2) | lo4(q 3) << 4 and
-**         H = hi2(q 2) | hi2(q 3) << 2 | hi2(q 0) << 4 | hi2(q 1) << 6; then the 16 scales
-**         as [sub-block][16 rows] bytes; its d[16 rows] as F16.
+**   Q6_K  3328 bytes per block i, by quarters of 4 sub-blocks: the quarter's scales as
+**         [sub-block][16 rows] bytes, then per sub-block s of 16 values (value 16 s + 4 q + j
+**         as 6-bit u_q = value + 32) three vectors whose lane r byte j is
+**         A = u_0 | (u_3 & 3) << 6, B = u_1 | (u_3 >> 2 & 3) << 6, C = u_2 | (u_3 >> 4) << 6,
+**         so three quads take one AND each and the fourth is put together from the top
+**         bits; its d[16 rows] as F16.
 **
 ** Q4_0, Q8_0 and Q6_K blocks go by pairs: both blocks' d (64 bytes), then both blocks' quants
 ** (qora_r16_d_at, qora_r16_q_at), so that a group is one sequential run with its scales
@@ -37,6 +38,21 @@
 
 #define R16_ROWS 16
 #define R16_Q6_BLOCK (16 * 3 * 64 + 16 * R16_ROWS)   /* a Q6_K block of 16 rows, but d */
+
+/*
+** Offsets in a Q6_K block of 16 rows of sub-block s's three vectors and of its 16 scales:
+** the block goes by quarters, each the scales of its 4 sub-blocks (64 bytes), then their
+** vectors, so the kernel reads it front to back. With all the scales at the block's end,
+** 2 threads streamed Q6_K ffn_down at 27 to 29 GB/s and this layout at 31 to 38
+** (bench_matmul, 3 alternating runs, Zen 4).
+*/
+static inline size_t qora_r16_q6_sub(int s) {
+  return (size_t)(s / 4) * (64 + 4 * 3 * 64) + 64 + (size_t)(s % 4) * 3 * 64;
+}
+
+static inline size_t qora_r16_q6_scales(int s) {
+  return (size_t)(s / 4) * (64 + 4 * 3 * 64) + (size_t)(s % 4) * R16_ROWS;
+}
 
 /*
 ** Offsets in a group of block b's 16 F16 scales and of its quants, for blocks whose quants

@@ -95,18 +95,18 @@ static void pack_q6_sub(const rows16 *r, size_t at, int s, uint8_t *out) {
   int h = s / 8, quarter = (s % 8) / 2, l0 = 16 * (s % 2);
   size_t ql = at + offsetof(block_q6_K, ql) + 64 * h + 32 * (quarter & 1) + l0;
   size_t qh = at + offsetof(block_q6_K, qh) + 32 * h + l0;
-  __m512i n[4], hi[4];
+  __m512i u[4];
 
   for (int q = 0; q < 4; q++) {
     __m512i lq = field(r, ql + 4 * q), hq = field(r, qh + 4 * q);
-    n[q] = _mm512_and_si512(quarter & 2 ? _mm512_srli_epi32(lq, 4) : lq, m4);
-    hi[q] = _mm512_and_si512(_mm512_srli_epi32(hq, 2 * quarter), m2);
+    __m512i lo = _mm512_and_si512(quarter & 2 ? _mm512_srli_epi32(lq, 4) : lq, m4);
+    __m512i hi = _mm512_and_si512(_mm512_srli_epi32(hq, 2 * quarter), m2);
+    u[q] = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 4));
   }
-  put(out, _mm512_or_si512(n[0], _mm512_slli_epi32(n[1], 4)));
-  put(out + VEC, _mm512_or_si512(n[2], _mm512_slli_epi32(n[3], 4)));
-  put(out + 2 * VEC, _mm512_or_si512(
-      _mm512_or_si512(hi[2], _mm512_slli_epi32(hi[3], 2)),
-      _mm512_or_si512(_mm512_slli_epi32(hi[0], 4), _mm512_slli_epi32(hi[1], 6))));
+  for (int q = 0; q < 3; q++) {
+    __m512i d = _mm512_and_si512(_mm512_srli_epi32(u[3], 2 * q), m2);   /* 2 bits of u3 */
+    put(out + q * VEC, _mm512_or_si512(u[q], _mm512_slli_epi32(d, 6)));
+  }
 }
 
 
@@ -119,11 +119,11 @@ static void pack_q6_K(const qora_weight *w, long g, uint8_t *out) {
     size_t at = (size_t)i * sizeof(block_q6_K);
     out = grp + qora_r16_q_at(i, R16_Q6_BLOCK);
     for (int s = 0; s < 16; s++)
-      pack_q6_sub(&r, at, s, out + 3 * VEC * s);
+      pack_q6_sub(&r, at, s, out + qora_r16_q6_sub(s));
     for (int c = 0; c < 4; c++) {
       __m512i sc = field(&r, at + offsetof(block_q6_K, scales) + 4 * c);
       for (int t = 0; t < 4; t++)
-        _mm_storeu_si128((__m128i *)(out + 48 * VEC + R16_ROWS * (4 * c + t)),
+        _mm_storeu_si128((__m128i *)(out + qora_r16_q6_scales(4 * c + t)),
                          _mm512_cvtepi32_epi8(_mm512_srli_epi32(sc, 8 * t)));
     }
     /* d is the block's last 2 bytes: read the 4 ending there, not past the tensor */
