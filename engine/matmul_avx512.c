@@ -313,15 +313,15 @@ static void r16_half_q4_K(whalf *wh, const uint8_t *grp, int64_t i0, int n) {
   for (int u = 0; u < n; u++) {
     const uint8_t *q = grp + (size_t)(i0 + u) * R16_ROWS * sizeof(block_q4_K);
     for (int c = 0; c < 32; c++) {
-      __m512i v = _mm512_loadu_si512((const void *)(q + c * 64));
+      __m512i v = _mm512_loadu_si512((const void *)(q + R16_K4_Q + c * 64));
       int j = 2 * (c / 8), kk = c % 8;
       _mm512_store_si512(&wh->q[((u * 8 + j) * 8 + kk) * 64], lo_nibbles(v));
       _mm512_store_si512(&wh->q[((u * 8 + j + 1) * 8 + kk) * 64], hi_nibbles(v));
     }
-    __m512 d = f16x16(q + 35 * 64), dmin = f16x16(q + 35 * 64 + 32);
-    __m512i u0 = _mm512_loadu_si512((const void *)(q + 32 * 64));
-    __m512i u1 = _mm512_loadu_si512((const void *)(q + 33 * 64));
-    __m512i u2 = _mm512_loadu_si512((const void *)(q + 34 * 64));
+    __m512 d = f16x16(q + 3 * 64), dmin = f16x16(q + 3 * 64 + 32);
+    __m512i u0 = _mm512_loadu_si512((const void *)(q));
+    __m512i u1 = _mm512_loadu_si512((const void *)(q + 64));
+    __m512i u2 = _mm512_loadu_si512((const void *)(q + 2 * 64));
     scales_k4_from(d, dmin, u0, u1, u2, &wh->s[u * 8 * GEMM_LANES], &wh->m[u * 8 * GEMM_LANES]);
   }
 }

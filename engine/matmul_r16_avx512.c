@@ -145,7 +145,7 @@ __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k, const __m
                __m512 f) {
   const __m512i lo4 = _mm512_set1_epi8(0x0f), hi4 = _mm512_set1_epi8((char)0xf0);
   __m512i sc[2], mn[2];
-  qora_r16_k4_unpack(vload(q + 32 * VEC), vload(q + 33 * VEC), vload(q + 34 * VEC), sc, mn);
+  qora_r16_k4_unpack(vload(q), vload(q + VEC), vload(q + 2 * VEC), sc, mn);
   __m512 fl = _mm512_setzero_ps(), fh = _mm512_setzero_ps();
 
 #pragma GCC unroll 4
@@ -153,7 +153,7 @@ __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k, const __m
     __m512i al = _mm512_setzero_si512(), ah = _mm512_setzero_si512();
 #pragma GCC unroll 8
     for (int c = 0; c < 8; c++) {
-      __m512i v = vload(q + (8 * g + c) * VEC);
+      __m512i v = vload(q + R16_K4_Q + (8 * g + c) * VEC);
       al = _mm512_dpbusd_epi32(al, _mm512_and_si512(v, lo4), bcast4(y->qs + 64 * g + 4 * c));
       ah = _mm512_dpbusd_epi32(ah, _mm512_and_si512(v, hi4),
                                bcast4(y->qs + 64 * g + 32 + 4 * c));
@@ -171,8 +171,8 @@ __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k, const __m
   __m512 mins = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_slli_epi32(mh, 6), ml));
   __m512 dy = _mm512_set1_ps(k->d);
   __m512 sums = _mm512_fmadd_ps(fh, _mm512_set1_ps(1.0f / 16), fl);
-  f = _mm512_fmadd_ps(sums, _mm512_mul_ps(f16x16(q + 35 * VEC), dy), f);
-  return _mm512_fnmadd_ps(mins, _mm512_mul_ps(f16x16(q + 35 * VEC + 32), dy), f);
+  f = _mm512_fmadd_ps(sums, _mm512_mul_ps(f16x16(q + 3 * VEC), dy), f);
+  return _mm512_fnmadd_ps(mins, _mm512_mul_ps(f16x16(q + 3 * VEC + 32), dy), f);
 }
 
 

@@ -83,11 +83,11 @@ static void pack_q4_K(const qora_weight *w, long g, uint8_t *out) {
   for (int64_t i = 0; i < w->cols / QK_K; i++, out += R16_ROWS * sizeof(block_q4_K)) {
     size_t at = (size_t)i * sizeof(block_q4_K);
     for (int c = 0; c < QK_K / 8; c++)
-      lanes(row, at + offsetof(block_q4_K, qs) + LANE * c, 0, out + c * VEC);
+      lanes(row, at + offsetof(block_q4_K, qs) + LANE * c, 0, out + R16_K4_Q + c * VEC);
     for (int u = 0; u < K_SCALE_SIZE / LANE; u++)
-      lanes(row, at + offsetof(block_q4_K, scales) + LANE * u, 0, out + (32 + u) * VEC);
-    scales_f16(row, at + offsetof(block_q4_K, d), out + 35 * VEC);
-    scales_f16(row, at + offsetof(block_q4_K, dmin), out + 35 * VEC + 2 * R16_ROWS);
+      lanes(row, at + offsetof(block_q4_K, scales) + LANE * u, 0, out + u * VEC);
+    scales_f16(row, at + offsetof(block_q4_K, d), out + 3 * VEC);
+    scales_f16(row, at + offsetof(block_q4_K, dmin), out + 3 * VEC + 2 * R16_ROWS);
   }
 }
 
@@ -183,11 +183,11 @@ static void unpack_q4_K(const uint8_t *q, int r, int64_t i, uint8_t *out) {
   block_q4_K *b = (block_q4_K *)out;
 
   for (int c = 0; c < QK_K / 8; c++)
-    memcpy(b->qs + LANE * c, v + c * VEC + LANE * r, LANE);
+    memcpy(b->qs + LANE * c, v + R16_K4_Q + c * VEC + LANE * r, LANE);
   for (int u = 0; u < K_SCALE_SIZE / LANE; u++)
-    memcpy(b->scales + LANE * u, v + (32 + u) * VEC + LANE * r, LANE);
-  unscale(v + 35 * VEC, r, (uint8_t *)&b->d);
-  unscale(v + 35 * VEC + 2 * R16_ROWS, r, (uint8_t *)&b->dmin);
+    memcpy(b->scales + LANE * u, v + u * VEC + LANE * r, LANE);
+  unscale(v + 3 * VEC, r, (uint8_t *)&b->d);
+  unscale(v + 3 * VEC + 2 * R16_ROWS, r, (uint8_t *)&b->dmin);
 }
 
 

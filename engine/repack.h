@@ -12,9 +12,9 @@
 **         nibbles are values 4k + j, high nibbles 16 + 4k + j); its d[16 rows] as F16.
 **   Q8_0  block b's quants (512 bytes): vector k (0-7), lane r = qs[4k, 4k + 4) of row r,
 **         each byte XOR 0x80 (so u8 = value + 128); its d[16 rows] as F16.
-**   Q4_K  2304 bytes per block i: vector c (0-31), lane r = qs[4c, 4c + 4) of row r; then 3
-**         vectors of the 12 packed scale bytes (lane r = bytes [4u, 4u + 4)); then d[16] and
-**         dmin[16] as F16.
+**   Q4_K  2304 bytes per block i: 3 vectors of the 12 packed scale bytes (lane r = bytes
+**         [4u, 4u + 4)); d[16] and dmin[16] as F16; then from R16_K4_Q, vector c (0-31),
+**         lane r = qs[4c, 4c + 4) of row r.
 **   Q6_K  3328 bytes per block i, by quarters of 4 sub-blocks: the quarter's scales as
 **         [sub-block][16 rows] bytes, then per sub-block s of 16 values (value 16 s + 4 q + j
 **         as 6-bit u_q = value + 32) three vectors whose lane r byte j is
@@ -37,6 +37,12 @@
 #include "matmul.h"
 
 #define R16_ROWS 16
+/*
+** A Q4_K block's quants start here, after the scales that the kernel reads first: decoding
+** SmolLM3-3B Q4_K_M on 2 threads with the scales at the block's end instead was slower in 8
+** of 9 alternating pairs, by 2 to 4 % (bench_qora -p 16 -n 64).
+*/
+#define R16_K4_Q (4 * 64)
 #define R16_Q6_BLOCK (16 * 3 * 64 + 16 * R16_ROWS)   /* a Q6_K block of 16 rows, but d */
 
 /*

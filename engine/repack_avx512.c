@@ -76,11 +76,11 @@ static void pack_q4_K(const qora_weight *w, long g, uint8_t *out) {
   for (int64_t i = 0; i < w->cols / QK_K; i++, out += R16_ROWS * sizeof(block_q4_K)) {
     size_t at = (size_t)i * sizeof(block_q4_K);
     for (int c = 0; c < QK_K / 8; c++)
-      put(out + c * VEC, field(&r, at + offsetof(block_q4_K, qs) + 4 * c));
+      put(out + R16_K4_Q + c * VEC, field(&r, at + offsetof(block_q4_K, qs) + 4 * c));
     for (int u = 0; u < 3; u++)
-      put(out + (32 + u) * VEC, field(&r, at + offsetof(block_q4_K, scales) + 4 * u));
-    put_f16(out + 35 * VEC, &r, at + offsetof(block_q4_K, d));
-    put_f16(out + 35 * VEC + 2 * R16_ROWS, &r, at + offsetof(block_q4_K, dmin));
+      put(out + u * VEC, field(&r, at + offsetof(block_q4_K, scales) + 4 * u));
+    put_f16(out + 3 * VEC, &r, at + offsetof(block_q4_K, d));
+    put_f16(out + 3 * VEC + 2 * R16_ROWS, &r, at + offsetof(block_q4_K, dmin));
   }
 }
 
