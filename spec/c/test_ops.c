@@ -185,7 +185,7 @@ int main(void) {
   for (int level = QORA_CPU_SCALAR; level <= best; level++) {
     int at = check_max(level);
     TAP_OK(at < 0, "%s maximum of a row is its largest value, wherever it is, at lengths "
-           "1 to 70 (first wrong length: %d, or -1)", names[level], at);
+           "1 to 70 (first wrong length, -1 if none: %d)", names[level], at);
   }
   for (int level = QORA_CPU_SCALAR; level <= best; level++) {
     double worst = check_exp(level);
