@@ -363,7 +363,7 @@ static int load(qora_model *m, const char *path, const qora_load_opts *opts, qor
   if (m->pool == NULL)
     return qora_fail(err, "cannot start threads");
   if (!(opts && opts->keep_layout))
-    qora_model_repack(m);
+    qora_model_repack(m, !(opts && opts->small_pages));
   return 0;
 }
 

@@ -275,6 +275,7 @@ void qora_r16_repack(qora_pool *pool, qora_weight *w, void *out) {
 ** prefetcher ahead across small pages' ends).
 */
 #define BUF_ALIGN 4096
+#define HUGE_PAGE ((size_t)2 << 20)
 
 /* The matrices decode reads, in memory order of a forward pass; NULL-terminated. */
 static int model_weights(qora_model *m, qora_weight **out) {
@@ -352,7 +353,7 @@ static void own_norms(qora_model *m) {
 }
 
 
-void qora_model_repack(qora_model *m) {
+void qora_model_repack(qora_model *m, int huge) {
   int n_max = m->info.n_layer * 7 + 1, n;
   qora_weight **ws = malloc((size_t)n_max * sizeof *ws);
   size_t total = 0;
@@ -365,11 +366,15 @@ void qora_model_repack(qora_model *m) {
   n = model_weights(m, ws);
   for (int i = 0; i < n; i++)
     total += qora_r16_bytes(ws[i]);
-  if (total == 0 || posix_memalign((void **)&buf, BUF_ALIGN, total) != 0 ||
+  if (total == 0 || posix_memalign((void **)&buf, huge ? HUGE_PAGE : BUF_ALIGN, total) != 0 ||
       qora_model_own(m, buf) == NULL) {
     free(ws);
     return;
   }
+#ifdef MADV_HUGEPAGE
+  if (huge)
+    madvise(buf, total, MADV_HUGEPAGE);   /* fewer TLB misses while streaming the weights */
+#endif
   for (int i = 0; i < n; i++) {
     size_t bytes = qora_r16_bytes(ws[i]);
     if (bytes == 0)

@@ -108,10 +108,11 @@ void qora_r16_repack(qora_pool *pool, qora_weight *w, void *out);
 ** the CPU runs the r16 kernels, into one buffer the model owns. The mapped pages of the
 ** stored layout are then released: they stay in the page cache, and the paths that read
 ** them (embedding rows, saving) fault them back in.
-** Out of memory, the model keeps the stored layout alone; nothing fails.
+** Out of memory, the model keeps the stored layout alone; nothing fails. With huge set, the
+** buffer is aligned to 2 MB and advised to the kernel as huge pages (qora_load_opts).
 */
 struct qora_model;
-void qora_model_repack(struct qora_model *m);
+void qora_model_repack(struct qora_model *m, int huge);
 
 #if defined(__AVX512F__)
 #include <immintrin.h>

@@ -67,16 +67,18 @@ static int32_t check_token(lua_State *L, int arg, const qora_tokenizer *tk) {
 
 
 /*
-** core.load(path[, threads[, quant[, progress[, keep_layout]]]]) -> model, or nil and a message
-** when the file or folder cannot be used. quant (Hugging Face folders only) is checked by the
-** engine; keep_layout skips repacking the weights for decoding (a faster load, slower decoding).
+** core.load(path[, threads[, quant[, progress[, keep_layout[, small_pages]]]]]) -> model, or nil
+** and a message when the file or folder cannot be used. quant (Hugging Face folders only) is
+** checked by the engine; keep_layout skips repacking the weights for decoding (a faster load,
+** slower decoding); small_pages keeps the repacked copy off huge pages (see qora.h).
 */
 static int model_load(lua_State *L) {
   size_t len;
   const char *path = luaL_checklstring(L, 1, &len);
   lua_Integer threads = lqora_optint(L, 2, 0);
   qora_load_opts opts = { .quant = luaL_optstring(L, 3, NULL), .progress = lqora_optbool(L, 4),
-                          .keep_layout = lqora_optbool(L, 5) };
+                          .keep_layout = lqora_optbool(L, 5),
+                          .small_pages = lqora_optbool(L, 6) };
   qora_err err = { "" };
   lqora_model *lm;
 

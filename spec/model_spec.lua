@@ -87,6 +87,7 @@ describe("qora.load", function()
     assert.has_error(function() qora.load(S.tiny("f32"), { threads = "2" }) end)
     assert.has_error(function() qora.load(S.tiny("f32"), { progress = "no" }) end)
     assert.has_error(function() qora.load(S.tiny("f32"), { repack = 0 }) end)
+    assert.has_error(function() qora.load(S.tiny("f32"), { huge_pages = "yes" }) end)
     assert.has_error(function() qora.load(S.tiny("f32"), { threads = 257 }) end,
                      "bad argument to 'load' (threads must be an integer from 0 to 256, got "
                      .. "257)")
@@ -202,6 +203,18 @@ describe("a session", function()
         end
       end
     end
+  end)
+
+  it("gives the same logits bit for bit with the repacked weights on huge pages or not",
+     function()
+    local ids = tiny_prompt()
+    local logits = {}
+    for _, huge in ipairs({ true, false }) do
+      local s = assert(qora.load(S.tiny("q4_k_m"), { threads = 2, huge_pages = huge })):session()
+      s:eval(ids)
+      logits[#logits + 1] = s.core:logits()
+    end
+    assert.equal(logits[1], logits[2])
   end)
 
   it("evaluates one id or an array, and rewinds", function()

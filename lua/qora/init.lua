@@ -45,14 +45,16 @@ local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
 --   "f16" | "bf16" | "f32" (any case; folders only; default "q4_0"), progress = false (a bar
 --   on stderr while converting, when stderr is a terminal), repack = true (rearrange the
 --   weight matrices once, at load, for faster decoding; false loads a GGUF in a few tens of
---   milliseconds and decodes more slowly) }
+--   milliseconds and decodes more slowly), huge_pages = true (keep that copy on 2 MB pages
+--   where the kernel allows: decoding is faster, but where fresh memory is slow to fault in,
+--   as on some virtual machines, the load takes seconds longer) }
 -- @return Model, or nil and a message when the file or folder cannot be used
 function M.load(path, opts)
   if type(path) ~= "string" then
     error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")", 2)
   end
   opts = check.options("load", opts, { threads = true, quant = true, progress = true,
-                                       repack = true })
+                                       repack = true, huge_pages = true })
   check.integer("load", "threads", opts.threads, 0, MAX_THREADS)
   local quant = type(opts.quant) == "string" and opts.quant:lower() or opts.quant
   if quant ~= nil and not QUANTS[quant] then
@@ -61,7 +63,9 @@ function M.load(path, opts)
   end
   check.boolean("load", "progress", opts.progress)
   check.boolean("load", "repack", opts.repack)
-  local c, err = core.load(path, opts.threads, quant, opts.progress, opts.repack == false)
+  check.boolean("load", "huge_pages", opts.huge_pages)
+  local c, err = core.load(path, opts.threads, quant, opts.progress, opts.repack == false,
+                           opts.huge_pages == false)
   if not c then
     return nil, err
   end
