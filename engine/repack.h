@@ -48,9 +48,10 @@
 /*
 ** Offsets in a Q6_K block of 16 rows of sub-block s's three vectors and of its 16 scales:
 ** the block goes by quarters, each the scales of its 4 sub-blocks (64 bytes), then their
-** vectors, so the kernel reads it front to back. With all the scales at the block's end,
-** 2 threads streamed Q6_K ffn_down at 27 to 29 GB/s and this layout at 31 to 38
-** (bench_matmul, 3 alternating runs, Zen 4).
+** vectors, so the kernel reads it front to back. The layout before this one (all the scales
+** at the block's end, quads split in nibbles and a vector of high bits, 17 vector operations
+** to unpack a sub-block against 9 now) streamed Q6_K ffn_down on 2 threads at 27 to 29 GB/s,
+** this one at 31 to 38 (bench_matmul, 3 alternating runs, Zen 4).
 */
 static inline size_t qora_r16_q6_sub(int s) {
   return (size_t)(s / 4) * (64 + 4 * 3 * 64) + 64 + (size_t)(s % 4) * 3 * 64;
