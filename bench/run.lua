@@ -65,6 +65,11 @@ local function words(s)
   return out
 end
 
+-- True when v is a whole number, at least min, small enough to print with %d.
+local function whole(v, min)
+  return math.type(v) ~= nil and v == v and v >= min and v < 2^31 and v % 1 == 0
+end
+
 local function say(fmt, ...)
   io.stderr:write(string.format("[bench %4ds] " .. fmt .. "\n", os.time() - START, ...))
 end
@@ -397,9 +402,15 @@ local function main()
     say("BENCH_FILL must be copy or eval, not %q", FILL)
     os.exit(1)
   end
-  if not ROUNDS or ROUNDS < 1 or ROUNDS % 1 ~= 0 then
-    say("BENCH_ROUNDS must be a whole number of at least 1, not %q", env("BENCH_ROUNDS", ""))
-    os.exit(1)
+  for _, s in ipairs({ { "BENCH_ROUNDS", ROUNDS, 1 }, { "BENCH_THREADS", THREADS, 1 },
+                       { "BENCH_PROMPT", PROMPT, 1 }, { "BENCH_GEN", GEN, 1 },
+                       { "BENCH_STEPS", STEPS, 1 }, { "BENCH_LUA_STEPS", tonumber(LUA_STEPS), 1 },
+                       { "BENCH_WAIT", WAIT, 0 } }) do
+    local name, v, min = table.unpack(s)
+    if not whole(v, min) then
+      say("%s must be a whole number of at least %d, not %q", name, min, env(name, ""))
+      os.exit(1)
+    end
   end
   os.execute("mkdir -p " .. quote(DIR .. "/logs"))
   if not make_files() then os.exit(1) end

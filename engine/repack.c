@@ -269,10 +269,8 @@ void qora_r16_repack(qora_pool *pool, qora_weight *w, void *out) {
 /* ------------------------------------------------------------------ a model's matrices */
 
 /*
-** Small pages on purpose: fresh huge pages cost this project's VM 3 to 20 s per model to
-** fault in (the host gives them back), against 0.5 s for small ones, and decode on 2 threads
-** was no faster on them (the kernels' one sequential run per group keeps the hardware
-** prefetcher ahead across small pages' ends).
+** The repacked copy's alignment on small pages, and on huge ones (qora_load_opts.small_pages
+** says why they are the default and what they cost).
 */
 #define BUF_ALIGN 4096
 #define HUGE_PAGE ((size_t)2 << 20)

@@ -222,21 +222,25 @@ static void test_matmul_n(const int *types, int n, int cols, int n_tok) {
 }
 
 
-/* The AVX-512 repacker writes the bytes of the portable one (padding rows included). */
+/*
+** The AVX-512 repacker writes the bytes of the portable one, every byte of every group
+** (padding rows and the tail of an odd last block included): the buffers start with
+** different junk, so a byte either one leaves unwritten shows.
+*/
 static void test_repack_same(int type, int rows, int cols) {
   size_t row_bytes = qora_row_size(type, cols);
   void *data = malloc(row_bytes * rows);
   rb_weights(type, data, (int64_t)rows * cols);
   qora_weight w = {type, rows, cols, row_bytes, data, NULL};
-  size_t n = qora_r16_bytes(&w), group = qora_r16_group_bytes(&w);
+  size_t n = qora_r16_bytes(&w);
   uint8_t *a = aligned_alloc(64, n), *b = aligned_alloc(64, n);
   long groups = (rows + R16_ROWS - 1) / R16_ROWS, bad = -1;
 
-  memset(a, 0, n), memset(b, 0, n);
+  memset(a, 0xAA, n), memset(b, 0x55, n);
   qora_r16_pack(&w, a, 0, groups);
   qora_r16_pack_avx512(&w, b, 0, groups);
   for (size_t i = 0; i < n && bad < 0; i++)
-    if (i % group < R16_ROWS * row_bytes && a[i] != b[i])
+    if (a[i] != b[i])
       bad = (long)i;
   TAP_OK(bad < 0, "%s %dx%d: the AVX-512 repacker writes the reference's bytes",
          qora_type_name(type), rows, cols);
