@@ -332,8 +332,7 @@ static void r16_half_q4_K(whalf *wh, const uint8_t *grp, int64_t i0, int n) {
 ** Quads 0-2 are the low 6 bits of vectors a, b, c; quad 3 is their top 2 bits (repack.h).
 */
 static void r16_half_q6_K(whalf *wh, const uint8_t *grp, int64_t i0, int n) {
-  const __m512i m6 = _mm512_set1_epi8(0x3f), m2 = _mm512_set1_epi8(0x03);
-  const __m512i m4 = _mm512_set1_epi8(0x0f);
+  const __m512i m6 = _mm512_set1_epi8(0x3f);
 
   for (int u = 0; u < n; u++) {
     const uint8_t *q = grp + qora_r16_q_at(i0 + u, R16_Q6_BLOCK);
@@ -343,10 +342,7 @@ static void r16_half_q6_K(whalf *wh, const uint8_t *grp, int64_t i0, int n) {
       __m512i a = _mm512_loadu_si512((const void *)p);
       __m512i b = _mm512_loadu_si512((const void *)(p + 64));
       __m512i c = _mm512_loadu_si512((const void *)(p + 128));
-      __m512i top = _mm512_ternarylogic_epi32(_mm512_srli_epi16(a, 6), _mm512_srli_epi16(b, 4),
-                                              m2, 0xE4);
-      top = _mm512_ternarylogic_epi32(top, _mm512_srli_epi16(c, 2), m4, 0xE4);
-      __m512i v[4] = {a, b, c, top};
+      __m512i v[4] = {a, b, c, qora_r16_q6_top(a, b, c)};
       for (int k = 0; k < 4; k++)
         _mm512_store_si512(&wh->q[((u * 16 + s) * 4 + k) * 64], _mm512_and_si512(v[k], m6));
       __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(

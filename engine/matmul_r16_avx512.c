@@ -188,20 +188,16 @@ static __m512 group_q4_K(const uint8_t *q, int64_t nb, const block_q8_K *y, cons
 /*
 ** One Q6_K block of 16 rows: per sub-block of 16 values, quads 0-2 are the low 6 bits of
 ** vectors A, B, C and quad 3 is put together from their top 2 bits; the values are offset by
-** -32 through the accumulator's start, then scaled by the sub-block's signed scale. 16-bit
-** shifts bring in bits of the next byte, which the selects and the last AND drop.
+** -32 through the accumulator's start, then scaled by the sub-block's signed scale.
 */
 static inline __m512 sb_q6_K(const uint8_t *q, const block_q8_K *y, const r16_k6 *k) {
-  const __m512i m6 = _mm512_set1_epi8(0x3f), m2 = _mm512_set1_epi8(0x03);
-  const __m512i m4 = _mm512_set1_epi8(0x0f);
+  const __m512i m6 = _mm512_set1_epi8(0x3f);
   __m512 fs = _mm512_setzero_ps();
 #pragma GCC unroll 16
   for (int s = 0; s < 16; s++) {
     const uint8_t *v = q + qora_r16_q6_sub(s);
     __m512i a = vload(v), b = vload(v + VEC), c = vload(v + 2 * VEC);
-    __m512i d = _mm512_ternarylogic_epi32(_mm512_srli_epi16(a, 6), _mm512_srli_epi16(b, 4),
-                                          m2, 0xE4);                  /* bits 0-1 a, 2-7 b */
-    d = _mm512_ternarylogic_epi32(d, _mm512_srli_epi16(c, 2), m4, 0xE4);   /* 4-7 from c */
+    __m512i d = qora_r16_q6_top(a, b, c);
     __m512i acc = _mm512_set1_epi32(k->neg[s]);
     acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(a, m6), bcast4(y->qs + 16 * s));
     acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(b, m6), bcast4(y->qs + 16 * s + 4));

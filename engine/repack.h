@@ -134,6 +134,19 @@ void qora_r16_k4_unpack(__m512i u0, __m512i u1, __m512i u2, __m512i sc[2], __m51
   mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), m4),
                           _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), m2), 4));
 }
+
+/*
+** Quad 3 of a Q6_K sub-block from the top 2 bits of its vectors a, b, c, in bits 0-5 of each
+** byte; bits 6-7 hold stray bits of the next byte (16-bit shifts), for the caller's AND 0x3f.
+*/
+static inline __attribute__((always_inline))
+__m512i qora_r16_q6_top(__m512i a, __m512i b, __m512i c) {
+  const __m512i m2 = _mm512_set1_epi8(0x03), m4 = _mm512_set1_epi8(0x0f);
+  __m512i t = _mm512_ternarylogic_epi32(_mm512_srli_epi16(a, 6), _mm512_srli_epi16(b, 4), m2,
+                                        0xE4);               /* m2 ? a : b, bit by bit */
+
+  return _mm512_ternarylogic_epi32(t, _mm512_srli_epi16(c, 2), m4, 0xE4);
+}
 #endif
 
 #endif
