@@ -318,7 +318,7 @@ static void r16_half_q4_K(whalf *wh, const uint8_t *grp, int64_t i0, int n) {
       _mm512_store_si512(&wh->q[((u * 8 + j) * 8 + kk) * 64], lo_nibbles(v));
       _mm512_store_si512(&wh->q[((u * 8 + j + 1) * 8 + kk) * 64], hi_nibbles(v));
     }
-    __m512 d = f16x16(q + 3 * 64), dmin = f16x16(q + 3 * 64 + 32);
+    __m512 d = f16x16(q + R16_K4_D), dmin = f16x16(q + R16_K4_D + 2 * R16_ROWS);
     __m512i u0 = _mm512_loadu_si512((const void *)(q));
     __m512i u1 = _mm512_loadu_si512((const void *)(q + 64));
     __m512i u2 = _mm512_loadu_si512((const void *)(q + 2 * 64));

@@ -171,8 +171,8 @@ __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k, const __m
   __m512 mins = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_slli_epi32(mh, 6), ml));
   __m512 dy = _mm512_set1_ps(k->d);
   __m512 sums = _mm512_fmadd_ps(fh, _mm512_set1_ps(1.0f / 16), fl);
-  f = _mm512_fmadd_ps(sums, _mm512_mul_ps(f16x16(q + 3 * VEC), dy), f);
-  return _mm512_fnmadd_ps(mins, _mm512_mul_ps(f16x16(q + 3 * VEC + 32), dy), f);
+  f = _mm512_fmadd_ps(sums, _mm512_mul_ps(f16x16(q + R16_K4_D), dy), f);
+  return _mm512_fnmadd_ps(mins, _mm512_mul_ps(f16x16(q + R16_K4_D + 2 * R16_ROWS), dy), f);
 }
 
 

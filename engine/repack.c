@@ -86,8 +86,8 @@ static void pack_q4_K(const qora_weight *w, long g, uint8_t *out) {
       lanes(row, at + offsetof(block_q4_K, qs) + LANE * c, 0, out + R16_K4_Q + c * VEC);
     for (int u = 0; u < K_SCALE_SIZE / LANE; u++)
       lanes(row, at + offsetof(block_q4_K, scales) + LANE * u, 0, out + u * VEC);
-    scales_f16(row, at + offsetof(block_q4_K, d), out + 3 * VEC);
-    scales_f16(row, at + offsetof(block_q4_K, dmin), out + 3 * VEC + 2 * R16_ROWS);
+    scales_f16(row, at + offsetof(block_q4_K, d), out + R16_K4_D);
+    scales_f16(row, at + offsetof(block_q4_K, dmin), out + R16_K4_D + 2 * R16_ROWS);
   }
 }
 
@@ -186,8 +186,8 @@ static void unpack_q4_K(const uint8_t *q, int r, int64_t i, uint8_t *out) {
     memcpy(b->qs + LANE * c, v + R16_K4_Q + c * VEC + LANE * r, LANE);
   for (int u = 0; u < K_SCALE_SIZE / LANE; u++)
     memcpy(b->scales + LANE * u, v + u * VEC + LANE * r, LANE);
-  unscale(v + 3 * VEC, r, (uint8_t *)&b->d);
-  unscale(v + 3 * VEC + 2 * R16_ROWS, r, (uint8_t *)&b->dmin);
+  unscale(v + R16_K4_D, r, (uint8_t *)&b->d);
+  unscale(v + R16_K4_D + 2 * R16_ROWS, r, (uint8_t *)&b->dmin);
 }
 
 

@@ -13,7 +13,7 @@
 **   Q8_0  block b's quants (512 bytes): vector k (0-7), lane r = qs[4k, 4k + 4) of row r,
 **         each byte XOR 0x80 (so u8 = value + 128); its d[16 rows] as F16.
 **   Q4_K  2304 bytes per block i: 3 vectors of the 12 packed scale bytes (lane r = bytes
-**         [4u, 4u + 4)); d[16] and dmin[16] as F16; then from R16_K4_Q, vector c (0-31),
+**         [4u, 4u + 4)); from R16_K4_D, d[16] and dmin[16] as F16; from R16_K4_Q, vector c,
 **         lane r = qs[4c, 4c + 4) of row r.
 **   Q6_K  3328 bytes per block i, by quarters of 4 sub-blocks: the quarter's scales as
 **         [sub-block][16 rows] bytes, then per sub-block s of 16 values (value 16 s + 4 q + j
@@ -43,6 +43,7 @@
 ** of 9 alternating pairs, by 2 to 4 % (bench_qora -p 16 -n 64).
 */
 #define R16_K4_Q (4 * 64)
+#define R16_K4_D (3 * 64)                   /* its d[16] as F16, then dmin[16] 32 bytes on */
 #define R16_Q6_BLOCK (16 * 3 * 64 + 16 * R16_ROWS)   /* a Q6_K block of 16 rows, but d */
 
 /*

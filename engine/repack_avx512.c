@@ -79,8 +79,8 @@ static void pack_q4_K(const qora_weight *w, long g, uint8_t *out) {
       put(out + R16_K4_Q + c * VEC, field(&r, at + offsetof(block_q4_K, qs) + 4 * c));
     for (int u = 0; u < 3; u++)
       put(out + u * VEC, field(&r, at + offsetof(block_q4_K, scales) + 4 * u));
-    put_f16(out + 3 * VEC, &r, at + offsetof(block_q4_K, d));
-    put_f16(out + 3 * VEC + 2 * R16_ROWS, &r, at + offsetof(block_q4_K, dmin));
+    put_f16(out + R16_K4_D, &r, at + offsetof(block_q4_K, d));
+    put_f16(out + R16_K4_D + 2 * R16_ROWS, &r, at + offsetof(block_q4_K, dmin));
   }
 }
 
