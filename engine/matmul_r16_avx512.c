@@ -28,10 +28,14 @@
 */
 #define R16_PREFETCH 2560
 
-/* Asks for the n bytes R16_PREFETCH past p, into L2. */
+/*
+** Asks for the n bytes R16_PREFETCH past p, into L2. Near a buffer's end they lie past it:
+** a prefetch never faults, and the address is made as an integer, since pointer arithmetic
+** beyond an object's end is undefined in C.
+*/
 static inline void prefetch_ahead(const uint8_t *p, size_t n) {
   for (size_t o = 0; o < n; o += 64)
-    _mm_prefetch((const char *)p + R16_PREFETCH + o, _MM_HINT_T1);
+    _mm_prefetch((const char *)((uintptr_t)p + R16_PREFETCH + o), _MM_HINT_T1);
 }
 
 /* ------------------------------------------------------------------ activation extras */
