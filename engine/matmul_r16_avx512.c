@@ -17,23 +17,24 @@
 #define VEC 64
 
 /*
-** Software prefetch into L2, this many bytes ahead of the kernels' reads. With 2 threads
-** streaming weights from memory, the hardware prefetcher alone left the kernels waiting on
-** it: asking for the bytes 2.5 KB ahead sped every type up by 15 to 30 % (bench_matmul -n 1
-** on a 2-vCPU Intel Xeon with AMX and 480 MiB of L3: Q4_0 21.6 -> 27.5 GB/s, Q8_0 24.6 ->
-** 28.6, Q4_K 24.4 -> 26.5, Q6_K 22.4 -> 27.4). Into L1 (T0) gained less, and lost on Q8_0;
-** non-temporal lost on all; 1 KB or 4 KB ahead was no better. Decoding SmolLM3-3B gained
-** less, as the step does more than stream weights: Q4_0 14.2 -> 15.4 tokens/s, Q4_K_M 14.0
-** -> 14.6 (bench_qora -p 16 -n 48, alternating).
+** Software prefetch into L2, this many bytes ahead of the kernels' reads. On a 2-vCPU Intel
+** Xeon (AMX, 480 MiB of L3), 2 threads streaming weights from memory (bench_matmul -n 1, two
+** alternating runs): Q4_0 22.6 -> 28.0 GB/s, Q8_0 24.9 -> 28.6, Q4_K 25.1 -> 26.7, Q6_K 22.9
+** -> 27.6. Decoding SmolLM3-3B (bench_qora -p 512 -n 128, 3 alternating pairs): Q4_0 13.6 to
+** 13.9 -> 17.1 to 17.2 tokens/s, Q4_K_M 13.2 to 13.4 -> 14.8 to 14.9. The hint T0 (into L1)
+** gained less in a sweep of bench_matmul, non-temporal lost, and 1 KB or 4 KB ahead did no
+** better. With weights in L2 the extra instructions cost about 10 %.
 */
 #define R16_PREFETCH 2560
 
 /*
 ** Asks for the n bytes R16_PREFETCH past p, into L2. Near a buffer's end they lie past it:
 ** a prefetch never faults, and the address is made as an integer, since pointer arithmetic
-** beyond an object's end is undefined in C.
+** beyond an object's end is undefined in C. Always inlined: out of line, GCC 12 found the
+** helper free of side effects and deleted its calls (spec/codegen_check.sh checks).
 */
-static inline void prefetch_ahead(const uint8_t *p, size_t n) {
+static inline __attribute__((always_inline))
+void prefetch_ahead(const uint8_t *p, size_t n) {
   for (size_t o = 0; o < n; o += 64)
     _mm_prefetch((const char *)((uintptr_t)p + R16_PREFETCH + o), _MM_HINT_T1);
 }

@@ -36,5 +36,6 @@ for t in build/asan/test/test_*; do
 done
 run busted busted --lua="$LUA" -o TAP spec
 [ -f spec/rock_check.sh ] && run luarocks sh spec/rock_check.sh
+run codegen sh spec/codegen_check.sh
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
