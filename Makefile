@@ -115,8 +115,10 @@ build/tools/%: tools/%.c $(LIBQORA)
 	$(SAY) CC $<
 	$(Q)$(CC) $(CFLAGS) $(QFLAGS) $< -o $@ $(LIBQORA) $(LIBS)
 
-# make run: the default model unless ARGS names one, and a default question when ARGS is empty.
-RUN_DEFAULT = --system "You are a helpful assistant." --prompt "What is the capital of France?"
+# make run: the default model unless ARGS names one, and a default question when ARGS is empty,
+# answered greedily: SmolLM2-135M's sampled answers to it are often nonsense.
+RUN_DEFAULT = --system "You are a helpful assistant." --prompt "What is the capital of France?" \
+              --greedy
 RUN_LOAD = $(if $(filter --load --load=% --model-path --model-path=%,$(ARGS)),,--load $(MODEL))
 
 run: deps

@@ -427,8 +427,13 @@ int hf_config_load(const char *dir, hf_config *cfg, qora_err *err) {
 
   snprintf(path, sizeof path, "%s/config.json", dir);
   text = qora_read_file(path, HF_MAX_CONFIG, &len, err);
-  if (text == NULL)
-    return -1;
+  if (text == NULL) {
+    char msg[QORA_ERR_MAX];
+
+    snprintf(msg, sizeof msg, "%s", err != NULL ? err->msg : "");
+    return qora_fail(err, "%s; a Hugging Face checkpoint folder holds config.json, "
+                     "tokenizer.json and *.safetensors, or give a GGUF file", msg);
+  }
   rc = hf_config_parse(text, len, cfg, err);
   free(text);
   if (rc != 0 && err != NULL) {

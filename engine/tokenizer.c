@@ -486,7 +486,7 @@ int qora_tokenize(const qora_tokenizer *tk, const char *text, size_t len, int fl
     return qora_fail(err, "text of %zu bytes is too long to tokenize at once; split it", len);
   if ((bad = utf8_check(text, len)) < len)
     return qora_fail(err, "text is not valid UTF-8 at byte %zu (0x%02x); convert it to UTF-8 "
-                     "first", bad, (unsigned char)text[bad]);
+                     "first", bad + 1, (unsigned char)text[bad]);   /* counted from 1 */
   if (work_init(&w, len, err) < 0)
     return -1;
   n0 = out->n;

@@ -158,12 +158,12 @@ static void test_stream_tokens(void) {
 
 static void test_invalid_text(void) {
   static const struct { const char *text; size_t n; const char *at; } bad[] = {
-    { "abc\xFF", 4, "byte 3" },
-    { "caf\xC3", 4, "byte 3" },
-    { "\xC0\x80", 2, "byte 0" },
-    { "ok \xED\xA0\x80", 6, "byte 3" },
-    { "x\xF4\x90\x80\x80", 5, "byte 1" },
-    { "\xE2\x82", 2, "byte 0" },
+    { "abc\xFF", 4, "byte 4 " },          /* counted from 1, as Lua counts */
+    { "caf\xC3", 4, "byte 4 " },
+    { "\xC0\x80", 2, "byte 1 " },
+    { "ok \xED\xA0\x80", 6, "byte 4 " },
+    { "x\xF4\x90\x80\x80", 5, "byte 2 " },
+    { "\xE2\x82", 2, "byte 1 " },
   };
   qora_err err = {{0}};
   gguf_file *f = gguf_open(vec_path("tokenizer/llama3-vocab.gguf"), &err);
