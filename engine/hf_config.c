@@ -419,6 +419,16 @@ int hf_config_parse(const char *json, size_t len, hf_config *cfg, qora_err *err)
   return rc;
 }
 
+/* Rewrites err's message as before, the message, then after; returns -1. */
+static int reword(qora_err *err, const char *before, const char *after) {
+  char msg[QORA_ERR_MAX];
+
+  if (err == NULL)
+    return -1;
+  snprintf(msg, sizeof msg, "%s", err->msg);
+  return qora_fail(err, "%s%s%s", before, msg, after);
+}
+
 int hf_config_load(const char *dir, hf_config *cfg, qora_err *err) {
   char path[4096];
   size_t len;
@@ -427,20 +437,14 @@ int hf_config_load(const char *dir, hf_config *cfg, qora_err *err) {
 
   snprintf(path, sizeof path, "%s/config.json", dir);
   text = qora_read_file(path, HF_MAX_CONFIG, &len, err);
-  if (text == NULL) {
-    char msg[QORA_ERR_MAX];
-
-    snprintf(msg, sizeof msg, "%s", err != NULL ? err->msg : "");
-    return qora_fail(err, "%s; a Hugging Face checkpoint folder holds config.json, "
-                     "tokenizer.json and *.safetensors, or give a GGUF file", msg);
-  }
+  if (text == NULL)
+    return reword(err, "", "; a Hugging Face checkpoint folder holds config.json, "
+                  "tokenizer.json and *.safetensors, or give a GGUF file");
   rc = hf_config_parse(text, len, cfg, err);
   free(text);
-  if (rc != 0 && err != NULL) {
-    char msg[QORA_ERR_MAX];
-
-    snprintf(msg, sizeof msg, "%s", err->msg);
-    qora_fail(err, "%s/%s", dir, msg);
+  if (rc != 0) {
+    snprintf(path, sizeof path, "%s/", dir);
+    reword(err, path, "");
   }
   return rc;
 }
