@@ -95,3 +95,47 @@ describe("misuse", function()
     assert.equal(2, session:pos())
   end)
 end)
+
+-- Runs code as a chunk named "user" with the names of env; returns the error it raises.
+local function raise(code, env)
+  local f = assert(load(code, "=user", "t", setmetatable(env, { __index = _G })))
+  local ok, err = pcall(f)
+  assert(not ok, code .. " raised no error")
+  return tostring(err)
+end
+
+describe("misuse of an argument", function()
+  it("is reported at the caller's line, not inside lua/qora", function()
+    local m = assert(qora.load(S.tiny("q8_0")))
+    local s = m:session({ ctx = 16 })
+    local chat = m:chat()
+    local closed = assert(qora.load(S.tiny("q8_0")))
+    closed:close()
+    local gone = m:session({ ctx = 16 })
+    gone:close()
+    local env = { m = m, s = s, chat = chat, closed = closed, gone = gone, qora = qora,
+                  sampling = require("qora.sampling"), templates = require("qora.chat") }
+    local cases = {
+      -- code, a part of the message
+      { "m:chat(5)", "bad argument to 'chat'" },
+      { "m:chat({ template = 'nope' })", "unknown template" },
+      { "chat:reply('x', { temperature = -1 })", "temperature" },
+      { "chat:reply('x', { seed = 1.5 })", "seed" },
+      { "chat:reply('x', { top_k = -1 })", "top_k" },
+      { "chat:reply('x', { sampler = 5 })", "sampler" },
+      { "sampling.new({ seed = 1.5 })", "seed" },
+      { "sampling.new({ top_k = -1 })", "top_k" },
+      { "templates.render({ { role = 'user', content = 5 } }, { template = 'chatml' })",
+        "content" },
+      { "templates.get('chatml'):render({}, { xml_tools = {} })", "tools" },
+    }
+    local wrong = {}
+    for _, c in ipairs(cases) do
+      local err = raise(c[1], env)
+      if err:find("user:1: ", 1, true) ~= 1 or not err:find(c[2], 1, true) then
+        wrong[#wrong + 1] = c[1] .. " raised " .. err
+      end
+    end
+    assert(#wrong == 0, table.concat(wrong, "\n"))
+  end)
+end)

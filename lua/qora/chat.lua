@@ -18,6 +18,7 @@
 --   today                  the date string SmolLM3 shows, default today as "04 December 2026"
 -- ChatML has no reasoning mode and no date (enable_thinking and today are ignored), and no
 -- place for tools (giving them is an error, as it is for llama.cpp's copy).
+local check = require("qora.check")
 local pyrepr = require("qora.pyrepr")
 
 local M = {}
@@ -131,15 +132,15 @@ local function check_options(opts)
   if opts == nil then
     return {}
   elseif type(opts) ~= "table" then
-    error("chat: options must be a table, got " .. type(opts), 3)
+    check.error("chat: options must be a table, got " .. type(opts))
   end
   for k, v in pairs(opts) do
     local want = OPTIONS[k]
     if want == nil then
-      error(format("chat: unknown option %q (known: add_generation_prompt, enable_thinking, "
-                   .. "xml_tools, python_tools, today)", tostring(k)), 3)
+      check.error(format("chat: unknown option %q (known: add_generation_prompt, enable_thinking, "
+                         .. "xml_tools, python_tools, today)", tostring(k)))
     elseif want ~= "tools" and type(v) ~= want then
-      error(format("chat: option %s must be a %s, got %s", k, want, type(v)), 3)
+      check.error(format("chat: option %s must be a %s, got %s", k, want, type(v)))
     end
   end
   return opts
@@ -148,12 +149,12 @@ end
 
 local function check_messages(messages)
   if type(messages) ~= "table" then
-    error("chat: messages must be a sequence of { role = ..., content = ... }, got "
-          .. type(messages), 3)
+    check.error("chat: messages must be a sequence of { role = ..., content = ... }, got "
+                .. type(messages))
   end
   for i, m in ipairs(messages) do
     if type(m) ~= "table" or type(m.role) ~= "string" then
-      error(format("chat: message %d must be a table with a string role", i), 3)
+      check.error(format("chat: message %d must be a table with a string role", i))
     end
   end
 end
@@ -168,14 +169,14 @@ local function tool_list(name, tools)
   if type(tools) == "string" then
     local decoded, err = core.json_decode(tools)
     if decoded == nil then
-      error(format("chat: option %s is not valid JSON: %s", name, err), 4)
+      check.error(format("chat: option %s is not valid JSON: %s", name, err))
     end
     tools = decoded
   end
   local mt = type(tools) == "table" and getmetatable(tools)
   if type(tools) ~= "table" or (mt and rawget(mt, "__name") == "qora.json.object")
       or (next(tools) ~= nil and #tools == 0) then
-    error(format("chat: option %s must be a sequence of tools or a JSON array", name), 4)
+    check.error(format("chat: option %s must be a sequence of tools or a JSON array", name))
   end
   return #tools > 0 and tools or nil
 end
@@ -214,7 +215,7 @@ local function smollm3_system(messages, opts, official)
   if first.role == "system" then
     local text = first.content
     if type(text) ~= "string" then
-      error("chat: the system message's content must be a string, got " .. type(text), 3)
+      check.error("chat: the system message's content must be a string, got " .. type(text))
     end
     if find(text, "/no_think", 1, true) then
       mode = "/no_think"
@@ -254,9 +255,9 @@ end
 local function render_smollm3(tpl, messages, opts)
   local official = tpl.name == "smollm3"
   if not official and (opts.xml_tools or opts.python_tools) then
-    error("chat: the smollm3-llamacpp template has no tools section; use \"smollm3\"", 3)
+    check.error("chat: the smollm3-llamacpp template has no tools section; use \"smollm3\"")
   elseif #messages == 0 then
-    error("chat: the smollm3 template needs at least one message", 3)
+    check.error("chat: the smollm3 template needs at least one message")
   end
   local system, mode = smollm3_system(messages, opts, official)
   local think = mode == "/think"
@@ -271,8 +272,8 @@ local function render_smollm3(tpl, messages, opts)
       out[#out + 1] = "<|im_start|>assistant\n" .. (think and "" or "<think>\n\n</think>\n")
                       .. content:gsub("^\n+", "") .. "<|im_end|>\n"
     elseif m.role ~= "system" or i > 1 then
-      error(format("chat: message %d has role %q; the smollm3 template takes system (first "
-                   .. "only), user, assistant and tool", i, m.role), 3)
+      check.error(format("chat: message %d has role %q; the smollm3 template takes system (first "
+                         .. "only), user, assistant and tool", i, m.role))
     end
   end
   if opts.add_generation_prompt then
@@ -288,12 +289,13 @@ end
 
 local function render_chatml(tpl, messages, opts)
   if opts.xml_tools or opts.python_tools then
-    error("chat: the chatml template has no tools section", 3)
+    check.error("chat: the chatml template has no tools section")
   end
   local out = {}
   for i, m in ipairs(messages) do
     if type(m.content) ~= "string" then
-      error(format("chat: message %d's content must be a string, got %s", i, type(m.content)), 3)
+      check.error(format("chat: message %d's content must be a string, got %s", i,
+                         type(m.content)))
     end
     if i == 1 and m.role ~= "system" and tpl.default_system then
       out[#out + 1] = "<|im_start|>system\n" .. tpl.default_system .. "<|im_end|>\n"
@@ -384,8 +386,8 @@ local NAMED = {
 function M.get(name)
   local t = NAMED[name]
   if t == nil then
-    error(format("chat: unknown template %q (known: smollm3, smollm3-llamacpp, chatml)",
-                 tostring(name)), 2)
+    check.error(format("chat: unknown template %q (known: smollm3, smollm3-llamacpp, chatml)",
+                       tostring(name)))
   end
   return template({ name = name, renderer = t.renderer, reasoning = t.reasoning,
                     default_system = t.default_system })
@@ -431,8 +433,8 @@ function M.for_model(source, name)
   elseif type(source) == "string" then
     text = source
   else
-    error("chat.for_model: expected model info, a template string or a name, got "
-          .. type(source), 2)
+    check.error("chat.for_model: expected model info, a template string or a name, got "
+                .. type(source))
   end
   if text == nil then
     if arch == "smollm3" then
@@ -481,7 +483,7 @@ end
 -- @treturn string reply
 function M.split_reasoning(text)
   if type(text) ~= "string" then
-    error("chat.split_reasoning: expected a string, got " .. type(text), 2)
+    check.error("chat.split_reasoning: expected a string, got " .. type(text))
   end
   local open = text:match("^%s*()<think>")
   local body = open and open + #"<think>" or 1

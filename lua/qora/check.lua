@@ -1,7 +1,28 @@
 --- Argument checks shared by the Lua layer. Each raises "bad argument to 'fname' (what)" at
--- the caller of the public function that checks (level 3 seen from a checker), naming the
--- option and showing the value it got, strings quoted: "1" and 1 are told apart.
+-- the user's line (see M.error), naming the option and showing the value it got, strings
+-- quoted: "1" and 1 are told apart.
 local M = {}
+
+-- The folder of qora's Lua files as debug.getinfo writes a source ("@/.../qora/"), or nil
+-- when they were not loaded from files.
+local LIBRARY = debug.getinfo(1, "S").source:match("^@.*[/\\]")
+
+--- Raises msg at the user's line: the first Lua function on the stack outside qora's Lua
+-- files, C functions such as pcall passed over. Misuse is then reported where it was made,
+-- however deep in the library it was found. Inside generate's coroutine there is no such
+-- function, and the message has no position.
+-- @param msg string
+function M.error(msg)
+  local level = 2
+  while LIBRARY do
+    local info = debug.getinfo(level, "S")
+    if info == nil or info.what ~= "C" and info.source:sub(1, #LIBRARY) ~= LIBRARY then
+      break
+    end
+    level = level + 1
+  end
+  error(msg, level)
+end
 
 --- A value as a message shows it: 1, 1.5, "1" (a string), a table.
 -- @param v any
@@ -17,19 +38,22 @@ function M.describe(v)
   return "a " .. t
 end
 
---- Raises "bad argument to 'fname' (what)" at level, counted as error() counts from the caller
--- of fail (1: that caller; default 3).
+--- Raises "bad argument to 'fname' (what)" at the user's line, or at level when it is given,
+-- counted as error() counts from the caller of fail.
 function M.fail(fname, what, level)
-  error(("bad argument to '%s' (%s)"):format(fname, what), (level or 3) + 1)
+  local msg = ("bad argument to '%s' (%s)"):format(fname, what)
+  if level then
+    error(msg, level + 1)
+  end
+  M.error(msg)
 end
 
 --- Checks that opts is nil or a table holding only the known keys; returns a table.
 -- @param fname string the public function, for the message
 -- @param opts table|nil
 -- @param known table set of the option names
--- @param level integer|nil where the error points (default: the caller of the caller)
+-- @param level integer|nil where the error points, as for fail (default: the user's line)
 function M.options(fname, opts, known, level)
-  level = level or 3
   if opts == nil then
     return {}
   elseif type(opts) ~= "table" then

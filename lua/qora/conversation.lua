@@ -50,18 +50,18 @@ local SAMPLING = { "temperature", "top_k", "top_p", "min_p", "seed", "greedy", "
 --   tokens written in user and tool messages) }
 -- @return Conversation
 function M.new(model, opts)
-  opts = check.options("chat", opts, NEW, 4)
-  check.boolean("chat", "think", opts.think, 4)
-  check.boolean("chat", "parse_special", opts.parse_special, 4)
+  opts = check.options("chat", opts, NEW)
+  check.boolean("chat", "think", opts.think)
+  check.boolean("chat", "parse_special", opts.parse_special)
   if opts.system ~= nil and type(opts.system) ~= "string" then
-    error("bad argument to 'chat' (system must be a string)", 2)
+    check.fail("chat", "system must be a string")
   end
   if opts.date ~= nil and type(opts.date) ~= "string" then
-    error("bad argument to 'chat' (date must be a string such as \"04 December 2026\")", 2)
+    check.fail("chat", "date must be a string such as \"04 December 2026\"")
   end
   local template, err = chat.for_model(model.info, opts.template)
   if not template then
-    error(err, 2)
+    check.error(err)
   end
   local self = setmetatable({
     model = model,
@@ -171,27 +171,27 @@ local function policy(opts)
   return sampling.new(o)
 end
 
--- Raises, at the caller of reply, when the reply cannot start; nothing has changed yet.
+-- Raises, at the user's line, when the reply cannot start; nothing has changed yet.
 local function check_reply(self, text, opts)
   if type(text) ~= "string" then
-    error("bad argument #1 to 'reply' (string expected, got " .. type(text) .. ")", 3)
+    check.error("bad argument #1 to 'reply' (string expected, got " .. type(text) .. ")")
   elseif self.closed then
-    error("the conversation is closed: start a new one with model:chat()", 3)
+    check.error("the conversation is closed: start a new one with model:chat()")
   end
   local ok, bad = utf8.len(text)
   if not ok then
-    error(("bad argument #1 to 'reply' (the message is not valid UTF-8 at byte %d)")
-          :format(bad), 3)
+    check.error(("bad argument #1 to 'reply' (the message is not valid UTF-8 at byte %d)")
+                :format(bad))
   end
-  opts = check.options("reply", opts, REPLY, 4)
-  check.integer("reply", "max_tokens", opts.max_tokens, 0, nil, 4)
-  check.integer("reply", "prefill_chunk", opts.prefill_chunk, 1, nil, 4)
+  opts = check.options("reply", opts, REPLY)
+  check.integer("reply", "max_tokens", opts.max_tokens, 0)
+  check.integer("reply", "prefill_chunk", opts.prefill_chunk, 1)
   local ids = self:prompt_ids(text)
   local ctx = self.session:ctx()
   if #ids >= ctx then
-    error(("the conversation with this message takes %d tokens, and the session's context "
-           .. "holds %d, leaving no room for an answer; start a chat with a larger ctx")
-          :format(#ids, ctx), 3)
+    check.error(("the conversation with this message takes %d tokens, and the session's "
+                 .. "context holds %d, leaving no room for an answer; start a chat with a "
+                 .. "larger ctx"):format(#ids, ctx))
   end
   return opts, ids
 end

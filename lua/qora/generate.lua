@@ -13,7 +13,8 @@
 -- returns). Outside any coroutine there is nowhere to yield to, and generate raises an error.
 local core = require("qora.core")
 local sampling = require("qora.sampling")
-local describe = require("qora.check").describe
+local check = require("qora.check")
+local describe = check.describe
 
 local M = {}
 
@@ -28,7 +29,7 @@ local OPTIONS = {
 }
 
 local function bad(what)
-  error("bad argument #1 to 'generate' (" .. what .. ")", 4)
+  check.error("bad argument #1 to 'generate' (" .. what .. ")")
 end
 
 -- The policy as a function(cands, history) -> id.
@@ -47,7 +48,7 @@ local function sampler_fn(sampler)
   bad("sampler must be a policy from qora.sampling or a function(cands, history)")
 end
 
-local function check(opts)
+local function check_options(opts)
   if opts == nil then
     return {}
   end
@@ -197,11 +198,11 @@ end
 --   decode_seconds (the part of seconds spent evaluating; the rest is sampling and
 --   streaming), stop ("eog"; "length": max_tokens reached; "context": the cache is full)
 function M.generate(session, opts)
-  opts = check(opts)
+  opts = check_options(opts)
   local pick = sampler_fn(opts.sampler)
   local ids = prompt_ids(session, opts)
   if #ids == 0 and session:pos() == 0 then
-    error("generate needs a prompt: the session holds no tokens yet", 2)
+    check.error("generate needs a prompt: the session holds no tokens yet")
   end
   local stats = { prompt_tokens = 0, prompt_seconds = 0, tokens = 0, seconds = 0,
                   decode_seconds = 0 }
@@ -214,7 +215,7 @@ function M.generate(session, opts)
     if coroutine.status(co) == "dead" then
       return nil
     elseif session.generation ~= generation then
-      error("this generator was replaced by a newer generate on the same session", 2)
+      check.error("this generator was replaced by a newer generate on the same session")
     end
     local r = table.pack(coroutine.resume(co, session, opts, ids, pick, stats))
     while true do
@@ -233,8 +234,8 @@ function M.generate(session, opts)
         r = table.pack(coroutine.resume(co, coroutine.yield(table.unpack(r, 2, r.n))))
       else
         coroutine.close(co)
-        error("the sampler yielded, but generate runs outside any coroutine: run the for "
-              .. "loop inside a coroutine, or give a sampler that does not yield", 2)
+        check.error("the sampler yielded, but generate runs outside any coroutine: run the "
+                    .. "for loop inside a coroutine, or give a sampler that does not yield")
       end
     end
   end

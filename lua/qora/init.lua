@@ -51,7 +51,7 @@ local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
 -- @return Model, or nil and a message when the file or folder cannot be used
 function M.load(path, opts)
   if type(path) ~= "string" then
-    error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")", 2)
+    check.error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")")
   end
   opts = check.options("load", opts, { threads = true, quant = true, progress = true,
                                        repack = true, huge_pages = true })
@@ -59,7 +59,7 @@ function M.load(path, opts)
   local quant = type(opts.quant) == "string" and opts.quant:lower() or opts.quant
   if quant ~= nil and not QUANTS[quant] then
     check.fail("load", ('quant must be "q4_0", "q8_0", "f16", "bf16" or "f32", got %s')
-                       :format(check.describe(opts.quant)), 2)
+                       :format(check.describe(opts.quant)))
   end
   check.boolean("load", "progress", opts.progress)
   check.boolean("load", "repack", opts.repack)
@@ -122,7 +122,7 @@ end
 -- @return true, or nil and a message when the file cannot be written
 function Model:save(path)
   if type(path) ~= "string" then
-    error("bad argument #1 to 'save' (string expected, got " .. type(path) .. ")", 2)
+    check.error("bad argument #1 to 'save' (string expected, got " .. type(path) .. ")")
   end
   return self.core:save(path)
 end
@@ -151,7 +151,7 @@ function Model:session(opts)
   check.integer("session", "batch", opts.batch, 1, MAX_BATCH)
   if opts.kv_type ~= nil and opts.kv_type ~= "f16" and opts.kv_type ~= "f32" then
     check.fail("session", "kv_type must be \"f16\" or \"f32\", got "
-                          .. check.describe(opts.kv_type), 2)
+                          .. check.describe(opts.kv_type))
   end
   local c = self.core:session(opts.ctx, opts.batch, opts.kv_type)
   -- tokens mirrors the KV cache; fresh is true when the engine's logits follow its last id

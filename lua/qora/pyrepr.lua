@@ -13,6 +13,7 @@
 --   other table                                      a list when it is a sequence 1..n (n > 0),
 --                                                     otherwise a dict with sorted keys
 -- qora.core.json_decode builds the two marked kinds of table, so decoded JSON keeps its order.
+local check = require("qora.check")
 local unprintable = require("qora.unprintable")
 
 local M = {}
@@ -61,7 +62,7 @@ end
 function M.str_repr(s)
   local bad = select(2, utf8.len(s))
   if bad then
-    error(format("repr: string is not valid UTF-8 at byte %d", bad), 2)
+    check.error(format("repr: string is not valid UTF-8 at byte %d", bad))
   end
   local quote = (s:find("'", 1, true) and not s:find('"', 1, true)) and '"' or "'"
   local out = { quote }

@@ -16,7 +16,8 @@
 -- temperature 0 or greedy = true takes the most likely token. session:generate without a
 -- sampler is greedy.
 local core = require("qora.core")
-local describe = require("qora.check").describe
+local check = require("qora.check")
+local describe = check.describe
 
 local M = {}
 
@@ -34,8 +35,8 @@ function Policy:sample(cands, history)
       return id
     end
   end
-  error("the sampling chain ended without choosing a token: end it with sampling.dist() "
-        .. "or sampling.argmax()", 2)
+  check.error("the sampling chain ended without choosing a token: end it with "
+              .. "sampling.dist() or sampling.argmax()")
 end
 
 Policy.__call = Policy.sample
@@ -45,12 +46,12 @@ Policy.__call = Policy.sample
 -- @return policy
 function M.chain(steps)
   if type(steps) ~= "table" or #steps == 0 then
-    error("bad argument #1 to 'chain' (expected a non-empty array of steps)", 2)
+    check.error("bad argument #1 to 'chain' (expected a non-empty array of steps)")
   end
   for i, step in ipairs(steps) do
     if type(step) ~= "function" then
-      error(("bad argument #1 to 'chain' (step %d is a %s, not a function)")
-            :format(i, type(step)), 2)
+      check.error(("bad argument #1 to 'chain' (step %d is a %s, not a function)")
+                  :format(i, type(step)))
     end
   end
   return setmetatable({ steps = steps }, Policy)
@@ -61,7 +62,7 @@ local function check_number(name, value, lo, hi)
     local range = hi == math.huge and (lo == -math.huge and "a number"
                                        or ("a number of at least %s"):format(lo))
                   or ("a number from %s to %s"):format(lo, hi)
-    error(("sampling: %s must be %s, got %s"):format(name, range, describe(value)), 3)
+    check.error(("sampling: %s must be %s, got %s"):format(name, range, describe(value)))
   end
   return value
 end
@@ -70,7 +71,7 @@ local function check_integer(name, value, lo)
   if math.type(value) ~= "integer" or value < lo then
     local range = lo == math.mininteger and "an integer"
                   or ("an integer of at least %d"):format(lo)
-    error(("sampling: %s must be %s, got %s"):format(name, range, describe(value)), 3)
+    check.error(("sampling: %s must be %s, got %s"):format(name, range, describe(value)))
   end
   return value
 end
@@ -162,11 +163,11 @@ local KNOWN = {
 function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then
-    error("bad argument #1 to 'new' (expected a table of options)", 2)
+    check.error("bad argument #1 to 'new' (expected a table of options)")
   end
   for k in pairs(opts) do
     if not KNOWN[k] then
-      error(("sampling: unknown option '%s'"):format(tostring(k)), 2)
+      check.error(("sampling: unknown option '%s'"):format(tostring(k)))
     end
   end
 
@@ -180,7 +181,7 @@ function M.new(opts)
   local t = opts.temperature or M.DEFAULTS.temperature
   check_number("temperature", t, 0, math.huge)
   if opts.greedy ~= nil and type(opts.greedy) ~= "boolean" then
-    error("sampling: greedy must be true or false, got " .. describe(opts.greedy), 2)
+    check.error("sampling: greedy must be true or false, got " .. describe(opts.greedy))
   end
   if t <= 0 or opts.greedy then
     steps[#steps + 1] = M.argmax()
