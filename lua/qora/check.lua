@@ -24,6 +24,28 @@ function M.error(msg)
   error(msg, level)
 end
 
+-- Returns what f returned, or raises its error at the user's line in place of f's.
+local function pass(f, ok, ...)
+  if ok then
+    return ...
+  end
+  local err = ...
+  local at = debug.getinfo(f, "S").short_src .. ":"
+  if type(err) == "string" and err:sub(1, #at) == at then
+    err = err:sub(#at + 1):gsub("^%d+: ", "", 1)
+  end
+  M.error(err)
+end
+
+--- Calls f, a function that passes the user's arguments to one qora.core method, and raises
+-- that method's error (a misused argument, a closed model) at the user's line. Raised by the
+-- C function itself, the error would name the line that called it: f's, in lua/qora/.
+-- @param f function
+-- @return what f returns
+function M.call(f)
+  return pass(f, pcall(f))
+end
+
 --- A value as a message shows it: 1, 1.5, "1" (a string), a table.
 -- @param v any
 -- @return string

@@ -129,11 +129,27 @@ local function tokenize_parts(tk, parts)
   return ids
 end
 
+-- Raises, at the user's line, unless the conversation is open and text (which fname takes
+-- as its argument #1, nil allowed when optional) is a message: a string of UTF-8.
+local function check_message(self, fname, text, optional)
+  if type(text) ~= "string" and not (optional and text == nil) then
+    check.error(("bad argument #1 to '%s' (string expected, got %s)"):format(fname, type(text)))
+  elseif self.closed then
+    check.error("the conversation is closed: start a new one with model:chat()")
+  end
+  local ok, bad = utf8.len(text or "")
+  if not ok then
+    check.error(("bad argument #1 to '%s' (the message is not valid UTF-8 at byte %d)")
+                :format(fname, bad))
+  end
+end
+
 --- The ids a reply to text would have in the cache before the answer: the conversation so
 -- far and text as the next user message, rendered and tokenized (nothing changes).
 -- @param text string|nil the next user message (nil: the conversation as it stands)
 -- @return table array of ids
 function Conversation:prompt_ids(text)
+  check_message(self, "prompt_ids", text, true)
   local messages = self.messages
   if text ~= nil then
     messages = table.move(messages, 1, #messages, 1, {})
@@ -173,16 +189,7 @@ end
 
 -- Raises, at the user's line, when the reply cannot start; nothing has changed yet.
 local function check_reply(self, text, opts)
-  if type(text) ~= "string" then
-    check.error("bad argument #1 to 'reply' (string expected, got " .. type(text) .. ")")
-  elseif self.closed then
-    check.error("the conversation is closed: start a new one with model:chat()")
-  end
-  local ok, bad = utf8.len(text)
-  if not ok then
-    check.error(("bad argument #1 to 'reply' (the message is not valid UTF-8 at byte %d)")
-                :format(bad))
-  end
+  check_message(self, "reply", text)
   opts = check.options("reply", opts, REPLY)
   check.integer("reply", "max_tokens", opts.max_tokens, 0)
   check.integer("reply", "prefill_chunk", opts.prefill_chunk, 1)

@@ -85,9 +85,35 @@ local function prompt_ids(session, opts)
   local p = opts.prompt
   if type(p) == "string" then
     local bos = opts.bos ~= false and session:pos() == 0
-    return session.core:tokenize(p, opts.parse_special ~= false, bos)
+    return check.call(function()
+      return session.core:tokenize(p, opts.parse_special ~= false, bos)
+    end)
   end
   return p or {}
+end
+
+-- The prompt's checks, made at the user's line: the engine makes them too, but in the
+-- coroutine, where an error has no line of the user's to name.
+
+-- Raises unless every id of the prompt is a token id.
+local function check_ids(session, ids)
+  local n_vocab = session.model.info.n_vocab
+  for i = 1, #ids do
+    local id = ids[i]
+    if math.type(id) ~= "integer" or id < 0 or id >= n_vocab then
+      bad(("prompt element %d is not a token id (0 to %d), got %s")
+          :format(i, n_vocab - 1, describe(id)))
+    end
+  end
+end
+
+-- Raises unless n more ids fit in the cache.
+local function check_room(session, n)
+  local ctx, pos = session:ctx(), session:pos()
+  if n > ctx - pos then
+    check.error(("%d more tokens do not fit: the context holds %d and %d are used; make a "
+                 .. "session with a larger context or rewind"):format(n, ctx, pos))
+  end
 end
 
 -- Evaluates ids, in chunks with a PREFILL yield between them when chunk is given.
@@ -201,6 +227,7 @@ function M.generate(session, opts)
   opts = check_options(opts)
   local pick = sampler_fn(opts.sampler)
   local ids = prompt_ids(session, opts)
+  check_ids(session, ids)
   if #ids == 0 and session:pos() == 0 then
     check.error("generate needs a prompt: the session holds no tokens yet")
   end
@@ -210,12 +237,16 @@ function M.generate(session, opts)
   session.stats = stats
   local generation = session.generation
   local co = coroutine.create(run)
+  local started = false
 
   local function step()
     if coroutine.status(co) == "dead" then
       return nil
     elseif session.generation ~= generation then
       check.error("this generator was replaced by a newer generate on the same session")
+    elseif not started then
+      check_room(session, #ids)  -- now, after any rewind made since generate (chat:reply's)
+      started = true
     end
     local r = table.pack(coroutine.resume(co, session, opts, ids, pick, stats))
     while true do

@@ -64,8 +64,10 @@ function M.load(path, opts)
   check.boolean("load", "progress", opts.progress)
   check.boolean("load", "repack", opts.repack)
   check.boolean("load", "huge_pages", opts.huge_pages)
-  local c, err = core.load(path, opts.threads, quant, opts.progress, opts.repack == false,
-                           opts.huge_pages == false)
+  local c, err = check.call(function()
+    return core.load(path, opts.threads, quant, opts.progress, opts.repack == false,
+                     opts.huge_pages == false)
+  end)
   if not c then
     return nil, err
   end
@@ -83,7 +85,7 @@ function Model:tokenize(text, opts)
   opts = check.options("tokenize", opts, TOKENIZE)
   check.boolean("tokenize", "special", opts.special)
   check.boolean("tokenize", "bos", opts.bos)
-  return self.core:tokenize(text, opts.special, opts.bos)
+  return check.call(function() return self.core:tokenize(text, opts.special, opts.bos) end)
 end
 
 --- Ids to the text they stand for (control tokens only with special = true).
@@ -93,27 +95,27 @@ end
 function Model:detokenize(ids, opts)
   opts = check.options("detokenize", opts, { special = true })
   check.boolean("detokenize", "special", opts.special)
-  return self.core:detokenize(ids, opts.special)
+  return check.call(function() return self.core:detokenize(ids, opts.special) end)
 end
 
 --- A token's bytes and its type ("normal", "control", "byte", ...).
 function Model:token(id)
-  return self.core:token(id)
+  return check.call(function() return self.core:token(id) end)
 end
 
 --- The id whose vocabulary text is exactly text, or nil.
 function Model:token_id(text)
-  return self.core:token_id(text)
+  return check.call(function() return self.core:token_id(text) end)
 end
 
 --- True when generation stops at id (end of text or end of turn).
 function Model:is_eog(id)
-  return self.core:is_eog(id)
+  return check.call(function() return self.core:is_eog(id) end)
 end
 
 --- A metadata string of the GGUF file, or nil.
 function Model:meta(key)
-  return self.core:meta(key)
+  return check.call(function() return self.core:meta(key) end)
 end
 
 --- Writes the model as a GGUF file: the weights in their loaded types, the tokenizer and the
@@ -124,7 +126,7 @@ function Model:save(path)
   if type(path) ~= "string" then
     check.error("bad argument #1 to 'save' (string expected, got " .. type(path) .. ")")
   end
-  return self.core:save(path)
+  return check.call(function() return self.core:save(path) end)
 end
 
 --- Closes the model to new calls (tokenize, session, save, ...: they raise "the model is
@@ -153,7 +155,9 @@ function Model:session(opts)
     check.fail("session", "kv_type must be \"f16\" or \"f32\", got "
                           .. check.describe(opts.kv_type))
   end
-  local c = self.core:session(opts.ctx, opts.batch, opts.kv_type)
+  local c = check.call(function()
+    return self.core:session(opts.ctx, opts.batch, opts.kv_type)
+  end)
   -- tokens mirrors the KV cache; fresh is true when the engine's logits follow its last id
   return setmetatable({ core = c, model = self, tokens = {}, fresh = false, generation = 0 },
                       Session)
@@ -173,7 +177,7 @@ function Session:eval(ids, opts)
   check.boolean("eval", "all_logits", all)
   local tokens = self.tokens
   -- the engine checks every id and the room left before it evaluates any: all or nothing
-  local logits = self.core:eval(ids, all)
+  local logits = check.call(function() return self.core:eval(ids, all) end)
   if math.type(ids) == "integer" then
     tokens[#tokens + 1] = ids
     self.fresh = true
@@ -186,25 +190,25 @@ end
 
 --- The session's candidate set, loaded with the logits after the last evaluated id.
 function Session:candidates()
-  return self.core:candidates()
+  return check.call(function() return self.core:candidates() end)
 end
 
 --- The number of ids in the cache.
 function Session:pos()
-  return self.core:pos()
+  return check.call(function() return self.core:pos() end)
 end
 
 --- The cache's capacity in ids.
 function Session:ctx()
-  return self.core:ctx()
+  return check.call(function() return self.core:ctx() end)
 end
 
 --- Forgets the cached ids from position pos on (0 empties the cache).
 -- @param pos integer from 0 to s:pos() (anything else raises before the cache changes)
 function Session:rewind(pos)
-  local n = self.core:pos()
+  local n = self:pos()
   check.integer("rewind", "the position", pos, 0, n)
-  self.core:rewind(pos)
+  check.call(function() self.core:rewind(pos) end)
   local tokens = self.tokens
   n = self.core:pos()        -- the list follows the cache, whatever the engine did
   if n < #tokens then
