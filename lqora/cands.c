@@ -256,7 +256,7 @@ void lqora_open_cands(lua_State *L) {
     {NULL, NULL}
   };
 
-  lqora_new_class(L, LQORA_CANDS, methods);
+  lqora_new_class(L, LQORA_CANDS, "cands", methods);
   lua_pushcfunction(L, cands_new);
   lua_setfield(L, -2, "candidates");
 }

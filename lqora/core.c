@@ -12,9 +12,53 @@
 #include "lqora.h"
 
 
-void lqora_new_class(lua_State *L, const char *tname, const luaL_Reg *l) {
+/* Raises the error of a method called on something other than its object (see below). */
+static int bad_self(lua_State *L) {
+  const char *name = lua_tostring(L, lua_upvalueindex(2));
+  const char *got;
+
+  if (luaL_getmetafield(L, 1, "__name") == LUA_TSTRING)
+    got = lua_tostring(L, -1);
+  else if (lua_type(L, 1) == LUA_TLIGHTUSERDATA)
+    got = "light userdata";
+  else
+    got = luaL_typename(L, 1);  /* "no value" for m.session() */
+  lua_getfield(L, lua_upvalueindex(3), "__name");
+  return luaL_error(L, "calling '%s' on bad self (%s expected, got %s; call it as %s:%s(...))",
+                    name, lua_tostring(L, -1), got, lua_tostring(L, lua_upvalueindex(4)), name);
+}
+
+
+/*
+** A method as its class holds it: runs the method, in this same call, once self (argument 1)
+** is an object of the class, so that obj.method() for obj:method() is told apart from a bad
+** argument. Upvalues: the method, its name, the class's metatable, the noun of the hint.
+*/
+static int checked_method(lua_State *L) {
+  if (!lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(3)))
+    return bad_self(L);
+  lua_pop(L, 1);
+  return lua_tocfunction(L, lua_upvalueindex(1))(L);
+}
+
+
+void lqora_add_methods(lua_State *L, const char *noun, const luaL_Reg *l) {
+  for (; l->name != NULL; l++) {
+    lua_pushcfunction(L, l->func);
+    if (strncmp(l->name, "__", 2) != 0) {  /* metamethods check their self themselves */
+      lua_pushstring(L, l->name);
+      lua_pushvalue(L, -3);
+      lua_pushstring(L, noun);
+      lua_pushcclosure(L, checked_method, 4);
+    }
+    lua_setfield(L, -2, l->name);
+  }
+}
+
+
+void lqora_new_class(lua_State *L, const char *tname, const char *noun, const luaL_Reg *l) {
   luaL_newmetatable(L, tname);
-  luaL_setfuncs(L, l, 0);
+  lqora_add_methods(L, noun, l);
   lua_pushvalue(L, -1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);

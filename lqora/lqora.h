@@ -85,10 +85,20 @@ int lqora_session_new(lua_State *L);
 int lqora_stream_new(lua_State *L);
 
 /* Adds the tokenizer's methods (tokenize, detokenize, token, token_id, is_eog, stream) to the
-** metatable at the top of the stack; models and sessions share them. */
-void lqora_add_token_methods(lua_State *L);
+** metatable at the top of the stack; models and sessions share them. noun: as for
+** lqora_add_methods. */
+void lqora_add_token_methods(lua_State *L, const char *noun);
 
-/* Creates the metatable tname with the methods of l, __index pointing to itself. */
-void lqora_new_class(lua_State *L, const char *tname, const luaL_Reg *l);
+/*
+** Adds the functions of l to the metatable at the top of the stack. Each method (a name not
+** starting with "__") first checks its self: called on anything else, as obj.method() for
+** obj:method(), it raises "calling 'method' on bad self (qora.Model expected, got no value;
+** call it as model:method(...))", where noun is "model".
+*/
+void lqora_add_methods(lua_State *L, const char *noun, const luaL_Reg *l);
+
+/* Creates the metatable tname with the methods of l (see lqora_add_methods), __index
+** pointing to itself. */
+void lqora_new_class(lua_State *L, const char *tname, const char *noun, const luaL_Reg *l);
 
 #endif

@@ -320,7 +320,7 @@ static int model_tostring(lua_State *L) {
 }
 
 
-void lqora_add_token_methods(lua_State *L) {
+void lqora_add_token_methods(lua_State *L, const char *noun) {
   static const luaL_Reg methods[] = {
     {"tokenize", model_tokenize},
     {"detokenize", model_detokenize},
@@ -331,7 +331,7 @@ void lqora_add_token_methods(lua_State *L) {
     {NULL, NULL}
   };
 
-  luaL_setfuncs(L, methods, 0);
+  lqora_add_methods(L, noun, methods);
 }
 
 
@@ -348,9 +348,9 @@ void lqora_open_model(lua_State *L) {
     {NULL, NULL}
   };
 
-  lqora_new_class(L, LQORA_MODEL, methods);
+  lqora_new_class(L, LQORA_MODEL, "model", methods);
   luaL_getmetatable(L, LQORA_MODEL);
-  lqora_add_token_methods(L);
+  lqora_add_token_methods(L, "model");
   lua_pop(L, 1);
   lua_pushcfunction(L, model_load);
   lua_setfield(L, -2, "load");

@@ -85,7 +85,7 @@ void lqora_open_rng(lua_State *L) {
     {NULL, NULL}
   };
 
-  lqora_new_class(L, LQORA_RNG, methods);
+  lqora_new_class(L, LQORA_RNG, "rng", methods);
   lua_pushcfunction(L, rng_new);
   lua_setfield(L, -2, "rng");
 }

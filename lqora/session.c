@@ -242,8 +242,8 @@ void lqora_open_session(lua_State *L) {
     {NULL, NULL}
   };
 
-  lqora_new_class(L, LQORA_SESSION, methods);
+  lqora_new_class(L, LQORA_SESSION, "session", methods);
   luaL_getmetatable(L, LQORA_SESSION);
-  lqora_add_token_methods(L);
+  lqora_add_token_methods(L, "session");
   lua_pop(L, 1);
 }

@@ -74,5 +74,5 @@ void lqora_open_stream(lua_State *L) {
     {NULL, NULL}
   };
 
-  lqora_new_class(L, LQORA_STREAM, methods);
+  lqora_new_class(L, LQORA_STREAM, "stream", methods);
 }

@@ -159,3 +159,56 @@ describe("misuse of an argument", function()
     assert(#wrong == 0, table.concat(wrong, "\n"))
   end)
 end)
+
+-- The functions of a class (or a userdata's metatable) that are methods, not metamethods.
+local function public_methods(class)
+  local out = {}
+  for name, f in pairs(class) do
+    if type(f) == "function" and name:sub(1, 2) ~= "__" then
+      out[#out + 1] = name
+    end
+  end
+  table.sort(out)
+  return out
+end
+
+describe("a method called with a dot", function()
+  local chat = model:chat()
+  -- each public object: the noun of the hint, the object, the type the message names
+  local objects = {
+    { "model", model, "qora.Model" },
+    { "session", session, "qora.Session" },
+    { "chat", chat, "qora.Conversation" },
+    { "policy", require("qora.sampling").greedy(), "qora.Policy" },
+    { "template", require("qora.chat").get("chatml"), "qora.Template" },
+    { "model", model.core, "qora.Model" },
+    { "session", session.core, "qora.Session" },
+    { "cands", core.candidates({ 1, 2 }), "qora.Candidates" },
+    { "rng", core.rng(1), "qora.Rng" },
+    { "stream", model.core:stream(true), "qora.TextStream" },
+  }
+
+  local WANT = "user:1: calling '%s' on bad self (%s expected, got %s; call it as %s:%s(...))"
+
+  for _, o in ipairs(objects) do
+    local noun, obj, tname = o[1], o[2], o[3]
+    local kind = tname .. (type(obj) == "userdata" and " of qora.core" or "")
+    it("of a " .. kind .. " names the method and the call with a colon", function()
+      local names = public_methods(getmetatable(obj))
+      assert.is_true(#names > 0)
+      for _, name in ipairs(names) do
+        local env = { [noun] = obj }
+        assert.equal(WANT:format(name, tname, "no value", noun, name),
+                     raise(("%s.%s()"):format(noun, name), env))
+        assert.equal(WANT:format(name, tname, "string", noun, name),
+                     raise(("%s.%s('x')"):format(noun, name), env))
+      end
+    end)
+  end
+
+  it("names the type of an object of another class", function()
+    assert.equal("user:1: calling 'session' on bad self (qora.Model expected, got "
+                 .. "qora.Session; call it as model:session(...))",
+                 raise("model.session(s)", { model = model, s = session }))
+  end)
+end)

@@ -366,6 +366,9 @@ function Template:split_reasoning(text)
 end
 
 
+check.methods(Template, "qora.Template", "template")
+
+
 local function template(fields)
   return setmetatable(fields, Template)
 end

@@ -46,6 +46,41 @@ function M.call(f)
   return pass(f, pcall(f))
 end
 
+-- The type of a value as a message names it: its metatable's __name ("qora.Session"), or its
+-- type ("no value" when none was given).
+local function type_name(n, v)
+  local mt = getmetatable(v)
+  if n == 0 then
+    return "no value"
+  elseif type(mt) == "table" and type(rawget(mt, "__name")) == "string" then
+    return mt.__name
+  end
+  return type(v)
+end
+
+--- Makes each method of class (a function field whose name does not start with "__") check
+-- its self: called on anything else, as obj.method() for obj:method(), it raises "calling
+-- 'method' on bad self (qora.Model expected, got no value; call it as model:method(...))".
+-- To run once the class has all its methods.
+-- @param class table the metatable (and __index) of the objects
+-- @param tname string the objects' type, set as class.__name
+-- @param noun string how the hint names an object ("model")
+function M.methods(class, tname, noun)
+  class.__name = tname
+  for name, f in pairs(class) do
+    if type(f) == "function" and name:sub(1, 2) ~= "__" then
+      class[name] = function(...)
+        local self = ...
+        if getmetatable(self) ~= class then
+          M.error(("calling '%s' on bad self (%s expected, got %s; call it as %s:%s(...))")
+                  :format(name, tname, type_name(select("#", ...), self), noun, name))
+        end
+        return f(...)
+      end
+    end
+  end
+end
+
 --- A value as a message shows it: 1, 1.5, "1" (a string), a table.
 -- @param v any
 -- @return string

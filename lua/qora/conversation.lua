@@ -265,4 +265,6 @@ function Conversation:reply(text, opts)
   return step, nil, nil, setmetatable({}, { __close = finish })
 end
 
+check.methods(Conversation, "qora.Conversation", "chat")
+
 return M

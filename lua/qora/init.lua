@@ -231,4 +231,7 @@ end
 
 Session.generate = require("qora.generate").generate
 
+check.methods(Model, "qora.Model", "model")
+check.methods(Session, "qora.Session", "session")
+
 return M

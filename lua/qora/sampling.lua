@@ -40,6 +40,7 @@ function Policy:sample(cands, history)
 end
 
 Policy.__call = Policy.sample
+check.methods(Policy, "qora.Policy", "policy")
 
 --- Composes steps into a policy, applied in order.
 -- @param steps table array of step functions
