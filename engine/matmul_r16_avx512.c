@@ -28,6 +28,15 @@
 #define R16_PREFETCH 2560
 
 /*
+** One token's product reads a chunk's groups as this many streams, far apart, side by side
+** (qora_r16_rows). On the same Intel machine, 2 threads streaming from memory (bench_matmul
+** -n 1 -m 3072, best of 2 runs), 1 stream -> 4: Q4_0 ffn_up 26.9 -> 29.7 GB/s, lm_head 28.9 ->
+** 29.9. Decoding SmolLM3-3B Q4_0 (bench_qora -p 16 -n 64, 6 alternating pairs): median 15.5 ->
+** 16.4 tokens/s; Q4_K_M, 5 pairs: 13.9 -> 13.9.
+*/
+#define R16_STREAMS 4
+
+/*
 ** Asks for the n bytes R16_PREFETCH past p, into L2. Near a buffer's end they lie past it:
 ** a prefetch never faults, and the address is made as an integer, since pointer arithmetic
 ** beyond an object's end is undefined in C. Always inlined: out of line, GCC 12 found the
@@ -134,21 +143,30 @@ static inline __m512 blk_q8_0(const uint8_t *q, const uint8_t *d, const block_q8
 
 
 /*
-** One group of Q4_0 (q8 = 0) or Q8_0 (q8 = 1) rows against one token: 16 dot products. Always
-** inlined with a constant q8, so each type gets its own loop with no test inside.
+** Groups of Q4_0 (q8 = 0) or Q8_0 (q8 = 1) rows at q[0..ns) against one token: 16 dot
+** products each. Always inlined with constant q8 and ns, so each case gets its own loop.
 */
 static inline __attribute__((always_inline))
-__m512 group_32(const uint8_t *q, int64_t nb, const block_q8_0 *y, const int32_t *neg,
-                const float *dy, int q8) {
+void groups_32(const uint8_t *const *q, int ns, int64_t nb, const block_q8_0 *y,
+               const int32_t *neg, const float *dy, int q8, __m512 *f) {
   size_t qb = q8 ? 8 * VEC : 4 * VEC;
-  __m512 f = _mm512_setzero_ps();
+  __m512 a[R16_STREAMS];
 
+#pragma GCC unroll 4
+  for (int k = 0; k < ns; k++)
+    a[k] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
-    const uint8_t *v = q + qora_r16_q_at(b, qb), *d = q + qora_r16_d_at(b, qb);
-    prefetch_ahead(v, qb + 32);
-    f = q8 ? blk_q8_0(v, d, &y[b], neg[b], dy[b], f) : blk_q4_0(v, d, &y[b], neg[b], dy[b], f);
+    size_t qa = qora_r16_q_at(b, qb), da = qora_r16_d_at(b, qb);
+#pragma GCC unroll 4
+    for (int k = 0; k < ns; k++) {
+      prefetch_ahead(q[k] + qa, qb + 32);
+      a[k] = q8 ? blk_q8_0(q[k] + qa, q[k] + da, &y[b], neg[b], dy[b], a[k])
+                : blk_q4_0(q[k] + qa, q[k] + da, &y[b], neg[b], dy[b], a[k]);
+    }
   }
-  return f;
+#pragma GCC unroll 4
+  for (int k = 0; k < ns; k++)
+    f[k] = a[k];
 }
 
 
@@ -203,12 +221,25 @@ __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k, const __m
 }
 
 
-static __m512 group_q4_K(const uint8_t *q, int64_t nb, const block_q8_K *y, const r16_k4 *k) {
+static inline __attribute__((always_inline))
+void groups_q4_K(const uint8_t *const *q, int ns, int64_t nb, const block_q8_K *y,
+                 const r16_k4 *k, __m512 *f) {
   __m512i ctl[4] = {byte_ctl(0), byte_ctl(1), byte_ctl(2), byte_ctl(3)};
-  __m512 f = _mm512_setzero_ps();
+  __m512 a[R16_STREAMS];
+
+#pragma GCC unroll 4
+  for (int s = 0; s < ns; s++)
+    a[s] = _mm512_setzero_ps();
   for (int64_t i = 0; i < nb; i++)
-    f = sb_q4_K(q + i * R16_ROWS * sizeof(block_q4_K), &y[i], &k[i], ctl, f);
-  return f;
+#pragma GCC unroll 4
+    for (int s = 0; s < ns; s++) {
+      const block_q8_K *ys = &y[i];
+      __asm__("" : "+r"(ys));   /* else GCC spills the broadcasts it shares between streams */
+      a[s] = sb_q4_K(q[s] + i * R16_ROWS * sizeof(block_q4_K), ys, &k[i], ctl, a[s]);
+    }
+#pragma GCC unroll 4
+  for (int s = 0; s < ns; s++)
+    f[s] = a[s];
 }
 
 
@@ -240,44 +271,115 @@ static inline __m512 sb_q6_K(const uint8_t *q, const block_q8_K *y, const r16_k6
 }
 
 
-static __m512 group_q6_K(const uint8_t *q, int64_t nb, const block_q8_K *y, const r16_k6 *k) {
-  __m512 f = _mm512_setzero_ps();
+static inline __attribute__((always_inline))
+void groups_q6_K(const uint8_t *const *q, int ns, int64_t nb, const block_q8_K *y,
+                 const r16_k6 *k, __m512 *f) {
+  __m512 a[R16_STREAMS];
+
+#pragma GCC unroll 4
+  for (int s = 0; s < ns; s++)
+    a[s] = _mm512_setzero_ps();
   for (int64_t i = 0; i < nb; i++) {
-    __m512 ds = _mm512_mul_ps(f16x16(q + qora_r16_d_at(i, R16_Q6_BLOCK)), _mm512_set1_ps(k[i].d));
-    f = _mm512_fmadd_ps(sb_q6_K(q + qora_r16_q_at(i, R16_Q6_BLOCK), &y[i], &k[i]), ds, f);
+    __m512 dy = _mm512_set1_ps(k[i].d);
+#pragma GCC unroll 4
+    for (int s = 0; s < ns; s++) {
+      __m512 ds = _mm512_mul_ps(f16x16(q[s] + qora_r16_d_at(i, R16_Q6_BLOCK)), dy);
+      const block_q8_K *ys = &y[i];
+      __asm__("" : "+r"(ys));   /* else GCC spills the broadcasts it shares between streams */
+      a[s] = _mm512_fmadd_ps(sb_q6_K(q[s] + qora_r16_q_at(i, R16_Q6_BLOCK), ys, &k[i]), ds,
+                             a[s]);
+    }
   }
-  return f;
+#pragma GCC unroll 4
+  for (int s = 0; s < ns; s++)
+    f[s] = a[s];
 }
 
 
-/* 16 rows of group g for one token. */
-static __m512 group_dot(const qora_weight *w, long g, const char *extra, const char *q8) {
-  const uint8_t *q = (const uint8_t *)w->r16 + (size_t)g * qora_r16_group_bytes(w);
-
+/* The 16 rows of each group at q[0..ns) of w against one token, into f[0..ns). */
+static inline __attribute__((always_inline))
+void groups_dot(const qora_weight *w, const uint8_t *const *q, int ns, const char *extra,
+                const char *q8, __m512 *f) {
   switch (w->type) {
   case QORA_Q4_0: case QORA_Q8_0: {
     int64_t nb = w->cols / 32;
     const int32_t *neg = (const int32_t *)extra;
     const float *dy = (const float *)(neg + nb);
-    return w->type == QORA_Q4_0 ? group_32(q, nb, (const void *)q8, neg, dy, 0)
-                                : group_32(q, nb, (const void *)q8, neg, dy, 1);
+    if (w->type == QORA_Q4_0)
+      groups_32(q, ns, nb, (const void *)q8, neg, dy, 0, f);
+    else
+      groups_32(q, ns, nb, (const void *)q8, neg, dy, 1, f);
+    return;
   }
   case QORA_Q4_K:
-    return group_q4_K(q, w->cols / QK_K, (const void *)q8, (const void *)extra);
+    groups_q4_K(q, ns, w->cols / QK_K, (const void *)q8, (const void *)extra, f);
+    return;
   default:
-    return group_q6_K(q, w->cols / QK_K, (const void *)q8, (const void *)extra);
+    groups_q6_K(q, ns, w->cols / QK_K, (const void *)q8, (const void *)extra, f);
+  }
+}
+
+
+/* groups_dot with ns = n: a loop of its own for each count of streams. */
+typedef void dot_fn(const qora_weight *w, const uint8_t *const *q, const char *extra,
+                    const char *q8, __m512 *f);
+#define DOT_N(n)                                                                       \
+  static void dot_##n(const qora_weight *w, const uint8_t *const *q, const char *extra, \
+                      const char *q8, __m512 *f) {                                     \
+    groups_dot(w, q, n, extra, q8, f);                                                 \
+  }
+DOT_N(1)
+DOT_N(2)
+DOT_N(3)
+DOT_N(4)
+static dot_fn *const dot_n[R16_STREAMS] = {dot_1, dot_2, dot_3, dot_4};
+
+
+static void store_group(const qora_weight *w, long g, __m512 f, float *y) {
+  int64_t r0 = (int64_t)g * R16_ROWS;
+  int nr = w->rows - r0 < R16_ROWS ? (int)(w->rows - r0) : R16_ROWS;
+
+  _mm512_mask_storeu_ps(y + r0, (__mmask16)((1u << nr) - 1), f);
+}
+
+
+/*
+** Groups [g, g + ns * part) of w against one token, as ns streams of part groups each: stream
+** k walks groups g + k * part onwards, and the streams advance a block at a time together.
+*/
+static void run_streams(const qora_weight *w, const char *extra, const char *q8, float *y,
+                        long g, int ns, long part) {
+  size_t gb = qora_r16_group_bytes(w);
+
+  for (long i = 0; i < part; i++) {
+    const uint8_t *q[R16_STREAMS];
+    __m512 f[R16_STREAMS];
+    for (int k = 0; k < ns; k++)
+      q[k] = (const uint8_t *)w->r16 + (size_t)(g + k * part + i) * gb;
+    dot_n[ns - 1](w, q, extra, q8, f);
+    for (int k = 0; k < ns; k++)
+      store_group(w, g + k * part + i, f[k], y);
   }
 }
 
 
 void qora_r16_rows(const qora_weight *w, const char *extra, size_t stride, const char *q8,
                    size_t qrow, int n_tok, float *y, int ldy, long g_lo, long g_hi) {
+  if (n_tok == 1) {
+    while (g_lo < g_hi) {
+      int ns = g_hi - g_lo < R16_STREAMS ? (int)(g_hi - g_lo) : R16_STREAMS;
+      long part = (g_hi - g_lo) / ns;
+      run_streams(w, extra, q8, y, g_lo, ns, part);
+      g_lo += ns * part;
+    }
+    return;
+  }
   for (long g = g_lo; g < g_hi; g++) {
-    int64_t r0 = (int64_t)g * R16_ROWS;
-    int nr = w->rows - r0 < R16_ROWS ? (int)(w->rows - r0) : R16_ROWS;
+    const uint8_t *q = (const uint8_t *)w->r16 + (size_t)g * qora_r16_group_bytes(w);
     for (int t = 0; t < n_tok; t++) {
-      __m512 f = group_dot(w, g, extra + t * stride, q8 + t * qrow);
-      _mm512_mask_storeu_ps(y + (size_t)t * ldy + r0, (__mmask16)((1u << nr) - 1), f);
+      __m512 f;
+      dot_1(w, &q, extra + t * stride, q8 + t * qrow, &f);
+      store_group(w, g, f, y + (size_t)t * ldy);
     }
   }
 }

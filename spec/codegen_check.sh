@@ -11,12 +11,13 @@ if [ "$(uname -m)" != x86_64 ] || ! command -v objdump >/dev/null 2>&1; then
   echo "ok 1 - $name # SKIP not x86-64, or no objdump"
   exit 0
 fi
-# 14 with GCC 12, the four kernels' calls once inlined and unrolled; 4 when GCC deleted the
-# calls of all but the Q6_K kernel.
+# 140 with GCC 12: 14 for each stream of the four kernels' loops for 1 to 4 streams. A helper
+# that is not always inlined left 4 before the streams (GCC deleted all but Q6_K's), and 0
+# with them.
 n=$(objdump -d "$obj" | grep -c prefetcht1)
-if [ "$n" -ge 10 ]; then
+if [ "$n" -ge 100 ]; then
   echo "ok 1 - $name"
 else
   echo "not ok 1 - $name"
-  echo "# found $n prefetcht1 instructions, expected at least 10; was prefetch_ahead inlined?"
+  echo "# found $n prefetcht1 instructions, expected at least 100; was prefetch_ahead inlined?"
 fi

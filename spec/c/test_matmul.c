@@ -334,11 +334,15 @@ int main(void) {
     /*
     ** On the r16 layout: rows not a multiple of 16, odd block counts; 1 to 3 tokens (decode
     ** kernels, but for Q4_0, Q8_0, Q4_K at 2 and 3), 7 to 13 (tiles; 2304 columns: 2 chunks).
+    ** The last four give one token chunks of 3, 6, 4 and 7 groups, which it reads as 3, 4 + 2,
+    ** 4 and 4 + 3 streams.
     */
     static const int types16[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
     static const shape shapes16[] = {{37, 576, 1}, {16, 96, 1}, {5, 256, 1}, {130, 1024, 1},
                                      {33, 768, 2}, {48, 2304, 3}, {20, 1280, 1}, {37, 576, 8},
-                                     {48, 2304, 9}, {130, 1024, 7}, {5, 256, 13}};
+                                     {48, 2304, 9}, {130, 1024, 7}, {5, 256, 13},
+                                     {441, 512, 1}, {369, 256, 1}, {597, 768, 1},
+                                     {441, 512, 1}};
     for (size_t i = 0; i < sizeof types16 / sizeof *types16; i++)
       for (size_t j = 0; j < sizeof shapes16 / sizeof *shapes16; j++)
         if (shapes16[j].cols % qora_type_get(types16[i])->blck == 0)
