@@ -28,11 +28,13 @@
 #define R16_PREFETCH 2560
 
 /*
-** One token's product reads a chunk's groups as this many streams, far apart, side by side
-** (qora_r16_rows). On the same Intel machine, 2 threads streaming from memory (bench_matmul
-** -n 1 -m 3072, best of 2 runs), 1 stream -> 4: Q4_0 ffn_up 26.9 -> 29.7 GB/s, lm_head 28.9 ->
-** 29.9. Decoding SmolLM3-3B Q4_0 (bench_qora -p 16 -n 64, 6 alternating pairs): median 15.5 ->
-** 16.4 tokens/s; Q4_K_M, 5 pairs: 13.9 -> 13.9.
+** One token's product reads a chunk's groups as this many streams side by side (qora_r16_rows),
+** as far apart as the chunk allows: neighbouring groups when it holds fewer than 2 per stream.
+** On the same Intel machine, 2 threads streaming from memory (bench_matmul -n 1 -m 3072, best
+** of 2 runs), 1 stream -> 4: Q4_0 ffn_up 26.9 -> 29.7 GB/s, lm_head 28.9 -> 29.9. Decoding
+** SmolLM3-3B Q4_0 (bench_qora -p 16 -n 64, 6 alternating pairs): median 15.5 -> 16.4 tokens/s.
+** Q4_K_M gained nothing (5 pairs: 13.9 -> 13.9); its kernels take the same loops all the same,
+** so that every type has one decode path.
 */
 #define R16_STREAMS 4
 
@@ -153,20 +155,20 @@ void groups_32(const uint8_t *const *q, int ns, int64_t nb, const block_q8_0 *y,
   __m512 a[R16_STREAMS];
 
 #pragma GCC unroll 4
-  for (int k = 0; k < ns; k++)
-    a[k] = _mm512_setzero_ps();
+  for (int s = 0; s < ns; s++)
+    a[s] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     size_t qa = qora_r16_q_at(b, qb), da = qora_r16_d_at(b, qb);
 #pragma GCC unroll 4
-    for (int k = 0; k < ns; k++) {
-      prefetch_ahead(q[k] + qa, qb + 32);
-      a[k] = q8 ? blk_q8_0(q[k] + qa, q[k] + da, &y[b], neg[b], dy[b], a[k])
-                : blk_q4_0(q[k] + qa, q[k] + da, &y[b], neg[b], dy[b], a[k]);
+    for (int s = 0; s < ns; s++) {
+      prefetch_ahead(q[s] + qa, qb + 32);
+      a[s] = q8 ? blk_q8_0(q[s] + qa, q[s] + da, &y[b], neg[b], dy[b], a[s])
+                : blk_q4_0(q[s] + qa, q[s] + da, &y[b], neg[b], dy[b], a[s]);
     }
   }
 #pragma GCC unroll 4
-  for (int k = 0; k < ns; k++)
-    f[k] = a[k];
+  for (int s = 0; s < ns; s++)
+    f[s] = a[s];
 }
 
 
@@ -221,6 +223,7 @@ __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k, const __m
 }
 
 
+/* Groups of Q4_K rows at q[0..ns) against one token, as groups_32. */
 static inline __attribute__((always_inline))
 void groups_q4_K(const uint8_t *const *q, int ns, int64_t nb, const block_q8_K *y,
                  const r16_k4 *k, __m512 *f) {
@@ -271,6 +274,7 @@ static inline __m512 sb_q6_K(const uint8_t *q, const block_q8_K *y, const r16_k6
 }
 
 
+/* Groups of Q6_K rows at q[0..ns) against one token, as groups_32. */
 static inline __attribute__((always_inline))
 void groups_q6_K(const uint8_t *const *q, int ns, int64_t nb, const block_q8_K *y,
                  const r16_k6 *k, __m512 *f) {
@@ -280,10 +284,10 @@ void groups_q6_K(const uint8_t *const *q, int ns, int64_t nb, const block_q8_K *
   for (int s = 0; s < ns; s++)
     a[s] = _mm512_setzero_ps();
   for (int64_t i = 0; i < nb; i++) {
-    __m512 dy = _mm512_set1_ps(k[i].d);
+    __m512 yd = _mm512_set1_ps(k[i].d);   /* the token block's scale */
 #pragma GCC unroll 4
     for (int s = 0; s < ns; s++) {
-      __m512 ds = _mm512_mul_ps(f16x16(q[s] + qora_r16_d_at(i, R16_Q6_BLOCK)), dy);
+      __m512 ds = _mm512_mul_ps(f16x16(q[s] + qora_r16_d_at(i, R16_Q6_BLOCK)), yd);
       const block_q8_K *ys = &y[i];
       __asm__("" : "+r"(ys));   /* else GCC spills the broadcasts it shares between streams */
       a[s] = _mm512_fmadd_ps(sb_q6_K(q[s] + qora_r16_q_at(i, R16_Q6_BLOCK), ys, &k[i]), ds,

@@ -335,7 +335,7 @@ int main(void) {
     ** On the r16 layout: rows not a multiple of 16, odd block counts; 1 to 3 tokens (decode
     ** kernels, but for Q4_0, Q8_0, Q4_K at 2 and 3), 7 to 13 (tiles; 2304 columns: 2 chunks).
     ** The last four give one token chunks of 3, 6, 4 and 7 groups, which it reads as 3, 4 + 2,
-    ** 4 and 4 + 3 streams.
+    ** 4 and 4 + 3 streams: threads are 1 + j % 2, so 441x512 comes twice, on 2 then 1.
     */
     static const int types16[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
     static const shape shapes16[] = {{37, 576, 1}, {16, 96, 1}, {5, 256, 1}, {130, 1024, 1},
