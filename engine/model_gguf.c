@@ -393,6 +393,7 @@ qora_model *qora_model_load(const char *path, const qora_load_opts *opts, qora_e
     return NULL;
   }
   if (load(m, path, opts, err) < 0) {
+    qora_err_in_file(err, path);   /* the readers' messages say what, not which file */
     qora_model_free(m);
     return NULL;
   }

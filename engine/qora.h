@@ -82,7 +82,8 @@ typedef struct qora_model_info {
 /*
 ** Loads a GGUF file (memory-mapped), or a Hugging Face checkpoint folder given as the folder or
 ** its config.json (config.json, *.safetensors, tokenizer.json, tokenizer_config.json), whose
-** weights are converted to opts->quant. On failure returns NULL and explains in err.
+** weights are converted to opts->quant. On failure returns NULL and explains in err (for a
+** GGUF file, a message that names the file).
 */
 qora_model *qora_model_load(const char *path, const qora_load_opts *opts, qora_err *err);
 

@@ -8,6 +8,7 @@ local run = S.qora
 
 local TINY = S.tiny("f32")
 local RAW = S.read(S.TINY .. "prompts/raw.txt")
+local CUT = S.write_temp(S.read(TINY):sub(1, 1000))  -- a model file cut short
 
 describe("qora command", function()
   it("prints its usage with --help and exits 0", function()
@@ -54,10 +55,12 @@ describe("qora command", function()
     { { "--model-path", "/nonexistent-folder", "--prompt", "hi" }, "/nonexistent-folder" },
     { { "--prompt", "hi" }, "--load PATH is required" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi" }, "/nonexistent.gguf" },
+    { { "--load", CUT, "--prompt", "hi" }, "qora: " .. CUT .. ": " },
     { { "--load", TINY }, "no prompt" },
     { { "--load", TINY, "--raw", "--system", "x", "--prompt", "hi" }, "--system" },
     { { "--load", S.VOCAB, "--prompt", "hi", "--raw" }, "without weights" },
   }
+  teardown(function() os.remove(CUT) end)
   for _, case in ipairs(errors) do
     it("fails with a message naming the problem: " .. table.concat(case[1], " "), function()
       local out, err, code = run(case[1])

@@ -72,6 +72,11 @@ describe("qora.load", function()
         assert.is_nil(m)
         assert.is_string(err)
         assert.truthy(#err > 10, "message too short: " .. err)
+        if case[2] ~= "." then  -- a folder is a checkpoint: its message names the config.json
+          local at = err:find(case[2], 1, true)
+          assert.truthy(at and not err:find(case[2], at + 1, true),
+                        "the message should name the file once: " .. err)
+        end
       end)
     end
   end)

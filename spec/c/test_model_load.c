@@ -90,18 +90,34 @@ static void test_damaged(void) {
 }
 
 
+/* 1 when msg names path exactly once. */
+static int names_once(const char *msg, const char *path) {
+  const char *p = strstr(msg, path);
+
+  return p != NULL && strstr(p + 1, path) == NULL;
+}
+
+
 static void test_truncated(void) {
-  int refused = 0, tried = 0;
+  int refused = 0, tried = 0, named = 0;
   qora_err err;
+  const char *unnamed = NULL;
 
   for (size_t cut = 0; cut < img_size; cut += cut < 8192 ? 61 : 9973) {
     qora_model *m = load_bytes(img, cut, &err);
     refused += m == NULL;
     tried++;
+    if (m == NULL && names_once(err.msg, tmp_path))
+      named++;
+    else if (m == NULL && unnamed == NULL)
+      unnamed = strdup(err.msg);
     qora_model_free(m);
   }
   TAP_OK(refused == tried, "refuses the model truncated at %d offsets (%d refused)", tried,
          refused);
+  TAP_OK(named == refused, "names the file once in each refusal (%d of %d); first without: %s",
+         named, refused, unnamed ? unnamed : "none");
+  free((char *)unnamed);
 }
 
 
