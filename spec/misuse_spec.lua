@@ -119,6 +119,12 @@ describe("misuse of an argument", function()
       -- code, a part of the message
       { "m:chat(5)", "bad argument to 'chat'" },
       { "m:chat({ template = 'nope' })", "unknown template" },
+      { "m:chat({ system = 'ok \\255' })",
+        "bad argument to 'chat' (system is not valid UTF-8 at byte 4)" },
+      { "m:chat({ date = '01 \\255' })", "(date is not valid UTF-8 at byte 4)" },
+      { "m:chat({ tools = '[\"\\255\"]' })", "(tools is not valid UTF-8 at byte 3)" },
+      { "m:chat({ tools = { { name = 'f', description = 'a\\255' } } })",
+        "(tools[1].description is not valid UTF-8 at byte 2)" },
       { "chat:reply('x', { temperature = -1 })", "temperature" },
       { "chat:reply('x', { seed = 1.5 })", "seed" },
       { "chat:reply('x', { top_k = -1 })", "top_k" },

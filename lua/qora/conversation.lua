@@ -41,6 +41,30 @@ local REPLY = {
 local SAMPLING = { "temperature", "top_k", "top_p", "min_p", "seed", "greedy", "repeat_penalty",
                    "repeat_last_n", "frequency_penalty", "presence_penalty" }
 
+-- Why v is not text for the prompt: "where is not valid UTF-8 at byte N" for the first string
+-- in it (v itself, or a key or value of its tables, which where names as "tools[1].name"),
+-- the byte counted in that string; nil when every string is UTF-8.
+local function not_utf8(v, where, seen)
+  if type(v) == "string" then
+    local ok, bad = utf8.len(v)
+    return not ok and ("%s is not valid UTF-8 at byte %d"):format(where, bad) or nil
+  elseif type(v) ~= "table" or seen[v] then
+    return nil
+  end
+  seen[v] = true
+  for k, x in pairs(v) do
+    local why = not_utf8(k, "a key of " .. where, seen)
+    if why then
+      return why
+    end
+    local below = type(k) == "string" and where .. "." .. k or ("%s[%s]"):format(where, k)
+    why = not_utf8(x, below, seen)
+    if why then
+      return why
+    end
+  end
+end
+
 --- Starts a conversation.
 -- @param model Model
 -- @param opts table|nil { system = nil (a system prompt), think = true (SmolLM3's reasoning
@@ -58,6 +82,14 @@ function M.new(model, opts)
   end
   if opts.date ~= nil and type(opts.date) ~= "string" then
     check.fail("chat", "date must be a string such as \"04 December 2026\"")
+  end
+  -- the template copies these into the prompt, where the tokenizer would refuse them only at
+  -- the first reply, counting the bad byte in the whole prompt
+  for _, name in ipairs({ "system", "date", "tools" }) do
+    local why = not_utf8(opts[name], name, {})
+    if why then
+      check.fail("chat", why)
+    end
   end
   local template, err = chat.for_model(model.info, opts.template)
   if not template then
