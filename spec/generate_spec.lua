@@ -237,6 +237,40 @@ describe("generate", function()
     end
   end)
 
+  -- Runs code as a chunk named "user" that sees s (a new session), p (a prompt) and T (any
+  -- value); returns the error it raises.
+  local function raise(code, T)
+    local env = setmetatable({ s = model:session(), p = prompt("raw"), T = T },
+                             { __index = _G })
+    local ok, err = pcall(assert(load(code, "=user", "t", env)))
+    assert(not ok, code .. " raised no error")
+    return err
+  end
+
+  it("raises its own errors at the line of the for loop, the sampler's as they are", function()
+    local err = raise("for _ in s:generate({ prompt = p, sampler = function() return 'x' end })"
+                      .. " do end")
+    assert.truthy(err:find('^user:1: the sampler returned "x"'), err)
+    err = raise("local chain = require('qora.sampling').chain({ function() end })\n"
+                .. "for _ in s:generate({ prompt = p, sampler = chain }) do end")
+    assert.truthy(err:find("^user:2: the sampling chain ended without choosing"), err)
+    err = raise("for _ in s:generate({ prompt = p, max_tokens = 4 }) do\n  s:eval(5)\nend")
+    assert.truthy(err:find("^user:1: the session changed while its generator waited"), err)
+    err = raise("local co = coroutine.create(function()\n"
+                .. "  for _ in s:generate({ prompt = p, sampler = function(c)\n"
+                .. "    coroutine.yield()\n    return -1\n  end }) do end\nend)\n"
+                .. "coroutine.resume(co)\nerror(select(2, coroutine.resume(co)), 0)")
+    assert.truthy(err:find("^user:2: the sampler returned %-1"), err)  -- in a host's loop
+    assert.equal("user:1: my sampler broke",
+                 raise("local function f() error('my sampler broke') end\n"
+                       .. "for _ in s:generate({ prompt = p, sampler = f }) do end"))
+    assert.equal("plain", raise("for _ in s:generate({ prompt = p, sampler = function()\n"
+                                .. "  error('plain', 0)\nend }) do end"))
+    local t = {}
+    assert.equal(t, raise("for _ in s:generate({ prompt = p, sampler = function() error(T) end"
+                          .. " }) do end", t))
+  end)
+
   it("takes only booleans as switches", function()
     local s = model:session()
     for _, k in ipairs({ "ignore_eog", "special", "parse_special", "bos" }) do

@@ -129,6 +129,8 @@ describe("misuse of an argument", function()
       { "chat:reply('x', { seed = 1.5 })", "seed" },
       { "chat:reply('x', { top_k = -1 })", "top_k" },
       { "chat:reply('x', { sampler = 5 })", "sampler" },
+      { "for _ in chat:reply('x', { sampler = function() return 'x' end }) do end",
+        "the sampler returned \"x\"" },
       { "sampling.new({ seed = 1.5 })", "seed" },
       { "sampling.new({ top_k = -1 })", "top_k" },
       { "templates.render({ { role = 'user', content = 5 } }, { template = 'chatml' })",

@@ -10,7 +10,7 @@ local LIBRARY = debug.getinfo(1, "S").source:match("^@.*[/\\]")
 --- Raises msg at the user's line: the first Lua function on the stack outside qora's Lua
 -- files, C functions such as pcall passed over. Misuse is then reported where it was made,
 -- however deep in the library it was found. Inside generate's coroutine there is no such
--- function, and the message has no position.
+-- function, and the message has no position until generate raises it again at the user's.
 -- @param msg string
 function M.error(msg)
   local level = 2

@@ -32,18 +32,19 @@ local function bad(what)
   check.error("bad argument #1 to 'generate' (" .. what .. ")")
 end
 
--- The policy as a function(cands, history) -> id.
+-- The policy as a function(cands, history) -> id, and true when it is one of qora.sampling's.
 local function sampler_fn(sampler)
   if sampler == nil then
     sampler = sampling.greedy()
   end
   if type(sampler) == "function" then
-    return sampler
+    return sampler, false
   end
   local mt = getmetatable(sampler)
   if type(sampler) == "table" and type(sampler.sample) == "function"
      or mt and type(mt.__index) == "table" and type(mt.__index.sample) == "function" then
-    return function(c, history) return sampler:sample(c, history) end
+    return function(c, history) return sampler:sample(c, history) end,
+           mt ~= nil and rawget(mt, "__name") == "qora.Policy"
   end
   bad("sampler must be a policy from qora.sampling or a function(cands, history)")
 end
@@ -210,6 +211,17 @@ local function run(session, opts, ids, pick, stats)
   end
 end
 
+-- Raises err, which ended generate's coroutine. The errors of the user's own sampler (users
+-- is true) and errors that carry a position pass as they are; qora's own, raised in the
+-- coroutine where no line of the user's was on the stack, are raised at the user's line (the
+-- for loop's).
+local function fail(err, users)
+  if users or type(err) ~= "string" or err:find("^[^\n]-:%d+: ") then
+    error(err, 0)
+  end
+  check.error(err)
+end
+
 --- Generates tokens after a prompt.
 -- @param opts table|nil {
 --   prompt = string or array of ids (nil: continue from the cache),
@@ -225,7 +237,7 @@ end
 --   streaming), stop ("eog"; "length": max_tokens reached; "context": the cache is full)
 function M.generate(session, opts)
   opts = check_options(opts)
-  local pick = sampler_fn(opts.sampler)
+  local pick, ours = sampler_fn(opts.sampler)
   local ids = prompt_ids(session, opts)
   check_ids(session, ids)
   if #ids == 0 and session:pos() == 0 then
@@ -236,6 +248,14 @@ function M.generate(session, opts)
   session.generation = session.generation + 1
   session.stats = stats
   local generation = session.generation
+  -- true while the user's own sampler runs: an error that ends the coroutine then is its own
+  local picking = false
+  local guarded = ours and pick or function(c, history)
+    picking = true
+    local id = pick(c, history)
+    picking = false
+    return id
+  end
   local co = coroutine.create(run)
   local started = false
 
@@ -248,10 +268,10 @@ function M.generate(session, opts)
       check_room(session, #ids)  -- now, after any rewind made since generate (chat:reply's)
       started = true
     end
-    local r = table.pack(coroutine.resume(co, session, opts, ids, pick, stats))
+    local r = table.pack(coroutine.resume(co, session, opts, ids, guarded, stats))
     while true do
       if not r[1] then
-        error(r[2], 0)
+        fail(r[2], picking)
       elseif coroutine.status(co) == "dead" then
         return nil
       elseif r[2] == TOKEN then
