@@ -11,6 +11,14 @@ local RAW = S.read(S.TINY .. "prompts/raw.txt")
 local CUT = S.write_temp(S.read(TINY):sub(1, 1000))  -- a model file cut short
 
 describe("qora command", function()
+  it("is called in the README as it runs from the checkout, not as installed", function()
+    local readme = S.read("README.md")
+    for cmd in readme:gmatch("`([^`\n]*)`") do
+      assert.falsy(cmd:find("^qora%s"), "`" .. cmd .. "` works only after make install")
+    end
+    assert.falsy(readme:find("\nqora %-"), "a command line starts with qora")
+  end)
+
   it("prints its usage with --help and exits 0", function()
     local out, err, code = run({ "--help" })
     assert.equal(0, code)
