@@ -90,7 +90,9 @@ static void bench(qora_pool *pool, int type, const shape *s, int n_tok, double s
   qora_weight w0 = {type, s->rows, s->cols, row_bytes, NULL, NULL};
   size_t r16 = repack ? qora_r16_bytes(&w0) : 0;
   char *data = malloc(r16 ? bytes : bytes * n_copies);
-  char *packed = r16 ? aligned_alloc(2 << 20, (r16 * n_copies + (2 << 20) - 1) & ~(size_t)((2 << 20) - 1)) : NULL;
+  size_t huge_page = 2 << 20;
+  size_t packed_bytes = (r16 * n_copies + huge_page - 1) & ~(huge_page - 1);
+  char *packed = r16 ? aligned_alloc(huge_page, packed_bytes) : NULL;
   if (packed && huge)
     madvise(packed, r16 * n_copies, MADV_HUGEPAGE);
   rb_weights(type, data, (int64_t)s->rows * s->cols);

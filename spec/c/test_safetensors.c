@@ -265,8 +265,8 @@ static void test_lying_lengths(void) {
   TAP_OK(st_open_memory(buf, 5, "len", &err) == NULL && strstr(err.msg, "too short"),
          "refuses a 5-byte file: %s", err.msg);
   TAP_OK(st_open("spec/fixtures/hf/no-such.safetensors", &err) == NULL &&
-         strstr(err.msg, "cannot open spec/fixtures/hf/no-such.safetensors"), "names a file it cannot open: %s",
-         err.msg);
+         strstr(err.msg, "cannot open spec/fixtures/hf/no-such.safetensors"),
+         "names a file it cannot open: %s", err.msg);
 }
 
 
