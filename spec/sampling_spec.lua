@@ -76,6 +76,10 @@ describe("sampling", function()
     assert.has_error(function() sampling.new({ greedy = "no" }) end,
                      'sampling: greedy must be true or false, got "no" (a string)')
     assert.has_error(function() sampling.new({ greedy = 0 }) end)
+    assert.has_error(function() sampling.new({ temperature = 0 / 0 }) end,
+                     "sampling: temperature must be a number of at least 0, got nan")
+    assert.has_error(function() sampling.new({ min_p = -(0 / 0) }) end,
+                     "sampling: min_p must be a number from 0 to 1, got nan")
   end)
 
   it("defaults to temperature 0.6, top-k 40, top-p 0.95 and min-p 0.05", function()

@@ -89,6 +89,8 @@ function M.describe(v)
   if t == "string" then
     local s = #v > 40 and v:sub(1, 37) .. "..." or v
     return ("%q (a string)"):format(s)
+  elseif v ~= v then
+    return "nan"   -- tostring gives "-nan" or "nan", as the C library prints it
   elseif t == "number" or t == "boolean" or t == "nil" then
     return tostring(v)
   end
