@@ -30,16 +30,24 @@ local function makers()
   }
 end
 
-local function methods(obj)
+-- The names of the functions of class that keep(name) accepts, sorted.
+local function function_names(class, keep)
   local out = {}
-  for name, f in pairs(getmetatable(obj)) do
-    -- save would write files named by the bad arguments; hf_spec.lua tests its misuse
-    if type(f) == "function" and name ~= "__gc" and name ~= "__index" and name ~= "save" then
+  for name, f in pairs(class) do
+    if type(f) == "function" and keep(name) then
       out[#out + 1] = name
     end
   end
   table.sort(out)
   return out
+end
+
+-- The functions of an object's metatable but __gc and __index, metamethods included. save
+-- would write files named by the bad arguments; hf_spec.lua tests its misuse.
+local function methods(obj)
+  return function_names(getmetatable(obj), function(name)
+    return name ~= "__gc" and name ~= "__index" and name ~= "save"
+  end)
 end
 
 describe("misuse", function()
@@ -170,14 +178,7 @@ end)
 
 -- The functions of a class (or a userdata's metatable) that are methods, not metamethods.
 local function public_methods(class)
-  local out = {}
-  for name, f in pairs(class) do
-    if type(f) == "function" and name:sub(1, 2) ~= "__" then
-      out[#out + 1] = name
-    end
-  end
-  table.sort(out)
-  return out
+  return function_names(class, function(name) return name:sub(1, 2) ~= "__" end)
 end
 
 describe("a method called with a dot", function()
