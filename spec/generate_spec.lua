@@ -324,9 +324,13 @@ describe("generate", function()
     assert.has_error(function() s:generate("hello") end)
     assert.has_error(function() s:generate({ promt = "x" }) end)
     assert.has_error(function() s:generate({ prompt = 5 }) end)
-    assert.has_error(function() s:generate({ prompt = { 1 }, max_tokens = -1 }) end)
+    assert.has_error(function() s:generate({ prompt = { 1 }, max_tokens = -1 }) end,
+                     "bad argument #1 to 'generate' (max_tokens must be an integer of at "
+                     .. "least 0, got -1)")
     assert.has_error(function() s:generate({ prompt = { 1 }, max_tokens = 1.5 }) end)
-    assert.has_error(function() s:generate({ prompt = { 1 }, prefill_chunk = 0 }) end)
+    assert.has_error(function() s:generate({ prompt = { 1 }, prefill_chunk = 0 }) end,
+                     "bad argument #1 to 'generate' (prefill_chunk must be an integer of at "
+                     .. "least 1, got 0)")
     assert.has_error(function() s:generate({ prompt = { 1 }, sampler = 3 }) end)
     assert.has_error(function() S.collect(s:generate({ prompt = { "a" } })) end)
     assert.has_error(function() S.collect(s:generate({ prompt = { 1e9 } })) end)

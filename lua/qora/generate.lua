@@ -68,8 +68,8 @@ local function check_options(opts)
   for _, k in ipairs({ "max_tokens", "prefill_chunk" }) do
     local v = opts[k]
     if v ~= nil and (math.type(v) ~= "integer" or v < (k == "max_tokens" and 0 or 1)) then
-      bad(("%s must be a %s integer, got %s")
-          :format(k, k == "max_tokens" and "non-negative" or "positive", describe(v)))
+      bad(("%s must be an integer of at least %d, got %s")   -- worded as check.integer
+          :format(k, k == "max_tokens" and 0 or 1, describe(v)))
     end
   end
   for _, k in ipairs({ "special", "ignore_eog", "parse_special", "bos" }) do
