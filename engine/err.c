@@ -17,23 +17,34 @@ int qora_fail(qora_err *err, const char *fmt, ...) {
 }
 
 
-/* 1 when msg names path as a word of its own: at the start or after a space, and followed by
-   the end, a space or a colon ("cannot open PATH: ..." names it). */
+/*
+** 1 when msg names path as the file readers do: "PATH is not a GGUF file", "cannot open PATH:
+** ...", "cannot map PATH: ...". A looser test, path as any word of msg, took a file named "key"
+** as named by "a metadata key at byte 982 ...".
+*/
 static int names(const char *msg, const char *path) {
   size_t n = strlen(path);
+  const char *verb_end;
 
-  for (const char *p = strstr(msg, path); n > 0 && p != NULL; p = strstr(p + 1, path))
-    if ((p == msg || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' || p[n] == ':'))
-      return 1;
-  return 0;
+  if (strncmp(msg, "cannot ", 7) == 0 && (verb_end = strchr(msg + 7, ' ')) != NULL)
+    msg = verb_end + 1;   /* "cannot open ", "cannot map ", ... */
+  return n > 0 && strncmp(msg, path, n) == 0 && (msg[n] == ':' || msg[n] == ' ');
 }
 
 
 void qora_err_in_file(qora_err *err, const char *path) {
   char msg[QORA_ERR_MAX];
+  size_t len, keep;
+  long room;
 
   if (err == NULL || names(err->msg, path))
     return;
-  if (snprintf(msg, sizeof msg, "%s: %s", path, err->msg) >= 0)   /* a long one is cut */
+  /* A path too long to fit with the reason keeps its end, after "...": the reason matters more. */
+  len = strlen(path);
+  room = (long)sizeof msg - 1 - (long)strlen(err->msg) - 2;
+  keep = room < 40 ? 40 : (size_t)room;
+  int n = len <= keep ? snprintf(msg, sizeof msg, "%s: %s", path, err->msg)
+                      : snprintf(msg, sizeof msg, "...%s: %s", path + len - (keep - 3), err->msg);
+  if (n >= 0)   /* a reason longer than the whole buffer is cut at its end */
     memcpy(err->msg, msg, sizeof msg);
 }

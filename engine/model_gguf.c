@@ -334,7 +334,7 @@ static int read_hparams(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
 
 /* ------------------------------------------------------------------ loading */
 
-static int load(qora_model *m, const char *path, const qora_load_opts *opts, qora_err *err) {
+static int load(qora_model *m, const char *path, qora_err *err) {
   qora_rope_cfg rc = { 0 };
   int no_rope[QORA_MAX_LAYERS], listed = 0;
 
@@ -359,6 +359,12 @@ static int load(qora_model *m, const char *path, const qora_load_opts *opts, qor
     return -1;
   m->info.has_weights = 1;
   qora_model_count(m);
+  return 0;
+}
+
+
+/* Starts the threads of a model with weights and rearranges them, unless opts says not to. */
+static int start(qora_model *m, const qora_load_opts *opts, qora_err *err) {
   m->pool = qora_pool_new(qora_threads_default(opts ? opts->n_threads : 0));
   if (m->pool == NULL)
     return qora_fail(err, "cannot start threads");
@@ -392,8 +398,12 @@ qora_model *qora_model_load(const char *path, const qora_load_opts *opts, qora_e
     qora_fail(err, "out of memory");
     return NULL;
   }
-  if (load(m, path, opts, err) < 0) {
+  if (load(m, path, err) < 0) {
     qora_err_in_file(err, path);   /* the readers' messages say what, not which file */
+    qora_model_free(m);
+    return NULL;
+  }
+  if (m->info.has_weights && start(m, opts, err) < 0) {
     qora_model_free(m);
     return NULL;
   }

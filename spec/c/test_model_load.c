@@ -142,6 +142,57 @@ static void test_not_regular(void) {
 }
 
 
+/* Writes n bytes of img to path and loads it; the message into err. */
+static qora_model *load_cut_at(const char *path, size_t n, qora_err *err) {
+  FILE *f = fopen(path, "wb");
+
+  if (f == NULL)
+    return NULL;
+  fwrite(img, 1, n, f);
+  fclose(f);
+  return qora_model_load(path, &(qora_load_opts){ .n_threads = 1 }, err);
+}
+
+
+/*
+** A file named as a word of its refusal ("metadata" in "a metadata value at byte ...") is
+** named all the same, and a path too long to fit beside the reason keeps its end and the whole
+** reason.
+*/
+static void test_named_whatever_the_path(void) {
+  char dir[] = "/tmp/qora-test-dir-XXXXXX", cwd[4096], path[600], *slash;
+  qora_err err, whole;
+  qora_model *m;
+
+  if (!TAP_OK(mkdtemp(dir) != NULL && getcwd(cwd, sizeof cwd) != NULL && chdir(dir) == 0,
+              "makes a folder to load from"))
+    return;
+  m = load_cut_at("metadata", 1000, &err);
+  TAP_OK(m == NULL && strncmp(err.msg, "metadata: ", 10) == 0,
+         "names a file called metadata: %s", err.msg);
+  qora_model_free(m);
+  unlink("metadata");
+
+  snprintf(path, sizeof path, "%s/%0200d", dir, 0);
+  mkdir(path, 0700);
+  slash = path + strlen(path);
+  snprintf(slash, sizeof path - strlen(path), "/%0200d.gguf", 1);
+  m = load_cut_at(path, 1000, &err);
+  qora_model_free(load_cut_at("short.gguf", 1000, &whole));
+  const char *reason = strstr(whole.msg, ": ") + 2;
+  TAP_OK(m == NULL && strncmp(err.msg, "...", 3) == 0 && strstr(err.msg, reason) != NULL &&
+         strstr(err.msg, "1.gguf: ") != NULL, "keeps the whole reason beside a long path: %s",
+         err.msg);
+  qora_model_free(m);
+  unlink(path);
+  unlink("short.gguf");
+  *slash = 0;
+  rmdir(path);
+  if (chdir(cwd) != 0 || rmdir(dir) != 0)
+    TAP_DIAG("could not clean up %s", dir);
+}
+
+
 int main(void) {
   qora_err err;
   qora_model *m;
@@ -156,6 +207,7 @@ int main(void) {
   test_damaged();
   test_not_regular();
   test_truncated();
+  test_named_whatever_the_path();
   m = load_bytes(img, img_size, &err);
   TAP_OK(m != NULL, "loads the undamaged copy");
   qora_model_free(m);
