@@ -68,6 +68,8 @@ void lqora_new_class(lua_State *L, const char *tname, const char *noun, const lu
 lua_Integer lqora_checkint(lua_State *L, int arg) {
   if (lua_isinteger(L, arg))
     return lua_tointeger(L, arg);
+  if (lua_type(L, arg) == LUA_TNUMBER && lua_tonumber(L, arg) != lua_tonumber(L, arg))
+    luaL_argerror(L, arg, "integer expected, got nan");   /* %f writes "-nan" or "nan" */
   if (lua_type(L, arg) == LUA_TNUMBER)
     luaL_argerror(L, arg, lua_pushfstring(L, "integer expected, got the float %f",
                                           lua_tonumber(L, arg)));

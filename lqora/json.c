@@ -367,7 +367,9 @@ static void encode_number(lua_State *L, int idx, const slot *at) {
     snprintf(buf, sizeof buf, "%lld", (long long)lua_tointeger(L, idx));
   } else {
     double x = lua_tonumber(L, idx);
-    if (!isfinite(x)) luaL_error(L, "json: cannot encode %f (JSON has no NaN or infinity)", x);
+    if (!isfinite(x))   /* named here: %f writes NaN as "-nan" or "nan" */
+      luaL_error(L, "json: cannot encode %s (JSON has no NaN or infinity)",
+                 x != x ? "nan" : x > 0 ? "inf" : "-inf");
     format_float(buf, sizeof buf, x);
   }
   put(L, at, cJSON_CreateRaw(buf));

@@ -141,7 +141,8 @@ describe("json_encode", function()
     local cyclic = {}
     cyclic.self = cyclic
     local cases = {
-      { 0 / 0, "NaN or infinity" }, { math.huge, "NaN or infinity" },
+      { 0 / 0, "cannot encode nan (JSON" }, { math.huge, "cannot encode inf (JSON" },
+      { -math.huge, "cannot encode -inf (JSON" },
       { print, "cannot encode a function value" }, { cyclic, "nesting deeper than 1000" },
       { { [1] = 1, [3] = 3 }, "neither an array nor an object" },
       { { 1, x = 2 }, "neither an array nor an object" },
