@@ -266,6 +266,13 @@ describe("generate", function()
                        .. "for _ in s:generate({ prompt = p, sampler = f }) do end"))
     assert.equal("plain", raise("for _ in s:generate({ prompt = p, sampler = function()\n"
                                 .. "  error('plain', 0)\nend }) do end"))
+    err = raise("for _ in s:generate({ prompt = p, sampler = function() return 'a:1: b' end })"
+                .. " do end")   -- a position in the user's value is not one of qora's
+    assert.truthy(err:find('^user:1: the sampler returned "a:1: b"'), err)
+    assert.equal("user:1: my step broke",   -- a step of the user's in a chain of qora's
+                 raise("local step = function() error('my step broke') end\n"
+                       .. "local chain = require('qora.sampling').chain({ step })\n"
+                       .. "for _ in s:generate({ prompt = p, sampler = chain }) do end"))
     local t = {}
     assert.equal(t, raise("for _ in s:generate({ prompt = p, sampler = function() error(T) end"
                           .. " }) do end", t))

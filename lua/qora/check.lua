@@ -24,6 +24,36 @@ function M.error(msg)
   error(msg, level)
 end
 
+--- The message of err, an error that ended the coroutine co, when it is qora's own: every Lua
+-- function on co's stack is in qora's Lua files. A leading position into one of them is
+-- taken off, to be replaced by the user's line. nil when a function of the user's was running
+-- (the error is the user's, to pass as it is), or when err is not a string.
+-- @param co thread a coroutine ended by an error
+-- @param err any the error
+-- @return string|nil
+function M.own_error(co, err)
+  if LIBRARY == nil or type(err) ~= "string" then
+    return nil
+  end
+  local msg = err
+  local level = 0
+  local info = debug.getinfo(co, level, "S")
+  while info do
+    if info.what ~= "C" then
+      if info.source:sub(1, #LIBRARY) ~= LIBRARY then
+        return nil
+      end
+      local at = info.short_src .. ":"
+      if msg == err and err:sub(1, #at) == at then
+        msg = err:sub(#at + 1):gsub("^%d+: ", "", 1)
+      end
+    end
+    level = level + 1
+    info = debug.getinfo(co, level, "S")
+  end
+  return msg
+end
+
 -- Returns what f returned, or raises its error at the user's line in place of f's.
 local function pass(f, ok, ...)
   if ok then

@@ -211,15 +211,16 @@ local function run(session, opts, ids, pick, stats)
   end
 end
 
--- Raises err, which ended generate's coroutine. The errors of the user's own sampler (users
--- is true) and errors that carry a position pass as they are; qora's own, raised in the
--- coroutine where no line of the user's was on the stack, are raised at the user's line (the
--- for loop's).
-local function fail(err, users)
-  if users or type(err) ~= "string" or err:find("^[^\n]-:%d+: ") then
+-- Raises err, which ended generate's coroutine co. qora's own errors, raised in the coroutine
+-- where no line of the user's was on the stack, are raised at the user's line (the for
+-- loop's); the errors of the user's own sampler (users is true) or of a function of the user's
+-- that a policy called pass as they are.
+local function fail(co, err, users)
+  local own = not users and check.own_error(co, err)
+  if not own then
     error(err, 0)
   end
-  check.error(err)
+  check.error(own)
 end
 
 --- Generates tokens after a prompt.
@@ -271,7 +272,7 @@ function M.generate(session, opts)
     local r = table.pack(coroutine.resume(co, session, opts, ids, guarded, stats))
     while true do
       if not r[1] then
-        fail(r[2], picking)
+        fail(co, r[2], picking)
       elseif coroutine.status(co) == "dead" then
         return nil
       elseif r[2] == TOKEN then
