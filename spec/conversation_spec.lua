@@ -249,6 +249,20 @@ describe("a conversation", function()
     assert.has_error(function() chat:reply(5) end)
     assert.has_error(function() chat:reply("x", { temprature = 1 }) end)
     assert.has_error(function() chat:reply("x", { top_p = 7 }) end)
-    assert.has_error(function() model:chat({ template = "chatml", tools = "[{}]" }):reply("x") end)
+  end)
+
+  it("refuses, when it is made, tools its template cannot render, naming the option", function()
+    local cyclic = {}
+    cyclic[1] = cyclic
+    for _, c in ipairs({
+      { { tools = cyclic }, "(tools: a table contains itself)" },
+      { { tools = "not json {" }, "(tools is not valid JSON: " },
+      { { tools = { name = "f" } }, "(tools must be a sequence of tools or a JSON array)" },
+      { { template = "chatml", tools = "[{}]" }, "(tools: the chatml template has no tools" },
+    }) do
+      local ok, err = pcall(model.chat, model, c[1])
+      assert.is_false(ok)
+      assert.truthy(err:find("bad argument to 'chat' " .. c[2], 1, true), err)
+    end
   end)
 end)

@@ -133,6 +133,8 @@ describe("misuse of an argument", function()
       { "m:chat({ tools = '[\"\\255\"]' })", "(tools is not valid UTF-8 at byte 3)" },
       { "m:chat({ tools = { { name = 'f', description = 'a\\255' } } })",
         "(tools[1].description is not valid UTF-8 at byte 2)" },
+      { "local t = {} t[1] = t m:chat({ tools = t })", "(tools: a table contains itself)" },
+      { "m:chat({ tools = 'not json {' })", "(tools is not valid JSON: " },
       { "chat:reply('x', { temperature = -1 })", "temperature" },
       { "chat:reply('x', { seed = 1.5 })", "seed" },
       { "chat:reply('x', { top_k = -1 })", "top_k" },

@@ -65,6 +65,30 @@ local function not_utf8(v, where, seen)
   end
 end
 
+-- Raises, at the user's line, what the template refuses in the conversation's options (tools
+-- it cannot print, or any tools where it has no place for them): renders the conversation as
+-- the first reply will, with an empty message. The template runs in a coroutine, where its
+-- errors carry no position (see check.own_error), and its words for the options (xml_tools)
+-- become the user's (tools).
+local function check_render(self)
+  local messages = table.move(self.messages, 1, #self.messages, 1, {})
+  messages[#messages + 1] = { role = "user", content = "" }
+  local co = coroutine.create(self.template.render)
+  local ok, err = coroutine.resume(co, self.template, messages, self:render_options())
+  if ok then
+    return
+  end
+  local msg = (check.own_error(co, err) or tostring(err)):gsub("^chat: ", "")
+  if self.tools == nil then
+    check.error("chat: " .. msg)
+  end
+  msg = msg:gsub("^option xml_tools", "tools"):gsub("^repr: ", "")
+  if msg:sub(1, 6) ~= "tools " then
+    msg = "tools: " .. msg
+  end
+  check.fail("chat", msg)
+end
+
 --- Starts a conversation.
 -- @param model Model
 -- @param opts table|nil { system = nil (a system prompt), think = true (SmolLM3's reasoning
@@ -98,7 +122,6 @@ function M.new(model, opts)
   local self = setmetatable({
     model = model,
     template = template,
-    session = model:session({ ctx = opts.ctx, batch = opts.batch }),
     messages = {},
     think = opts.think ~= false,
     tools = opts.tools,
@@ -108,6 +131,8 @@ function M.new(model, opts)
   if opts.system then
     self.messages[1] = { role = "system", content = opts.system }
   end
+  check_render(self)
+  self.session = model:session({ ctx = opts.ctx, batch = opts.batch })
   return self
 end
 
