@@ -23,12 +23,18 @@ int qora_fail(qora_err *err, const char *fmt, ...) {
 ** as named by "a metadata key at byte 982 ...".
 */
 static int names(const char *msg, const char *path) {
-  size_t n = strlen(path);
+  size_t n = strlen(path), left;
+  int cut = strlen(msg) == QORA_ERR_MAX - 1;   /* the reader's message filled the buffer */
   const char *verb_end;
 
   if (strncmp(msg, "cannot ", 7) == 0 && (verb_end = strchr(msg + 7, ' ')) != NULL)
     msg = verb_end + 1;   /* "cannot open ", "cannot map ", ... */
-  return n > 0 && strncmp(msg, path, n) == 0 && (msg[n] == ':' || msg[n] == ' ');
+  left = strlen(msg);
+  if (n == 0)
+    return 0;
+  if (left < n)   /* cut inside a long path, which it names all the same */
+    return cut && strncmp(msg, path, left) == 0;
+  return strncmp(msg, path, n) == 0 && (msg[n] == ':' || msg[n] == ' ' || (cut && !msg[n]));
 }
 
 

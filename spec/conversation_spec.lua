@@ -265,4 +265,14 @@ describe("a conversation", function()
       assert.truthy(err:find("bad argument to 'chat' " .. c[2], 1, true), err)
     end
   end)
+
+  it("passes on, as they are, errors that the user's own tools raise while it renders", function()
+    for _, raised in ipairs({ "repr: mine", "chat: option xml_tools is mine", "plain" }) do
+      local tools = setmetatable({}, { __len = function() return 1 end,
+                                       __index = function() error(raised, 0) end })
+      local ok, err = pcall(model.chat, model, { tools = tools })
+      assert.is_false(ok)
+      assert.equal(raised, err)
+    end
+  end)
 end)

@@ -78,7 +78,11 @@ local function check_render(self)
   if ok then
     return
   end
-  local msg = (check.own_error(co, err) or tostring(err)):gsub("^chat: ", "")
+  local msg = check.own_error(co, err)
+  if msg == nil then
+    error(err, 0)   -- the user's own, from a metamethod of their tools: as it is
+  end
+  msg = msg:gsub("^chat: ", "")
   if self.tools == nil then
     check.error("chat: " .. msg)
   end

@@ -160,7 +160,7 @@ static qora_model *load_cut_at(const char *path, size_t n, qora_err *err) {
 ** reason.
 */
 static void test_named_whatever_the_path(void) {
-  char dir[] = "/tmp/qora-test-dir-XXXXXX", cwd[4096], path[600], *slash;
+  char dir[] = "/tmp/qora-test-dir-XXXXXX", cwd[4096], path[700], *slash;
   qora_err err, whole;
   qora_model *m;
 
@@ -186,6 +186,23 @@ static void test_named_whatever_the_path(void) {
   qora_model_free(m);
   unlink(path);
   unlink("short.gguf");
+
+  /* A reader's own message that names a path too long for it is cut, not named twice. */
+  snprintf(slash, sizeof path - (size_t)(slash - path), "/%0100d/%0200d.gguf", 2, 3);
+  *strrchr(path, '/') = 0;
+  mkdir(path, 0700);
+  path[strlen(path)] = '/';
+  FILE *f = fopen(path, "wb");
+  if (f != NULL)
+    fclose(f), f = NULL;   /* empty: "cannot use PATH: the file is empty", cut in PATH */
+  m = qora_model_load(path, &(qora_load_opts){ .n_threads = 1 }, &err);
+  TAP_OK(m == NULL && strncmp(err.msg, "cannot use ", 11) == 0 &&
+         strncmp(err.msg + 11, path, strlen(err.msg) - 11) == 0,
+         "names a path longer than a message once: %.60s...", err.msg);
+  qora_model_free(m);
+  unlink(path);
+  *strrchr(path, '/') = 0;
+  rmdir(path);
   *slash = 0;
   rmdir(path);
   if (chdir(cwd) != 0 || rmdir(dir) != 0)
