@@ -24,6 +24,15 @@ function M.error(msg)
   error(msg, level)
 end
 
+-- err without a leading position in the file short_src ("init.lua:87: "), or err as it is.
+local function without_position(err, short_src)
+  local at = short_src .. ":"
+  if type(err) == "string" and err:sub(1, #at) == at then
+    return (err:sub(#at + 1):gsub("^%d+: ", "", 1))
+  end
+  return err
+end
+
 --- The message of err, an error that ended the coroutine co, when it is qora's own: every Lua
 -- function on co's stack is in qora's Lua files. A leading position into one of them is
 -- taken off, to be replaced by the user's line. nil when a function of the user's was running
@@ -43,9 +52,8 @@ function M.own_error(co, err)
       if info.source:sub(1, #LIBRARY) ~= LIBRARY then
         return nil
       end
-      local at = info.short_src .. ":"
-      if msg == err and err:sub(1, #at) == at then
-        msg = err:sub(#at + 1):gsub("^%d+: ", "", 1)
+      if msg == err then
+        msg = without_position(err, info.short_src)
       end
     end
     level = level + 1
@@ -59,12 +67,7 @@ local function pass(f, ok, ...)
   if ok then
     return ...
   end
-  local err = ...
-  local at = debug.getinfo(f, "S").short_src .. ":"
-  if type(err) == "string" and err:sub(1, #at) == at then
-    err = err:sub(#at + 1):gsub("^%d+: ", "", 1)
-  end
-  M.error(err)
+  M.error(without_position((...), debug.getinfo(f, "S").short_src))
 end
 
 --- Calls f, a function that passes the user's arguments to one qora.core method, and raises
