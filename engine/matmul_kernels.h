@@ -127,4 +127,12 @@ void qora_r16_pack_token(int type, int64_t cols, const void *q8, char *out);
 void qora_r16_rows(const qora_weight *w, const char *extra, size_t stride, const char *q8,
                    size_t qrow, int n_tok, float *y, int ldy, long g_lo, long g_hi);
 
+/*
+** How a one-token product walks the weights: streams far-apart runs side by side (1 to 4),
+** prefetch bytes ahead. Chosen per CPU at first use; the setter (tests, benchmarks; -1 for a
+** value out of range) must not run while a product does.
+*/
+int qora_r16_set_walk(int streams, int prefetch);
+void qora_r16_get_walk(int *streams, int *prefetch);
+
 #endif

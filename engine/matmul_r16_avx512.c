@@ -8,6 +8,7 @@
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "matmul_kernels.h"
@@ -17,38 +18,68 @@
 #define VEC 64
 
 /*
-** Software prefetch into L2, this many bytes ahead of the kernels' reads. On a 2-vCPU Intel
-** Xeon (AMX, 480 MiB of L3), 2 threads streaming weights from memory (bench_matmul -n 1, two
-** alternating runs): Q4_0 22.6 -> 28.0 GB/s, Q8_0 24.9 -> 28.6, Q4_K 25.1 -> 26.7, Q6_K 22.9
-** -> 27.6. Decoding SmolLM3-3B (bench_qora -p 512 -n 128, 3 alternating pairs): Q4_0 13.6 to
-** 13.9 -> 17.1 to 17.2 tokens/s, Q4_K_M 13.2 to 13.4 -> 14.8 to 14.9. The hint T0 (into L1)
-** gained less in a sweep of bench_matmul, non-temporal lost, and 1 KB or 4 KB ahead did no
-** better. With weights in L2 the extra instructions cost about 10 %.
+** How one-token products walk the weights, chosen per CPU at first use (walk_init): how many
+** far-apart runs of a chunk's groups are read side by side, and how far ahead of its reads a
+** run asks for lines into L2.
+**
+** Intel, a 2-vCPU Xeon (AMX, 480 MiB of L3), 2 threads streaming weights from memory:
+** - 2560 bytes ahead (bench_matmul -n 1, two alternating runs): Q4_0 22.6 -> 28.0 GB/s, Q8_0
+**   24.9 -> 28.6, Q4_K 25.1 -> 26.7, Q6_K 22.9 -> 27.6; decoding SmolLM3-3B (bench_qora -p 512
+**   -n 128, 3 pairs) Q4_0 13.6 to 13.9 -> 17.1 to 17.2 tokens/s. T0 gained less, non-temporal
+**   lost, 1 KB or 4 KB ahead did no better.
+** - 4 runs in place of 1 (bench_matmul -n 1 -m 3072): Q4_0 ffn_up 26.9 -> 29.7 GB/s, lm_head
+**   28.9 -> 29.9; decoding Q4_0 (bench_qora -p 16 -n 64, 6 pairs) median 15.5 -> 16.4.
+** AMD, a 2-vCPU EPYC (Zen 4, 32 MiB of L3), whose hardware prefetcher does better with less
+** help: 1 run, 512 bytes ahead, against Intel's walk (bench_matmul -n 1 -m 3072, 5 rounds
+** taking turns, best / median GB/s): Q4_0 lm_head 45.9 / 43.5 -> 62.6 / 59.2, Q4_K 42.4 / 40.8
+** -> 58.0 / 53.8, Q6_K 38.0 / 31.3 -> 60.9 / 57.9, Q8_0 40.7 / 35.8 -> 51.4 / 50.4. 1024 to
+** 2048 bytes ahead, T0, or 2 runs did no better.
 */
-#define R16_PREFETCH 2560
+typedef struct r16_walk {
+  int streams;            /* 1 to R16_STREAMS */
+  size_t prefetch;        /* bytes ahead */
+} r16_walk;
 
-/*
-** One token's product reads a chunk's groups as this many streams side by side (qora_r16_rows),
-** as far apart as the chunk allows: neighbouring groups when it holds fewer than 2 per stream.
-** On the same Intel machine, 2 threads streaming from memory (bench_matmul -n 1 -m 3072, best
-** of 2 runs), 1 stream -> 4: Q4_0 ffn_up 26.9 -> 29.7 GB/s, lm_head 28.9 -> 29.9. Decoding
-** SmolLM3-3B Q4_0 (bench_qora -p 16 -n 64, 6 alternating pairs): median 15.5 -> 16.4 tokens/s.
-** Q4_K_M gained nothing (5 pairs: 13.9 -> 13.9); its kernels take the same loops all the same,
-** so that every type has one decode path.
-*/
 #define R16_STREAMS 4
 
+static r16_walk walk;
+static pthread_once_t walk_once = PTHREAD_ONCE_INIT;
+
+
+static void walk_init(void) {
+  __builtin_cpu_init();
+  walk = __builtin_cpu_is("amd") ? (r16_walk){1, 512} : (r16_walk){4, 2560};
+}
+
+
+int qora_r16_set_walk(int streams, int prefetch) {
+  pthread_once(&walk_once, walk_init);
+  if (streams < 1 || streams > R16_STREAMS || prefetch < 0 || prefetch > 65536)
+    return -1;
+  walk = (r16_walk){streams, (size_t)prefetch};
+  return 0;
+}
+
+
+void qora_r16_get_walk(int *streams, int *prefetch) {
+  pthread_once(&walk_once, walk_init);
+  *streams = walk.streams;
+  *prefetch = (int)walk.prefetch;
+}
+
+
 /*
-** Asks for the n bytes R16_PREFETCH past p, into L2. Near a buffer's end they lie past it:
-** a prefetch never faults, and the address is made as an integer, since pointer arithmetic
-** beyond an object's end is undefined in C. Always inlined: out of line, GCC 12 found the
-** helper free of side effects and deleted its calls (spec/codegen_check.sh checks).
+** Asks for the n bytes pf past p, into L2. Near a buffer's end they lie past it: a prefetch
+** never faults, and the address is made as an integer, since pointer arithmetic beyond an
+** object's end is undefined in C. Always inlined: out of line, GCC 12 found the helper free
+** of side effects and deleted its calls (spec/codegen_check.sh checks).
 */
 static inline __attribute__((always_inline))
-void prefetch_ahead(const uint8_t *p, size_t n) {
+void prefetch_ahead(const uint8_t *p, size_t n, size_t pf) {
   for (size_t o = 0; o < n; o += 64)
-    _mm_prefetch((const char *)((uintptr_t)p + R16_PREFETCH + o), _MM_HINT_T1);
+    _mm_prefetch((const char *)((uintptr_t)p + pf + o), _MM_HINT_T1);
 }
+
 
 /* ------------------------------------------------------------------ activation extras */
 
@@ -150,7 +181,7 @@ static inline __m512 blk_q8_0(const uint8_t *q, const uint8_t *d, const block_q8
 */
 static inline __attribute__((always_inline))
 void groups_32(const uint8_t *const *q, int ns, int64_t nb, const block_q8_0 *y,
-               const int32_t *neg, const float *dy, int q8, __m512 *f) {
+               const int32_t *neg, const float *dy, int q8, size_t pf, __m512 *f) {
   size_t qb = q8 ? 8 * VEC : 4 * VEC;
   __m512 a[R16_STREAMS];
 
@@ -161,7 +192,7 @@ void groups_32(const uint8_t *const *q, int ns, int64_t nb, const block_q8_0 *y,
     size_t qa = qora_r16_q_at(b, qb), da = qora_r16_d_at(b, qb);
 #pragma GCC unroll 4
     for (int s = 0; s < ns; s++) {
-      prefetch_ahead(q[s] + qa, qb + 32);
+      prefetch_ahead(q[s] + qa, qb + 32, pf);
       a[s] = q8 ? blk_q8_0(q[s] + qa, q[s] + da, &y[b], neg[b], dy[b], a[s])
                 : blk_q4_0(q[s] + qa, q[s] + da, &y[b], neg[b], dy[b], a[s]);
     }
@@ -186,7 +217,7 @@ static inline __m512i byte_ctl(int k) {
 */
 static inline __attribute__((always_inline))
 __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k, const __m512i ctl[4],
-               __m512 f) {
+               size_t pf, __m512 f) {
   const __m512i lo4 = _mm512_set1_epi8(0x0f), hi4 = _mm512_set1_epi8((char)0xf0);
   __m512i sc[2], mn[2];
   qora_r16_k4_unpack(vload(q), vload(q + VEC), vload(q + 2 * VEC), sc, mn);
@@ -197,7 +228,7 @@ __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k, const __m
 #pragma GCC unroll 4
   for (int g = 0; g < 4; g++) {
     __m512i al = _mm512_setzero_si512(), ah = _mm512_setzero_si512();
-    prefetch_ahead(q + g * K4_QUARTER, K4_QUARTER);
+    prefetch_ahead(q + g * K4_QUARTER, K4_QUARTER, pf);
 #pragma GCC unroll 8
     for (int c = 0; c < 8; c++) {
       __m512i v = vload(q + R16_K4_Q + (8 * g + c) * VEC);
@@ -226,7 +257,7 @@ __m512 sb_q4_K(const uint8_t *q, const block_q8_K *y, const r16_k4 *k, const __m
 /* Groups of Q4_K rows at q[0..ns) against one token, as groups_32. */
 static inline __attribute__((always_inline))
 void groups_q4_K(const uint8_t *const *q, int ns, int64_t nb, const block_q8_K *y,
-                 const r16_k4 *k, __m512 *f) {
+                 const r16_k4 *k, size_t pf, __m512 *f) {
   __m512i ctl[4] = {byte_ctl(0), byte_ctl(1), byte_ctl(2), byte_ctl(3)};
   __m512 a[R16_STREAMS];
 
@@ -238,7 +269,7 @@ void groups_q4_K(const uint8_t *const *q, int ns, int64_t nb, const block_q8_K *
     for (int s = 0; s < ns; s++) {
       const block_q8_K *ys = &y[i];
       __asm__("" : "+r"(ys));   /* else GCC spills the broadcasts it shares between streams */
-      a[s] = sb_q4_K(q[s] + i * R16_ROWS * sizeof(block_q4_K), ys, &k[i], ctl, a[s]);
+      a[s] = sb_q4_K(q[s] + i * R16_ROWS * sizeof(block_q4_K), ys, &k[i], ctl, pf, a[s]);
     }
 #pragma GCC unroll 4
   for (int s = 0; s < ns; s++)
@@ -251,14 +282,15 @@ void groups_q4_K(const uint8_t *const *q, int ns, int64_t nb, const block_q8_K *
 ** vectors A, B, C and quad 3 is put together from their top 2 bits; the values are offset by
 ** -32 through the accumulator's start, then scaled by the sub-block's signed scale.
 */
-static inline __m512 sb_q6_K(const uint8_t *q, const block_q8_K *y, const r16_k6 *k) {
+static inline __m512 sb_q6_K(const uint8_t *q, const block_q8_K *y, const r16_k6 *k,
+                             size_t pf) {
   const __m512i m6 = _mm512_set1_epi8(0x3f);
   __m512 fs = _mm512_setzero_ps();
 #pragma GCC unroll 16
   for (int s = 0; s < 16; s++) {
     const uint8_t *v = q + qora_r16_q6_sub(s);
     if (s % 4 == 0)
-      prefetch_ahead(q + qora_r16_q6_scales(s), R16_Q6_BLOCK / 4);
+      prefetch_ahead(q + qora_r16_q6_scales(s), R16_Q6_BLOCK / 4, pf);
     __m512i a = vload(v), b = vload(v + VEC), c = vload(v + 2 * VEC);
     __m512i d = qora_r16_q6_top(a, b, c);
     __m512i acc = _mm512_set1_epi32(k->neg[s]);
@@ -277,7 +309,7 @@ static inline __m512 sb_q6_K(const uint8_t *q, const block_q8_K *y, const r16_k6
 /* Groups of Q6_K rows at q[0..ns) against one token, as groups_32. */
 static inline __attribute__((always_inline))
 void groups_q6_K(const uint8_t *const *q, int ns, int64_t nb, const block_q8_K *y,
-                 const r16_k6 *k, __m512 *f) {
+                 const r16_k6 *k, size_t pf, __m512 *f) {
   __m512 a[R16_STREAMS];
 
 #pragma GCC unroll 4
@@ -290,7 +322,7 @@ void groups_q6_K(const uint8_t *const *q, int ns, int64_t nb, const block_q8_K *
       __m512 ds = _mm512_mul_ps(f16x16(q[s] + qora_r16_d_at(i, R16_Q6_BLOCK)), yd);
       const block_q8_K *ys = &y[i];
       __asm__("" : "+r"(ys));   /* else GCC spills the broadcasts it shares between streams */
-      a[s] = _mm512_fmadd_ps(sb_q6_K(q[s] + qora_r16_q_at(i, R16_Q6_BLOCK), ys, &k[i]), ds,
+      a[s] = _mm512_fmadd_ps(sb_q6_K(q[s] + qora_r16_q_at(i, R16_Q6_BLOCK), ys, &k[i], pf), ds,
                              a[s]);
     }
   }
@@ -303,34 +335,34 @@ void groups_q6_K(const uint8_t *const *q, int ns, int64_t nb, const block_q8_K *
 /* The 16 rows of each group at q[0..ns) of w against one token, into f[0..ns). */
 static inline __attribute__((always_inline))
 void groups_dot(const qora_weight *w, const uint8_t *const *q, int ns, const char *extra,
-                const char *q8, __m512 *f) {
+                const char *q8, size_t pf, __m512 *f) {
   switch (w->type) {
   case QORA_Q4_0: case QORA_Q8_0: {
     int64_t nb = w->cols / 32;
     const int32_t *neg = (const int32_t *)extra;
     const float *dy = (const float *)(neg + nb);
     if (w->type == QORA_Q4_0)
-      groups_32(q, ns, nb, (const void *)q8, neg, dy, 0, f);
+      groups_32(q, ns, nb, (const void *)q8, neg, dy, 0, pf, f);
     else
-      groups_32(q, ns, nb, (const void *)q8, neg, dy, 1, f);
+      groups_32(q, ns, nb, (const void *)q8, neg, dy, 1, pf, f);
     return;
   }
   case QORA_Q4_K:
-    groups_q4_K(q, ns, w->cols / QK_K, (const void *)q8, (const void *)extra, f);
+    groups_q4_K(q, ns, w->cols / QK_K, (const void *)q8, (const void *)extra, pf, f);
     return;
   default:
-    groups_q6_K(q, ns, w->cols / QK_K, (const void *)q8, (const void *)extra, f);
+    groups_q6_K(q, ns, w->cols / QK_K, (const void *)q8, (const void *)extra, pf, f);
   }
 }
 
 
 /* groups_dot with ns = n: a loop of its own for each count of streams. */
 typedef void dot_fn(const qora_weight *w, const uint8_t *const *q, const char *extra,
-                    const char *q8, __m512 *f);
+                    const char *q8, size_t pf, __m512 *f);
 #define DOT_N(n)                                                                       \
   static void dot_##n(const qora_weight *w, const uint8_t *const *q, const char *extra, \
-                      const char *q8, __m512 *f) {                                     \
-    groups_dot(w, q, n, extra, q8, f);                                                 \
+                      const char *q8, size_t pf, __m512 *f) {                          \
+    groups_dot(w, q, n, extra, q8, pf, f);                                             \
   }
 DOT_N(1)
 DOT_N(2)
@@ -352,7 +384,7 @@ static void store_group(const qora_weight *w, long g, __m512 f, float *y) {
 ** k walks groups g + k * part onwards, and the streams advance a block at a time together.
 */
 static void run_streams(const qora_weight *w, const char *extra, const char *q8, float *y,
-                        long g, int ns, long part) {
+                        long g, int ns, long part, size_t pf) {
   size_t gb = qora_r16_group_bytes(w);
 
   for (long i = 0; i < part; i++) {
@@ -360,7 +392,7 @@ static void run_streams(const qora_weight *w, const char *extra, const char *q8,
     __m512 f[R16_STREAMS];
     for (int k = 0; k < ns; k++)
       q[k] = (const uint8_t *)w->r16 + (size_t)(g + k * part + i) * gb;
-    dot_n[ns - 1](w, q, extra, q8, f);
+    dot_n[ns - 1](w, q, extra, q8, pf, f);
     for (int k = 0; k < ns; k++)
       store_group(w, g + k * part + i, f[k], y);
   }
@@ -369,11 +401,14 @@ static void run_streams(const qora_weight *w, const char *extra, const char *q8,
 
 void qora_r16_rows(const qora_weight *w, const char *extra, size_t stride, const char *q8,
                    size_t qrow, int n_tok, float *y, int ldy, long g_lo, long g_hi) {
+  pthread_once(&walk_once, walk_init);
+  r16_walk wk = walk;
+
   if (n_tok == 1) {
     while (g_lo < g_hi) {
-      int ns = g_hi - g_lo < R16_STREAMS ? (int)(g_hi - g_lo) : R16_STREAMS;
+      int ns = g_hi - g_lo < wk.streams ? (int)(g_hi - g_lo) : wk.streams;
       long part = (g_hi - g_lo) / ns;
-      run_streams(w, extra, q8, y, g_lo, ns, part);
+      run_streams(w, extra, q8, y, g_lo, ns, part, wk.prefetch);
       g_lo += ns * part;
     }
     return;
@@ -382,7 +417,7 @@ void qora_r16_rows(const qora_weight *w, const char *extra, size_t stride, const
     const uint8_t *q = (const uint8_t *)w->r16 + (size_t)g * qora_r16_group_bytes(w);
     for (int t = 0; t < n_tok; t++) {
       __m512 f;
-      dot_1(w, &q, extra + t * stride, q8 + t * qrow, &f);
+      dot_1(w, &q, extra + t * stride, q8 + t * qrow, wk.prefetch, &f);
       store_group(w, g, f, y + (size_t)t * ldy);
     }
   }

@@ -9,9 +9,10 @@
 ** Weights of types with an r16 layout are repacked (repack.h) as a loader does, unless -R 0.
 **
 ** usage: bench_matmul [-t threads] [-n tokens,...] [-T type,...] [-s seconds] [-l level]
-**                     [-R 0|1] [-m MiB]
+**                     [-R 0|1] [-m MiB] [-W runs,bytes]
 **        defaults: 2 threads, tokens 1,512, types Q4_0,Q8_0,Q4_K,Q6_K, 1 second per case,
-**        the best CPU level (0 scalar, 1 AVX2, 2 AVX-512), repacking on
+**        the best CPU level (0 scalar, 1 AVX2, 2 AVX-512), repacking on, the CPU's own walk
+**        (-W: how one-token r16 products read the weights, qora_r16_set_walk)
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "matmul.h"
+#include "matmul_kernels.h"
 #include "quant.h"
 #include "repack.h"
 #include "../spec/c/rand_blocks.h"
@@ -126,16 +128,34 @@ static int parse_type(const char *name) {
 }
 
 
+/* Forces the r16 walk named "runs,bytes" (NULL: the CPU's own); prints the one in effect. */
+static int set_walk(const char *arg) {
+#if defined(__x86_64__)
+  int runs, bytes;
+  if (arg && (sscanf(arg, "%d,%d", &runs, &bytes) != 2 || qora_r16_set_walk(runs, bytes))) {
+    fprintf(stderr, "bench_matmul: -W wants runs,bytes: 1 to 4 runs, 0 to 65536 bytes\n");
+    return -1;
+  }
+  qora_r16_get_walk(&runs, &bytes);
+  printf("# r16 walk: %d run%s, %d bytes ahead\n", runs, runs > 1 ? "s" : "", bytes);
+#else
+  (void)arg;
+#endif
+  return 0;
+}
+
+
 int main(int argc, char **argv) {
   int threads = 2, level = -1, toks[8] = {1, 512}, n_toks = 2, types[8], n_types = 0;
   double secs = 1;
-  char *list;
+  char *list, *walk = NULL;
 
-  for (int o; (o = getopt(argc, argv, "t:n:T:s:l:R:m:H")) != -1;) {
+  for (int o; (o = getopt(argc, argv, "t:n:T:s:l:R:m:HW:")) != -1;) {
     switch (o) {
     case 'R': repack = atoi(optarg); break;
     case 'm': decode_mib = atof(optarg); break;
     case 'H': huge = 1; break;
+    case 'W': walk = optarg; break;
     case 't': threads = atoi(optarg); break;
     case 's': secs = atof(optarg); break;
     case 'l': level = atoi(optarg); break;
@@ -156,7 +176,7 @@ int main(int argc, char **argv) {
       break;
     default:
       fprintf(stderr, "usage: bench_matmul [-t threads] [-n tokens,...] [-T type,...] "
-              "[-s seconds] [-l level] [-R 0|1] [-m MiB]\n");
+              "[-s seconds] [-l level] [-R 0|1] [-m MiB] [-W runs,bytes]\n");
       return 2;
     }
   }
@@ -167,6 +187,9 @@ int main(int argc, char **argv) {
   }
   if (level >= 0)
     qora_cpu_set_level(level);
+
+  if (set_walk(walk) != 0)
+    return 2;
 
   static const char *levels[] = {"scalar", "avx2", "avx512"};
   printf("# bench_matmul: %d threads, CPU level %s, %s\n", threads, levels[qora_cpu_level()],

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "matmul.h"
+#include "matmul_kernels.h"
+#include "matmul_kernels.h"
 #include "quant.h"
 #include "rand_blocks.h"
 #include "repack.h"
@@ -297,6 +299,39 @@ static void test_scratch_monotonic(void) {
 }
 
 
+/*
+** The ways a one-token product may walk the weights (qora_r16_set_walk): Intel's 4 runs 2560
+** bytes ahead and AMD's 1 run 512 ahead, which a CPU gets by its maker, then 2 and 3 runs.
+** Each must compute every group once, whichever the CPU running the tests.
+*/
+static const int WALKS[][2] = {{4, 2560}, {1, 512}, {2, 0}, {3, 1024}};
+
+
+static int n_walks(int level) {
+#if defined(__x86_64__)
+  if (level == QORA_CPU_AVX512)
+    return (int)(sizeof WALKS / sizeof *WALKS);
+#endif
+  return 1;
+}
+
+
+/* Forces walk i, or with i = -1 puts back the CPU's own. */
+static void set_walk(int i) {
+#if defined(__x86_64__)
+  static int own[2] = {-1, -1};
+  if (own[0] < 0)
+    qora_r16_get_walk(&own[0], &own[1]);
+  const int *w = i < 0 ? own : WALKS[i];
+  qora_r16_set_walk(w[0], w[1]);
+  if (i >= 0)
+    TAP_DIAG("r16 walk: %d run%s, %d bytes ahead", w[0], w[0] > 1 ? "s" : "", w[1]);
+#else
+  (void)i;
+#endif
+}
+
+
 int main(void) {
   static const int types32[] = {QORA_F32, QORA_F16, QORA_BF16, QORA_Q4_0, QORA_Q4_1,
                                 QORA_Q8_0};
@@ -334,8 +369,8 @@ int main(void) {
     /*
     ** On the r16 layout: rows not a multiple of 16, odd block counts; 1 to 3 tokens (decode
     ** kernels, but for Q4_0, Q8_0, Q4_K at 2 and 3), 7 to 13 (tiles; 2304 columns: 2 chunks).
-    ** The last four give one token chunks of 3, 6, 4 and 7 groups, which it reads as 3, 4 + 2,
-    ** 4 and 4 + 3 streams: threads are 1 + j % 2, so 441x512 comes twice, on 2 then 1.
+    ** The last four give one token chunks of 3, 6, 4 and 7 groups, which 4 runs read as 3,
+    ** 4 + 2, 4 and 4 + 3 streams: threads are 1 + j % 2, so 441x512 comes twice, on 2 then 1.
     */
     static const int types16[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
     static const shape shapes16[] = {{37, 576, 1}, {16, 96, 1}, {5, 256, 1}, {130, 1024, 1},
@@ -343,10 +378,14 @@ int main(void) {
                                      {48, 2304, 9}, {130, 1024, 7}, {5, 256, 13},
                                      {441, 512, 1}, {369, 256, 1}, {597, 768, 1},
                                      {441, 512, 1}};
-    for (size_t i = 0; i < sizeof types16 / sizeof *types16; i++)
-      for (size_t j = 0; j < sizeof shapes16 / sizeof *shapes16; j++)
-        if (shapes16[j].cols % qora_type_get(types16[i])->blck == 0)
-          test_type_r(types16[i], shapes16[j], 1 + (int)(j % 2), 1);
+    for (int wi = 0; wi < n_walks(level); wi++) {
+      set_walk(n_walks(level) > 1 ? wi : -1);
+      for (size_t i = 0; i < sizeof types16 / sizeof *types16; i++)
+        for (size_t j = 0; j < sizeof shapes16 / sizeof *shapes16; j++)
+          if (shapes16[j].cols % qora_type_get(types16[i])->blck == 0)
+            test_type_r(types16[i], shapes16[j], 1 + (int)(j % 2), 1);
+    }
+    set_walk(-1);
     static const int mix_k[] = {QORA_Q4_K, QORA_Q4_K, QORA_Q6_K};
     static const int mix_0[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_0, QORA_Q4_0};
     static const int mix_no[] = {QORA_Q4_0, QORA_Q4_1};
