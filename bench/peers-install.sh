@@ -44,16 +44,25 @@ mainline_isa() {
 HERE=$(cd "$(dirname "$0")" && pwd)
 loads() { "$VENV/bin/python" "$HERE/peers.py" --check "$1" 2>/dev/null; }
 
+# sdist PACKAGE VERSION: downloads and unpacks a source distribution into its own folder;
+# prints the source folder.
+sdist() {
+  dir=$VENV/src/$1
+  rm -rf "$dir" && mkdir -p "$dir" &&
+    "$VENV/bin/pip" download -q --no-deps --no-binary :all: -d "$dir" "$1==$2" >&2 &&
+    tar xzf "$dir"/*.tar.gz -C "$dir" || return 1
+  echo "$dir/$(echo "$1" | tr - _)-$2"
+}
+
 # ik-llama-cpp-python 0.1.5's sdist lacks common/cmake/build-info-gen-cpp.cmake, the script
 # its build runs to write common/build-info.cpp (version strings); this one writes the same
 # file from the template that is there.
+# SmolLM3's heads are 128 wide, and ik_llama.cpp's flash-attention kernels for the 8 other
+# head sizes took about 4 of the peers' 9 build minutes on 2 cores. Those files are compiled as
+# stubs that decline, as ik_llama.cpp itself declines a head size it has no kernel for (its
+# generic path would run); the 128 x 128 kernel is built as published.
 ik_source() {
-  dir=$VENV/src
-  rm -rf "$dir" && mkdir -p "$dir" &&
-    "$VENV/bin/pip" download -q --no-deps --no-binary :all: -d "$dir" \
-      "ik-llama-cpp-python==$IK_VERSION" >&2 &&
-    tar xzf "$dir"/ik_llama_cpp_python-"$IK_VERSION".tar.gz -C "$dir" || return 1
-  src=$dir/ik_llama_cpp_python-$IK_VERSION
+  src=$(sdist ik-llama-cpp-python "$IK_VERSION") || return 1
   gen=$src/vendor/ik_llama.cpp/common/cmake/build-info-gen-cpp.cmake
   if [ ! -f "$gen" ]; then
     mkdir -p "$(dirname "$gen")"
@@ -66,6 +75,24 @@ configure_file("${CMAKE_CURRENT_LIST_DIR}/../build-info.cpp.in"
                "${CMAKE_CURRENT_LIST_DIR}/../build-info.cpp")
 CMAKE
   fi
+  for f in "$src"/vendor/ik_llama.cpp/ggml/src/iqk/fa/iqk_fa_*_*.cpp; do
+    name=$(basename "$f" .cpp)
+    [ "$name" = iqk_fa_128_128 ] && continue
+    printf '%s\n' '#include "iqk/iqk_config.h"' \
+      '#if defined IQK_IMPLEMENT && defined GGML_IQK_FLASH_ATTENTION' \
+      '#include "iqk/fa/iqk_fa_templates.h"' \
+      "IQK_FA_CASE($name) { return false; }   // head size not benchmarked (qora)" \
+      '#endif' >"$f"
+  done
+  echo "$src"
+}
+
+# llama-cpp-python 0.3.36 forces llama.cpp's common library on, which only its multimodal
+# part (off here) uses: with its HTTP client, about 3.5 minutes of compiling on 2 cores.
+lc_source() {
+  src=$(sdist llama-cpp-python "$LLAMACPP_VERSION") || return 1
+  sed -i '/set(LLAMA_BUILD_COMMON ON CACHE BOOL/d' "$src/CMakeLists.txt" &&
+    ! grep -q 'LLAMA_BUILD_COMMON ON' "$src/CMakeLists.txt" || return 1
   echo "$src"
 }
 
@@ -100,8 +127,10 @@ if [ "${want#* ik_llama }" != "$want" ]; then
   ik=$!
 fi
 if [ "${want#* llamacpp }" != "$want" ]; then
-  install_peer llamacpp "llama-cpp-python==$LLAMACPP_VERSION" "$VENV/llamacpp.log" \
-    "$(mainline_isa)" &
+  lc_src=
+  loads llamacpp || lc_src=$(lc_source)
+  install_peer llamacpp "$lc_src" "$VENV/llamacpp.log" \
+    "$(mainline_isa) -DLLAMA_BUILD_COMMON=OFF" &
   lc=$!
 fi
 [ -z "$ik" ] || wait $ik || status=1
