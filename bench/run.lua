@@ -14,7 +14,11 @@
 -- taking turns in the opposite order each round; each keeps its best prompt and generation
 -- rates, shortest loads and highest peak RSS. Memory bandwidth on a shared host moves by 20 %
 -- or more from one minute to the next, and one run each let that decide the ratios; the
--- ceiling's bandwidth is a best of many runs, too. Long rows take one round.
+-- ceiling's bandwidth is a best of many runs, too, measured before each file: once at the
+-- start, an AMD EPYC's fast minutes came later, and Q8_0 decoded at 113 % of the ceiling.
+-- Long rows take one round, and so do the peers in BENCH_ONCE: no target rests on mainline
+-- llama.cpp, and its second round took 70 to 90 s of a run that should stay under 20 minutes
+-- on a fresh machine.
 --
 -- Settings come from the environment (the Makefile passes them):
 --   BENCH_DIR      models/bench         where files and logs go
@@ -30,6 +34,7 @@
 --                                      steps (smaller values make a quick smoke run)
 --   BENCH_LUA_STEPS 64                  decode steps of the Lua overhead measurement
 --   BENCH_ROUNDS   2                    rounds of the rows at the prompt's context
+--   BENCH_ONCE     "llamacpp"           peers measured in the first round only (empty: none)
 --   BENCH_WAIT     0                    seconds to wait, before each run, for idle cores
 
 local KV_BYTES_PER_TOKEN = 73728  -- 36 layers x 2 (K, V) x 4 heads x 128 dims x 2 bytes (F16)
@@ -56,6 +61,7 @@ local GEN = tonumber(env("BENCH_GEN", "128"))
 local STEPS = tonumber(env("BENCH_STEPS", "32"))
 local WAIT = tonumber(env("BENCH_WAIT", "0"))
 local ROUNDS = tonumber(env("BENCH_ROUNDS", "2"))
+local ONCE = " " .. (os.getenv("BENCH_ONCE") or "llamacpp") .. " "   -- set but empty: none
 local START = os.time()
 local failed = 0            -- runs that failed: the exit status says so
 
@@ -272,14 +278,23 @@ local function keep_best(best, obj)
   return best
 end
 
+-- The implementations of one round, in turn: all in the first, then all but BENCH_ONCE's,
+-- the order reversed from one round to the next.
+local function round_impls(impls, round)
+  local out = {}
+  for i = 1, #impls do
+    local impl = impls[round % 2 == 1 and i or #impls + 1 - i]
+    if round == 1 or not ONCE:find(" " .. impl .. " ", 1, true) then out[#out + 1] = impl end
+  end
+  return out
+end
+
 -- Every implementation's figures for one file, by context and implementation: all contexts
--- in the first round, then the prompt's context again in each later round, the order of the
--- implementations reversed from one round to the next.
+-- in the first round, then the prompt's context again in each later round.
 local function measure_file(path, long, impls)
   local by_ctx = {}
   for round = 1, ROUNDS do
-    for i = 1, #impls do
-      local impl = impls[round % 2 == 1 and i or #impls + 1 - i]
+    for _, impl in ipairs(round_impls(impls, round)) do
       for ctx, obj in pairs(measure(impl, path, round == 1 and long or nil)) do
         by_ctx[ctx] = by_ctx[ctx] or {}
         by_ctx[ctx][impl] = keep_best(by_ctx[ctx][impl], obj)
@@ -384,8 +399,13 @@ local function print_table(records, peers)
   print(string.format("prompt: %d tokens in one batch, or on long rows filled by evaluation "
                       .. "the fill rate; gen: decode steps after ctx cached tokens", PROMPT))
   if ROUNDS > 1 then
-    print(string.format("rows at ctx %d: best of %d rounds, implementations taking turns; "
-                        .. "long rows: one round", PROMPT, ROUNDS))
+    local once = {}
+    for _, p in ipairs(peers) do
+      if ONCE:find(" " .. p .. " ", 1, true) then once[#once + 1] = p end
+    end
+    print(string.format("rows at ctx %d: best of %d rounds%s, implementations taking turns; "
+                        .. "long rows: one round", PROMPT, ROUNDS,
+                        #once > 0 and " (" .. table.concat(once, ", ") .. ": one)" or ""))
   end
   local fills = fill_line(records, peers)
   if fills then print(fills) end
@@ -415,17 +435,24 @@ local function main()
   os.execute("mkdir -p " .. quote(DIR .. "/logs"))
   if not make_files() then os.exit(1) end
   local peers = install_peers()
-  local gbs = bandwidth()
-  local records, lines = {}, {}
+  local gbs, measured = nil, {}
   for _, name in ipairs(words(FILES)) do
     local path = DIR .. "/smollm3-3b-" .. name .. ".gguf"
     local long = LONG_FILES:find(" " .. name .. " ", 1, true) and LONG ~= "" and LONG or nil
-    local bytes = tensor_bytes(path)
-    local by_ctx, ctxs = measure_file(path, long, { "qora", table.unpack(peers) }), {}
-    for ctx in pairs(by_ctx) do ctxs[#ctxs + 1] = ctx end
+    gbs = math.max(gbs or 0, bandwidth() or 0)
+    local by_ctx = measure_file(path, long, { "qora", table.unpack(peers) })
+    measured[#measured + 1] = { path = path, bytes = tensor_bytes(path), by_ctx = by_ctx }
+  end
+  gbs = gbs ~= 0 and gbs or nil
+  say("read bandwidth for the ceilings: %s", gbs and string.format("%.2f GB/s, the best of "
+      .. "the %d measurements", gbs, #measured) or "not measured")
+  local records, lines = {}, {}
+  for _, m in ipairs(measured) do
+    local ctxs = {}
+    for ctx in pairs(m.by_ctx) do ctxs[#ctxs + 1] = ctx end
     table.sort(ctxs)
     for i, ctx in ipairs(ctxs) do
-      local r, keys = record(path:match("[^/]+$"), ctx, gbs, bytes, by_ctx[ctx], peers,
+      local r, keys = record(m.path:match("[^/]+$"), ctx, gbs, m.bytes, m.by_ctx[ctx], peers,
                              i == 1 and GEN or STEPS)
       records[#records + 1] = r
       lines[#lines + 1] = encode(r, keys)
