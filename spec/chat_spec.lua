@@ -280,4 +280,48 @@ describe("pyrepr", function()
                      "repr: cannot print a function value as Python would")
     assert.has_error(function() pyrepr.repr("\237\160\128") end)
   end)
+
+  it("raises what it refuses at the caller's line", function()
+    local cyclic = {}
+    cyclic[1] = cyclic
+    for _, c in ipairs({
+      { pyrepr.repr, { f = print }, "repr: cannot print a function value as Python would" },
+      { pyrepr.str, cyclic, "repr: a table contains itself" },
+      { pyrepr.str_repr, "\255", "repr: string is not valid UTF-8 at byte 1" },
+    }) do
+      local line = debug.getinfo(1, "l").currentline + 1
+      local ok, err = pcall(function() return c[1](c[2]) end)
+      assert.is_false(ok)
+      assert.are.equal(("chat_spec.lua:%d: %s"):format(line, c[3]),
+                       err:match("chat_spec%.lua:%d+: .*$"))
+    end
+  end)
+
+  it("tells, without raising, why it cannot print a value", function()
+    local cyclic = { a = {} }
+    cyclic.a.b = cyclic
+    assert.are.same({ nil, "a table contains itself" }, { pyrepr.try_str(cyclic) })
+    assert.are.same({ nil, "cannot print a function value as Python would" },
+                    { pyrepr.try_str({ 1, print }) })
+    assert.are.same({ nil, "string is not valid UTF-8 at byte 2" },
+                    { pyrepr.try_str({ "a\255" }) })
+    -- Python 3.11: str({'name': 'f', 'parameters': {}}), str("it's")
+    assert.are.same({ "{'name': 'f', 'parameters': {}}" },
+                    { pyrepr.try_str({ name = "f", parameters = {} }) })
+    assert.are.same({ "it's" }, { pyrepr.try_str("it's") })
+  end)
+
+  it("passes on, as they are, errors the caller's own code raises while it reads", function()
+    local raises = setmetatable({}, { __tostring = function() error({ "mine" }) end })
+    local keys = setmetatable({}, { __index = function() error("also mine", 0) end })
+    for _, value in ipairs({ { [raises] = 1, [{}] = 2 },
+                             setmetatable({ a = 1 }, { keys = keys }) }) do
+      for _, f in ipairs({ pyrepr.try_str, pyrepr.str }) do
+        local ok, err = pcall(f, value)
+        assert.is_false(ok)
+        assert.is_truthy(err == "also mine" or type(err) == "table" and err[1] == "mine",
+                         tostring(err))
+      end
+    end
+  end)
 end)

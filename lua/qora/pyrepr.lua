@@ -22,6 +22,17 @@ local format, concat, sort = string.format, table.concat, table.sort
 local mtype = math.type
 
 
+-- The errors of pyrepr's own refusals (a cycle, a function, bad UTF-8) are tables of this
+-- metatable, so that they are told apart from errors raised by the caller's own code (a
+-- metamethod of a key that sorting calls), which pass on as they are.
+local Refusal = {}
+
+
+local function refuse(why)
+  error(setmetatable({ why = why }, Refusal), 0)
+end
+
+
 -- Python's str.isprintable() for one code point.
 local function printable(cp)
   if cp < 0x80 then
@@ -56,13 +67,11 @@ local function escape(cp)
 end
 
 
---- Python's repr() of a string.
--- @tparam string s UTF-8 text
--- @treturn string the quoted form, e.g. `'it\'s'` is written `"it's"`
-function M.str_repr(s)
+-- Python's repr() of a string (see M.str_repr).
+local function str_repr(s)
   local bad = select(2, utf8.len(s))
   if bad then
-    check.error(format("repr: string is not valid UTF-8 at byte %d", bad))
+    refuse(format("string is not valid UTF-8 at byte %d", bad))
   end
   local quote = (s:find("'", 1, true) and not s:find('"', 1, true)) and '"' or "'"
   local out = { quote }
@@ -198,7 +207,7 @@ end
 
 local function table_repr(t, ctx)
   if ctx.open[t] then
-    error("repr: a table contains itself", 0)
+    refuse("a table contains itself")
   end
   ctx.open[t] = true
   local kind, n = table_kind(t)
@@ -229,11 +238,49 @@ function repr(v, ctx)
   elseif tv == "number" then
     return mtype(v) == "integer" and format("%d", v) or M.float_repr(v)
   elseif tv == "string" then
-    return M.str_repr(v)
+    return str_repr(v)
   elseif tv == "table" then
     return table_repr(v, ctx)
   end
-  error("repr: cannot print a " .. tv .. " value as Python would", 0)
+  refuse("cannot print a " .. tv .. " value as Python would")
+end
+
+
+local function str(v, null)
+  if type(v) == "string" then
+    return v
+  end
+  return repr(v, { null = null, open = {} })
+end
+
+
+-- What f(...) returns, or nil and why when pyrepr refuses the value; other errors pass on.
+local function attempt(f, ...)
+  local ok, s = pcall(f, ...)
+  if ok then
+    return s
+  elseif getmetatable(s) == Refusal then
+    return nil, s.why
+  end
+  error(s, 0)
+end
+
+
+-- What f(...) returns, or pyrepr's refusal raised at the user's line.
+local function raising(f, ...)
+  local s, why = attempt(f, ...)
+  if s == nil then
+    check.error("repr: " .. why)
+  end
+  return s
+end
+
+
+--- Python's repr() of a string.
+-- @tparam string s UTF-8 text
+-- @treturn string the quoted form, e.g. `'it\'s'` is written `"it's"`
+function M.str_repr(s)
+  return raising(str_repr, s)
 end
 
 
@@ -242,7 +289,7 @@ end
 -- @param[opt] null the value that stands for JSON null (qora.core.json_null)
 -- @treturn string
 function M.repr(v, null)
-  return repr(v, { null = null, open = {} })
+  return raising(repr, v, { null = null, open = {} })
 end
 
 
@@ -251,10 +298,19 @@ end
 -- @param[opt] null the value that stands for JSON null
 -- @treturn string
 function M.str(v, null)
-  if type(v) == "string" then
-    return v
-  end
-  return M.repr(v, null)
+  return raising(str, v, null)
+end
+
+
+--- Python's str() of a value, or nil and why Python's repr would not meet it ("a table
+-- contains itself"). Errors that the caller's own code raises while the value is read (a
+-- metamethod) pass on as they are.
+-- @param v the value
+-- @param[opt] null the value that stands for JSON null
+-- @treturn string|nil
+-- @treturn string when nil: what is wrong
+function M.try_str(v, null)
+  return attempt(str, v, null)
 end
 
 
