@@ -169,6 +169,8 @@ end)
 
 describe("chat.render errors", function()
   local hi = { { role = "user", content = "Hi" } }
+  local cyclic = {}
+  cyclic.self = cyclic
   local cases = {
     { "an unknown option", hi, { enable_think = false }, 'unknown option "enable_think"' },
     { "an option of the wrong type", hi, { add_generation_prompt = "yes" },
@@ -188,13 +190,16 @@ describe("chat.render errors", function()
       "python_tools must be a sequence of tools or a JSON array" },
     { "tools as a Lua map", hi, { xml_tools = { name = "f" } }, "must be a sequence of tools" },
     { "tools with a function inside", hi, { xml_tools = { { f = print } } },
-      "cannot print a function value" },
+      "chat: option xml_tools: cannot print a function value as Python would" },
+    { "tools that contain themselves", hi, { python_tools = { cyclic } },
+      "chat: option python_tools: a table contains itself" },
     { "tools with invalid UTF-8", hi, { xml_tools = { "ok", { "\255" } } },
-      "not valid UTF-8 at byte 1" },
+      "chat: option xml_tools: string is not valid UTF-8 at byte 1" },
     { "tools with the llama.cpp copy", hi, { template = "smollm3-llamacpp", xml_tools = "[1]" },
-      "has no tools section" },
+      "chat: option xml_tools: the smollm3-llamacpp template has no tools section; use "
+      .. '"smollm3"' },
     { "tools with ChatML", hi, { template = "chatml", python_tools = "[1]" },
-      "the chatml template has no tools section" },
+      "chat: option python_tools: the chatml template has no tools section" },
     { "a ChatML message without content", { { role = "user" } }, { template = "chatml" },
       "message 1's content must be a string, got nil" },
     { "an unknown template", hi, { template = "mistral" }, 'unknown template "mistral"' },
@@ -206,6 +211,58 @@ describe("chat.render errors", function()
       assert.is_truthy(tostring(err):find(c[4], 1, true), tostring(err))
     end)
   end
+end)
+
+
+describe("template:check_tools", function()
+  local smollm3 = chat.get("smollm3")
+
+  it("gives the text the template writes for each tool", function()
+    -- Python 3.11: str({'name': 'f', 'parameters': {}}), str({'a': None})
+    assert.are.same({ "{'name': 'f', 'parameters': {}}", "{'a': None}", "as it is" },
+                    smollm3:check_tools('[{"name": "f", "parameters": {}}, {"a": null}, '
+                                        .. '"as it is"]', "tools"))
+    assert.are.same({ "{'name': 'f', 'parameters': {}}" },
+                    smollm3:check_tools({ { name = "f", parameters = {} } }, "tools"))
+    assert.are.same({}, smollm3:check_tools(nil, "tools"))
+    assert.are.same({}, smollm3:check_tools("[]", "tools"))
+  end)
+
+  it("says what is wrong, naming the option as the caller does, without raising", function()
+    local cyclic = {}
+    cyclic[1] = cyclic
+    local cases = {
+      { smollm3, "[{", "%s is not valid JSON: " },
+      { smollm3, '{"name": "f"}', "%s must be a sequence of tools or a JSON array" },
+      { smollm3, { name = "f" }, "%s must be a sequence of tools or a JSON array" },
+      { smollm3, 5, "%s must be a sequence of tools or a JSON array" },
+      { smollm3, { cyclic }, "%s: a table contains itself" },
+      { smollm3, { { f = print } }, "%s: cannot print a function value as Python would" },
+      { smollm3, { "ok", { "a\255" } }, "%s: string is not valid UTF-8 at byte 2" },
+      { chat.get("chatml"), {}, "%s: the chatml template has no tools section" },
+      { chat.get("smollm3-llamacpp"), "[]",
+        '%s: the smollm3-llamacpp template has no tools section; use "smollm3"' },
+    }
+    for _, c in ipairs(cases) do
+      for _, name in ipairs({ "tools", "option xml_tools" }) do
+        local printed, why = c[1]:check_tools(c[2], name)
+        local want = c[3]:format(name)
+        assert.is_nil(printed)
+        assert.are.equal(want, why:sub(1, #want))
+      end
+    end
+  end)
+
+  it("passes on, as they are, errors the caller's own tools raise while it reads them", function()
+    local key = setmetatable({}, { __tostring = function() error("mine", 0) end })
+    local lying = setmetatable({}, { __len = function() return 1 end,
+                                     __index = function() error("also mine", 0) end })
+    for _, c in ipairs({ { { { [key] = 1, [{}] = 2 } }, "mine" }, { lying, "also mine" } }) do
+      local ok, err = pcall(smollm3.check_tools, smollm3, c[1], "tools")
+      assert.is_false(ok)
+      assert.are.equal(c[2], err)
+    end
+  end)
 end)
 
 

@@ -259,6 +259,10 @@ describe("a conversation", function()
       { { tools = "not json {" }, "(tools is not valid JSON: " },
       { { tools = { name = "f" } }, "(tools must be a sequence of tools or a JSON array)" },
       { { template = "chatml", tools = "[{}]" }, "(tools: the chatml template has no tools" },
+      { { template = "chatml", tools = {} }, "(tools: the chatml template has no tools" },
+      { { template = "smollm3-llamacpp", tools = "[]" },
+        '(tools: the smollm3-llamacpp template has no tools section; use "smollm3")' },
+      { { tools = { { f = print } } }, "(tools: cannot print a function value as Python would)" },
     }) do
       local ok, err = pcall(model.chat, model, c[1])
       assert.is_false(ok)
@@ -274,5 +278,10 @@ describe("a conversation", function()
       assert.is_false(ok)
       assert.equal(raised, err)
     end
+    -- raised by a metamethod that printing the tools calls
+    local key = setmetatable({}, { __tostring = function() error("repr: mine", 0) end })
+    local ok, err = pcall(model.chat, model, { tools = { { [key] = 1, [{}] = 2 } } })
+    assert.is_false(ok)
+    assert.equal("repr: mine", err)
   end)
 end)

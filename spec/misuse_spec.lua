@@ -145,7 +145,13 @@ describe("misuse of an argument", function()
       { "sampling.new({ top_k = -1 })", "top_k" },
       { "templates.render({ { role = 'user', content = 5 } }, { template = 'chatml' })",
         "content" },
-      { "templates.get('chatml'):render({}, { xml_tools = {} })", "tools" },
+      { "templates.get('chatml'):render({}, { xml_tools = {} })",
+        "chat: option xml_tools: the chatml template has no tools section" },
+      { "local t = {} t[1] = t templates.render({ { role = 'user', content = 'x' } }, "
+        .. "{ python_tools = t })", "chat: option python_tools: a table contains itself" },
+      { "templates.get('smollm3'):render({ { role = 'user', content = 'x' } }, "
+        .. "{ xml_tools = { { f = print } } })",
+        "chat: option xml_tools: cannot print a function value as Python would" },
       { "m:tokenize('\\255')", "not valid UTF-8" },
       { "m:detokenize({ 'a' })", "bad argument #1 to 'detokenize'" },
       { "m:token(-1)", "bad argument #1 to 'token'" },

@@ -160,25 +160,21 @@ local function check_messages(messages)
 end
 
 
--- A tools option as a sequence (nil when absent or empty, as Jinja's truth test sees it).
-local function tool_list(name, tools)
-  if tools == nil then
-    return nil
-  end
-  local core = require("qora.core")
+-- A tools option as a sequence, decoded when it is JSON text; nil and why when it is neither.
+local function tool_sequence(tools, name)
   if type(tools) == "string" then
-    local decoded, err = core.json_decode(tools)
+    local decoded, err = require("qora.core").json_decode(tools)
     if decoded == nil then
-      check.error(format("chat: option %s is not valid JSON: %s", name, err))
+      return nil, format("%s is not valid JSON: %s", name, err)
     end
     tools = decoded
   end
   local mt = type(tools) == "table" and getmetatable(tools)
-  if type(tools) ~= "table" or (mt and rawget(mt, "__name") == "qora.json.object")
+  if type(tools) ~= "table" or (type(mt) == "table" and rawget(mt, "__name") == "qora.json.object")
       or (next(tools) ~= nil and #tools == 0) then
-    check.error(format("chat: option %s must be a sequence of tools or a JSON array", name))
+    return nil, format("%s must be a sequence of tools or a JSON array", name)
   end
-  return #tools > 0 and tools or nil
+  return tools
 end
 
 
@@ -186,19 +182,19 @@ end
 -- SmolLM3
 -- ===========================================================================================
 
--- Text of the tools section, or "" without tools.
-local function tools_block(xml_tools, python_tools, null)
-  if not (xml_tools or python_tools) then
+-- Text of the tools section, or "" without tools (tools: each option's tools, printed).
+local function tools_block(tools)
+  if #tools.xml_tools == 0 and #tools.python_tools == 0 then
     return ""
   end
   local out = { "### Tools\n\n" }
-  for _, part in ipairs({ { xml_tools, XML_TOOLS_HEAD, XML_TOOLS_TAIL },
-                          { python_tools, PYTHON_TOOLS_HEAD, PYTHON_TOOLS_TAIL } }) do
-    local tools, head, tail = part[1], part[2], part[3]
-    if tools then
+  for _, part in ipairs({ { tools.xml_tools, XML_TOOLS_HEAD, XML_TOOLS_TAIL },
+                          { tools.python_tools, PYTHON_TOOLS_HEAD, PYTHON_TOOLS_TAIL } }) do
+    local printed, head, tail = part[1], part[2], part[3]
+    if #printed > 0 then
       out[#out + 1] = head
-      for _, tool in ipairs(tools) do
-        out[#out + 1] = pyrepr.str(tool, null) .. "\n"
+      for _, text in ipairs(printed) do
+        out[#out + 1] = text .. "\n"
       end
       out[#out + 1] = tail
     end
@@ -209,7 +205,7 @@ end
 
 
 -- The system turn and the reasoning mode ("/think" or "/no_think").
-local function smollm3_system(messages, opts, official)
+local function smollm3_system(messages, opts, tools, official)
   local mode = opts.enable_thinking == false and "/no_think" or "/think"
   local first, instructions = messages[1], nil
   if first.role == "system" then
@@ -241,10 +237,7 @@ local function smollm3_system(messages, opts, official)
   end
   out[#out + 1] = "\n\n"
   if official then
-    local xml = tool_list("xml_tools", opts.xml_tools)
-    local python = tool_list("python_tools", opts.python_tools)
-    local null = (xml or python) and require("qora.core").json_null
-    out[#out + 1] = tools_block(xml, python, null)
+    out[#out + 1] = tools_block(tools)
   else
     out[#out + 1] = "<|im_end|>\n"
   end
@@ -252,14 +245,11 @@ local function smollm3_system(messages, opts, official)
 end
 
 
-local function render_smollm3(tpl, messages, opts)
-  local official = tpl.name == "smollm3"
-  if not official and (opts.xml_tools or opts.python_tools) then
-    check.error("chat: the smollm3-llamacpp template has no tools section; use \"smollm3\"")
-  elseif #messages == 0 then
+local function render_smollm3(tpl, messages, opts, tools)
+  if #messages == 0 then
     check.error("chat: the smollm3 template needs at least one message")
   end
-  local system, mode = smollm3_system(messages, opts, official)
+  local system, mode = smollm3_system(messages, opts, tools, tpl.name == "smollm3")
   local think = mode == "/think"
   local out = { system }
   for i, m in ipairs(messages) do
@@ -288,9 +278,6 @@ end
 -- ===========================================================================================
 
 local function render_chatml(tpl, messages, opts)
-  if opts.xml_tools or opts.python_tools then
-    check.error("chat: the chatml template has no tools section")
-  end
   local out = {}
   for i, m in ipairs(messages) do
     if type(m.content) ~= "string" then
@@ -323,14 +310,60 @@ local Template = {}
 Template.__index = Template
 
 
+--- Checks a tools option for the template and prints it: the text SmolLM3's template writes
+-- for each tool, Python's str() of it. Tools are refused when they are not a sequence or a
+-- JSON array, when Python's repr would not print them, and when the template has no tools
+-- section (then even an empty list).
+-- @param tools nil, a JSON array as a string, or a sequence of tools (tables or strings)
+-- @tparam string name how a message names the option: "tools" gives "tools is not valid
+-- JSON: ...", "tools: a table contains itself"
+-- @treturn table|nil the text of each tool, in order; empty when tools is nil or empty
+-- @treturn string when nil: what is wrong, naming the option as name does
+function Template:check_tools(tools, name)
+  if tools == nil then
+    return {}
+  elseif not self.tools then
+    return nil, format("%s: the %s template has no tools section%s", name, self.name,
+                       self.name == "smollm3-llamacpp" and '; use "smollm3"' or "")
+  end
+  local sequence, why = tool_sequence(tools, name)
+  if sequence == nil then
+    return nil, why
+  end
+  local printed, null = {}, require("qora.core").json_null
+  for i, tool in ipairs(sequence) do
+    local text, refused = pyrepr.try_str(tool, null)
+    if text == nil then
+      return nil, format("%s: %s", name, refused)
+    end
+    printed[i] = text
+  end
+  return printed
+end
+
+
+-- The parts of a rendering (see render_parts), its arguments checked at the user's line.
+local function render_parts(tpl, messages, opts)
+  opts = check_options(opts)
+  check_messages(messages)
+  local tools = {}
+  for _, name in ipairs({ "xml_tools", "python_tools" }) do
+    local printed, why = tpl:check_tools(opts[name], "option " .. name)
+    if printed == nil then
+      check.error("chat: " .. why)
+    end
+    tools[name] = printed
+  end
+  return tpl.renderer(tpl, messages, opts, tools)
+end
+
+
 --- Renders a conversation as the prompt text the model expects.
 -- @tparam table messages sequence of { role = string, content = string }
 -- @tparam[opt] table opts see the top of this file
 -- @treturn string
 function Template:render(messages, opts)
-  opts = check_options(opts)
-  check_messages(messages)
-  local parts = self.renderer(self, messages, opts)
+  local parts = render_parts(self, messages, opts)
   for i, p in ipairs(parts) do
     if type(p) == "table" then
       parts[i] = p.text
@@ -348,9 +381,7 @@ end
 -- @tparam[opt] table opts as for render
 -- @treturn table array of strings and { text = string }
 function Template:render_parts(messages, opts)
-  opts = check_options(opts)
-  check_messages(messages)
-  return self.renderer(self, messages, opts)
+  return render_parts(self, messages, opts)
 end
 
 
@@ -375,15 +406,16 @@ end
 
 
 local NAMED = {
-  smollm3 = { renderer = render_smollm3, reasoning = true },
+  smollm3 = { renderer = render_smollm3, reasoning = true, tools = true },
   ["smollm3-llamacpp"] = { renderer = render_smollm3, reasoning = true },
   chatml = { renderer = render_chatml, reasoning = false, default_system = SMOLLM2_SYSTEM },
 }
 
 
 --- The template of a name: "smollm3", "smollm3-llamacpp" or "chatml".
--- Fields: name, reasoning (true when answers hold a <think> block), default_system (ChatML),
--- fallback (true when guessed from an unknown template); methods render, split_reasoning.
+-- Fields: name, reasoning (true when answers hold a <think> block), tools (true when it has a
+-- tools section), default_system (ChatML), fallback (true when guessed from an unknown
+-- template); methods render, render_parts, check_tools, split_reasoning.
 -- @tparam string name
 -- @treturn table the template
 function M.get(name)
@@ -393,7 +425,7 @@ function M.get(name)
                        tostring(name)))
   end
   return template({ name = name, renderer = t.renderer, reasoning = t.reasoning,
-                    default_system = t.default_system })
+                    tools = t.tools, default_system = t.default_system })
 end
 
 

@@ -65,34 +65,6 @@ local function not_utf8(v, where, seen)
   end
 end
 
--- Raises, at the user's line, what the template refuses in the conversation's options (tools
--- it cannot print, or any tools where it has no place for them): renders the conversation as
--- the first reply will, with an empty message. The template runs in a coroutine, where its
--- errors carry no position (see check.own_error), and its words for the options (xml_tools)
--- become the user's (tools).
-local function check_render(self)
-  local messages = table.move(self.messages, 1, #self.messages, 1, {})
-  messages[#messages + 1] = { role = "user", content = "" }
-  local co = coroutine.create(self.template.render)
-  local ok, err = coroutine.resume(co, self.template, messages, self:render_options())
-  if ok then
-    return
-  end
-  local msg = check.own_error(co, err)
-  if msg == nil then
-    error(err, 0)   -- the user's own, from a metamethod of their tools: as it is
-  end
-  msg = msg:gsub("^chat: ", "")
-  if self.tools == nil then
-    check.error("chat: " .. msg)
-  end
-  msg = msg:gsub("^option xml_tools", "tools"):gsub("^repr: ", "")
-  if msg:sub(1, 6) ~= "tools " then
-    msg = "tools: " .. msg
-  end
-  check.fail("chat", msg)
-end
-
 --- Starts a conversation.
 -- @param model Model
 -- @param opts table|nil { system = nil (a system prompt), think = true (SmolLM3's reasoning
@@ -123,6 +95,11 @@ function M.new(model, opts)
   if not template then
     check.error(err)
   end
+  -- refused now, not at the first reply, and named as the user named them
+  local tools, why = template:check_tools(opts.tools, "tools")
+  if tools == nil then
+    check.fail("chat", why)
+  end
   local self = setmetatable({
     model = model,
     template = template,
@@ -135,7 +112,6 @@ function M.new(model, opts)
   if opts.system then
     self.messages[1] = { role = "system", content = opts.system }
   end
-  check_render(self)
   self.session = model:session({ ctx = opts.ctx, batch = opts.batch })
   return self
 end
