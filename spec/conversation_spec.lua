@@ -105,6 +105,18 @@ describe("a conversation", function()
     assert.truthy(p:find("/no_think", 1, true))
   end)
 
+  it("keeps its tools as they were when it was made", function()
+    local tools = { { name = "get_weather", parameters = {} } }
+    local chat = model:chat({ template = "smollm3", date = "01 March 2026", tools = tools })
+    local before = chat:prompt_ids(QUESTION)
+    tools[1].name = "renamed"
+    tools[2] = tools   -- a table that contains itself, which the template could not print
+    S.same_ids(before, chat:prompt_ids(QUESTION), "prompt")
+    chat.messages[1] = { role = "user", content = QUESTION }
+    local p = chat:prompt()
+    assert.truthy(p:find("{'name': 'get_weather', 'parameters': {}}\n</tools>", 1, true), p)
+  end)
+
   it("closes its session", function()
     local chat = llamacpp_chat()
     chat:close()

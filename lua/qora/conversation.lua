@@ -69,7 +69,8 @@ end
 -- @param model Model
 -- @param opts table|nil { system = nil (a system prompt), think = true (SmolLM3's reasoning
 --   mode), template = nil (by the model's metadata; or "smollm3", "smollm3-llamacpp",
---   "chatml"), tools = nil (JSON array string or tables, SmolLM3), date = today
+--   "chatml"), tools = nil (JSON array string or tables, SmolLM3; printed as the chat is
+--   made, so later changes to the tables do not reach the prompt), date = today
 --   ("04 December 2026"), ctx = 4096, batch = 512, parse_special = false (recognise special
 --   tokens written in user and tool messages) }
 -- @return Conversation
@@ -105,7 +106,7 @@ function M.new(model, opts)
     template = template,
     messages = {},
     think = opts.think ~= false,
-    tools = opts.tools,
+    tools = #tools > 0 and tools or nil,   -- the text of each tool, which the template copies
     date = opts.date,
     parse_special = opts.parse_special == true,
   }, Conversation)
