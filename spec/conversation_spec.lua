@@ -165,6 +165,21 @@ describe("a conversation", function()
     consistent(chat)
   end)
 
+  it("keeps a reply left unfinished, and starts the next after its answer", function()
+    local chat = llamacpp_chat()
+    local step = chat:reply(QUESTION, { greedy = true, max_tokens = 4 })
+    local piece = step()   -- one piece, then the loop is left without closing it
+    for _ in chat:reply("Hi", { greedy = true, max_tokens = 2 }) do end
+    assert.equal(4, #chat.messages)
+    assert.equal(piece, chat.messages[2].content)
+    assert.equal("Hi", chat.messages[3].content)
+    local answer = table.remove(chat.messages)
+    local ids = chat:prompt_ids()
+    chat.messages[4] = answer
+    S.same_ids(ids, table.move(chat.session.tokens, 1, #ids, 1, {}), "cache")
+    consistent(chat)
+  end)
+
   it("refuses to reply once closed, and leaves the messages as they were", function()
     local chat = llamacpp_chat()
     for _ in chat:reply(QUESTION, { greedy = true, max_tokens = 2 }) do end

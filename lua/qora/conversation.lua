@@ -182,12 +182,8 @@ local function check_message(self, fname, text, optional)
   end
 end
 
---- The ids a reply to text would have in the cache before the answer: the conversation so
--- far and text as the next user message, rendered and tokenized (nothing changes).
--- @param text string|nil the next user message (nil: the conversation as it stands)
--- @return table array of ids
-function Conversation:prompt_ids(text)
-  check_message(self, "prompt_ids", text, true)
+-- The ids of the conversation so far and text, unless nil, as the next user message.
+local function ids_with(self, text)
   local messages = self.messages
   if text ~= nil then
     messages = table.move(messages, 1, #messages, 1, {})
@@ -198,6 +194,15 @@ function Conversation:prompt_ids(text)
     return tk:tokenize(self.template:render(messages, opts), true)
   end
   return tokenize_parts(tk, self.template:render_parts(messages, opts))
+end
+
+--- The ids a reply to text would have in the cache before the answer: the conversation so
+-- far and text as the next user message, rendered and tokenized (nothing changes).
+-- @param text string|nil the next user message (nil: the conversation as it stands)
+-- @return table array of ids
+function Conversation:prompt_ids(text)
+  check_message(self, "prompt_ids", text, true)
+  return ids_with(self, text)
 end
 Conversation.__close = Conversation.close
 
@@ -225,20 +230,27 @@ local function policy(opts)
   return sampling.new(o)
 end
 
--- Raises, at the user's line, when the reply cannot start; nothing has changed yet.
+-- Raises, at the user's line, when the reply's arguments are wrong (nothing has changed yet);
+-- returns the options as a table.
 local function check_reply(self, text, opts)
   check_message(self, "reply", text)
   opts = check.options("reply", opts, REPLY)
   check.integer("reply", "max_tokens", opts.max_tokens, 0)
   check.integer("reply", "prefill_chunk", opts.prefill_chunk, 1)
-  local ids = self:prompt_ids(text)
+  return opts
+end
+
+-- The ids a reply to text (a checked message) starts from; raises, at the user's line, when
+-- they leave the session's context no room for an answer.
+local function reply_ids(self, text)
+  local ids = ids_with(self, text)
   local ctx = self.session:ctx()
   if #ids >= ctx then
     check.error(("the conversation with this message takes %d tokens, and the session's "
                  .. "context holds %d, leaving no room for an answer; start a chat with a "
                  .. "larger ctx"):format(#ids, ctx))
   end
-  return opts, ids
+  return ids
 end
 
 --- Answers text: an iterator of text pieces (and their ids) for a `for` loop.
@@ -250,12 +262,12 @@ end
 --   temperature = 0.6, top_p = 0.95, top_k = 40, min_p = 0.05, seed, greedy,
 --   repeat_penalty, ...; prefill_chunk }
 function Conversation:reply(text, opts)
-  local ids
-  opts, ids = check_reply(self, text, opts)
+  opts = check_reply(self, text, opts)
+  local ids = reply_ids(self, text)
   local sampler = policy(opts)
   if self.pending then
     self.pending()  -- an earlier reply left unfinished: keep what it said
-    opts, ids = check_reply(self, text, opts)  -- the conversation grew by that answer
+    ids = reply_ids(self, text)  -- the conversation grew by that answer
   end
   local messages, s = self.messages, self.session
   local keep = common_prefix(s.tokens, ids)
