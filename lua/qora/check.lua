@@ -159,11 +159,16 @@ function M.options(fname, opts, known, level)
   return opts
 end
 
---- Checks that v is nil or an integer (not a float, not a numeric string) from lo to hi.
--- @return v
-function M.integer(fname, name, v, lo, hi, level)
-  if v == nil or math.type(v) == "integer" and v >= lo and (hi == nil or v <= hi) then
-    return v
+--- Why v is not an integer (not a float, not a numeric string) from lo to hi, in the words
+-- every check of an integer uses: "top_k must be an integer of at least 0, got 1.5".
+-- @tparam string name the option
+-- @param v the value
+-- @tparam integer lo the least allowed (math.mininteger: no bound)
+-- @tparam[opt] integer hi the greatest allowed
+-- @treturn string|nil nil when v is such an integer
+function M.not_integer(name, v, lo, hi)
+  if math.type(v) == "integer" and v >= lo and (hi == nil or v <= hi) then
+    return nil
   end
   local range
   if hi then
@@ -173,7 +178,17 @@ function M.integer(fname, name, v, lo, hi, level)
   else
     range = ("an integer of at least %d"):format(lo)
   end
-  M.fail(fname, ("%s must be %s, got %s"):format(name, range, M.describe(v)), level)
+  return ("%s must be %s, got %s"):format(name, range, M.describe(v))
+end
+
+--- Checks that v is nil or an integer (not a float, not a numeric string) from lo to hi.
+-- @return v
+function M.integer(fname, name, v, lo, hi, level)
+  local why = v ~= nil and M.not_integer(name, v, lo, hi)
+  if why then
+    M.fail(fname, why, level)
+  end
+  return v
 end
 
 --- Checks that v is nil or a boolean: a string such as "no" is an error, not true.

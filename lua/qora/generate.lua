@@ -66,10 +66,9 @@ local function check_options(opts)
     bad("prompt must be a string or an array of token ids")
   end
   for _, k in ipairs({ "max_tokens", "prefill_chunk" }) do
-    local v = opts[k]
-    if v ~= nil and (math.type(v) ~= "integer" or v < (k == "max_tokens" and 0 or 1)) then
-      bad(("%s must be an integer of at least %d, got %s")   -- worded as check.integer
-          :format(k, k == "max_tokens" and 0 or 1, describe(v)))
+    local why = opts[k] ~= nil and check.not_integer(k, opts[k], k == "max_tokens" and 0 or 1)
+    if why then
+      bad(why)
     end
   end
   for _, k in ipairs({ "special", "ignore_eog", "parse_special", "bos" }) do

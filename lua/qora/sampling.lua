@@ -69,10 +69,9 @@ local function check_number(name, value, lo, hi)
 end
 
 local function check_integer(name, value, lo)
-  if math.type(value) ~= "integer" or value < lo then
-    local range = lo == math.mininteger and "an integer"
-                  or ("an integer of at least %d"):format(lo)
-    check.error(("sampling: %s must be %s, got %s"):format(name, range, describe(value)))
+  local why = check.not_integer(name, value, lo)
+  if why then
+    check.error("sampling: " .. why)
   end
   return value
 end
