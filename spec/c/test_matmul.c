@@ -9,7 +9,6 @@
 
 #include "matmul.h"
 #include "matmul_kernels.h"
-#include "matmul_kernels.h"
 #include "quant.h"
 #include "rand_blocks.h"
 #include "repack.h"
@@ -323,9 +322,12 @@ static void set_walk(int i) {
   if (own[0] < 0)
     qora_r16_get_walk(&own[0], &own[1]);
   const int *w = i < 0 ? own : WALKS[i];
+  int got[2];
   qora_r16_set_walk(w[0], w[1]);
-  if (i >= 0)
-    TAP_DIAG("r16 walk: %d run%s, %d bytes ahead", w[0], w[0] > 1 ? "s" : "", w[1]);
+  qora_r16_get_walk(&got[0], &got[1]);
+  if (i >= 0)   /* a walk refused would leave the last one, and its runs would go untested */
+    TAP_OK(got[0] == w[0] && got[1] == w[1], "r16 walk: %d run%s, %d bytes ahead, in effect",
+           w[0], w[0] > 1 ? "s" : "", w[1]);
 #else
   (void)i;
 #endif
