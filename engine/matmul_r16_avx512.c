@@ -20,7 +20,8 @@
 /*
 ** How one-token products walk the weights, chosen per CPU at first use (walk_init): how many
 ** far-apart runs of a chunk's groups are read side by side, and how far ahead of its reads a
-** run asks for lines into L2.
+** run asks for lines into L2. Products of a few tokens that come here read one group at a time
+** and take the same distance; it was not measured for them apart.
 **
 ** Intel, a 2-vCPU Xeon (AMX, 480 MiB of L3), 2 threads streaming weights from memory:
 ** - 2560 bytes ahead (bench_matmul -n 1, two alternating runs): Q4_0 22.6 -> 28.0 GB/s, Q8_0

@@ -132,7 +132,9 @@ static int parse_type(const char *name) {
 static int set_walk(const char *arg) {
 #if defined(__x86_64__)
   int runs, bytes;
-  if (arg && (sscanf(arg, "%d,%d", &runs, &bytes) != 2 || qora_r16_set_walk(runs, bytes))) {
+  char extra;
+  if (arg && (sscanf(arg, "%d,%d%c", &runs, &bytes, &extra) != 2
+              || qora_r16_set_walk(runs, bytes))) {
     fprintf(stderr, "bench_matmul: -W wants runs,bytes: 1 to 4 runs, 0 to 65536 bytes\n");
     return -1;
   }

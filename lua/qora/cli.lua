@@ -43,8 +43,8 @@ Generation:
                       (default %s; 1 keeps all)
   --min-p X           ... and drop those less than X times as likely as the best one
                       (default %s; 0 keeps all)
-  --seed N            random seed (default: a new one each run); the same seed, model,
-                      prompt and --threads give the same text
+  --seed N            random seed (default: a new one each run); the same seed, model
+                      and prompt give the same text, whatever --threads
 Running:
   --threads N         threads to use (default: one per core)
   --stats             print load time, speeds and why generation stopped to stderr
