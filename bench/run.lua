@@ -71,6 +71,11 @@ local function words(s)
   return out
 end
 
+-- True when w is one of the words of list, a setting padded with a space at each end.
+local function listed(list, w)
+  return list:find(" " .. w .. " ", 1, true) ~= nil
+end
+
 -- True when v is a whole number, at least min, small enough to print with %d.
 local function whole(v, min)
   return math.type(v) ~= nil and v == v and v >= min and v < 2^31 and v % 1 == 0
@@ -284,7 +289,7 @@ local function round_impls(impls, round)
   local out = {}
   for i = 1, #impls do
     local impl = impls[round % 2 == 1 and i or #impls + 1 - i]
-    if round == 1 or not ONCE:find(" " .. impl .. " ", 1, true) then out[#out + 1] = impl end
+    if round == 1 or not listed(ONCE, impl) then out[#out + 1] = impl end
   end
   return out
 end
@@ -401,7 +406,7 @@ local function print_table(records, peers)
   if ROUNDS > 1 then
     local once = {}
     for _, p in ipairs({ "qora", table.unpack(peers) }) do
-      if ONCE:find(" " .. p .. " ", 1, true) then once[#once + 1] = p end
+      if listed(ONCE, p) then once[#once + 1] = p end
     end
     print(string.format("rows at ctx %d: best of %d rounds%s, implementations taking turns; "
                         .. "long rows: one round", PROMPT, ROUNDS,
@@ -438,7 +443,7 @@ local function main()
   local gbs, n_gbs, measured = 0, 0, {}
   for _, name in ipairs(words(FILES)) do
     local path = DIR .. "/smollm3-3b-" .. name .. ".gguf"
-    local long = LONG_FILES:find(" " .. name .. " ", 1, true) and LONG ~= "" and LONG or nil
+    local long = listed(LONG_FILES, name) and LONG ~= "" and LONG or nil
     local now = bandwidth()
     if now then gbs, n_gbs = math.max(gbs, now), n_gbs + 1 end
     local by_ctx = measure_file(path, long, { "qora", table.unpack(peers) })
