@@ -22,6 +22,11 @@ static float row_value(const void *row, int f16, int i) {
 */
 #define KV_AHEAD 8
 
+/* Keys whose scores are taken together (a file may set more, and VSUM4X4 for four). */
+#ifndef SC_KEYS
+#define SC_KEYS 1
+#endif
+
 static inline void prefetch_row(const void *row, size_t stride, int bytes, int more) {
   const char *p = (const char *)row + KV_AHEAD * stride;
 
@@ -33,29 +38,65 @@ static inline void prefetch_row(const void *row, size_t stride, int bytes, int m
 
 
 /*
-** Scores of four query heads when head_dim is a multiple of W: the four accumulators stay in
-** registers (a loop over a variable number of heads keeps them in memory) and are summed
-** together.
+** Scores of four query heads when head_dim is a multiple of W, for SC_KEYS keys at a time:
+** the 4 * SC_KEYS accumulators stay in registers, each query vector is loaded once for all the
+** keys, and the chains of additions are independent.
 */
+static inline __attribute__((always_inline))
+void scores4_keys(const void *k, size_t stride, int nk, int more, const float *q, int hd,
+                  float scale, float *s, int ss, int f16) {
+  VEC acc[SC_KEYS][4];
+  float dot[4];
+
+  #pragma GCC unroll 8
+  for (int r = 0; r < nk; r++) {
+    prefetch_row((const char *)k + r * stride, stride, hd * (f16 ? 2 : 4), more);
+    #pragma GCC unroll 4
+    for (int h = 0; h < 4; h++)
+      acc[r][h] = VZERO();
+  }
+  for (int i = 0; i < hd; i += W) {
+    VEC kv[SC_KEYS];
+    #pragma GCC unroll 8
+    for (int r = 0; r < nk; r++) {
+      const void *row = (const char *)k + r * stride;
+      kv[r] = f16 ? VLOAD_F16((const qora_f16 *)row + i) : VLOAD((const float *)row + i);
+    }
+    #pragma GCC unroll 4
+    for (int h = 0; h < 4; h++) {
+      VEC qv = VLOAD(q + h * hd + i);
+      #pragma GCC unroll 8
+      for (int r = 0; r < nk; r++)
+        acc[r][h] = VFMA(qv, kv[r], acc[r][h]);
+    }
+  }
+#if defined(VSUM4X4)
+  if (nk == 4) {
+    VSUM4X4(acc, scale, s, ss);
+    return;
+  }
+#endif
+  #pragma GCC unroll 8
+  for (int r = 0; r < nk; r++) {
+    VSUM4(acc[r], dot);
+    #pragma GCC unroll 4
+    for (int h = 0; h < 4; h++)
+      s[h * ss + r] = dot[h] * scale;
+  }
+}
+
+
 static inline __attribute__((always_inline))
 void scores4(const void *k, size_t stride, int n, const float *q, int hd, float scale,
              float *s, int ss, int f16) {
-  for (int j = 0; j < n; j++) {
-    const void *row = (const char *)k + j * stride;
-    VEC acc[4] = { VZERO(), VZERO(), VZERO(), VZERO() };
-    float dot[4];
-    prefetch_row(row, stride, hd * (f16 ? 2 : 4), j + KV_AHEAD < n);
-    for (int i = 0; i < hd; i += W) {
-      VEC kv = f16 ? VLOAD_F16((const qora_f16 *)row + i) : VLOAD((const float *)row + i);
-      #pragma GCC unroll 4
-      for (int h = 0; h < 4; h++)
-        acc[h] = VFMA(VLOAD(q + h * hd + i), kv, acc[h]);
-    }
-    VSUM4(acc, dot);
-    #pragma GCC unroll 4
-    for (int h = 0; h < 4; h++)
-      s[h * ss + j] = dot[h] * scale;
-  }
+  int j = 0;
+
+  for (; j + SC_KEYS <= n; j += SC_KEYS)
+    scores4_keys((const char *)k + j * stride, stride, SC_KEYS, j + SC_KEYS + KV_AHEAD <= n, q,
+                 hd, scale, s + j, ss, f16);
+  for (; j < n; j++)
+    scores4_keys((const char *)k + j * stride, stride, 1, j + KV_AHEAD < n, q, hd, scale, s + j,
+                 ss, f16);
 }
 
 

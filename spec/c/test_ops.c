@@ -156,7 +156,8 @@ static double check_exp(int level) {
 
 int main(void) {
   static const int shapes[][3] = { { 1, 1, 16 }, { 37, 4, 128 }, { 5, 3, 64 }, { 9, 5, 40 },
-                                   { 64, 8, 32 }, { 3, 2, 6 } };
+                                   { 64, 8, 32 }, { 3, 2, 6 },
+                                   { 6, 4, 64 }, { 3, 8, 128 } };
   static const char *const names[] = { "scalar", "AVX2", "AVX-512" };
   int best = qora_cpu_best();
 
