@@ -102,7 +102,7 @@ int qora_gemv_available(int type) {
 
 size_t qora_r16_token_bytes(int type, int64_t cols) {
   switch (type) {
-  case QORA_Q4_0: case QORA_Q8_0: return (size_t)(cols / 32) * 8;
+  case QORA_Q4_0: case QORA_Q8_0: return (size_t)(cols / 32) * 40;
   case QORA_Q4_K: return (size_t)(cols / QK_K) * sizeof(r16_k4);
   case QORA_Q6_K: return (size_t)(cols / QK_K) * sizeof(r16_k6);
   default: return 0;
