@@ -13,7 +13,9 @@
 -- The rows at the prompt's context are measured in BENCH_ROUNDS rounds, the implementations
 -- taking turns in the opposite order each round; each keeps its best prompt and generation
 -- rates, shortest loads and highest peak RSS. Memory bandwidth on a shared host moves by 20 %
--- or more from one minute to the next, and one run each let that decide the ratios; the
+-- or more from one minute to the next, and one run each let that decide the ratios. The
+-- generation ratio of runs back to back, qora's and a peer's in the same round, is also kept:
+-- its median over the rounds ("pair") is the least moved by the host. The
 -- ceiling's bandwidth is a best of many runs, too, measured before each file: once at the
 -- start, an AMD EPYC's fast minutes came later, and Q8_0 decoded at 113 % of the ceiling.
 -- Long rows take one round, and so do the peers in BENCH_ONCE: no target rests on mainline
@@ -33,7 +35,7 @@
 --   BENCH_PROMPT 512, BENCH_GEN 128, BENCH_STEPS 32   prompt, generated tokens, long-context
 --                                      steps (smaller values make a quick smoke run)
 --   BENCH_LUA_STEPS 64                  decode steps of the Lua overhead measurement
---   BENCH_ROUNDS   2                    rounds of the rows at the prompt's context
+--   BENCH_ROUNDS   3                    rounds of the rows at the prompt's context
 --   BENCH_ONCE     "llamacpp"           peers measured in the first round only (empty: none)
 --   BENCH_WAIT     0                    seconds to wait, before each run, for idle cores
 
@@ -60,7 +62,7 @@ local PROMPT = tonumber(env("BENCH_PROMPT", "512"))
 local GEN = tonumber(env("BENCH_GEN", "128"))
 local STEPS = tonumber(env("BENCH_STEPS", "32"))
 local WAIT = tonumber(env("BENCH_WAIT", "0"))
-local ROUNDS = tonumber(env("BENCH_ROUNDS", "2"))
+local ROUNDS = tonumber(env("BENCH_ROUNDS", "3"))
 local ONCE = " " .. (os.getenv("BENCH_ONCE") or "llamacpp") .. " "   -- set but empty: none
 local START = os.time()
 local failed = 0            -- runs that failed: the exit status says so
@@ -268,13 +270,15 @@ local function lua_overhead(path)
   return obj
 end
 
--- Keeps in best the better of its figures and those of obj, a later round's run of the same
--- implementation, file and context; counts the rounds.
-local function keep_best(best, obj)
+-- Keeps in best the better of its figures and those of obj, the run of the same
+-- implementation, file and context in the given round; counts the rounds and keeps each
+-- round's generation rate in gen_by_round.
+local function keep_best(best, obj, round)
   if not best then
-    obj.rounds = 1
+    obj.rounds, obj.gen_by_round = 1, { [round] = obj.gen_tps }
     return obj
   end
+  best.gen_by_round[round] = obj.gen_tps
   for f, better in pairs({ prompt_tps = math.max, gen_tps = math.max, load_s = math.min,
                            load_raw_s = math.min, peak_rss_mb = math.max }) do
     if obj[f] then best[f] = best[f] and better(best[f], obj[f]) or obj[f] end
@@ -302,7 +306,7 @@ local function measure_file(path, long, impls)
     for _, impl in ipairs(round_impls(impls, round)) do
       for ctx, obj in pairs(measure(impl, path, round == 1 and long or nil)) do
         by_ctx[ctx] = by_ctx[ctx] or {}
-        by_ctx[ctx][impl] = keep_best(by_ctx[ctx][impl], obj)
+        by_ctx[ctx][impl] = keep_best(by_ctx[ctx][impl], obj, round)
       end
     end
   end
@@ -314,6 +318,20 @@ end
 local ROW_KEYS = { "file", "ctx", "threads", "rounds", "load_s", "load_raw_s", "prompt_tps",
                    "gen_tps", "fill", "fill_tps", "peak_rss_mb", "weights_kv_mb", "rss_over_mb",
                    "ceiling_tps", "gen_pct_of_ceiling", "bandwidth_gbs", "decode_bytes" }
+
+-- The median over the rounds of qora's generation rate over the peer's in the same round, and
+-- the number of such rounds; nil when no round has both.
+local function paired_ratio(q, o)
+  local ratios = {}
+  for round, g in pairs(q.gen_by_round or {}) do
+    local p = (o.gen_by_round or {})[round]
+    if g and p and p > 0 then ratios[#ratios + 1] = g / p end
+  end
+  if #ratios == 0 then return nil end
+  table.sort(ratios)
+  local mid = (#ratios + 1) / 2
+  return (ratios[math.floor(mid)] + ratios[math.ceil(mid)]) / 2, #ratios
+end
 
 -- Merges the implementations' figures for one file and context into one flat record; steps
 -- is the number of timed decode steps after ctx cached tokens.
@@ -347,6 +365,9 @@ local function record(file, ctx, gbs, bytes, by_impl, peers, steps)
       if a and b then r[f .. "_vs_" .. p] = a / b end
       keys[#keys + 1] = f .. "_vs_" .. p
     end
+    r["gen_vs_" .. p .. "_paired"], r["paired_rounds_" .. p] = paired_ratio(q, o)
+    keys[#keys + 1] = "gen_vs_" .. p .. "_paired"
+    keys[#keys + 1] = "paired_rounds_" .. p
   end
   return r, keys
 end
@@ -363,9 +384,10 @@ local function table_row(r, peers)
                           cell(r.ceiling_tps, "%.1f"), cell(r.gen_pct_of_ceiling, "%.0f%%"),
                           cell(r.peak_rss_mb, "%.0f"), cell(r.rss_over_mb, "%.0f"))
   for _, p in ipairs(peers) do
-    s = s .. string.format(" | %7s %6s %5s %5s", cell(r[p .. "_prompt_tps"], "%.1f"),
+    s = s .. string.format(" | %7s %6s %5s %5s %5s", cell(r[p .. "_prompt_tps"], "%.1f"),
                            cell(r[p .. "_gen_tps"], "%.2f"),
-                           cell(r["prompt_vs_" .. p], "%.2f"), cell(r["gen_vs_" .. p], "%.2f"))
+                           cell(r["prompt_vs_" .. p], "%.2f"), cell(r["gen_vs_" .. p], "%.2f"),
+                           cell(r["gen_vs_" .. p .. "_paired"], "%.2f"))
   end
   return s
 end
@@ -397,10 +419,12 @@ local function print_table(records, peers)
                              "load_s", "raw_s", "prompt", "gen", "ceil", "%ceil", "rss_mb",
                              "over")
   for _, p in ipairs(peers) do
-    head = head .. string.format(" | %-26s", p .. ": prompt gen  p/x  g/x")
+    head = head .. string.format(" | %-32s", p .. ": prompt gen  p/x  g/x  pair")
   end
   print(string.format("qora, %d threads; tokens/s; ceiling = bandwidth / bytes read per decode "
-                      .. "step%s", THREADS, #peers > 0 and "; p/x, g/x = qora / peer" or ""))
+                      .. "step%s", THREADS, #peers > 0 and "; p/x, g/x = qora / peer, best "
+                      .. "against best; pair = median over the rounds of qora's gen / the "
+                      .. "peer's in the same round" or ""))
   print(string.format("prompt: %d tokens in one batch, or on long rows filled by evaluation "
                       .. "the fill rate; gen: decode steps after ctx cached tokens", PROMPT))
   if ROUNDS > 1 then
