@@ -15,9 +15,11 @@
 -- rates, shortest loads and highest peak RSS. Memory bandwidth on a shared host moves by 20 %
 -- or more from one minute to the next, and one run each let that decide the ratios. The
 -- generation ratio of runs back to back, qora's and a peer's in the same round, is also kept:
--- its median over the rounds ("pair") is the least moved by the host. The
--- ceiling's bandwidth is a best of many runs, too, measured before each file: once at the
--- start, an AMD EPYC's fast minutes came later, and Q8_0 decoded at 113 % of the ceiling.
+-- its median over the rounds ("pair") is the least moved by the host. The read bandwidth is
+-- measured just before each of qora's runs. The ceilings take the best of all those figures:
+-- measured once at the start, an AMD EPYC's fast minutes came later, and Q8_0 decoded at 113 %
+-- of the ceiling. Each run is also set against the bandwidth measured just before it, and
+-- the median over the rounds of that percentage ("%adj") is the one least moved by the host.
 -- Long rows take one round, and so do the peers in BENCH_ONCE: no target rests on mainline
 -- llama.cpp, and its second round took 70 to 90 s of a run that should stay under 20 minutes
 -- on a fresh machine.
@@ -242,13 +244,17 @@ local function measure(impl, path, long)
                         long and " --ctx " .. long .. " --fill " .. FILL or "")
   end
   warm(path)
+  local bw = impl == "qora" and bandwidth() or nil
   quiet()
   local t0 = clock()
   local lines, ok = run(cmd .. " 2>" .. quote(log))
   local out = {}
   for _, l in ipairs(lines) do
     local obj = decode(l)
-    if obj and obj.ctx then out[obj.ctx] = obj end
+    if obj and obj.ctx then
+      obj.bw_before = bw
+      out[obj.ctx] = obj
+    end
   end
   if not ok then failed = failed + 1 end
   say("%-8s %-22s %s in %.0f s%s", impl, path:match("[^/]+$"), ok and "done" or "FAILED",
@@ -272,18 +278,20 @@ end
 
 -- Keeps in best the better of its figures and those of obj, the run of the same
 -- implementation, file and context in the given round; counts the rounds and keeps each
--- round's generation rate in gen_by_round.
+-- round's generation rate in gen_by_round and the bandwidth measured before it in bw_by_round.
 local function keep_best(best, obj, round)
   if not best then
-    obj.rounds, obj.gen_by_round = 1, { [round] = obj.gen_tps }
-    return obj
+    obj.rounds, obj.gen_by_round, obj.bw_by_round = 1, {}, {}
+    best = obj
+  else
+    best.rounds = best.rounds + 1
   end
-  best.gen_by_round[round] = obj.gen_tps
+  best.gen_by_round[round], best.bw_by_round[round] = obj.gen_tps, obj.bw_before
+  if best == obj then return best end
   for f, better in pairs({ prompt_tps = math.max, gen_tps = math.max, load_s = math.min,
                            load_raw_s = math.min, peak_rss_mb = math.max }) do
     if obj[f] then best[f] = best[f] and better(best[f], obj[f]) or obj[f] end
   end
-  best.rounds = best.rounds + 1
   return best
 end
 
@@ -317,21 +325,24 @@ end
 
 local ROW_KEYS = { "file", "ctx", "threads", "rounds", "load_s", "load_raw_s", "prompt_tps",
                    "gen_tps", "fill", "fill_tps", "peak_rss_mb", "weights_kv_mb", "rss_over_mb",
-                   "ceiling_tps", "gen_pct_of_ceiling", "bandwidth_gbs", "decode_bytes" }
+                   "ceiling_tps", "gen_pct_of_ceiling", "gen_pct_of_adjacent_ceiling",
+                   "bandwidth_gbs", "decode_bytes" }
 
--- The median over the rounds of qora's generation rate over the peer's in the same round, and
--- the number of such rounds; nil when no round has both.
-local function paired_ratio(q, o)
-  local ratios = {}
-  for round, g in pairs(q.gen_by_round or {}) do
-    local p = (o.gen_by_round or {})[round]
-    if g and p and p > 0 then ratios[#ratios + 1] = g / p end
+-- The median of f(a[round], b[round]) over the rounds where both are known, and the number of
+-- such rounds; nil when there is none.
+local function median_over_rounds(a, b, f)
+  local v = {}
+  for round, x in pairs(a or {}) do
+    local y = (b or {})[round]
+    if x and y and y > 0 then v[#v + 1] = f(x, y) end
   end
-  if #ratios == 0 then return nil end
-  table.sort(ratios)
-  local mid = (#ratios + 1) / 2
-  return (ratios[math.floor(mid)] + ratios[math.ceil(mid)]) / 2, #ratios
+  if #v == 0 then return nil end
+  table.sort(v)
+  local mid = (#v + 1) / 2
+  return (v[math.floor(mid)] + v[math.ceil(mid)]) / 2, #v
 end
+
+local function ratio(x, y) return x / y end
 
 -- Merges the implementations' figures for one file and context into one flat record; steps
 -- is the number of timed decode steps after ctx cached tokens.
@@ -346,6 +357,8 @@ local function record(file, ctx, gbs, bytes, by_impl, peers, steps)
     r.decode_bytes = math.floor(bytes + KV_BYTES_PER_TOKEN * (ctx + steps / 2))
     r.ceiling_tps = gbs * 1e9 / r.decode_bytes
     if r.gen_tps then r.gen_pct_of_ceiling = 100 * r.gen_tps / r.ceiling_tps end
+    r.gen_pct_of_adjacent_ceiling = median_over_rounds(q.gen_by_round, q.bw_by_round,
+      function(g, bw) return 100 * g * r.decode_bytes / (bw * 1e9) end)
   end
   if bytes and q.peak_rss_mb then
     -- The issue's memory budget: weights and the cache rows written so far, + 100 MB.
@@ -365,7 +378,8 @@ local function record(file, ctx, gbs, bytes, by_impl, peers, steps)
       if a and b then r[f .. "_vs_" .. p] = a / b end
       keys[#keys + 1] = f .. "_vs_" .. p
     end
-    r["gen_vs_" .. p .. "_paired"], r["paired_rounds_" .. p] = paired_ratio(q, o)
+    r["gen_vs_" .. p .. "_paired"], r["paired_rounds_" .. p] =
+      median_over_rounds(q.gen_by_round, o.gen_by_round, ratio)
     keys[#keys + 1] = "gen_vs_" .. p .. "_paired"
     keys[#keys + 1] = "paired_rounds_" .. p
   end
@@ -378,10 +392,11 @@ local function cell(v, fmt)
 end
 
 local function table_row(r, peers)
-  local s = string.format("%-22s %6d %6s %6s %8s %7s %6s %6s %7s %5s", r.file, r.ctx,
+  local s = string.format("%-22s %6d %6s %6s %8s %7s %6s %6s %5s %7s %5s", r.file, r.ctx,
                           cell(r.load_s, "%.2f"), cell(r.load_raw_s, "%.2f"),
                           cell(r.prompt_tps or r.fill_tps, "%.1f"), cell(r.gen_tps, "%.2f"),
                           cell(r.ceiling_tps, "%.1f"), cell(r.gen_pct_of_ceiling, "%.0f%%"),
+                          cell(r.gen_pct_of_adjacent_ceiling, "%.0f%%"),
                           cell(r.peak_rss_mb, "%.0f"), cell(r.rss_over_mb, "%.0f"))
   for _, p in ipairs(peers) do
     s = s .. string.format(" | %7s %6s %5s %5s %5s", cell(r[p .. "_prompt_tps"], "%.1f"),
@@ -415,9 +430,9 @@ local function fill_line(records, peers)
 end
 
 local function print_table(records, peers)
-  local head = string.format("%-22s %6s %6s %6s %8s %7s %6s %6s %7s %5s", "file", "ctx",
-                             "load_s", "raw_s", "prompt", "gen", "ceil", "%ceil", "rss_mb",
-                             "over")
+  local head = string.format("%-22s %6s %6s %6s %8s %7s %6s %6s %5s %7s %5s", "file", "ctx",
+                             "load_s", "raw_s", "prompt", "gen", "ceil", "%ceil", "%adj",
+                             "rss_mb", "over")
   for _, p in ipairs(peers) do
     head = head .. string.format(" | %-32s", p .. ": prompt gen  p/x  g/x  pair")
   end
@@ -438,6 +453,8 @@ local function print_table(records, peers)
   end
   local fills = fill_line(records, peers)
   if fills then print(fills) end
+  print("ceil: from the best bandwidth of the run; %adj: gen against the bandwidth measured "
+        .. "just before the same run, median over the rounds")
   print("load_s: to a session ready to run, repacking included; raw_s: keeping the stored "
         .. "layout; over: peak RSS - weights - KV rows written (MB)")
   print(head)
@@ -468,9 +485,9 @@ local function main()
   for _, name in ipairs(words(FILES)) do
     local path = DIR .. "/smollm3-3b-" .. name .. ".gguf"
     local long = listed(LONG_FILES, name) and LONG ~= "" and LONG or nil
-    local now = bandwidth()
-    if now then gbs, n_gbs = math.max(gbs, now), n_gbs + 1 end
     local by_ctx = measure_file(path, long, { "qora", table.unpack(peers) })
+    local q = (by_ctx[PROMPT] or {}).qora or {}
+    for _, bw in pairs(q.bw_by_round or {}) do gbs, n_gbs = math.max(gbs, bw), n_gbs + 1 end
     measured[#measured + 1] = { path = path, bytes = tensor_bytes(path), by_ctx = by_ctx }
   end
   gbs = n_gbs > 0 and gbs or nil
