@@ -104,7 +104,14 @@ static int check_quantized(const qora_weight *w, const float *wd, const float *x
 }
 
 
-static void test_type_r(int type, shape s, int n_threads, int repack) {
+/*
+** How test_type_r multiplies: on the stored rows, on the r16 layout by qora_matmul's own
+** choice, or through the r16 kernels whatever the token count (Q4_0, Q8_0 and Q4_K take the
+** tiles from 2 tokens, so their several-token r16 walk is reached only this way).
+*/
+enum { STORED, REPACKED, R16_FORCED };
+
+static void test_type_r(int type, shape s, int n_threads, int how) {
   const qora_type_traits *t = qora_type_get(type);
   int ldx = s.cols + 5, ldy = s.rows + 3;
   size_t row_bytes = qora_row_size(type, s.cols);
@@ -123,10 +130,13 @@ static void test_type_r(int type, shape s, int n_threads, int repack) {
   size_t scratch_bytes = qora_matmul_scratch(&w, s.n_tok);
   char *scratch = malloc(scratch_bytes + 1);
   qora_pool *pool = qora_pool_new(n_threads);
-  void *r16 = repack ? aligned_alloc(64, qora_r16_bytes(&w)) : NULL;
+  void *r16 = how != STORED ? aligned_alloc(64, qora_r16_bytes(&w)) : NULL;
   if (r16)
     qora_r16_repack(pool, &w, r16);
-  qora_matmul(pool, &w, x, ldx, s.n_tok, y, ldy, scratch + 1);   /* misaligned on purpose */
+  if (how == R16_FORCED)
+    qora_matmul_r16(pool, &w, x, ldx, s.n_tok, y, ldy, scratch + 1);
+  else
+    qora_matmul(pool, &w, x, ldx, s.n_tok, y, ldy, scratch + 1);   /* misaligned on purpose */
   qora_pool_free(pool);
 
   char why[200] = "";
@@ -134,7 +144,8 @@ static void test_type_r(int type, shape s, int n_threads, int repack) {
   if (ok && (t->vec_dot_type == QORA_Q8_0 || t->vec_dot_type == QORA_Q8_K))
     ok = check_quantized(&w, wd, x, ldx, s.n_tok, y, ldy, why, sizeof why);
   TAP_OK(ok, "[%s] %s%s matmul %dx%d, %d tokens, %d threads, matches float64", level_name(),
-         t->name, r16 ? " r16" : "", s.rows, s.cols, s.n_tok, n_threads);
+         t->name, how == R16_FORCED ? " r16 (forced)" : r16 ? " r16" : "", s.rows, s.cols,
+         s.n_tok, n_threads);
   if (!ok)
     TAP_DIAG("%s", why);
   free(data), free(wd), free(x), free(y), free(scratch), free(r16);
@@ -142,7 +153,7 @@ static void test_type_r(int type, shape s, int n_threads, int repack) {
 
 
 static void test_type(int type, shape s, int n_threads) {
-  test_type_r(type, s, n_threads, 0);
+  test_type_r(type, s, n_threads, STORED);
 }
 
 
@@ -385,9 +396,17 @@ int main(void) {
       for (size_t i = 0; i < sizeof types16 / sizeof *types16; i++)
         for (size_t j = 0; j < sizeof shapes16 / sizeof *shapes16; j++)
           if (shapes16[j].cols % qora_type_get(types16[i])->blck == 0)
-            test_type_r(types16[i], shapes16[j], 1 + (int)(j % 2), 1);
+            test_type_r(types16[i], shapes16[j], 1 + (int)(j % 2), REPACKED);
     }
     set_walk(-1);
+    /* Each token's extras at its own stride: 2 and 3 tokens through the r16 kernels. */
+    static const shape few[] = {{33, 768, 2}, {48, 2304, 3}, {5, 256, 3}};
+    if (level < QORA_CPU_AVX512 || !qora_gemm_available())
+      (void)TAP_OK(1, "r16 kernels forced # SKIP they need AVX-512 VNNI");
+    else
+      for (size_t i = 0; i < sizeof types16 / sizeof *types16; i++)
+        for (size_t j = 0; j < sizeof few / sizeof *few; j++)
+          test_type_r(types16[i], few[j], 1 + (int)(j % 2), R16_FORCED);
     static const int mix_k[] = {QORA_Q4_K, QORA_Q4_K, QORA_Q6_K};
     static const int mix_0[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_0, QORA_Q4_0};
     static const int mix_no[] = {QORA_Q4_0, QORA_Q4_1};
