@@ -88,8 +88,9 @@ void qora_gemv_rows(const qora_weight *w, const char *packed, size_t stride, con
                     size_t qrow, int n_tok, float *y, int ldy, long lo, long hi);
 
 /*
-** Few tokens (decode) on weights repacked in the r16 layout (repack.h), AVX-512 VNNI: the
-** converted row (Q8_0 or Q8_K) is read as it is, plus per token a few values per block.
+** Few tokens (decode) on weights repacked in the r16 layout (repack.h), AVX-512 VNNI: per
+** token, a few values per block beside the converted row (Q8_K, read as it is), or for Q4_0
+** and Q8_0 a copy of the row's quants with them (matmul_r16_avx512.c, pack32).
 */
 typedef struct r16_k4 {             /* Q4_K, per block of 256 */
   float d;
@@ -101,7 +102,10 @@ typedef struct r16_k6 {             /* Q6_K, per block of 256 */
   int32_t neg[16];                  /* -32 * sum of each sub-block's 16 quants */
 } r16_k6;
 
-/* Q4_0 and Q8_0: int32 neg[nb] (-off * sum of the block's quants), then float dy[nb]. */
+/*
+** Q4_0 and Q8_0, 40 bytes a block: int8 qs[nb][32] (the converted row's quants, each block
+** 32-byte aligned), int32 neg[nb] (-off * sum of the block's quants), then float dy[nb].
+*/
 
 /* Bytes of one token's extras for the r16 kernels of type, or 0 when it has none. */
 size_t qora_r16_token_bytes(int type, int64_t cols);

@@ -88,7 +88,7 @@ void prefetch_ahead(const uint8_t *p, size_t n, size_t pf) {
 /*
 ** Q4_0, Q8_0: the token's quants qs[nb][32] again, then neg[nb] = -off * sum of each block's
 ** quants, then dy[nb]. The copy puts every block's quants on a 32-byte boundary: in the
-** 34-byte blocks of Q8_0 one 4-byte read in 16 straddles two cache lines, and with one thread
+** 34-byte blocks of Q8_0 one 4-byte read in 32 straddles two cache lines, and with one thread
 ** streaming Q4_0 weights from memory (bench_matmul -t 1 -n 1 -m 2048, 4 rounds taking turns)
 ** ffn_down went from 19.8 to 20.9 GB/s to 21.2 to 22.8, ffn_up from 23.3 to 25.8 to 25.1 to
 ** 27.3, lm_head 24.0 to 27.9 to 26.1 to 27.3; ahead in 2 of 3 more rounds. Decoding, the
