@@ -194,7 +194,7 @@ int qora_utf8_valid(const char *s, size_t n);
 typedef struct qora_session qora_session;
 
 typedef struct qora_session_opts {
-  int n_ctx;                /* 0: min(4096, the model's training context) */
+  int n_ctx;                /* 0: min(4096, the model's training context when known) */
   int n_batch;              /* tokens evaluated at once; 0: 512 */
   int kv_f32;               /* 1: keep keys and values in F32 (exact comparisons); 0: F16 */
 } qora_session_opts;

@@ -78,8 +78,9 @@ qora_session *qora_session_new(qora_model *m, const qora_session_opts *opts, qor
     qora_fail(err, "this model is a vocabulary without weights; it can tokenize but not run");
     return NULL;
   }
-  if (o.n_ctx == 0)
-    o.n_ctx = in->n_ctx_train < DEFAULT_CTX ? in->n_ctx_train : DEFAULT_CTX;
+  if (o.n_ctx == 0)   /* a training context of 0 is unknown, as the qora command reads it */
+    o.n_ctx = in->n_ctx_train > 0 && in->n_ctx_train < DEFAULT_CTX ? in->n_ctx_train
+                                                                   : DEFAULT_CTX;
   if (o.n_batch == 0)
     o.n_batch = DEFAULT_BATCH;
   if (o.n_ctx < 1 || o.n_ctx > (1 << 24) || o.n_batch < 1 || o.n_batch > (1 << 16) ||

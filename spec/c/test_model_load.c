@@ -90,6 +90,29 @@ static void test_damaged(void) {
 }
 
 
+/*
+** A file whose training context reads 0 (unknown) still makes a session with the default
+** options: the default context is 4096 then, not min(4096, 0), which failed as "out of range".
+*/
+static void test_no_training_context(void) {
+  unsigned char *copy = malloc(img_size), *p;
+  qora_err err = {{0}};
+  uint32_t zero = 0;
+
+  memcpy(copy, img, img_size);
+  p = memmem(copy, img_size, "smollm3.context_length", 22);
+  memcpy(p + 22 + 4, &zero, 4);                                /* after the value type */
+  qora_model *m = load_bytes(copy, img_size, &err);
+  qora_session *s = m ? qora_session_new(m, &(qora_session_opts){ 0 }, &err) : NULL;
+  TAP_OK(s != NULL && qora_session_ctx(s) == 4096,
+         "a training context of 0 gives sessions the default context of 4096 (got %d%s%s)",
+         s ? qora_session_ctx(s) : -1, s ? "" : "; ", s ? "" : err.msg);
+  qora_session_free(s);
+  qora_model_free(m);
+  free(copy);
+}
+
+
 /* 1 when msg names path exactly once. */
 static int names_once(const char *msg, const char *path) {
   const char *p = strstr(msg, path);
@@ -222,6 +245,7 @@ int main(void) {
   m = qora_model_load("/nonexistent/model.gguf", NULL, &err);
   TAP_OK(m == NULL && strstr(err.msg, "cannot open"), "refuses a missing file: %s", err.msg);
   test_damaged();
+  test_no_training_context();
   test_not_regular();
   test_truncated();
   test_named_whatever_the_path();
