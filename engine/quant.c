@@ -4,6 +4,9 @@
 ** quant_avx2.c / quant_avx512.c.
 */
 #include <pthread.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <string.h>
 
 #include "quant_kernels.h"
@@ -114,16 +117,26 @@ static int cpu_best, cpu_level;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 
+#if defined(__x86_64__)
+/* F16C by cpuid: clang before 15 does not know "f16c" in __builtin_cpu_supports. */
+static int has_f16c(void) {
+  unsigned a, b, c, d;
+
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
+
 static int detect_cpu(void) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
       __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c"))
+      has_f16c())
     return QORA_CPU_AVX512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c"))
+      has_f16c())
     return QORA_CPU_AVX2;
 #endif
   return QORA_CPU_SCALAR;
