@@ -51,7 +51,7 @@ SUBMAKE = $(MAKE) --no-print-directory $(if $(filter 1,$(V)),,-s)
 RUN_ENV = LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' \
           LUA_CPATH='$(CURDIR)/build/?.so;;'
 
-.PHONY: all deps model run test test-c test-lua bench install clean
+.PHONY: all deps model run test test-c test-lua fuzz fuzz-build bench install clean
 
 all: $(LIBQORA) $(CORE_SO) $(TOOL_BIN)
 
@@ -109,6 +109,44 @@ build/asan/test/%: spec/c/%.c $(wildcard spec/c/*.h) $(ASAN_LIB)
 	@mkdir -p $(dir $@)
 	$(SAY) CC "$< (asan)"
 	$(Q)$(CC) $(ASAN_CFLAGS) $(QFLAGS) -Ispec/c $< -o $@ $(ASAN_LIB) $(LIBS)
+
+# Coverage-guided fuzzing of the readers of untrusted input (spec/fuzz/README.md), not part of
+# `make test`: libFuzzer with AddressSanitizer and UndefinedBehaviorSanitizer (any report stops
+# the run), each harness for FUZZ_SECONDS, one after the other.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN)
+FUZZ_SRC := $(wildcard spec/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:spec/fuzz/%.c=build/fuzz/%)
+FUZZ_LIB = build/fuzz/libqora.a
+
+build/fuzz/%.o: %.c $(wildcard engine/*.h)
+	@mkdir -p $(dir $@)
+	$(SAY) CC "$< (fuzz)"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(QFLAGS) $(XFLAGS) -c $< -o $@
+
+build/fuzz/engine/%_avx2.o: XFLAGS = $(AVX2_FLAGS)
+build/fuzz/engine/%_avx512.o: XFLAGS = $(AVX512_FLAGS)
+
+$(FUZZ_LIB): $(ENGINE_SRC:%.c=build/fuzz/%.o)
+	@rm -f $@
+	$(SAY) AR $@
+	$(Q)ar rcs $@ $^
+
+build/fuzz/fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/fuzz_util.h $(FUZZ_LIB)
+	$(SAY) CC "$< (fuzz)"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(QFLAGS) $< -o $@ $(FUZZ_LIB) $(LIBS)
+
+build/fuzz/make_seeds: spec/fuzz/make_seeds.c $(LIBQORA)
+	@mkdir -p $(dir $@)
+	$(SAY) CC $<
+	$(Q)$(CC) $(CFLAGS) $(QFLAGS) $< -o $@ $(LIBQORA) $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build $(MODEL)
+	@sh spec/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 build/tools/%: tools/%.c $(LIBQORA)
 	@mkdir -p $(dir $@)
