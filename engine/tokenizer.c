@@ -51,6 +51,11 @@ void qora_tokens_free(qora_tokens *t) {
 
 /* --------------------------------------------------------------- building */
 
+static int is_special(const qora_tokenizer *tk, int32_t id) {
+  return tk->type[id] == QORA_TOKEN_CONTROL || tk->type[id] == QORA_TOKEN_USER_DEFINED;
+}
+
+
 static int copy_vocab(qora_tokenizer *tk, const tok_spec *sp, qora_err *err) {
   uint64_t total = 0;
 
@@ -78,6 +83,11 @@ static int copy_vocab(qora_tokenizer *tk, const tok_spec *sp, qora_err *err) {
       return qora_fail(err, "%s: token %d has type %d; GGUF token types are 1 to 6",
                        sp->source, i, t);
     tk->type[i] = (uint8_t)(t == 0 ? QORA_TOKEN_NORMAL : t);
+    if (is_special(tk, i) && !qora_utf8_valid(sp->tokens[i].ptr, sp->tokens[i].len))
+      return qora_fail(err, "%s: special token %d ('%.*s') is not valid UTF-8, so it could "
+                       "match half a character of a text; the vocabulary is damaged",
+                       sp->source, i, (int)(sp->tokens[i].len > 40 ? 40 : sp->tokens[i].len),
+                       sp->tokens[i].ptr);
     tk->text_off[i] = (uint32_t)total;
     memcpy(tk->text + total, sp->tokens[i].ptr, sp->tokens[i].len);
     total += sp->tokens[i].len;
@@ -208,11 +218,6 @@ static int check_id(const tok_spec *sp, int32_t id, const char *what, qora_err *
     return qora_fail(err, "%s: the %s id %d is outside the vocabulary of %d tokens",
                      sp->source, what, id, sp->n_vocab);
   return 0;
-}
-
-
-static int is_special(const qora_tokenizer *tk, int32_t id) {
-  return tk->type[id] == QORA_TOKEN_CONTROL || tk->type[id] == QORA_TOKEN_USER_DEFINED;
 }
 
 

@@ -15,7 +15,7 @@
 enum variant {
   GOOD, BAD_MODEL, BAD_PRE, NO_PRE, NO_TOKENS, INT_TOKENS, SHORT_TYPES, BAD_TYPE,
   UNKNOWN_MERGE, SPACELESS_MERGE, ORPHAN_MERGE, EMPTY_TOKEN, BAD_BOS, NO_BOS_ID, NO_MERGES,
-  STRING_EOS, N_VARIANTS
+  STRING_EOS, SPLIT_UTF8_SPECIAL, N_VARIANTS
 };
 
 #define N_TOK 262
@@ -41,6 +41,8 @@ static unsigned char *image(enum variant v, size_t *n) {
     len[i] = strlen(tok[i]);
   if (v == EMPTY_TOKEN)
     len[100] = 0;
+  if (v == SPLIT_UTF8_SPECIAL)   /* found by fuzz_gguf: it matched the first byte of "é" */
+    tok[261] = "<|im_end|> \xc3", len[261] = strlen(tok[261]);
   for (int i = 0; i < N_TOK; i++)
     type[i] = i == 258 || i == 261 ? QORA_TOKEN_CONTROL : i == 259 || i == 260 ?
               QORA_TOKEN_USER_DEFINED : QORA_TOKEN_NORMAL;
@@ -136,6 +138,7 @@ static void test_refusals(void) {
     { ORPHAN_MERGE, "makes a token" }, { EMPTY_TOKEN, "token 100 is empty" },
     { BAD_BOS, "99999" }, { NO_BOS_ID, "no BOS id" }, { NO_MERGES, "tokenizer.ggml.merges" },
     { STRING_EOS, "eos_token_id" },
+    { SPLIT_UTF8_SPECIAL, "special token 261 ('<|im_end|> \xc3') is not valid UTF-8" },
   };
 
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
