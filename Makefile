@@ -87,8 +87,11 @@ build/test/%: spec/c/%.c $(wildcard spec/c/*.h) $(LIBQORA)
 	$(Q)$(CC) $(CFLAGS) $(QFLAGS) -Ispec/c $< -o $@ $(LIBQORA) $(LIBS)
 
 # The C tests run a second time built with AddressSanitizer: an out-of-bounds write can leave
-# every result right and still corrupt memory.
-ASAN_CFLAGS = -O1 -g -fsanitize=address -fno-omit-frame-pointer
+# every result right and still corrupt memory. UndefinedBehaviorSanitizer rides along (with
+# float-cast-overflow, which gcc leaves out of "undefined"), and any report stops the test.
+UBSAN = undefined,float-cast-overflow
+ASAN_CFLAGS = -O1 -g -fsanitize=address,$(UBSAN) -fno-sanitize-recover=$(UBSAN) \
+              -fno-omit-frame-pointer
 ASAN_LIB = build/asan/libqora.a
 ASAN_TEST := $(CTEST_SRC:spec/c/%.c=build/asan/test/%)
 
