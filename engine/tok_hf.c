@@ -255,9 +255,10 @@ static int check_model(const cJSON *m, qora_err *err) {
 /* Puts text at id; a second, different text for the same id is an error. */
 static int place(hf *h, double v, const char *text, uint8_t type, const char *what,
                  qora_err *err) {
-  int32_t id = (int32_t)v;
+  int32_t id;
 
-  if (!(v >= 0 && v < h->n_vocab) || v != (double)id)
+  /* Checked before the conversion: a double outside int32_t's range does not convert. */
+  if (!(v >= 0 && v < h->n_vocab) || v != (double)(id = (int32_t)v))
     return qora_fail(err, "tokenizer.json: %s '%.64s' has id %g, which leaves a gap or is not "
                      "a token id", what, text, v);
   if (text[0] == '\0')

@@ -259,6 +259,8 @@ static void test_refusals(void) {
     { "model.merges", "[\"a b c\"]", NULL, "merge 0 is not" },
     { "model.merges", "[[\"a\", \"c\"]]", NULL, "not in the vocabulary" },
     { "model.vocab", "{\"a\": 0, \"b\": 1, \"ab\": 5}", NULL, "gap" },
+    /* found by fuzz_tokenizer_json: converting such an id to int32_t was undefined */
+    { "model.vocab", "{\"a\": 0, \"b\": 1, \"ab\": 3e9}", NULL, "has id 3e+09" },
     { "post_processor", "{\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": "
       "{\"id\": \"A\"}}, {\"SpecialToken\": {\"id\": \"<s>\"}}]}", NULL, "TemplateProcessing" },
     { "post_processor", "{\"type\": \"RobertaProcessing\"}", NULL, "RobertaProcessing" },
