@@ -228,8 +228,10 @@ static int parse_norm_and_tokens(const cJSON *root, const struct hf_arch *a, hf_
 
   if (get_num(root, "", "rms_norm_eps", &eps, err) < 0)
     return -1;
-  if (!(eps > 0 && eps < 1))
-    return qora_fail(err, "config.json: rms_norm_eps %g must be in (0, 1)", eps);
+  /* qora computes with a float: 1e-50 would be 0 there, and 0.9999999999 would be 1 */
+  if (!(eps > 0 && eps < 1 && (float)eps > 0.0f && (float)eps < 1.0f))
+    return qora_fail(err, "config.json: rms_norm_eps %g must be in (0, 1), also as a 32-bit "
+                     "float", eps);
   c->norm_eps = (float)eps;
   if (get_bool(root, "tie_word_embeddings", a->tied, &c->tied_embeddings, err) < 0 ||
       get_token_id(root, "bos_token_id", &c->bos_id, err) < 0 ||

@@ -253,6 +253,8 @@ static void test_refusals(void) {
      "needs its \"factor\""},
     {"layer_types that is not a list", "\"layer_types\": \"64\"", "should be a list"},
     {"a negative eps", "\"rms_norm_eps\": -1", "rms_norm_eps"},
+    /* found by fuzz_hf_config: accepted, it reached the model as 0 */
+    {"an eps that is 0 as a float", "\"rms_norm_eps\": 1e-50", "rms_norm_eps 1e-50"},
     {"a theta that is not a number", "\"rope_theta\": \"big\"", "\"rope_theta\" must be a number"},
     {"an odd head_dim", "\"head_dim\": 15", "head_dim 15 is odd"},
     {"a fractional size", "\"max_position_embeddings\": 12.5",
