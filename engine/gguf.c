@@ -148,12 +148,52 @@ static int read_kvs(cursor *c, gguf_file *f) {
     c->what = "a metadata value";
     if (read_value(c, kv) < 0)
       return -1;
-    for (uint64_t j = 0; j < i; j++)
-      if (f->kv[j].key.len == kv->key.len && !memcmp(f->kv[j].key.ptr, kv->key.ptr,
-                                                      kv->key.len))
-        return qora_fail(c->err, "metadata key %.*s appears twice; the file is corrupt",
-                         (int)kv->key.len, kv->key.ptr);
   }
+  return 0;
+}
+
+
+/* Orders strings by length, then by their bytes. */
+static int str_order(const void *a, const void *b) {
+  const gguf_str *x = *(const gguf_str *const *)a, *y = *(const gguf_str *const *)b;
+
+  if (x->len != y->len)
+    return x->len < y->len ? -1 : 1;
+  return memcmp(x->ptr, y->ptr, x->len);
+}
+
+
+/*
+** Sets *dup to a string that appears twice among the n strings at base, stride bytes apart, or
+** to NULL. Sorting keeps a hostile file of a million names from costing a million squared
+** comparisons.
+*/
+static int find_twice(const void *base, uint64_t n, size_t stride, const gguf_str **dup,
+                      qora_err *err) {
+  const gguf_str **order = malloc((n ? n : 1) * sizeof *order);
+
+  *dup = NULL;
+  if (order == NULL)
+    return qora_fail(err, "out of memory checking names");
+  for (uint64_t i = 0; i < n; i++)
+    order[i] = (const gguf_str *)((const uint8_t *)base + i * stride);
+  qsort(order, n, sizeof *order, str_order);
+  for (uint64_t i = 1; i < n && *dup == NULL; i++)
+    if (str_order(&order[i - 1], &order[i]) == 0)
+      *dup = order[i];
+  free(order);
+  return 0;
+}
+
+
+static int check_keys(const gguf_file *f, qora_err *err) {
+  const gguf_str *dup;
+
+  if (find_twice(&f->kv->key, f->n_kv, sizeof *f->kv, &dup, err) < 0)
+    return -1;
+  if (dup != NULL)
+    return qora_fail(err, "metadata key %.*s appears twice; the file is corrupt",
+                     (int)dup->len, dup->ptr);
   return 0;
 }
 
@@ -225,6 +265,7 @@ static int by_offset(const void *a, const void *b) {
 /* Refuses duplicate names and tensors whose bytes overlap. */
 static int check_tensor_set(gguf_file *f, qora_err *err) {
   gguf_tensor **order = malloc((f->n_tensors ? f->n_tensors : 1) * sizeof *order);
+  const gguf_str *dup;
   int rc = 0;
 
   if (order == NULL)
@@ -239,12 +280,11 @@ static int check_tensor_set(gguf_file *f, qora_err *err) {
                      (int)a->name.len, a->name.ptr, (int)b->name.len, b->name.ptr);
   }
   free(order);
-  for (uint64_t i = 0; i < f->n_tensors && rc == 0; i++)
-    for (uint64_t j = 0; j < i && rc == 0; j++)
-      if (f->tensors[i].name.len == f->tensors[j].name.len &&
-          !memcmp(f->tensors[i].name.ptr, f->tensors[j].name.ptr, f->tensors[i].name.len))
-        rc = qora_fail(err, "tensor %.*s appears twice; the file is corrupt",
-                       (int)f->tensors[i].name.len, f->tensors[i].name.ptr);
+  if (rc == 0 && find_twice(&f->tensors->name, f->n_tensors, sizeof *f->tensors, &dup, err) < 0)
+    return -1;
+  if (rc == 0 && dup != NULL)
+    rc = qora_fail(err, "tensor %.*s appears twice; the file is corrupt", (int)dup->len,
+                   dup->ptr);
   return rc;
 }
 
@@ -297,7 +337,8 @@ static int parse(gguf_file *f, qora_err *err) {
                      f->version);
   if (read_u64(&c, &f->n_tensors) < 0 || read_u64(&c, &f->n_kv) < 0)
     return -1;
-  if (read_kvs(&c, f) < 0 || read_tensors(&c, f) < 0 || read_alignment(f, err) < 0)
+  if (read_kvs(&c, f) < 0 || check_keys(f, err) < 0 || read_tensors(&c, f) < 0 ||
+      read_alignment(f, err) < 0)
     return -1;
   f->data_offset = (c.pos + f->alignment - 1) / f->alignment * f->alignment;
   if (f->n_tensors && f->data_offset > f->size)

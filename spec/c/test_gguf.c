@@ -4,10 +4,12 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fixture_io.h"
 #include "gguf.h"
 #include "tap.h"
+#include "tok_gguf_build.h"
 
 #define VEC "../shared/vectors/"
 
@@ -104,11 +106,76 @@ static void test_hostile_headers(const unsigned char *img, size_t size) {
 }
 
 
+#define MANY 100000
+
+/* An image of MANY u32 keys and MANY tensor infos of an unknown type (no data needed). */
+static unsigned char *many_names(int dup_key, int dup_tensor, size_t *n) {
+  gbuf b = { 0 };
+  char name[32];
+  unsigned char *img;
+  uint64_t n_tensors = MANY;
+
+  for (int i = 0; i < MANY; i++) {
+    snprintf(name, sizeof name, "k.%07d", dup_key && i == MANY - 1 ? 0 : i);
+    gb_u32(&b, name, (uint32_t)i);
+  }
+  for (int i = 0; i < MANY; i++) {
+    snprintf(name, sizeof name, "t.%07d", dup_tensor && i == MANY - 1 ? 0 : i);
+    gb_strv(&b, name, strlen(name));
+    gb_u32v(&b, 1);           /* n_dims */
+    gb_u64v(&b, 1);           /* ne[0] */
+    gb_u32v(&b, 99);          /* a type qora does not know: sized by the model loader */
+    gb_u64v(&b, 0);           /* offset */
+  }
+  img = gb_image(&b, n);
+  memcpy(img + 8, &n_tensors, 8);
+  free(b.p);
+  return img;
+}
+
+
+/*
+** Names are checked for duplicates by sorting: comparing every pair took minutes on a file of
+** a few million names (found reading the code behind fuzz_gguf, whose inputs are too small).
+*/
+static void test_many_names(void) {
+  struct timespec t0, t1;
+  qora_err err = {{0}};
+  size_t n;
+  unsigned char *img = many_names(0, 0, &n);
+  gguf_file *f;
+  double secs;
+
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  f = gguf_open_memory(img, n, &err);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  TAP_OK(f && f->n_kv == MANY && f->n_tensors == MANY && secs < 3.0, "opens %d distinct keys "
+         "and %d distinct tensor names in %.2f s (under 3): %s", MANY, MANY, secs,
+         f ? "" : err.msg);
+  gguf_close(f);
+  free(img);
+  img = many_names(1, 0, &n);
+  f = gguf_open_memory(img, n, &err);
+  TAP_OK(!f && strstr(err.msg, "metadata key k.0000000 appears twice"), "refuses a key given "
+         "twice among %d: %s", MANY, err.msg);
+  gguf_close(f);
+  free(img);
+  img = many_names(0, 1, &n);
+  f = gguf_open_memory(img, n, &err);
+  TAP_OK(!f && strstr(err.msg, "tensor t.0000000 appears twice"), "refuses a tensor name "
+         "given twice among %d: %s", MANY, err.msg);
+  gguf_close(f);
+  free(img);
+}
+
+
 int main(void) {
   size_t size = 0;
   unsigned char *img = (unsigned char *)slurp(VEC "tiny-smollm3/tiny-smollm3-q4_0.gguf", &size);
 
   test_reference_files();
+  test_many_names();
   if (TAP_OK(img != NULL, "reads tiny-smollm3-q4_0.gguf into memory")) {
     test_truncations(img, size);
     test_hostile_headers(img, size);
