@@ -9,6 +9,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "hf_config.h"
+#include "json_keys.h"
 
 #define HF_MAX_CONFIG (16u << 20)   /* bytes of config.json we accept */
 #define HF_MAX_DIM (1 << 20)        /* bound on every size, so products stay in range */
@@ -101,20 +102,18 @@ static int get_token_id(const cJSON *obj, const char *key, int *out, qora_err *e
 }
 
 
-/*
-** Refuses a key written twice in obj or in its objects: Python's json keeps the last one and
-** cJSON finds the first, so such a file would mean one model to transformers and another here.
-*/
+/* Refuses a key written twice in obj or in its objects (see json_keys.h). */
 static int check_unique_keys(const cJSON *obj, qora_err *err) {
-  const cJSON *a, *b;
+  const cJSON *a;
+  const char *dup;
 
-  cJSON_ArrayForEach(a, obj) {
-    for (b = a->next; b != NULL; b = b->next)
-      if (strcmp(a->string, b->string) == 0)
-        return qora_fail(err, "config.json: \"%.80s\" appears twice", a->string);
+  if (json_key_twice(obj, &dup) < 0)
+    return qora_fail(err, "config.json: out of memory");
+  if (dup != NULL)
+    return qora_fail(err, "config.json: \"%.80s\" appears twice", dup);
+  cJSON_ArrayForEach(a, obj)
     if (cJSON_IsObject(a) && check_unique_keys(a, err) != 0)
       return -1;
-  }
   return 0;
 }
 

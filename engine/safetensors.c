@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "hf_config.h"
+#include "json_keys.h"
 #include "fileio.h"
 #include "safetensors.h"
 
@@ -107,14 +108,14 @@ static int parse_offsets(const st_file *f, st_tensor *t, int elem_size, const cJ
 static int parse_tensor(st_file *f, st_tensor *t, const cJSON *entry, qora_err *err) {
   const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
   const struct st_dtype *dt;
+  const char *dup;
 
   if (!cJSON_IsObject(entry))
     return qora_fail(err, "%s: tensor %s: its entry is not a JSON object", f->name, t->name);
-  for (const cJSON *a = entry->child; a != NULL; a = a->next)
-    for (const cJSON *b = a->next; b != NULL; b = b->next)
-      if (strcmp(a->string, b->string) == 0)
-        return qora_fail(err, "%s: tensor %s: \"%.40s\" is given twice", f->name, t->name,
-                         a->string);
+  if (json_key_twice(entry, &dup) < 0)
+    return qora_fail(err, "%s: out of memory", f->name);
+  if (dup != NULL)
+    return qora_fail(err, "%s: tensor %s: \"%.40s\" is given twice", f->name, t->name, dup);
   if (!cJSON_IsString(dtype))
     return qora_fail(err, "%s: tensor %s: \"dtype\" is missing or not a string", f->name,
                      t->name);

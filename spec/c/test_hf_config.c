@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hf_config.h"
 #include "tap.h"
@@ -302,6 +303,46 @@ static void test_refusals(void) {
 /* ---------------------------------------------------------------- frequencies */
 
 /* Parses json, computes the frequencies and compares them with transformers' within rel. */
+#define MANY_KEYS 100000
+
+/* A SmolLM3 config with MANY_KEYS more keys, the last one "k0" again if dup. */
+static char *many_keys_json(int dup) {
+  char *json = malloc(MANY_KEYS * 16 + 2048), *p = json;
+
+  p += sprintf(p, "%s", smollm3_with(""));
+  p--;                                  /* over the closing brace */
+  for (int i = 0; i < MANY_KEYS; i++)
+    p += sprintf(p, ", \"k%d\": 0", dup && i == MANY_KEYS - 1 ? 0 : i);
+  strcpy(p, "}");
+  return json;
+}
+
+
+/*
+** Keys given twice are found by sorting: comparing every pair took minutes on a config.json of
+** a million keys (found reading the code behind fuzz_hf_config).
+*/
+static void test_many_keys(void) {
+  struct timespec t0, t1;
+  char *json = many_keys_json(0);
+  double secs;
+  int rc;
+
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  rc = parse(json);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+  TAP_OK(rc == 0 && secs < 3.0, "parses a config of %d keys in %.2f s (under 3): %s", MANY_KEYS,
+         secs, rc ? err.msg : "");
+  hf_config_free(&cfg);
+  free(json);
+  json = many_keys_json(1);
+  TAP_OK(parse(json) == -1 && strstr(err.msg, "\"k0\" appears twice"), "refuses a key given "
+         "twice among %d: %s", MANY_KEYS, err.msg);
+  free(json);
+}
+
+
 static void check_freqs(const char *what, const char *json, const float *want, int n,
                         double factor) {
   float got[256];
@@ -344,6 +385,7 @@ int main(void) {
   test_fixtures();
   test_other_configs();
   test_refusals();
+  test_many_keys();
   test_freqs();
   return tap_done();
 }
