@@ -312,8 +312,11 @@ static int read_alignment(gguf_file *f, qora_err *err) {
 
   if (rc < 0)
     return -1;
-  if (a == 0 || (a & (a - 1)) || a > 1u << 20)
-    return qora_fail(err, "general.alignment is %u; it must be a power of two", a);
+  /* The format asks for a multiple of 8: below that, F32 and F16 weights could lie at
+  ** addresses that do not fit their type. */
+  if (a < 8 || (a & (a - 1)) || a > 1u << 20)
+    return qora_fail(err, "general.alignment is %u; GGUF requires a power of two, at least 8; "
+                     "the file is corrupt", a);
   f->alignment = a;
   return 0;
 }

@@ -441,7 +441,7 @@ static int put_str(gguf_writer *w, const char *s, qora_err *err) {
 }
 
 
-/* Reads general.alignment when set: GGUF wants a u32; llama.cpp wants a power of two. */
+/* Reads general.alignment when set: GGUF wants a u32, a power of two and a multiple of 8. */
 static int resolve_alignment(gguf_writer *w, qora_err *err) {
   wkv *kv = find_kv(w, "general.alignment");
   uint32_t a;
@@ -453,8 +453,9 @@ static int resolve_alignment(gguf_writer *w, qora_err *err) {
     return qora_fail(err, "gguf writer: general.alignment must be a u32 (set it with "
                      "gguf_writer_set_u32)");
   memcpy(&a, kv->val, 4);
-  if (a == 0 || (a & (a - 1)) != 0)
-    return qora_fail(err, "gguf writer: general.alignment is %u; it must be a power of two", a);
+  if (a < 8 || (a & (a - 1)) != 0)
+    return qora_fail(err, "gguf writer: general.alignment is %u; it must be a power of two, "
+                     "at least 8", a);
   w->alignment = a;
   return 0;
 }

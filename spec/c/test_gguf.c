@@ -106,6 +106,30 @@ static void test_hostile_headers(const unsigned char *img, size_t size) {
 }
 
 
+/*
+** GGUF asks for an alignment that is a multiple of 8; with 1, 2 or 4, F32 weights lay at
+** addresses that are not multiples of 4, read as floats all the same (undefined behaviour).
+*/
+static void test_small_alignment(void) {
+  for (uint32_t a = 1; a <= 4; a *= 2) {
+    gbuf b = { 0 };
+    qora_err err = {{0}};
+    size_t n;
+    unsigned char *img;
+    gguf_file *f;
+
+    gb_u32(&b, "general.alignment", a);
+    img = gb_image(&b, &n);
+    f = gguf_open_memory(img, n, &err);
+    TAP_OK(f == NULL && strstr(err.msg, "at least 8"), "refuses general.alignment %u: %s", a,
+           err.msg);
+    gguf_close(f);
+    free(img);
+    free(b.p);
+  }
+}
+
+
 #define MANY 100000
 
 /* An image of MANY u32 keys and MANY tensor infos of an unknown type (no data needed). */
@@ -176,6 +200,7 @@ int main(void) {
 
   test_reference_files();
   test_many_names();
+  test_small_alignment();
   if (TAP_OK(img != NULL, "reads tiny-smollm3-q4_0.gguf into memory")) {
     test_truncations(img, size);
     test_hostile_headers(img, size);

@@ -324,6 +324,9 @@ static void test_misuse(void) {
   gguf_writer_set_u32(w, "general.alignment", 24, &err);
   TAP_OK(gguf_writer_begin(w, at("bad.gguf"), &err) == -1 && strstr(err.msg, "power of two"),
          "refuses an alignment that is not a power of two: %s", err.msg);
+  gguf_writer_set_u32(w, "general.alignment", 4, &err);
+  TAP_OK(gguf_writer_begin(w, at("bad.gguf"), &err) == -1 && strstr(err.msg, "at least 8"),
+         "refuses an alignment below GGUF's 8, which readers refuse: %s", err.msg);
   gguf_writer_set_u32(w, "general.alignment", 64, &err);
   TAP_OK(gguf_writer_begin(w, at("bad.gguf"), &err) == 0 &&
          gguf_writer_set_u32(w, "late", 1, &err) == -1 && strstr(err.msg, "begin"),
@@ -357,7 +360,7 @@ int main(void) {
   }
   test_round_trip(0, 7);
   test_round_trip(64, 1000);
-  test_round_trip(1, 1);
+  test_round_trip(8, 1);
   test_exact_bytes();
   test_copy();
   test_misuse();
