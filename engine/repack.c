@@ -330,8 +330,14 @@ static void repack_sliced(qora_pool *pool, qora_weight *w, void *out, int drop) 
 ** 2 MB folios, which a fault maps whole: up to 60 MB for the 73 vectors of SmolLM3-3B.
 */
 static const float *own_norm(qora_model *m, const float *v, int n) {
-  float *c = qora_model_own(m, malloc((size_t)n * sizeof *c));
+  const uint8_t *p = (const uint8_t *)v, *map = m->gguf->map;
+  float *c;
 
+  /* An F16 or BF16 norm was widened into the heap at load: it is the model's already, and
+  ** dropping its pages would zero it and whatever else shares them. */
+  if (p < map || p >= map + m->gguf->size)
+    return v;
+  c = qora_model_own(m, malloc((size_t)n * sizeof *c));
   if (c == NULL)
     return v;
   memcpy(c, v, (size_t)n * sizeof *c);
