@@ -20,9 +20,9 @@
 -- measured once at the start, an AMD EPYC's fast minutes came later, and Q8_0 decoded at 113 %
 -- of the ceiling. Each run is also set against the bandwidth measured just before it, and
 -- the median over the rounds of that percentage ("%adj") is the one least moved by the host.
--- Long rows take one round, and so do the peers in BENCH_ONCE: no target rests on mainline
--- llama.cpp, and its second round took 70 to 90 s of a run that should stay under 20 minutes
--- on a fresh machine.
+-- Long rows are measured once, after the rounds, and the peers in BENCH_ONCE in the first
+-- round only: no target rests on mainline llama.cpp, and its second round took 70 to 90 s of a
+-- run that should stay under 20 minutes on a fresh machine.
 --
 -- Settings come from the environment (the Makefile passes them):
 --   BENCH_DIR      models/bench         where files and logs go
@@ -68,6 +68,7 @@ local ROUNDS = tonumber(env("BENCH_ROUNDS", "3"))
 local ONCE = " " .. (os.getenv("BENCH_ONCE") or "llamacpp") .. " "   -- set but empty: none
 local START = os.time()
 local failed = 0            -- runs that failed: the exit status says so
+local bandwidths = {}       -- every read bandwidth measured, GB/s
 
 local function words(s)
   local out = {}
@@ -245,6 +246,7 @@ local function measure(impl, path, long)
   end
   warm(path)
   local bw = impl == "qora" and bandwidth() or nil
+  bandwidths[#bandwidths + 1] = bw
   quiet()
   local t0 = clock()
   local lines, ok = run(cmd .. " 2>" .. quote(log))
@@ -306,15 +308,23 @@ local function round_impls(impls, round)
   return out
 end
 
--- Every implementation's figures for one file, by context and implementation: all contexts
--- in the first round, then the prompt's context again in each later round.
+-- Every implementation's figures for one file, by context and implementation: the prompt's
+-- context in each round, then the long contexts once.
 local function measure_file(path, long, impls)
-  local by_ctx = {}
+  local by_ctx = { [PROMPT] = {} }
   for round = 1, ROUNDS do
     for _, impl in ipairs(round_impls(impls, round)) do
-      for ctx, obj in pairs(measure(impl, path, round == 1 and long or nil)) do
+      local obj = measure(impl, path, nil)[PROMPT]
+      if obj then by_ctx[PROMPT][impl] = keep_best(by_ctx[PROMPT][impl], obj, round) end
+    end
+  end
+  -- The long contexts after the rounds, so that each round's runs stay back to back; their
+  -- runs' figures at the prompt's context are left out.
+  for _, impl in ipairs(long and impls or {}) do
+    for ctx, obj in pairs(measure(impl, path, long)) do
+      if ctx ~= PROMPT then
         by_ctx[ctx] = by_ctx[ctx] or {}
-        by_ctx[ctx][impl] = keep_best(by_ctx[ctx][impl], obj, round)
+        by_ctx[ctx][impl] = keep_best(nil, obj, 1)
       end
     end
   end
@@ -448,7 +458,7 @@ local function print_table(records, peers)
       if listed(ONCE, p) then once[#once + 1] = p end
     end
     print(string.format("rows at ctx %d: best of %d rounds%s, implementations taking turns; "
-                        .. "long rows: one round", PROMPT, ROUNDS,
+                        .. "long rows: once, after the rounds", PROMPT, ROUNDS,
                         #once > 0 and " (" .. table.concat(once, ", ") .. ": one)" or ""))
   end
   local fills = fill_line(records, peers)
@@ -486,10 +496,9 @@ local function main()
     local path = DIR .. "/smollm3-3b-" .. name .. ".gguf"
     local long = listed(LONG_FILES, name) and LONG ~= "" and LONG or nil
     local by_ctx = measure_file(path, long, { "qora", table.unpack(peers) })
-    local q = (by_ctx[PROMPT] or {}).qora or {}
-    for _, bw in pairs(q.bw_by_round or {}) do gbs, n_gbs = math.max(gbs, bw), n_gbs + 1 end
     measured[#measured + 1] = { path = path, bytes = tensor_bytes(path), by_ctx = by_ctx }
   end
+  for _, bw in ipairs(bandwidths) do gbs, n_gbs = math.max(gbs, bw), n_gbs + 1 end
   gbs = n_gbs > 0 and gbs or nil
   say("read bandwidth for the ceilings: %s", gbs and string.format("%.2f GB/s, the best of "
       .. "%d measurement%s", gbs, n_gbs, n_gbs > 1 and "s" or "") or "not measured")

@@ -40,17 +40,17 @@ static inline void prefetch_row(const void *row, size_t stride, int bytes, int m
 /*
 ** Scores of four query heads when head_dim is a multiple of W, for SC_KEYS keys at a time:
 ** the 4 * SC_KEYS accumulators stay in registers, each query vector is loaded once for all the
-** keys, and the chains of additions are independent.
+** keys, and the chains of additions are independent. left: the rows from k to the end.
 */
 static inline __attribute__((always_inline))
-void scores4_keys(const void *k, size_t stride, int nk, int more, const float *q, int hd,
+void scores4_keys(const void *k, size_t stride, int nk, int left, const float *q, int hd,
                   float scale, float *s, int ss, int f16) {
   VEC acc[SC_KEYS][4];
   float dot[4];
 
   #pragma GCC unroll 8
   for (int r = 0; r < nk; r++) {
-    prefetch_row((const char *)k + r * stride, stride, hd * (f16 ? 2 : 4), more);
+    prefetch_row((const char *)k + r * stride, stride, hd * (f16 ? 2 : 4), r + KV_AHEAD < left);
     #pragma GCC unroll 4
     for (int h = 0; h < 4; h++)
       acc[r][h] = VZERO();
@@ -92,11 +92,10 @@ void scores4(const void *k, size_t stride, int n, const float *q, int hd, float 
   int j = 0;
 
   for (; j + SC_KEYS <= n; j += SC_KEYS)
-    scores4_keys((const char *)k + j * stride, stride, SC_KEYS, j + SC_KEYS + KV_AHEAD <= n, q,
-                 hd, scale, s + j, ss, f16);
+    scores4_keys((const char *)k + j * stride, stride, SC_KEYS, n - j, q, hd, scale, s + j, ss,
+                 f16);
   for (; j < n; j++)
-    scores4_keys((const char *)k + j * stride, stride, 1, j + KV_AHEAD < n, q, hd, scale, s + j,
-                 ss, f16);
+    scores4_keys((const char *)k + j * stride, stride, 1, n - j, q, hd, scale, s + j, ss, f16);
 }
 
 
