@@ -83,13 +83,44 @@ static int main_type(const qora_model_info *in) {
 }
 
 
+/* 1 for the general.* keys that write_general sets or that describe the source's own layout. */
+static int general_written(gguf_str key) {
+  static const char *const own[] = { "general.architecture", "general.name",
+                                     "general.quantization_version", "general.file_type",
+                                     "general.alignment" };
+
+  for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+    if (gguf_str_eq(key, own[i]))
+      return 1;
+  return 0;
+}
+
+
+/*
+** The source GGUF's other general.* keys (license, languages, author, ...) go into the saved
+** file as they were: a converted copy keeps saying whose model it is and under what terms.
+*/
+static int copy_general(saver *s) {
+  const gguf_file *f = s->m->gguf;
+
+  for (uint64_t i = 0; f != NULL && i < f->n_kv; i++) {
+    const gguf_kv *kv = &f->kv[i];
+    if (kv->key.len > 8 && memcmp(kv->key.ptr, "general.", 8) == 0 &&
+        !general_written(kv->key) && gguf_writer_copy_kv(s->w, kv, s->err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+
 static int write_general(saver *s) {
   const qora_model_info *in = &s->m->info;
   int ft = file_type(main_type(in));
 
   if (gguf_writer_set_str(s->w, "general.architecture", in->arch, s->err) < 0 ||
       (in->name[0] && gguf_writer_set_str(s->w, "general.name", in->name, s->err) < 0) ||
-      gguf_writer_set_u32(s->w, "general.quantization_version", 2, s->err) < 0)
+      gguf_writer_set_u32(s->w, "general.quantization_version", 2, s->err) < 0 ||
+      copy_general(s) < 0)
     return -1;
   return ft >= 0 ? gguf_writer_set_u32(s->w, "general.file_type", (uint32_t)ft, s->err) : 0;
 }

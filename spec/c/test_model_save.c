@@ -383,6 +383,15 @@ static void test_llama_folder(void) {
 
 
 /* Strings of a string array, in order, equal in two files. */
+/* 1 when both files have the string key, equal. */
+static int same_str(const gguf_file *a, const gguf_file *b, const char *key) {
+  gguf_str x, y;
+
+  return gguf_get_str(a, key, &x, NULL) == 1 && gguf_get_str(b, key, &y, NULL) == 1 &&
+         x.len == y.len && memcmp(x.ptr, y.ptr, x.len) == 0;
+}
+
+
 static int same_strings(const gguf_file *a, const gguf_file *b, const char *key) {
   const gguf_kv *x = gguf_find(a, key), *y = gguf_find(b, key);
   gguf_str *sx, *sy;
@@ -428,6 +437,9 @@ static void test_smollm2_resave(void) {
          meta_int(a, "tokenizer.ggml.eos_token_id") == meta_int(b, "tokenizer.ggml.eos_token_id")
          && meta_int(b, "llama.block_count") == 30,
          "SmolLM2-135M saves its vocabulary, merges in order, pre-tokenizer smollm and EOS");
+  TAP_OK(a && b && same_str(a, b, "general.license") && same_str(a, b, "general.finetune") &&
+         same_strings(a, b, "general.languages"),
+         "SmolLM2-135M saves its license, languages and other general.* keys as they were");
   gguf_close(a);
   gguf_close(b);
   qora_model_free(back);
