@@ -4,9 +4,12 @@
 # its log is build/fuzz/TARGET.log, and an input that fails is saved in build/fuzz/crashes/.
 # -malloc_limit_mb makes one allocation of more than 512 MB a failure: a few kilobytes of
 # input never justify it, so a size field that reaches malloc unchecked is found.
+# Every target runs even after one fails, so one fault does not hide the next target's;
+# the exit status is non-zero at the end if any failed, and the failed ones are named.
 seconds=$1
 shift
 mkdir -p build/fuzz/crashes
+failed=
 for bin in "$@"; do
   name=$(basename "$bin")
   corpus=build/fuzz/corpus/$name
@@ -19,6 +22,10 @@ for bin in "$@"; do
   else
     echo "FAILED"
     grep -E '^(==|SUMMARY|fuzz check|artifact_prefix|Test unit written)' build/fuzz/"$name".log
-    exit 1
+    failed="$failed $name"
   fi
 done
+if [ -n "$failed" ]; then
+  echo "fuzz: failed:$failed (logs in build/fuzz/, inputs in build/fuzz/crashes/)"
+  exit 1
+fi
