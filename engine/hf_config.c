@@ -95,8 +95,15 @@ static int get_token_id(const cJSON *obj, const char *key, int *out, qora_err *e
     v = cJSON_GetArraySize(v) > 0 ? cJSON_GetArrayItem(v, 0) : NULL;
   if (v == NULL)
     return 0;
-  if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > INT32_MAX)
+  if (!cJSON_IsNumber(v))
     return qora_fail(err, "config.json: \"%s\" must be a token id", key);
+  /* Refused, not truncated: 1.5 read as 1 would name a token the config never meant. */
+  if (v->valuedouble != floor(v->valuedouble))
+    return qora_fail(err, "config.json: %s is %g; a token id must be a whole number", key,
+                     v->valuedouble);
+  if (!(v->valuedouble >= 0 && v->valuedouble <= INT32_MAX))
+    return qora_fail(err, "config.json: %s is %g; a token id must be in [0, %ld]", key,
+                     v->valuedouble, (long)INT32_MAX);
   *out = (int)v->valuedouble;
   return 0;
 }

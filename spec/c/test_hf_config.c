@@ -253,6 +253,15 @@ static void test_refusals(void) {
     {"YaRN scaling without a factor", "\"rope_scaling\": {\"rope_type\": \"yarn\"}",
      "needs its \"factor\""},
     {"layer_types that is not a list", "\"layer_types\": \"64\"", "should be a list"},
+    /* were read as 1 and 7: a fraction was truncated to another token's id */
+    {"a fractional bos id", "\"bos_token_id\": 1.5",
+     "config.json: bos_token_id is 1.5; a token id must be a whole number"},
+    {"a fractional eos id in a list", "\"eos_token_id\": [7.25, 9]",
+     "config.json: eos_token_id is 7.25; a token id must be a whole number"},
+    {"a negative bos id", "\"bos_token_id\": -3",
+     "config.json: bos_token_id is -3; a token id must be in [0, 2147483647]"},
+    {"an eos id past int32", "\"eos_token_id\": 3e9",
+     "config.json: eos_token_id is 3e+09; a token id must be in [0, 2147483647]"},
     {"a negative eps", "\"rms_norm_eps\": -1", "rms_norm_eps"},
     /* found by fuzz_hf_config: accepted, it reached the model as 0 */
     {"an eps that is 0 as a float", "\"rms_norm_eps\": 1e-50", "rms_norm_eps 1e-50"},
