@@ -4,7 +4,6 @@
 */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fixture_io.h"
 #include "gguf.h"
@@ -163,20 +162,14 @@ static unsigned char *many_names(int dup_key, int dup_tensor, size_t *n) {
 ** a few million names (found reading the code behind fuzz_gguf, whose inputs are too small).
 */
 static void test_many_names(void) {
-  struct timespec t0, t1;
   qora_err err = {{0}};
   size_t n;
   unsigned char *img = many_names(0, 0, &n);
   gguf_file *f;
-  double secs;
 
-  clock_gettime(CLOCK_MONOTONIC, &t0);
   f = gguf_open_memory(img, n, &err);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
   TAP_OK(f && f->n_kv == MANY && f->n_tensors == MANY, "opens %d distinct keys "
-         "and %d distinct tensor names (in %.2f s; no limit is asserted): %s", MANY, MANY, secs,
-         f ? "" : err.msg);
+         "and %d distinct tensor names: %s", MANY, MANY, f ? "" : err.msg);
   gguf_close(f);
   free(img);
   img = many_names(1, 0, &n);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hf_config.h"
 #include "tap.h"
@@ -311,7 +310,6 @@ static void test_refusals(void) {
 
 /* ---------------------------------------------------------------- frequencies */
 
-/* Parses json, computes the frequencies and compares them with transformers' within rel. */
 #define MANY_KEYS 100000
 
 /* A SmolLM3 config with MANY_KEYS more keys, the last one "k0" again if dup. */
@@ -332,17 +330,10 @@ static char *many_keys_json(int dup) {
 ** a million keys (found reading the code behind fuzz_hf_config).
 */
 static void test_many_keys(void) {
-  struct timespec t0, t1;
   char *json = many_keys_json(0);
-  double secs;
-  int rc;
+  int rc = parse(json);
 
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  rc = parse(json);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-  TAP_OK(rc == 0, "parses a config of %d keys (in %.2f s): %s", MANY_KEYS,
-         secs, rc ? err.msg : "");
+  TAP_OK(rc == 0, "parses a config of %d keys: %s", MANY_KEYS, rc ? err.msg : "");
   hf_config_free(&cfg);
   free(json);
   json = many_keys_json(1);
@@ -352,6 +343,7 @@ static void test_many_keys(void) {
 }
 
 
+/* Parses json, computes the frequencies and compares them with transformers' within rel. */
 static void check_freqs(const char *what, const char *json, const float *want, int n,
                         double factor) {
   float got[256];

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -248,20 +247,14 @@ static char *many_keys_json(int dup) {
 ** on a header of a million keys (found reading the code behind fuzz_safetensors).
 */
 static void test_many_keys(void) {
-  struct timespec t0, t1;
   qora_err err = {{0}};
   char *json = many_keys_json(0);
   size_t size;
   uint8_t *buf = image(json, 16, &size);
   st_file *f;
-  double secs;
 
-  clock_gettime(CLOCK_MONOTONIC, &t0);
   f = st_open_memory(buf, size, "many", &err);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-  TAP_OK(f != NULL, "opens a tensor entry of %d keys (in %.2f s): %s",
-         MANY_KEYS, secs, f ? "" : err.msg);
+  TAP_OK(f != NULL, "opens a tensor entry of %d keys: %s", MANY_KEYS, f ? "" : err.msg);
   st_close(f);
   free(buf);
   free(json);
