@@ -69,7 +69,8 @@ static void attend_range(const attn_job *job, const qora_ops *kk, int t, int g,
   }
   if (n <= 0)
     return;
-  (f32 ? kk->scores_f32 : kk->scores_f16)(qora_kv_at(s, s->k_cache, job->il, g, j0), s->kv_row,
+  (f32 ? kk->scores_f32 : kk->scores_f16)(qora_kv_at(s, s->k_cache, job->il, g, j0),
+                                          qora_kv_at(s, s->v_cache, job->il, g, j0), s->kv_row,
                                           n, q, group, hd,
                                           1.0f / sqrtf((float)hd), sc, n);
   for (int h = 0; h < group; h++) {

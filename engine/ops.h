@@ -13,10 +13,13 @@
 ** Over cached keys and values, in the cache's type (F16 or F32):
 **   scores: s[h * ss + j] = scale * dot(q + h * hd, row j of k) for h < group, j < n
 **   accum:  out[h * hd + i] += p[h * ps + j] * (row j of v)[i]       for h < group, j < n
-** Rows are stride bytes apart; each row holds hd values.
+** Rows are stride bytes apart; each row holds hd values. scores may ask for the rows of v
+** (the same positions' values, or NULL) to be brought into L2 while it reads the keys, as
+** the key/value walk says (qora_kv_set_walk); it never reads them.
 */
-typedef void (*qora_scores_fn)(const void *k, size_t stride, int n, const float *q, int group,
-                               int hd, float scale, float *s, int ss);
+typedef void (*qora_scores_fn)(const void *k, const void *v, size_t stride, int n,
+                               const float *q, int group, int hd, float scale, float *s,
+                               int ss);
 typedef void (*qora_accum_fn)(const void *v, size_t stride, int n, const float *p, int ps,
                               int group, int hd, float *out);
 
@@ -56,6 +59,23 @@ typedef struct qora_ops {
 
 /* The kernels of the active CPU level (qora_cpu_level). */
 const qora_ops *qora_ops_get(void);
+
+/*
+** How decoding's scores walk a head's cached keys (AVX-512 only; the results do not depend on
+** it): runs, 1 or 4, is how many far-apart runs of the range are read side by side, four keys
+** at a time taking one from each; v_ahead, how many rows ahead the values are asked for while
+** the keys are read (0: not asked). Chosen per CPU at first use; returns -1 on a bad value.
+*/
+typedef struct qora_kv_walk {
+  int runs;
+  int v_ahead;
+} qora_kv_walk;
+
+int qora_kv_set_walk(int runs, int v_ahead);
+qora_kv_walk qora_kv_get_walk(void);
+
+/* The walk in force, read by the kernels; set only through the two functions above. */
+extern qora_kv_walk qora_kv_walk_now;
 
 /* The scalar reference and the SIMD overlays (x86-64 builds only). */
 void qora_ops_install_scalar(qora_ops *o);

@@ -38,19 +38,34 @@ static inline void prefetch_row(const void *row, size_t stride, int bytes, int m
 
 
 /*
+** Asks for the value row ahead rows past row into L2 (locality 2: prefetcht1). The address
+** is made as an integer: near the cache's end it may lie past it, and a prefetch never faults.
+*/
+static inline void prefetch_value(const void *row, size_t stride, int bytes, int ahead) {
+  uintptr_t p = (uintptr_t)row + (size_t)ahead * stride;
+
+  for (int i = 0; i < bytes; i += 64)
+    __builtin_prefetch((const void *)(p + (uintptr_t)i), 0, 2);
+}
+
+
+/*
 ** Scores of four query heads when head_dim is a multiple of W, for SC_KEYS keys at a time:
 ** the 4 * SC_KEYS accumulators stay in registers, each query vector is loaded once for all the
 ** keys, and the chains of additions are independent. left: the rows from k to the end.
 */
 static inline __attribute__((always_inline))
-void scores4_keys(const void *k, size_t stride, int nk, int left, const float *q, int hd,
-                  float scale, float *s, int ss, int f16) {
+void scores4_keys(const void *k, const void *v, size_t stride, int nk, int left,
+                  const float *q, int hd, float scale, float *s, int ss, int f16) {
   VEC acc[SC_KEYS][4];
   float dot[4];
+  int va = qora_kv_walk_now.v_ahead;
 
   #pragma GCC unroll 8
   for (int r = 0; r < nk; r++) {
     prefetch_row((const char *)k + r * stride, stride, hd * (f16 ? 2 : 4), r + KV_AHEAD < left);
+    if (v != NULL && va > 0 && r + va < left)
+      prefetch_value((const char *)v + r * stride, stride, hd * (f16 ? 2 : 4), va);
     #pragma GCC unroll 4
     for (int h = 0; h < 4; h++)
       acc[r][h] = VZERO();
@@ -86,28 +101,90 @@ void scores4_keys(const void *k, size_t stride, int nk, int left, const float *q
 }
 
 
+#if defined(VSUM4X4)
+/*
+** Scores of four query heads for keys j, j + run, j + 2 run and j + 3 run together, j < run:
+** four far-apart runs of the range are read side by side, each with its own prefetches, as
+** the r16 decode kernels read a matrix on Intel. Each key's sum is the same as one key at a
+** time, so the scores are too.
+*/
 static inline __attribute__((always_inline))
-void scores4(const void *k, size_t stride, int n, const float *q, int hd, float scale,
-             float *s, int ss, int f16) {
+void scores4_runs(const void *k, const void *v, size_t stride, int run, const float *q,
+                  int hd, float scale, float *s, int ss, int f16) {
+  int bytes = hd * (f16 ? 2 : 4), va = v != NULL ? qora_kv_walk_now.v_ahead : 0;
+
+  for (int j = 0; j < run; j++) {
+    VEC acc[4][4];
+    float t[16];
+    #pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      size_t at = (size_t)(j + r * run) * stride;
+      prefetch_row((const char *)k + at, stride, bytes, j + KV_AHEAD < run);
+      if (va > 0 && j + va < run)
+        prefetch_value((const char *)v + at, stride, bytes, va);
+      #pragma GCC unroll 4
+      for (int h = 0; h < 4; h++)
+        acc[r][h] = VZERO();
+    }
+    for (int i = 0; i < hd; i += W) {
+      VEC kv[4];
+      #pragma GCC unroll 4
+      for (int r = 0; r < 4; r++) {
+        const char *row = (const char *)k + (size_t)(j + r * run) * stride;
+        kv[r] = f16 ? VLOAD_F16((const qora_f16 *)row + i) : VLOAD((const float *)row + i);
+      }
+      #pragma GCC unroll 4
+      for (int h = 0; h < 4; h++) {
+        VEC qv = VLOAD(q + h * hd + i);
+        #pragma GCC unroll 4
+        for (int r = 0; r < 4; r++)
+          acc[r][h] = VFMA(qv, kv[r], acc[r][h]);
+      }
+    }
+    VSUM4X4(acc, scale, t, 4);
+    #pragma GCC unroll 4
+    for (int h = 0; h < 4; h++)
+      #pragma GCC unroll 4
+      for (int r = 0; r < 4; r++)
+        s[h * ss + j + r * run] = t[h * 4 + r];
+  }
+}
+#endif
+
+
+/* Runs of fewer keys than this are read as one: the split gains nothing on short ranges. */
+#define SC_RUN_MIN 16
+
+static inline __attribute__((always_inline))
+void scores4(const void *k, const void *v, size_t stride, int n, const float *q, int hd,
+             float scale, float *s, int ss, int f16) {
   int j = 0;
 
+#if defined(VSUM4X4)
+  if (qora_kv_walk_now.runs == 4 && n >= 4 * SC_RUN_MIN) {
+    int run = n / 4;
+    scores4_runs(k, v, stride, run, q, hd, scale, s, ss, f16);
+    j = 4 * run;
+  }
+#endif
   for (; j + SC_KEYS <= n; j += SC_KEYS)
-    scores4_keys((const char *)k + j * stride, stride, SC_KEYS, n - j, q, hd, scale, s + j, ss,
-                 f16);
+    scores4_keys((const char *)k + j * stride, v ? (const char *)v + j * stride : NULL, stride,
+                 SC_KEYS, n - j, q, hd, scale, s + j, ss, f16);
   for (; j < n; j++)
-    scores4_keys((const char *)k + j * stride, stride, 1, n - j, q, hd, scale, s + j, ss, f16);
+    scores4_keys((const char *)k + j * stride, v ? (const char *)v + j * stride : NULL, stride,
+                 1, n - j, q, hd, scale, s + j, ss, f16);
 }
 
 
 /* Attention: query heads are taken four at a time so each cached row is widened once. */
 static inline __attribute__((always_inline))
-void scores(const void *k, size_t stride, int n, const float *q, int group, int hd,
-            float scale, float *s, int ss, int f16) {
+void scores(const void *k, const void *v, size_t stride, int n, const float *q, int group,
+            int hd, float scale, float *s, int ss, int f16) {
   int vec = hd / W * W;
 
   if (group % 4 == 0 && hd % W == 0) {
-    for (int h0 = 0; h0 < group; h0 += 4)
-      scores4(k, stride, n, q + h0 * hd, hd, scale, s + h0 * ss, ss, f16);
+    for (int h0 = 0; h0 < group; h0 += 4)   /* the values are asked for once */
+      scores4(k, h0 == 0 ? v : NULL, stride, n, q + h0 * hd, hd, scale, s + h0 * ss, ss, f16);
     return;
   }
 
@@ -202,15 +279,15 @@ void accum(const void *v, size_t stride, int n, const float *p, int ps, int grou
 }
 
 
-static void scores_f16(const void *k, size_t stride, int n, const float *q, int group, int hd,
-                       float scale, float *s, int ss) {
-  scores(k, stride, n, q, group, hd, scale, s, ss, 1);
+static void scores_f16(const void *k, const void *v, size_t stride, int n, const float *q,
+                       int group, int hd, float scale, float *s, int ss) {
+  scores(k, v, stride, n, q, group, hd, scale, s, ss, 1);
 }
 
 
-static void scores_f32(const void *k, size_t stride, int n, const float *q, int group, int hd,
-                       float scale, float *s, int ss) {
-  scores(k, stride, n, q, group, hd, scale, s, ss, 0);
+static void scores_f32(const void *k, const void *v, size_t stride, int n, const float *q,
+                       int group, int hd, float scale, float *s, int ss) {
+  scores(k, v, stride, n, q, group, hd, scale, s, ss, 0);
 }
 
 

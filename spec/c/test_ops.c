@@ -5,6 +5,7 @@
 */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops.h"
 #include "quant.h"
@@ -53,7 +54,7 @@ static float compare(int level, int f16, int n, int group, int hd) {
     const qora_ops *kk = qora_ops_get();
     s[r] = calloc((size_t)group * n, sizeof(float));
     o[r] = calloc((size_t)group * hd, sizeof(float));
-    (f16 ? kk->scores_f16 : kk->scores_f32)(k, stride, n, q, group, hd, 0.125f, s[r], n);
+    (f16 ? kk->scores_f16 : kk->scores_f32)(k, v, stride, n, q, group, hd, 0.125f, s[r], n);
     (f16 ? kk->accum_f16 : kk->accum_f32)(v, stride, n, p, n, group, hd, o[r]);
   }
   worst = fmaxf(max_rel(s[1], s[0], group * n), max_rel(o[1], o[0], group * hd));
@@ -66,6 +67,33 @@ static float compare(int level, int f16, int n, int group, int hd) {
   free(q);
   free(p);
   return worst;
+}
+
+
+/* Scores of 203 keys (8 heads, F16) in every walk are the same bits as with one run. */
+static int scores_same_in_every_walk(int level) {
+  enum { N = 203, GROUP = 8, HD = 64 };
+  static qora_f16 k[N * HD];
+  static float q[GROUP * HD], s[2][GROUP * N];
+  qora_kv_walk own = qora_kv_get_walk();
+  int same = 1;
+
+  for (int i = 0; i < N * HD; i++)
+    k[i] = qora_f32_to_f16(frand());
+  for (int i = 0; i < GROUP * HD; i++)
+    q[i] = frand();
+  qora_cpu_set_level(level);
+  for (int r = 0; r < 2; r++) {
+    qora_kv_set_walk(r == 0 ? 1 : 4, r == 0 ? 0 : 16);
+    qora_ops_get()->scores_f16(k, k, HD * 2, N, q, GROUP, HD, 0.125f, s[r], N);
+  }
+  for (int i = 0; i < GROUP * N && same; i++)
+    if (memcmp(&s[0][i], &s[1][i], sizeof(float)) != 0) {
+      TAP_DIAG("score %d: one run %.9g, four runs %.9g", i, s[0][i], s[1][i]);
+      same = 0;
+    }
+  qora_kv_set_walk(own.runs, own.v_ahead);
+  return same;
 }
 
 
@@ -157,9 +185,12 @@ static double check_exp(int level) {
 int main(void) {
   static const int shapes[][3] = { { 1, 1, 16 }, { 37, 4, 128 }, { 5, 3, 64 }, { 9, 5, 40 },
                                    { 64, 8, 32 }, { 3, 2, 6 },
-                                   { 6, 4, 64 }, { 3, 8, 128 } };
+                                   { 6, 4, 64 }, { 3, 8, 128 },
+                                   { 67, 4, 128 }, { 203, 8, 64 }, { 63, 4, 32 } };
+  static const int walks[][2] = { { 1, 0 }, { 4, 0 }, { 4, 16 }, { 1, 3 } };   /* AVX-512's */
   static const char *const names[] = { "scalar", "AVX2", "AVX-512" };
   int best = qora_cpu_best();
+  qora_kv_walk own = qora_kv_get_walk();
 
   srand(11);
   for (int level = QORA_CPU_AVX2; level <= QORA_CPU_AVX512; level++) {
@@ -167,14 +198,23 @@ int main(void) {
       TAP_OK(1, "%s attention kernels # SKIP this CPU lacks %s", names[level], names[level]);
       continue;
     }
-    for (int f16 = 0; f16 < 2; f16++) {
-      float worst = 0;
-      for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
-        worst = fmaxf(worst, compare(level, f16, shapes[i][0], shapes[i][1], shapes[i][2]));
-      TAP_OK(worst < 1e-4f, "%s %s attention kernels agree with the scalar reference "
-             "(worst relative error %.2g)", names[level], f16 ? "F16" : "F32", worst);
-    }
+    for (size_t w = 0; w < sizeof walks / sizeof *walks; w++)
+      for (int f16 = 0; f16 < 2 && (level == QORA_CPU_AVX512 || walks[w][0] == 1); f16++) {
+        float worst = 0;
+        qora_kv_set_walk(walks[w][0], walks[w][1]);
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+          worst = fmaxf(worst, compare(level, f16, shapes[i][0], shapes[i][1], shapes[i][2]));
+        TAP_OK(worst < 1e-4f, "%s %s attention kernels, %d run(s) of keys, values %d rows "
+               "ahead, agree with the scalar reference (worst relative error %.2g)",
+               names[level], f16 ? "F16" : "F32", walks[w][0], walks[w][1], worst);
+      }
   }
+  qora_kv_set_walk(own.runs, own.v_ahead);
+  TAP_OK(scores_same_in_every_walk(best), "the scores do not depend on the walk over the keys "
+         "(bit for bit, 1 run against 4, 203 keys)");
+  TAP_OK(qora_kv_set_walk(2, 0) < 0 && qora_kv_set_walk(4, -1) < 0 &&
+         qora_kv_get_walk().runs == own.runs, "a walk of 2 runs or values -1 rows ahead is "
+         "refused and leaves the walk as it was");
   for (int level = QORA_CPU_AVX2; level <= best; level++) {
     static const int shapes[][2] = { { 64, 128 }, { 1, 32 }, { 37, 64 }, { 5, 6 }, { 63, 7 } };
     float worst = 0;
