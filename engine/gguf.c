@@ -164,14 +164,15 @@ static int str_order(const void *a, const void *b) {
 
 
 /*
-** Sets *dup to a string that appears twice among the n strings at base, stride bytes apart, or
-** to NULL. Sorting keeps a hostile file of a million names from costing a million squared
-** comparisons.
+** The n strings at base, stride bytes apart, sorted by str_order into *index (which the caller
+** frees); *dup is set to one that appears twice, or to NULL. Sorting keeps a hostile file of a
+** million names from costing a million squared comparisons, here and in every later lookup.
 */
-static int find_twice(const void *base, uint64_t n, size_t stride, const gguf_str **dup,
-                      qora_err *err) {
+static int sort_names(const void *base, uint64_t n, size_t stride, const gguf_str ***index,
+                      const gguf_str **dup, qora_err *err) {
   const gguf_str **order = malloc((n ? n : 1) * sizeof *order);
 
+  *index = order;
   *dup = NULL;
   if (order == NULL)
     return qora_fail(err, "out of memory checking names");
@@ -181,15 +182,14 @@ static int find_twice(const void *base, uint64_t n, size_t stride, const gguf_st
   for (uint64_t i = 1; i < n && *dup == NULL; i++)
     if (str_order(&order[i - 1], &order[i]) == 0)
       *dup = order[i];
-  free(order);
   return 0;
 }
 
 
-static int check_keys(const gguf_file *f, qora_err *err) {
+static int check_keys(gguf_file *f, qora_err *err) {
   const gguf_str *dup;
 
-  if (find_twice(&f->kv->key, f->n_kv, sizeof *f->kv, &dup, err) < 0)
+  if (sort_names(&f->kv->key, f->n_kv, sizeof *f->kv, &f->key_index, &dup, err) < 0)
     return -1;
   if (dup != NULL)
     return qora_fail(err, "metadata key %.*s appears twice; the file is corrupt",
@@ -280,7 +280,8 @@ static int check_tensor_set(gguf_file *f, qora_err *err) {
                      (int)a->name.len, a->name.ptr, (int)b->name.len, b->name.ptr);
   }
   free(order);
-  if (rc == 0 && find_twice(&f->tensors->name, f->n_tensors, sizeof *f->tensors, &dup, err) < 0)
+  if (rc == 0 && sort_names(&f->tensors->name, f->n_tensors, sizeof *f->tensors,
+                            &f->tensor_index, &dup, err) < 0)
     return -1;
   if (rc == 0 && dup != NULL)
     rc = qora_fail(err, "tensor %.*s appears twice; the file is corrupt", (int)dup->len,
@@ -404,6 +405,8 @@ void gguf_close(gguf_file *f) {
   }
   free(f->kv);
   free(f->tensors);
+  free(f->key_index);
+  free(f->tensor_index);
   free(f);
 }
 
@@ -416,19 +419,29 @@ int gguf_str_eq(gguf_str s, const char *c) {
 }
 
 
+/* The string of index (n, sorted by str_order) equal to the NUL-terminated name, or NULL. */
+static const gguf_str *search(const gguf_str *const *index, uint64_t n, const char *name) {
+  gguf_str want = { name, strlen(name) };
+  const gguf_str *key = &want, *const *hit;
+
+  if (n == 0)
+    return NULL;
+  hit = bsearch(&key, index, n, sizeof *index, str_order);
+  return hit ? *hit : NULL;
+}
+
+
 const gguf_kv *gguf_find(const gguf_file *f, const char *key) {
-  for (uint64_t i = 0; i < f->n_kv; i++)
-    if (gguf_str_eq(f->kv[i].key, key))
-      return &f->kv[i];
-  return NULL;
+  const gguf_str *s = search(f->key_index, f->n_kv, key);
+
+  return s ? (const gguf_kv *)((const char *)s - offsetof(gguf_kv, key)) : NULL;
 }
 
 
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
-  for (uint64_t i = 0; i < f->n_tensors; i++)
-    if (gguf_str_eq(f->tensors[i].name, name))
-      return &f->tensors[i];
-  return NULL;
+  const gguf_str *s = search(f->tensor_index, f->n_tensors, name);
+
+  return s ? (const gguf_tensor *)((const char *)s - offsetof(gguf_tensor, name)) : NULL;
 }
 
 

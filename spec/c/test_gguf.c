@@ -158,6 +158,39 @@ static unsigned char *many_names(int dup_key, int dup_tensor, size_t *n) {
 
 
 /*
+** Every name of a many_names image is found where the builder wrote it (entry i is named
+** "k.%07d" / "t.%07d" with i), and names it never wrote, shorter, longer or between two
+** written ones, are not found.
+*/
+static void check_many_lookups(const gguf_file *f) {
+  static const char *const absent[] = { "t.", "t.000000", "t.00000000", "t.0100000",
+                                        "t.9999999", "k.0000000", "", "s.0000000" };
+  char name[32];
+  int bad_t = -1, bad_k = -1;
+
+  for (int i = 0; i < MANY && (bad_t < 0 || bad_k < 0); i++) {
+    snprintf(name, sizeof name, "t.%07d", i);
+    if (bad_t < 0 && gguf_find_tensor(f, name) != &f->tensors[i])
+      bad_t = i;
+    snprintf(name, sizeof name, "k.%07d", i);
+    if (bad_k < 0 && gguf_find(f, name) != &f->kv[i])
+      bad_k = i;
+  }
+  TAP_OK(gguf_find_tensor(f, "t.0000000") == &f->tensors[0] &&
+         gguf_find_tensor(f, "t.0099999") == &f->tensors[MANY - 1],
+         "finds the first and the last of %d tensors by name", MANY);
+  if (!TAP_OK(bad_t < 0, "finds each of %d tensors by name", MANY))
+    TAP_DIAG("first not found where written: t.%07d", bad_t);
+  if (!TAP_OK(bad_k < 0, "finds each of %d keys by name", MANY))
+    TAP_DIAG("first not found where written: k.%07d", bad_k);
+  for (size_t i = 0; i < sizeof absent / sizeof *absent; i++)
+    TAP_OK(gguf_find_tensor(f, absent[i]) == NULL, "no tensor is named \"%s\"", absent[i]);
+  TAP_OK(gguf_find(f, "k.0100000") == NULL && gguf_find(f, "t.0000000") == NULL,
+         "no key is named k.0100000 or t.0000000");
+}
+
+
+/*
 ** Names are checked for duplicates by sorting: comparing every pair took minutes on a file of
 ** a few million names (found reading the code behind fuzz_gguf, whose inputs are too small).
 */
@@ -170,6 +203,8 @@ static void test_many_names(void) {
   f = gguf_open_memory(img, n, &err);
   TAP_OK(f && f->n_kv == MANY && f->n_tensors == MANY, "opens %d distinct keys "
          "and %d distinct tensor names: %s", MANY, MANY, f ? "" : err.msg);
+  if (f != NULL)
+    check_many_lookups(f);
   gguf_close(f);
   free(img);
   img = many_names(1, 0, &n);
