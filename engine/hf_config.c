@@ -1,6 +1,7 @@
 /* hf_config.c: config.json of SmolLM3 and Llama checkpoints, and their RoPE frequencies. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +328,11 @@ static int parse_yarn(const cJSON *root, const cJSON *d, hf_config *c, qora_err 
     r->beta_fast = 32;    /* transformers reads them with `or`: 0 means the default too */
   if (r->beta_slow == 0)
     r->beta_slow = 1;
+  /* transformers takes their logarithm: a negative one fails there, and here gave a NaN */
+  if (r->beta_fast < 0 || r->beta_slow < 0)
+    return qora_fail(err, "config.json: rope_scaling.beta_fast %g and beta_slow %g must be "
+                     "positive (transformers' defaults are 32 and 1)", r->beta_fast,
+                     r->beta_slow);
   r->truncate = trunc;
   if (has_att)
     r->attention_factor = att;
@@ -373,8 +379,10 @@ static int parse_rope(const cJSON *root, const struct hf_arch *a, hf_config *c, 
       get_num(d, "rope_parameters.", "rope_theta", &r->theta, err) < 0 ||
       rope_type(d, &r->type, err) < 0)
     return -1;
-  if (!(r->theta > 1))
-    return qora_fail(err, "config.json: rope_theta %g must be above 1", r->theta);
+  /* Of 1 or less, every pair turns as fast as the first or faster. qora keeps it as a float. */
+  if (!(r->theta > 1 && r->theta <= FLT_MAX && (float)r->theta > 1.0f))
+    return qora_fail(err, "config.json: rope_theta %g must be above 1, also as a 32-bit float "
+                     "(SmolLM3 uses 5000000, Llama 3 500000)", r->theta);
   if (r->type == HF_ROPE_DEFAULT)
     return 0;
 

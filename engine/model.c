@@ -48,8 +48,9 @@ static int check_hparams(const qora_model_info *in, qora_err *err) {
                      in->head_dim);
   if (!(in->norm_eps > 0.0f) || !(in->norm_eps < 1.0f))
     return qora_fail(err, "RMSNorm epsilon %g is not usable", in->norm_eps);
-  if (!(in->rope_theta > 0.0f) || isinf(in->rope_theta))
-    return qora_fail(err, "RoPE base %g is not usable", in->rope_theta);
+  if (!(in->rope_theta > 1.0f) || isinf(in->rope_theta))
+    return qora_fail(err, "RoPE base %g is not usable; it must be a finite number above 1",
+                     in->rope_theta);
   return 0;
 }
 

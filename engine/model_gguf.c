@@ -246,10 +246,10 @@ static int read_yarn_extras(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
       arch_f32(m, "rope.scaling.attn_factor", &attn, err) < 0)
     return -1;
   if (!(attn > 0.0f && attn < 100.0f) || !(rc->yarn_beta_fast >= 0.0f) ||
-      !(rc->yarn_beta_slow >= 0.0f))
+      !(rc->yarn_beta_slow >= 0.0f) || isinf(rc->yarn_beta_fast) || isinf(rc->yarn_beta_slow))
     return qora_fail(err, "the file's RoPE scaling settings are not usable (attn_factor %g, "
-                     "beta_fast %g, beta_slow %g)", attn, rc->yarn_beta_fast,
-                     rc->yarn_beta_slow);
+                     "beta_fast %g, beta_slow %g); attn_factor must be in (0, 100) and the "
+                     "betas finite, 0 or more", attn, rc->yarn_beta_fast, rc->yarn_beta_slow);
   if (attn != 1.0f && rc->yarn_factor > 1.0f)
     rc->yarn_mscale = (float)(0.1 * log(rc->yarn_factor) + 1.0) * attn;
   else if (attn != 1.0f)
@@ -284,6 +284,34 @@ static int read_no_rope(const qora_model *m, int *no_rope, int *given, qora_err 
                        (long long)v);
     no_rope[il] = (int)v;
   }
+  return 0;
+}
+
+
+/*
+** Refuses the float settings no model has, naming the key (check_hparams, shared with the
+** Hugging Face loader, would only give the number). A RoPE base of 1 or less turns every pair
+** as fast as the first or faster, so positions blur. Each test is written so that NaN fails it.
+*/
+static int check_floats(const qora_model *m, const qora_rope_cfg *rc, qora_err *err) {
+  const qora_model_info *in = &m->info;
+  char key[128];
+
+  if (!(in->rope_theta > 1.0f) || isinf(in->rope_theta))
+    return qora_fail(err, "metadata %s.rope.freq_base is %g; a RoPE base must be a finite "
+                     "number above 1 (SmolLM3 uses 5000000, Llama 3 500000); the file is "
+                     "corrupt", in->arch, in->rope_theta);
+  snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", in->arch);
+  if (gguf_find(m->gguf, key) == NULL)
+    return qora_fail(err, "metadata %s is missing; is this a complete GGUF?", key);
+  if (!(in->norm_eps > 0.0f && in->norm_eps < 1.0f))
+    return qora_fail(err, "metadata %s is %g; an RMSNorm epsilon must be in (0, 1) (SmolLM "
+                     "models use 1e-5 or 1e-6); the file is corrupt", key, in->norm_eps);
+  /* 0 is llama.cpp's "no scaling"; below 1, YaRN would shorten the context */
+  if (!(rc->yarn_factor == 0.0f || rc->yarn_factor >= 1.0f) || isinf(rc->yarn_factor))
+    return qora_fail(err, "metadata %s.rope.scaling.factor is %g; YaRN needs a finite factor "
+                     "of at least 1 (the context's multiple of the original, 0 for none); the "
+                     "file is corrupt", in->arch, rc->yarn_factor);
   return 0;
 }
 
@@ -328,6 +356,8 @@ static int read_hparams(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
                      (int)(s.len > 32 ? 32 : s.len), s.ptr);
   if (!(gguf_get_str(m->gguf, type, &s, NULL) == 1 && gguf_str_eq(s, "yarn")))
     rc->yarn_factor = 0;
+  if (check_floats(m, rc, err) < 0)
+    return -1;
   return read_yarn_extras(m, rc, err);
 }
 

@@ -265,6 +265,25 @@ static void test_refusals(void) {
     /* found by fuzz_hf_config: accepted, it reached the model as 0 */
     {"an eps that is 0 as a float", "\"rms_norm_eps\": 1e-50", "rms_norm_eps 1e-50"},
     {"a theta that is not a number", "\"rope_theta\": \"big\"", "\"rope_theta\" must be a number"},
+    /* a base of 1 or less turns every pair as fast as the first or faster */
+    {"a theta of 1", "\"rope_theta\": 1",
+     "config.json: rope_theta 1 must be above 1, also as a 32-bit float (SmolLM3 uses "
+     "5000000, Llama 3 500000)"},
+    {"a theta of 0.5 in rope_parameters", "\"rope_parameters\": {\"rope_theta\": 0.5}",
+     "rope_theta 0.5 must be above 1"},
+    {"a negative theta", "\"rope_theta\": -5e6", "rope_theta -5e+06 must be above 1"},
+    /* were accepted: 1 + 1e-9 is 1 as a float, 1e39 is infinite */
+    {"a theta that is 1 as a float", "\"rope_theta\": 1.000000001",
+     "rope_theta 1 must be above 1, also as a 32-bit float"},
+    {"a theta beyond a float", "\"rope_theta\": 1e39",
+     "rope_theta 1e+39 must be above 1, also as a 32-bit float"},
+    /* was accepted: transformers takes the logarithm of each beta */
+    {"a negative YaRN beta_fast",
+     "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 2, \"beta_fast\": -32}",
+     "config.json: rope_scaling.beta_fast -32 and beta_slow 1 must be positive"},
+    {"a negative YaRN beta_slow",
+     "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 2, \"beta_slow\": -1}",
+     "beta_fast 32 and beta_slow -1 must be positive"},
     {"an odd head_dim", "\"head_dim\": 15", "head_dim 15 is odd"},
     {"a fractional size", "\"max_position_embeddings\": 12.5",
      "\"max_position_embeddings\" must be an integer"},

@@ -2,6 +2,7 @@
 ** test_model_load.c: loading refuses broken and hostile model files with a message that
 ** names the problem, and never crashes. The files are damaged copies of a reference GGUF.
 */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -329,6 +330,131 @@ static void test_f16_norms(void) {
 }
 
 
+/* ---------------------------------------------------------------- float settings */
+
+/* A change to SRC's metadata: key set to a float, an integer or a string, or removed. */
+typedef struct edit {
+  enum { SET_F32 = 1, SET_U32, SET_STR, REMOVE } what;   /* 0 ends a list of edits */
+  const char *key;
+  float f;                  /* SET_F32 */
+  uint32_t u;               /* SET_U32 */
+  const char *str;          /* SET_STR */
+} edit;
+
+#define MAX_EDITS 4
+
+
+static int apply(gguf_writer *w, const edit *e, qora_err *err) {
+  switch (e->what) {
+  case SET_F32: return gguf_writer_set_f32(w, e->key, e->f, err) == 0;
+  case SET_U32: return gguf_writer_set_u32(w, e->key, e->u, err) == 0;
+  case SET_STR: return gguf_writer_set_str(w, e->key, e->str, err) == 0;
+  default: return gguf_writer_remove(w, e->key) == 1;
+  }
+}
+
+
+/* Writes SRC to path with the edits (up to MAX_EDITS) made, tensors unchanged. */
+static int write_edited(const char *path, const edit *edits, qora_err *err) {
+  gguf_file *f = gguf_open(SRC, err);
+  gguf_writer *w = gguf_writer_new(err);
+  int ok = f != NULL && w != NULL;
+
+  for (uint64_t i = 0; ok && i < f->n_kv; i++)
+    ok = gguf_writer_copy_kv(w, &f->kv[i], err) == 0;
+  for (int i = 0; ok && i < MAX_EDITS && edits[i].what; i++)
+    ok = apply(w, &edits[i], err);
+  for (uint64_t i = 0; ok && i < f->n_tensors; i++) {
+    const gguf_tensor *t = &f->tensors[i];
+    char name[128];
+
+    snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+    ok = gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->nbytes, err) == 0;
+  }
+  ok = ok && gguf_writer_begin(w, path, err) == 0;
+  for (uint64_t i = 0; ok && i < f->n_tensors; i++)
+    ok = gguf_writer_write(w, f->tensors[i].data, f->tensors[i].nbytes, err) == 0;
+  ok = ok && gguf_writer_finish(w, err) == 0;
+  gguf_writer_free(w);
+  gguf_close(f);
+  return ok;
+}
+
+
+/* Writes SRC with the edits to path and loads it; the writer's failures come back in err. */
+static qora_model *load_edited(const char *path, const edit *edits, qora_err *err) {
+  *err = (qora_err){{0}};
+  if (!write_edited(path, edits, err))
+    return NULL;
+  return qora_model_load(path, &(qora_load_opts){ .n_threads = 1, .keep_layout = 1 }, err);
+}
+
+
+#define BASE(v) { SET_F32, "smollm3.rope.freq_base", v, 0, NULL }
+#define EPS(v) { SET_F32, "smollm3.attention.layer_norm_rms_epsilon", v, 0, NULL }
+#define YARN(factor) { SET_STR, "smollm3.rope.scaling.type", 0, 0, "yarn" }, \
+  { SET_U32, "smollm3.rope.scaling.original_context_length", 0, 16, NULL }, \
+  { SET_F32, "smollm3.rope.scaling.factor", factor, 0, NULL }
+
+/*
+** RoPE and norm settings no model has are refused with the key, the value and what is
+** expected. A base in (0, 1] was accepted (every pair then turns as fast as the first or
+** faster), and so were a NaN, negative or fractional YaRN factor (read as no scaling), an
+** infinite one (dividing frequencies by infinity) and an infinite YaRN beta.
+*/
+static void test_float_settings(void) {
+  static const struct {
+    const char *what;
+    edit edits[MAX_EDITS];
+    const char *want;
+  } cases[] = {
+    {"a RoPE base of 1", { BASE(1.0f) },
+     "metadata smollm3.rope.freq_base is 1; a RoPE base must be a finite number above 1 "
+     "(SmolLM3 uses 5000000, Llama 3 500000)"},
+    {"a RoPE base of 0.5", { BASE(0.5f) }, "smollm3.rope.freq_base is 0.5; "},
+    {"a RoPE base of 1e-30", { BASE(1e-30f) }, "smollm3.rope.freq_base is 1e-30; "},
+    {"a negative RoPE base", { BASE(-5e6f) }, "smollm3.rope.freq_base is -5e+06; "},
+    {"a NaN RoPE base", { BASE(NAN) }, "smollm3.rope.freq_base is nan; "},
+    {"an infinite RoPE base", { BASE(INFINITY) }, "smollm3.rope.freq_base is inf; "},
+    {"a NaN epsilon", { EPS(NAN) },
+     "metadata smollm3.attention.layer_norm_rms_epsilon is nan; an RMSNorm epsilon must be in "
+     "(0, 1)"},
+    {"a negative epsilon", { EPS(-1e-6f) }, "layer_norm_rms_epsilon is -1e-06; "},
+    {"an epsilon of 1", { EPS(1.0f) }, "layer_norm_rms_epsilon is 1; "},
+    {"a missing epsilon", { { REMOVE, "smollm3.attention.layer_norm_rms_epsilon", 0, 0, NULL } },
+     "metadata smollm3.attention.layer_norm_rms_epsilon is missing"},
+    {"a NaN YaRN factor", { YARN(NAN) },
+     "metadata smollm3.rope.scaling.factor is nan; YaRN needs a finite factor of at least 1"},
+    {"a negative YaRN factor", { YARN(-4.0f) }, "smollm3.rope.scaling.factor is -4; "},
+    {"a YaRN factor of 0.5", { YARN(0.5f) }, "smollm3.rope.scaling.factor is 0.5; "},
+    {"an infinite YaRN factor", { YARN(INFINITY) }, "smollm3.rope.scaling.factor is inf; "},
+    {"an infinite YaRN beta", { YARN(4.0f), { SET_F32, "smollm3.rope.scaling.yarn_beta_fast",
+                                              INFINITY, 0, NULL } },
+     "beta_fast inf, beta_slow 0); attn_factor must be in (0, 100) and the betas finite"},
+  };
+  static const edit no_scaling[MAX_EDITS] = { YARN(1.0f) }, scaled[MAX_EDITS] = { YARN(4.0f) };
+  char path[] = "/tmp/qora-test-floats-XXXXXX";
+  int fd = mkstemp(path);
+  qora_err err;
+  qora_model *m;
+
+  close(fd);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    m = load_edited(path, cases[i].edits, &err);
+    TAP_OK(m == NULL && strstr(err.msg, cases[i].want), "refuses %s: %s", cases[i].what,
+           m ? "it loaded" : err.msg);
+    qora_model_free(m);
+  }
+  m = load_edited(path, no_scaling, &err);
+  TAP_OK(m != NULL, "still loads a YaRN factor of 1 (no scaling): %s", m ? "" : err.msg);
+  qora_model_free(m);
+  m = load_edited(path, scaled, &err);
+  TAP_OK(m != NULL, "and a YaRN factor of 4: %s", m ? "" : err.msg);
+  qora_model_free(m);
+  unlink(path);
+}
+
+
 int main(void) {
   qora_err err;
   qora_model *m;
@@ -346,6 +472,7 @@ int main(void) {
   test_truncated();
   test_named_whatever_the_path();
   test_f16_norms();
+  test_float_settings();
   m = load_bytes(img, img_size, &err);
   TAP_OK(m != NULL, "loads the undamaged copy");
   qora_model_free(m);
