@@ -96,6 +96,12 @@ size_t tok_split(const int *steps, int n_steps, const uint32_t *cp, const uint8_
 
 enum { TOK_ATTR_EOG = 1 };
 
+/* A special token's text, and the tokens it becomes (a vocabulary may give a text twice). */
+typedef struct tok_special {
+  int32_t any;              /* the lowest id with this text */
+  int32_t user;             /* the lowest USER_DEFINED id with this text, or -1 */
+} tok_special;
+
 struct qora_tokenizer {
   int32_t n_vocab;
   char *text;               /* vocabulary texts, each NUL-terminated */
@@ -114,7 +120,8 @@ struct qora_tokenizer {
   int add_bos;
   int32_t bos, eos, eot, eom;
 
-  int32_t *special;         /* CONTROL and USER_DEFINED ids, by first byte, longest first */
+  tok_special *special;     /* the texts of CONTROL and USER_DEFINED tokens, each once, in
+                               byte order (a text before those it begins) */
   uint32_t special_at[257]; /* special[special_at[b] .. special_at[b+1]) start with byte b */
 
   char *chat_template;      /* NUL-terminated, or NULL */

@@ -227,26 +227,39 @@ static size_t tlen(const qora_tokenizer *tk, int32_t id) {
 
 
 typedef struct special_key {
-  unsigned char first;
+  const char *text;
   size_t len;
   int32_t id;
 } special_key;
 
-/* By first byte, then longest first, then lowest id. */
+/* By the bytes (unsigned), a text before the longer ones it begins. */
+static int text_order(const special_key *a, const special_key *b) {
+  int c = memcmp(a->text, b->text, a->len < b->len ? a->len : b->len);
+
+  if (c != 0)
+    return c;
+  return a->len < b->len ? -1 : a->len > b->len;
+}
+
+
+/* By text, then lowest id first. */
 static int special_order(const void *pa, const void *pb) {
   const special_key *a = pa, *b = pb;
+  int c = text_order(a, b);
 
-  if (a->first != b->first)
-    return a->first < b->first ? -1 : 1;
-  if (a->len != b->len)
-    return a->len > b->len ? -1 : 1;
+  if (c != 0)
+    return c;
   return a->id < b->id ? -1 : a->id > b->id;
 }
 
 
+/*
+** Sorts the special texts so that those that begin with the same bytes lie together, whatever
+** their number: special_at narrows a range by binary search, a byte at a time.
+*/
 static int index_specials(qora_tokenizer *tk, qora_err *err) {
   special_key *keys;
-  size_t n = 0;
+  size_t n = 0, m = 0;
 
   for (int32_t i = 0; i < tk->n_vocab; i++)
     n += is_special(tk, i);
@@ -259,13 +272,19 @@ static int index_specials(qora_tokenizer *tk, qora_err *err) {
   n = 0;
   for (int32_t i = 0; i < tk->n_vocab; i++)
     if (is_special(tk, i))
-      keys[n++] = (special_key){ (unsigned char)tk->text[tk->text_off[i]], tlen(tk, i), i };
+      keys[n++] = (special_key){ tk->text + tk->text_off[i], tlen(tk, i), i };
   qsort(keys, n, sizeof *keys, special_order);
 
   memset(tk->special_at, 0, sizeof tk->special_at);
   for (size_t i = 0; i < n; i++) {
-    tk->special[i] = keys[i].id;
-    tk->special_at[keys[i].first + 1]++;
+    int32_t id = keys[i].id, user = tk->type[id] == QORA_TOKEN_USER_DEFINED ? id : -1;
+
+    if (i == 0 || text_order(&keys[i - 1], &keys[i]) != 0) {
+      tk->special[m++] = (tok_special){ id, user };
+      tk->special_at[(unsigned char)keys[i].text[0] + 1]++;
+    } else if (tk->special[m - 1].user < 0) {
+      tk->special[m - 1].user = user;
+    }
   }
   for (int b = 0; b < 256; b++)
     tk->special_at[b + 1] += tk->special_at[b];
@@ -440,20 +459,47 @@ static int encode_plain(const qora_tokenizer *tk, const char *text, size_t n, wo
 }
 
 
-/* The special token that starts at s[0..n), or -1; the longest one when several do. */
+/* The first of special[lo..hi) whose byte k is c or more; all those texts are longer than k. */
+static uint32_t special_from(const qora_tokenizer *tk, uint32_t lo, uint32_t hi, size_t k,
+                             int c) {
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    int32_t id = tk->special[mid].any;
+
+    if ((unsigned char)tk->text[tk->text_off[id] + k] < c)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+
+/*
+** The special token that starts at s[0..n), or -1; the longest one when several do. A byte at
+** a time, special[lo..hi) is narrowed to the texts that begin with s[0..k): a few binary
+** search steps each, however many texts share the prefix.
+*/
 static int32_t special_at(const qora_tokenizer *tk, const char *s, size_t n, int flags) {
   unsigned char b = (unsigned char)s[0];
+  uint32_t lo = tk->special_at[b], hi = tk->special_at[b + 1];
+  int32_t found = -1;
 
-  for (uint32_t i = tk->special_at[b]; i < tk->special_at[b + 1]; i++) {
-    int32_t id = tk->special[i];
-    size_t len = tlen(tk, id);
+  for (size_t k = 1; lo < hi; k++) {
+    const tok_special *e = &tk->special[lo];
 
-    if (tk->type[id] == QORA_TOKEN_CONTROL && !(flags & QORA_TOK_SPECIAL))
-      continue;
-    if (len <= n && memcmp(s, tk->text + tk->text_off[id], len) == 0)
-      return id;
+    if (tlen(tk, e->any) == k) {            /* s[0..k) itself, which sorts first */
+      int32_t id = flags & QORA_TOK_SPECIAL ? e->any : e->user;
+
+      found = id >= 0 ? id : found;
+      lo++;
+    }
+    if (k == n)
+      break;
+    lo = special_from(tk, lo, hi, k, (unsigned char)s[k]);
+    hi = special_from(tk, lo, hi, k, (unsigned char)s[k] + 1);
   }
-  return -1;
+  return found;
 }
 
 

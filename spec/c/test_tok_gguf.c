@@ -156,8 +156,114 @@ static void test_refusals(void) {
 }
 
 
+/* ------------------------------------------------------- many special tokens */
+
+#define N_SPECIAL 50000
+#define SP(i) (256 + (i))           /* "<s%05d>": CONTROL for even i, USER_DEFINED for odd */
+#define LT (256 + N_SPECIAL)        /* "<", USER_DEFINED: begins every other special */
+#define S1 (LT + 1)                 /* "<s1", CONTROL: begins 11,111 of the "<s%05d>" */
+#define S12345X (LT + 2)            /* "<s12345>x", USER_DEFINED: one longer than SP(12345) */
+#define D_CTL (LT + 3)              /* "<d>", CONTROL */
+#define D_USER (LT + 4)             /* "<d>" again, USER_DEFINED */
+#define LT3 (LT + 5)                /* "<<<", CONTROL */
+#define N_MANY (LT + 6)
+
+/*
+** 256 byte tokens (id = byte), then N_SPECIAL specials and six more that begin or extend
+** them, all starting with '<'; no merges, so plain text becomes one token a byte.
+*/
+static unsigned char *many_specials_image(size_t *n) {
+  static char bytes[256][4], names[N_SPECIAL][8];
+  static const char *tok[N_MANY];
+  static size_t len[N_MANY];
+  static int32_t type[N_MANY];
+  static const char *const extra[] = { "<", "<s1", "<s12345>x", "<d>", "<d>", "<<<" };
+  static const int32_t extra_type[] = { QORA_TOKEN_USER_DEFINED, QORA_TOKEN_CONTROL,
+                                        QORA_TOKEN_USER_DEFINED, QORA_TOKEN_CONTROL,
+                                        QORA_TOKEN_USER_DEFINED, QORA_TOKEN_CONTROL };
+  gbuf b = { 0 };
+  unsigned char *img;
+
+  for (int i = 0; i < 256; i++) {
+    len[i] = (size_t)utf8proc_encode_char((utf8proc_int32_t)gen_byte_cp((unsigned char)i),
+                                          (utf8proc_uint8_t *)bytes[i]);
+    tok[i] = bytes[i];
+    type[i] = QORA_TOKEN_NORMAL;
+  }
+  for (int i = 0; i < N_SPECIAL; i++) {
+    memcpy(names[i], "<s", 2);
+    for (int d = 0, v = i; d < 5; d++, v /= 10)
+      names[i][6 - d] = (char)('0' + v % 10);
+    names[i][7] = '>';
+    tok[SP(i)] = names[i], len[SP(i)] = 8;
+    type[SP(i)] = i % 2 ? QORA_TOKEN_USER_DEFINED : QORA_TOKEN_CONTROL;
+  }
+  for (int i = 0; i < 6; i++)
+    tok[LT + i] = extra[i], len[LT + i] = strlen(extra[i]), type[LT + i] = extra_type[i];
+  gb_str(&b, "tokenizer.ggml.model", "gpt2");
+  gb_str(&b, "tokenizer.ggml.pre", "gpt-2");
+  gb_strs(&b, "tokenizer.ggml.tokens", tok, len, N_MANY);
+  gb_i32s(&b, "tokenizer.ggml.token_type", type, N_MANY);
+  gb_strs(&b, "tokenizer.ggml.merges", NULL, NULL, 0);
+  img = gb_image(&b, n);
+  free(b.p);
+  return img;
+}
+
+
+/* Tokenizes text and compares with want[0..n_want), printing the first difference. */
+#define GIVES(tk, text, flags, ...) \
+  gives(tk, text, flags, (int32_t[]){ __VA_ARGS__ }, \
+        sizeof (int32_t[]){ __VA_ARGS__ } / sizeof (int32_t))
+
+/*
+** Special tokens are matched at each position, the longest first, among however many share
+** their first bytes; the expected ids follow from the construction above. Matching tried each
+** of the 50,006 specials that start with '<' at every '<' of a text.
+*/
+static void test_many_specials(void) {
+  static const char text[] = "<s00000><s49999><s12345>x<s12345><s1<s1x<<<<<d>";
+  enum { N_LT = 10000 };                   /* 3333 times "<<<", then one "<" */
+  size_t n;
+  unsigned char *img = many_specials_image(&n);
+  qora_err err = {{0}};
+  gguf_file *f = gguf_open_memory(img, n, &err);
+  qora_tokenizer *tk = f ? qora_tokenizer_from_gguf(f, &err) : NULL;
+  char *lts = malloc(N_LT + 1);
+  int32_t *lt = malloc(N_LT * sizeof *lt), *lt3 = malloc((N_LT / 3 + 1) * sizeof *lt3);
+
+  if (!TAP_OK(tk != NULL, "builds a vocabulary of %d specials that start with '<': %s",
+              N_MANY - 256, tk ? "" : err.msg))
+    goto done;
+  TAP_OK(GIVES(tk, text, QORA_TOK_SPECIAL, SP(0), SP(49999), S12345X, SP(12345), S1, S1, 'x',
+               LT3, LT, D_CTL),
+         "with QORA_TOK_SPECIAL: each longest match, the first of two tokens of one text");
+  TAP_OK(GIVES(tk, text, 0, LT, 's', '0', '0', '0', '0', '0', '>', SP(49999), S12345X,
+               SP(12345), LT, 's', '1', LT, 's', '1', 'x', LT, LT, LT, LT, D_USER),
+         "without: the longest user-defined match, the user-defined one of two of one text");
+  memset(lts, '<', N_LT);
+  lts[N_LT] = '\0';
+  for (int i = 0; i < N_LT; i++)
+    lt[i] = LT;
+  for (int i = 0; i < N_LT / 3; i++)
+    lt3[i] = LT3;
+  lt3[N_LT / 3] = LT;
+  TAP_OK(gives(tk, lts, QORA_TOK_SPECIAL, lt3, N_LT / 3 + 1),
+         "%d '<' give %d <<< and one < with QORA_TOK_SPECIAL", N_LT, N_LT / 3);
+  TAP_OK(gives(tk, lts, 0, lt, N_LT), "%d '<' give %d < without", N_LT, N_LT);
+done:
+  qora_tokenizer_free(tk);
+  gguf_close(f);
+  free(img);
+  free(lts);
+  free(lt);
+  free(lt3);
+}
+
+
 int main(void) {
   test_rules();
   test_refusals();
+  test_many_specials();
   return tap_done();
 }
