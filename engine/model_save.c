@@ -83,13 +83,9 @@ static int main_type(const qora_model_info *in) {
 }
 
 
-/* 1 for the general.* keys that write_general sets or that describe the source's own layout. */
-static int general_written(gguf_str key) {
-  static const char *const own[] = { "general.architecture", "general.name",
-                                     "general.quantization_version", "general.file_type",
-                                     "general.alignment" };
-
-  for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+/* 1 when key is one of the n names at own. */
+static int one_of(gguf_str key, const char *const *own, size_t n) {
+  for (size_t i = 0; i < n; i++)
     if (gguf_str_eq(key, own[i]))
       return 1;
   return 0;
@@ -97,19 +93,34 @@ static int general_written(gguf_str key) {
 
 
 /*
-** The source GGUF's other general.* keys (license, languages, author, ...) go into the saved
-** file as they were: a converted copy keeps saying whose model it is and under what terms.
+** The source GGUF's keys under prefix that the saver does not write itself (the n names at
+** own) go into the saved file as they were.
 */
-static int copy_general(saver *s) {
+static int copy_others(saver *s, const char *prefix, const char *const *own, size_t n) {
   const gguf_file *f = s->m->gguf;
+  size_t len = strlen(prefix);
 
   for (uint64_t i = 0; f != NULL && i < f->n_kv; i++) {
     const gguf_kv *kv = &f->kv[i];
-    if (kv->key.len > 8 && memcmp(kv->key.ptr, "general.", 8) == 0 &&
-        !general_written(kv->key) && gguf_writer_copy_kv(s->w, kv, s->err) < 0)
+    if (kv->key.len > len && memcmp(kv->key.ptr, prefix, len) == 0 &&
+        !one_of(kv->key, own, n) && gguf_writer_copy_kv(s->w, kv, s->err) < 0)
       return -1;
   }
   return 0;
+}
+
+
+/*
+** The general.* keys besides those write_general sets or that describe the source's own layout
+** (license, languages, author, ...): a converted copy keeps saying whose model it is and
+** under what terms.
+*/
+static int copy_general(saver *s) {
+  static const char *const own[] = { "general.architecture", "general.name",
+                                     "general.quantization_version", "general.file_type",
+                                     "general.alignment" };
+
+  return copy_others(s, "general.", own, sizeof own / sizeof *own);
 }
 
 
@@ -296,6 +307,23 @@ static int set_id(saver *s, const char *key, int32_t id) {
 }
 
 
+/*
+** The tokenizer.ggml.* keys write_tokenizer does not set (unknown_token_id, padding_token_id,
+** add_space_prefix, ...), which qora does not use but llama.cpp may. Their ids still hold:
+** the vocabulary of a GGUF source is written back in its order, unpadded.
+*/
+static int copy_tokenizer(saver *s) {
+  static const char *const own[] = {
+    "tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens",
+    "tokenizer.ggml.token_type", "tokenizer.ggml.merges", "tokenizer.ggml.bos_token_id",
+    "tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
+    "tokenizer.ggml.eom_token_id", "tokenizer.ggml.add_bos_token"
+  };
+
+  return copy_others(s, "tokenizer.ggml.", own, sizeof own / sizeof *own);
+}
+
+
 static int write_tokenizer(saver *s) {
   const qora_tokenizer *tk = s->m->tok;
   const char *pre = pre_name(tk), *tmpl;
@@ -311,7 +339,8 @@ static int write_tokenizer(saver *s) {
       set_id(s, "tokenizer.ggml.eos_token_id", tk->eos) < 0 ||
       set_id(s, "tokenizer.ggml.eot_token_id", tk->eot) < 0 ||
       set_id(s, "tokenizer.ggml.eom_token_id", tk->eom) < 0 ||
-      gguf_writer_set_bool(s->w, "tokenizer.ggml.add_bos_token", tk->add_bos, s->err) < 0)
+      gguf_writer_set_bool(s->w, "tokenizer.ggml.add_bos_token", tk->add_bos, s->err) < 0 ||
+      copy_tokenizer(s) < 0)
     return -1;
   tmpl = qora_tokenizer_chat_template(tk, &len);
   return tmpl ? gguf_writer_set_strn(s->w, "tokenizer.chat_template", tmpl, len, s->err) : 0;

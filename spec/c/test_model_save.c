@@ -382,7 +382,6 @@ static void test_llama_folder(void) {
 }
 
 
-/* Strings of a string array, in order, equal in two files. */
 /* 1 when both files have the string key, equal. */
 static int same_str(const gguf_file *a, const gguf_file *b, const char *key) {
   gguf_str x, y;
@@ -392,6 +391,7 @@ static int same_str(const gguf_file *a, const gguf_file *b, const char *key) {
 }
 
 
+/* Strings of a string array, in order, equal in two files. */
 static int same_strings(const gguf_file *a, const gguf_file *b, const char *key) {
   const gguf_kv *x = gguf_find(a, key), *y = gguf_find(b, key);
   gguf_str *sx, *sy;
@@ -410,6 +410,33 @@ static int same_strings(const gguf_file *a, const gguf_file *b, const char *key)
 }
 
 
+/*
+** The first key of a under prefix that b lacks or holds with another type or value (as
+** "name: what"), or NULL when b has them all as they are in a.
+*/
+static const char *first_lost(const gguf_file *a, const gguf_file *b, const char *prefix,
+                              char *out, size_t cap) {
+  size_t len = strlen(prefix);
+
+  for (uint64_t i = 0; i < a->n_kv; i++) {
+    const gguf_kv *x = &a->kv[i], *y;
+    char key[128];
+
+    if (x->key.len < len || memcmp(x->key.ptr, prefix, len) != 0)
+      continue;
+    snprintf(key, sizeof key, "%.*s", (int)x->key.len, x->key.ptr);
+    y = gguf_find(b, key);
+    if (y == NULL || y->type != x->type || y->arr_type != x->arr_type || y->n != x->n ||
+        y->nbytes != x->nbytes || memcmp(y->data, x->data, x->nbytes) != 0) {
+      snprintf(out, cap, "%s: %s", key, y == NULL ? "missing" : y->type != x->type ?
+               "another type" : "another value");
+      return out;
+    }
+  }
+  return NULL;
+}
+
+
 /* The real SmolLM2-135M (llama, Q4_1, "smollm" pre-tokenizer), loaded from GGUF, saves again. */
 static void test_smollm2_resave(void) {
   static const char *src = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -417,6 +444,8 @@ static void test_smollm2_resave(void) {
   qora_err err = {{0}};
   qora_model *m, *back;
   gguf_file *a, *b;
+  char what[160];
+  const char *lost;
 
   if (access(src, R_OK) != 0) {
     TAP_OK(1, "# SKIP %s is not there (make model fetches it)", src);
@@ -440,6 +469,11 @@ static void test_smollm2_resave(void) {
   TAP_OK(a && b && same_str(a, b, "general.license") && same_str(a, b, "general.finetune") &&
          same_strings(a, b, "general.languages"),
          "SmolLM2-135M saves its license, languages and other general.* keys as they were");
+  lost = a && b ? first_lost(a, b, "tokenizer.ggml.", what, sizeof what) : "a file did not open";
+  TAP_OK(a && gguf_find(a, "tokenizer.ggml.unknown_token_id") &&
+         gguf_find(a, "tokenizer.ggml.padding_token_id") && lost == NULL,
+         "SmolLM2-135M saves every tokenizer.ggml.* key with its type and value, "
+         "unknown_token_id and padding_token_id too%s%s", lost ? ": " : "", lost ? lost : "");
   gguf_close(a);
   gguf_close(b);
   qora_model_free(back);
