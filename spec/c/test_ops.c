@@ -183,10 +183,17 @@ static double check_exp(int level) {
 
 
 int main(void) {
+  /*
+  ** (keys, group, head_dim): odd sizes; key counts about 4 * SC_RUN_MIN (64), where the runs
+  ** of keys start; groups of 2 and 6 with heads a whole number of vectors wide, which the
+  ** four-head kernel must leave to the general one.
+  */
   static const int shapes[][3] = { { 1, 1, 16 }, { 37, 4, 128 }, { 5, 3, 64 }, { 9, 5, 40 },
                                    { 64, 8, 32 }, { 3, 2, 6 },
                                    { 6, 4, 64 }, { 3, 8, 128 },
-                                   { 67, 4, 128 }, { 203, 8, 64 }, { 63, 4, 32 } };
+                                   { 67, 4, 128 }, { 203, 8, 64 }, { 63, 4, 32 },
+                                   { 64, 4, 64 }, { 65, 12, 32 },
+                                   { 66, 2, 64 }, { 70, 6, 32 } };
   static const int walks[][2] = { { 1, 0 }, { 4, 0 }, { 4, 16 }, { 1, 3 } };   /* AVX-512's */
   static const char *const names[] = { "scalar", "AVX2", "AVX-512" };
   int best = qora_cpu_best();
