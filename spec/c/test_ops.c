@@ -197,7 +197,15 @@ int main(void) {
   static const int walks[][2] = { { 1, 0 }, { 4, 0 }, { 4, 16 }, { 1, 3 } };   /* AVX-512's */
   static const char *const names[] = { "scalar", "AVX2", "AVX-512" };
   int best = qora_cpu_best();
-  qora_kv_walk own = qora_kv_get_walk();
+  qora_kv_walk seen, own;
+
+  /* The kernels read the walk without asking for it: the first qora_ops_get must set it. */
+  (void)qora_ops_get();
+  seen = qora_kv_walk_now;
+  own = qora_kv_get_walk();
+  TAP_OK(seen.runs == own.runs && seen.v_ahead == own.v_ahead, "the kernels see this CPU's "
+         "walk over the keys from the first qora_ops_get (%d run(s), values %d rows ahead; "
+         "the kernels saw %d and %d)", own.runs, own.v_ahead, seen.runs, seen.v_ahead);
 
   srand(11);
   for (int level = QORA_CPU_AVX2; level <= QORA_CPU_AVX512; level++) {
