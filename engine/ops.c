@@ -23,7 +23,8 @@ static pthread_once_t kv_walk_once = PTHREAD_ONCE_INIT;
 ** (values 12 ns per key); decoding SmolLM3-3B Q4_0 (bench_qora -p 16 -n 1 -c 4096,16384 -s
 ** 32, 3 rounds taking turns) went from 13.5-13.6 to 13.6-14.1 tokens/s at 4K, from 8.3-8.5 to
 ** 8.8-9.0 at 16K. AMD (Zen 4, 1 MiB of L2), where one core's attention was bound by its
-** arithmetic, not its reads, keeps the plain walk: it was not measured there.
+** arithmetic, not its reads, keeps the plain walk (the new one was not measured there); every
+** other maker's CPU takes Intel's.
 */
 static void kv_walk_init(void) {
 #if defined(__x86_64__)

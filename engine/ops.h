@@ -61,10 +61,11 @@ typedef struct qora_ops {
 const qora_ops *qora_ops_get(void);
 
 /*
-** How decoding's scores walk a head's cached keys (AVX-512 only; the results do not depend on
-** it): runs, 1 or 4, is how many far-apart runs of the range are read side by side, four keys
-** at a time taking one from each; v_ahead, how many rows ahead the values are asked for while
-** the keys are read (0: not asked). Chosen per CPU at first use; returns -1 on a bad value.
+** How decoding's scores walk a head's cached keys (the results depend on neither field): runs,
+** 1 or 4, is how many far-apart runs of the range are read side by side, four keys at a time
+** taking one from each (AVX-512 only); v_ahead, how many rows ahead the values are asked for
+** while the keys are read (0: not asked; AVX2 and AVX-512). Chosen per CPU at first use;
+** returns -1 on a bad value.
 */
 typedef struct qora_kv_walk {
   int runs;

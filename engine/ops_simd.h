@@ -38,8 +38,8 @@ static inline void prefetch_row(const void *row, size_t stride, int bytes, int m
 
 
 /*
-** Asks for the value row ahead rows past row into L2 (locality 2: prefetcht1). The address
-** is made as an integer: near the cache's end it may lie past it, and a prefetch never faults.
+** Asks for the value row ahead rows past row into L2 (locality 2: prefetcht1). Callers ask
+** only for rows of the range being read, never past the cache's end.
 */
 static inline void prefetch_value(const void *row, size_t stride, int bytes, int ahead) {
   uintptr_t p = (uintptr_t)row + (size_t)ahead * stride;
@@ -105,8 +105,9 @@ void scores4_keys(const void *k, const void *v, size_t stride, int nk, int left,
 /*
 ** Scores of four query heads for keys j, j + run, j + 2 run and j + 3 run together, j < run:
 ** four far-apart runs of the range are read side by side, each with its own prefetches, as
-** the r16 decode kernels read a matrix on Intel. Each key's sum is the same as one key at a
-** time, so the scores are too.
+** the r16 decode kernels read a matrix on Intel. Each key's sum is taken as four keys at a
+** time take it in one run (VSUM4X4), and the n % 4 keys left are taken one at a time in
+** either walk, so the scores are the same bits whatever the walk.
 */
 static inline __attribute__((always_inline))
 void scores4_runs(const void *k, const void *v, size_t stride, int run, const float *q,
