@@ -67,11 +67,20 @@ describe("qora command", function()
     { { "--load", TINY }, "no prompt" },
     { { "--load", TINY, "--raw", "--system", "x", "--prompt", "hi" }, "--system" },
     { { "--load", S.VOCAB, "--prompt", "hi", "--raw" }, "without weights" },
+    -- text that is not UTF-8, refused before the model loads (the path does not exist)
+    { { "--load", "/nonexistent.gguf", "--prompt", "ok \255" },
+      "--prompt is not valid UTF-8 at byte 4; convert it to UTF-8 first" },
+    { { "--load", "/nonexistent.gguf", "--raw", "--prompt", "\192\128" },
+      "--prompt is not valid UTF-8 at byte 1" },
+    { { "--load", "/nonexistent.gguf", "--system", "\237\160\128", "--prompt", "hi" },
+      "--system is not valid UTF-8 at byte 1" },
+    { { "--load", "/nonexistent.gguf" }, "standard input is not valid UTF-8 at byte 2",
+      "a\244\144\128\128\n" },
   }
   teardown(function() os.remove(CUT) end)
   for _, case in ipairs(errors) do
     it("fails with a message naming the problem: " .. table.concat(case[1], " "), function()
-      local out, err, code = run(case[1])
+      local out, err, code = run(case[1], case[3])
       assert.equal(1, code)
       assert.equal("", out)
       assert.truthy(err:find("^qora: "), "stderr: " .. err)

@@ -151,6 +151,14 @@ local function range(opts, name, lo, hi, what)
   end
 end
 
+-- Refuses text that is not UTF-8, naming where it came from (checked before the model loads).
+local function check_utf8(text, where)
+  local ok, bad = utf8.len(text)
+  if not ok then
+    fail("%s is not valid UTF-8 at byte %d; convert it to UTF-8 first", where, bad)
+  end
+end
+
 -- The checks of values alone and of values that depend on one another.
 local function check_values(opts)
   range(opts, "temperature", 0, math.huge, "0 or more")
@@ -176,6 +184,9 @@ local function check_values(opts)
   if opts.raw and opts.system then
     fail("--system needs the chat template: it cannot go with --raw")
   end
+  if opts.system then
+    check_utf8(opts.system, "--system")
+  end
 end
 
 -- The prompt from standard input, less its final newline (what `echo` and editors add).
@@ -188,6 +199,7 @@ local function stdin_prompt()
   if text == "" then
     fail("no prompt: standard input was empty; give --prompt TEXT")
   end
+  check_utf8(text, "standard input")
   return text
 end
 
@@ -201,6 +213,9 @@ local function settle(opts)
   end
   if opts.save and not opts.prompt then
     return opts               -- convert and save only
+  end
+  if opts.prompt then
+    check_utf8(opts.prompt, "--prompt")
   end
   opts.prompt = opts.prompt or stdin_prompt()
   if opts.raw and opts.prompt == "" then
