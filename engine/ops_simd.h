@@ -27,13 +27,17 @@ static float row_value(const void *row, int f16, int i) {
 #define SC_KEYS 1
 #endif
 
+/*
+** Asks for the row KV_AHEAD rows past row when more says it is in the range. The address is
+** made as an integer: past the cache's end a pointer there would be undefined, even unused.
+*/
 static inline void prefetch_row(const void *row, size_t stride, int bytes, int more) {
-  const char *p = (const char *)row + KV_AHEAD * stride;
+  uintptr_t p = (uintptr_t)row + KV_AHEAD * stride;
 
   if (!more)
     return;
   for (int i = 0; i < bytes; i += 64)
-    __builtin_prefetch(p + i);
+    __builtin_prefetch((const void *)(p + (uintptr_t)i));
 }
 
 
