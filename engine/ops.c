@@ -22,7 +22,9 @@ static pthread_once_t kv_walk_once = PTHREAD_ONCE_INIT;
 ** with the values asked for 16 rows ahead, read both at 11 GB/s and leave the values in L2
 ** (values 12 ns per key); decoding SmolLM3-3B Q4_0 (bench_qora -p 16 -n 1 -c 4096,16384 -s
 ** 32, 3 rounds taking turns) went from 13.5-13.6 to 13.6-14.1 tokens/s at 4K, from 8.3-8.5 to
-** 8.8-9.0 at 16K. AMD (Zen 4, 1 MiB of L2), where one core's attention was bound by its
+** 8.8-9.0 at 16K; 4 more pairs later, 13.0-13.6 to 13.6-13.9 and 8.0-8.2 to 8.5-8.7. Asking
+** also for the next range's keys, as four runs, while the values are read gained nothing (7
+** pairs). AMD (Zen 4, 1 MiB of L2), where one core's attention was bound by its
 ** arithmetic, not its reads, keeps the plain walk (the new one was not measured there); every
 ** other maker's CPU takes Intel's.
 */
