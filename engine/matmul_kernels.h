@@ -133,8 +133,10 @@ void qora_r16_rows(const qora_weight *w, const char *extra, size_t stride, const
 
 /*
 ** How a one-token product walks the weights: streams far-apart runs side by side (1 to 4),
-** prefetch bytes ahead. Chosen per CPU at first use; the setter (tests, benchmarks; -1 for a
-** value out of range) must not run while a product does.
+** prefetch bytes ahead (the setter gives every type that distance; the CPU's own walk may
+** give blocks of 32 values another, and the getter reports the K types'). Chosen per CPU at
+** first use; the setter (tests, benchmarks; -1 for a value out of range) must not run while a
+** product does.
 */
 int qora_r16_set_walk(int streams, int prefetch);
 void qora_r16_get_walk(int *streams, int *prefetch);

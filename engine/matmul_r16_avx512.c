@@ -30,6 +30,10 @@
 **   lost, 1 KB or 4 KB ahead did no better.
 ** - 4 runs in place of 1 (bench_matmul -n 1 -m 3072): Q4_0 ffn_up 26.9 -> 29.7 GB/s, lm_head
 **   28.9 -> 29.9; decoding Q4_0 (bench_qora -p 16 -n 64, 6 pairs) median 15.5 -> 16.4.
+** - Q4_0 and Q8_0 1024 bytes ahead, the K types still 2560 (a later session, bench_qora -p 16
+**   -n 64 or 48, pairs taking turns): Q4_0 17.7-18.0 -> 18.1-18.6 tokens/s (4 of 4), then
+**   17.4-17.5 -> 17.5-18.0 (2 of 3, one even); Q8_0 9.43-9.45 -> 9.77-9.83 (3 of 3), then
+**   9.33-9.56 -> 9.71-9.88 (3 of 3); Q4_K_M at 1024 fell from 15.5-15.8 to 14.5-14.9.
 ** AMD, a 2-vCPU EPYC (Zen 4, 32 MiB of L3), whose hardware prefetcher does better with less
 ** help: 1 run, 512 bytes ahead, against Intel's walk (bench_matmul -n 1 -m 3072, 5 rounds
 ** taking turns, best / median GB/s): Q4_0 lm_head 45.9 / 43.5 -> 62.6 / 59.2, Q4_K 42.4 / 40.8
@@ -39,7 +43,8 @@
 */
 typedef struct r16_walk {
   int streams;            /* 1 to R16_STREAMS */
-  size_t prefetch;        /* bytes ahead */
+  size_t prefetch;        /* bytes ahead: Q4_K, Q6_K */
+  size_t prefetch32;      /* bytes ahead: Q4_0, Q8_0 (blocks of 32 values) */
 } r16_walk;
 
 #define R16_STREAMS 4
@@ -50,7 +55,7 @@ static pthread_once_t walk_once = PTHREAD_ONCE_INIT;
 
 static void walk_init(void) {
   __builtin_cpu_init();
-  walk = __builtin_cpu_is("amd") ? (r16_walk){1, 512} : (r16_walk){4, 2560};
+  walk = __builtin_cpu_is("amd") ? (r16_walk){1, 512, 512} : (r16_walk){4, 2560, 1024};
 }
 
 
@@ -58,7 +63,7 @@ int qora_r16_set_walk(int streams, int prefetch) {
   pthread_once(&walk_once, walk_init);
   if (streams < 1 || streams > R16_STREAMS || prefetch < 0 || prefetch > 65536)
     return -1;
-  walk = (r16_walk){streams, (size_t)prefetch};
+  walk = (r16_walk){streams, (size_t)prefetch, (size_t)prefetch};
   return 0;
 }
 
@@ -427,12 +432,13 @@ void qora_r16_rows(const qora_weight *w, const char *extra, size_t stride, const
                    size_t qrow, int n_tok, float *y, int ldy, long g_lo, long g_hi) {
   pthread_once(&walk_once, walk_init);
   r16_walk wk = walk;
+  size_t pf = w->type == QORA_Q4_0 || w->type == QORA_Q8_0 ? wk.prefetch32 : wk.prefetch;
 
   if (n_tok == 1) {
     while (g_lo < g_hi) {
       int ns = g_hi - g_lo < wk.streams ? (int)(g_hi - g_lo) : wk.streams;
       long part = (g_hi - g_lo) / ns;
-      run_streams(w, extra, q8, y, g_lo, ns, part, wk.prefetch);
+      run_streams(w, extra, q8, y, g_lo, ns, part, pf);
       g_lo += ns * part;
     }
     return;
@@ -441,7 +447,7 @@ void qora_r16_rows(const qora_weight *w, const char *extra, size_t stride, const
     const uint8_t *q = (const uint8_t *)w->r16 + (size_t)g * qora_r16_group_bytes(w);
     for (int t = 0; t < n_tok; t++) {
       __m512 f;
-      dot_1(w, &q, extra + t * stride, q8 + t * qrow, wk.prefetch, &f);
+      dot_1(w, &q, extra + t * stride, q8 + t * qrow, pf, &f);
       store_group(w, g, f, y + (size_t)t * ldy);
     }
   }
