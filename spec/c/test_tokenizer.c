@@ -3,33 +3,19 @@
 ** its tokenizer test for Llama 3 (llama-bpe.inp / .out) and the ids of the tiny-smollm3
 ** prompts.
 */
-#include <time.h>
-
 #include "gguf.h"
 #include "tok_util.h"
 #include "tokenizer.h"
 
 #define CASE_SEP "\n__ggml_vocab_test__\n"
 
-static double now_ms(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-
 static qora_tokenizer *load(const char *rel, gguf_file **f) {
   qora_err err = {{0}};
   qora_tokenizer *tk = NULL;
-  double t0;
 
   *f = gguf_open(vec_path(rel), &err);
-  if (*f != NULL) {
-    t0 = now_ms();
+  if (*f != NULL)
     tk = qora_tokenizer_from_gguf(*f, &err);
-    TAP_DIAG("%s: tokenizer built in %.1f ms", rel, now_ms() - t0);
-  }
   if (!TAP_OK(tk != NULL, "builds the tokenizer of %s", rel))
     TAP_DIAG("%s", err.msg);
   return tk;
@@ -124,7 +110,6 @@ static void test_long_pieces(const qora_tokenizer *tk) {
 
   for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
     size_t k = strlen(units[u]), n = 0;
-    double t0 = now_ms();
     int ok;
 
     while (n + k <= N) {
@@ -133,8 +118,8 @@ static void test_long_pieces(const qora_tokenizer *tk) {
     }
     got.n = 0;
     ok = qora_tokenize(tk, text, n, 0, &got, &err) == 0 && decodes_to(tk, &got, text, n);
-    TAP_OK(ok, "tokenizes %zu bytes of '%s' repeated into %zu ids and back (%.0f ms)", n,
-           units[u], got.n, now_ms() - t0);
+    TAP_OK(ok, "tokenizes %zu bytes of '%s' repeated into %zu ids and back", n, units[u],
+           got.n);
   }
   qora_tokens_free(&got);
   free(text);
