@@ -411,17 +411,15 @@ static int parse_rope(const cJSON *root, const struct hf_arch *a, hf_config *c, 
 /* ================================================================ entry */
 
 int hf_config_parse(const char *json, size_t len, hf_config *cfg, qora_err *err) {
-  cJSON *root = cJSON_ParseWithLength(json, len);
+  cJSON *root;
   const struct hf_arch *a;
   int rc = -1;
 
   memset(cfg, 0, sizeof *cfg);
   if (err != NULL)
     err->msg[0] = '\0';
-  if (!cJSON_IsObject(root)) {
-    cJSON_Delete(root);
-    return qora_fail(err, "config.json is not a JSON object");
-  }
+  if ((root = json_object_of(json, len, "config.json", err)) == NULL)
+    return -1;
   a = check_unique_keys(root, err) == 0 ? find_arch(root, err) : NULL;
   if (a != NULL && check_unsupported(root, err) == 0 && parse_sizes(root, a, cfg, err) == 0 &&
       parse_norm_and_tokens(root, a, cfg, err) == 0 && parse_nope(root, a, cfg, err) == 0 &&

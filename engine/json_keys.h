@@ -1,12 +1,24 @@
 /*
-** json_keys.h: finding a key written twice in a JSON object (internal). Python's json keeps the
-** last of them and cJSON finds the first, so such a file means one thing to transformers and
-** another to qora; the readers of config.json and safetensors headers refuse it.
+** json_keys.h: reading a JSON file's top object, and finding a key written twice in an object
+** (internal). Python's json keeps the last of them and cJSON finds the first, so such a file
+** means one thing to transformers and another to qora; the readers of config.json and
+** safetensors headers refuse it.
 */
 #ifndef QORA_JSON_KEYS_H
 #define QORA_JSON_KEYS_H
 
+#include <stddef.h>
+
 #include <cjson/cJSON.h>
+
+#include "err.h"
+
+/*
+** The object that text[0..len) holds, or NULL with a message naming the file what: cut short
+** (the text ends inside its JSON), not JSON (with the byte where parsing stops), or JSON of
+** another kind. The caller frees the object with cJSON_Delete.
+*/
+cJSON *json_object_of(const char *text, size_t len, const char *what, qora_err *err);
 
 /*
 ** Sets *dup to a key that obj holds twice, or to NULL. Sorts the keys, so an object of a

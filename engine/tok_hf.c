@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "fileio.h"
+#include "json_keys.h"
 #include "tok_internal.h"
 #include "tokenizer.h"
 
@@ -61,7 +62,6 @@ static int unset(const cJSON *obj, const char *key) {
 /* Parses dir/name; NULL with err on error, or with *missing set when the file is absent. */
 static cJSON *parse_file(const char *dir, const char *name, int *missing, qora_err *err) {
   char path[4096];
-  const char *end = NULL;
   size_t len;
   char *text;
   cJSON *json;
@@ -71,14 +71,7 @@ static cJSON *parse_file(const char *dir, const char *name, int *missing, qora_e
     return NULL;
   if ((text = qora_read_file(path, MAX_JSON_BYTES, &len, err)) == NULL)
     return NULL;
-  json = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-  if (json == NULL || !cJSON_IsObject(json))
-    qora_fail(err, "%s is not a JSON object (parsing stops at byte %zu)", path,
-              json ? 0 : (size_t)(end ? end - text : 0));
-  if (json != NULL && !cJSON_IsObject(json)) {
-    cJSON_Delete(json);
-    json = NULL;
-  }
+  json = json_object_of(text, len, path, err);
   free(text);
   return json;
 }

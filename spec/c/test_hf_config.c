@@ -322,8 +322,13 @@ static void test_refusals(void) {
          strstr(err.msg, "no \"intermediate_size\""), "names a missing field: %s", err.msg);
   TAP_OK(parse("{\"hidden_size\": 64}") == -1 && strstr(err.msg, "neither \"architectures\""),
          "refuses a config without architecture: %s", err.msg);
-  TAP_OK(parse("[1, 2]") == -1 && strstr(err.msg, "not a JSON object"),
+  TAP_OK(parse("[1, 2]") == -1 && strstr(err.msg, "is JSON but not a JSON object"),
          "refuses a config that is not an object: %s", err.msg);
+  TAP_OK(parse("{\"hidden_size\": 64, \"num_") == -1 && strstr(err.msg, "cut short"),
+         "says a config that ends inside its JSON looks cut short: %s", err.msg);
+  TAP_OK(parse("{\"hidden_size\": @}") == -1 &&
+         strstr(err.msg, "not valid JSON (parsing stops at byte 16 of 18)"),
+         "names the byte where a config stops being JSON: %s", err.msg);
 }
 
 

@@ -266,7 +266,8 @@ static void test_refusals(void) {
     { "post_processor", "{\"type\": \"RobertaProcessing\"}", NULL, "RobertaProcessing" },
     { "truncation", "{\"max_length\": 5}", NULL, "truncation" },
     { NULL, NULL, "{\"bos_token\": \"<nope>\"}", "BOS token '<nope>'" },
-    { NULL, NULL, "{\"bos_token\": ", "tokenizer_config.json is not a JSON object" },
+    { NULL, NULL, "{\"bos_token\": ", "tokenizer_config.json ends inside its JSON" },
+    { NULL, NULL, "[\"bos_token\"]", "tokenizer_config.json is JSON but not a JSON object" },
   };
   char dir[256];
 
