@@ -9,6 +9,7 @@ local run = S.qora
 local TINY = S.tiny("f32")
 local RAW = S.read(S.TINY .. "prompts/raw.txt")
 local CUT = S.write_temp(S.read(TINY):sub(1, 1000))  -- a model file cut short
+local HERE = assert(io.popen("pwd")):read("l")          -- the checkout
 
 describe("qora command", function()
   it("is called in the README as it runs from the checkout, not as installed", function()
@@ -17,6 +18,29 @@ describe("qora command", function()
       assert.falsy(cmd:find("^qora%s"), "`" .. cmd .. "` works only after make install")
     end
     assert.falsy(readme:find("\nqora %-"), "a command line starts with qora")
+  end)
+
+  it("finds its modules beside it when run from the checkout with no LUA_PATH", function()
+    local out, err, code = S.sh("cd /tmp && env -u LUA_PATH -u LUA_PATH_5_4 -u LUA_CPATH "
+                                .. "-u LUA_CPATH_5_4 lua5.4 " .. quote(HERE .. "/bin/qora")
+                                .. " --help")
+    assert.equal(0, code, err)
+    assert.truthy(out:find("^Usage: qora"))
+  end)
+
+  it("says how to find its modules when they are nowhere to be found, and exits 1", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. quote(dir .. "/bin") .. " && cp bin/qora " ..
+                      quote(dir .. "/bin/qora")))
+    local out, err, code = S.sh("LUA_PATH=/nonexistent/?.lua LUA_CPATH=/nonexistent/?.so "
+                                .. "lua5.4 " .. quote(dir .. "/bin/qora") .. " --help")
+    os.execute("rm -rf " .. quote(dir))
+    assert.equal(1, code)
+    assert.equal("", out)
+    assert.truthy(err:find("^qora: cannot load its Lua modules %(module 'qora.cli' not found"),
+                  err)
+    assert.truthy(err:find("LUA_PATH and LUA_CPATH as the README says", 1, true), err)
   end)
 
   it("prints its usage with --help and exits 0", function()
