@@ -58,8 +58,10 @@ describe("qora command", function()
   local errors = {
     { { "--bogus" }, "unknown flag --bogus" },
     { { "--load" }, "--load needs a value" },
-    { { "--max-tokens", "abc" }, "--max-tokens expects a non-negative integer, got 'abc'" },
-    { { "--max-tokens=-3" }, "--max-tokens expects a non-negative integer, got '-3'" },
+    { { "--max-tokens", "abc" },
+      "--max-tokens expects a non-negative integer in decimal digits, got 'abc'" },
+    { { "--max-tokens=-3" },
+      "--max-tokens expects a non-negative integer in decimal digits, got '-3'" },
     { { "--ctx", "0" }, "--ctx must be from 1 to 16777216, got 0" },
     { { "--ctx", "100000000", "--load", TINY, "--prompt", "hi" },
       "--ctx must be from 1 to 16777216, got 100000000" },
@@ -76,10 +78,11 @@ describe("qora command", function()
     { { "--load", TINY, "--ctx", "5", "--prompt", "Hello there" }, "give a larger --ctx" },
     { { "--load", TINY, "--raw", "--ctx", "5", "--prompt", RAW }, "give a larger --ctx" },
     { { "--min-p", "2", "--load", TINY }, "--min-p must be from 0 to 1" },
-    { { "--top-k", "-1" }, "--top-k expects a non-negative integer, got '-1'" },
-    { { "--seed", "1.5" }, "--seed expects an integer, got '1.5'" },
-    { { "--threads", "many" }, "--threads expects a non-negative integer, got 'many'" },
-    { { "--temperature", "warm" }, "--temperature expects a number, got 'warm'" },
+    { { "--top-k", "-1" }, "--top-k expects a non-negative integer in decimal digits, got '-1'" },
+    { { "--seed", "1.5" }, "--seed expects an integer in decimal digits, got '1.5'" },
+    { { "--threads", "many" },
+      "--threads expects a non-negative integer in decimal digits, got 'many'" },
+    { { "--temperature", "warm" }, "--temperature expects a finite decimal number, got 'warm'" },
     { { "--temperature", "-1", "--load", TINY }, "--temperature must be 0 or more" },
     { { "--top-p", "1.5", "--load", TINY }, "--top-p must be from 0 to 1" },
     { { "--greedy=yes" }, "--greedy takes no value" },
@@ -100,6 +103,35 @@ describe("qora command", function()
       "--system is not valid UTF-8 at byte 1" },
     { { "--load", "/nonexistent.gguf" }, "standard input is not valid UTF-8 at byte 2",
       "a\244\144\128\128\n" },
+    -- numbers in other spellings than plain decimal, refused before the model loads
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--max-tokens", "1e3" },
+      "--max-tokens expects a non-negative integer in decimal digits, got '1e3'" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--threads", "0x2" },
+      "--threads expects a non-negative integer in decimal digits, got '0x2'" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--ctx", " 512" },
+      "--ctx expects an integer in decimal digits, got ' 512'" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--ctx", "512.0" },
+      "--ctx expects an integer in decimal digits, got '512.0'" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--top-k=4e1" },
+      "--top-k expects a non-negative integer in decimal digits, got '4e1'" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--seed", "1E3" },
+      "--seed expects an integer in decimal digits, got '1E3'" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--seed", "99999999999999999999" },
+      "--seed expects an integer, got '99999999999999999999', which is out of range" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--temperature", "nan" },
+      "--temperature expects a finite decimal number, got 'nan'" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--temperature", "inf" },
+      "--temperature expects a finite decimal number, got 'inf'" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--temperature", "1e999" },
+      "--temperature expects a finite decimal number, got '1e999'" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--temperature", "0x1p-1" },
+      "--temperature expects a finite decimal number, got '0x1p-1'" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--top-p", "-nan" },
+      "--top-p expects a finite decimal number, got '-nan'" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--min-p", "0x.1" },
+      "--min-p expects a finite decimal number, got '0x.1'" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--top-p", "0.5 " },
+      "--top-p expects a finite decimal number, got '0.5 '" },
   }
   teardown(function() os.remove(CUT) end)
   for _, case in ipairs(errors) do
@@ -116,6 +148,17 @@ describe("qora command", function()
       end
     end)
   end
+
+  it("reads plain decimal numbers, with a sign, a point or an exponent where they fit", function()
+    local opts = require("qora.cli").parse({ "--max-tokens", "007", "--seed", "-7", "--ctx", "+64",
+                                             "--temperature", ".5", "--top-p", "1e-1",
+                                             "--min-p", "+5E-2", "--top-k", "0" })
+    assert.same({ ["max-tokens"] = 7, seed = -7, ctx = 64, temperature = 0.5, ["top-p"] = 0.1,
+                  ["min-p"] = 0.05, ["top-k"] = 0 }, opts)
+    for _, k in ipairs({ "max-tokens", "seed", "ctx", "top-k" }) do
+      assert.equal("integer", math.type(opts[k]), k)
+    end
+  end)
 
   it("shows the help whatever else is wrong, with -h too", function()
     for _, args in ipairs({ { "--help", "--bogus" }, { "--ctx", "0", "-h" }, { "-h" },

@@ -73,20 +73,35 @@ local function fail(fmt, ...)
   error({ message = fmt:format(...) })
 end
 
--- A flag's value converted to its kind, or an error naming the flag.
+-- Decimal spellings only: tonumber would also read hex ("0x10", "0x1p4"), an integer with an
+-- exponent ("1e3"), spaces around the digits, and "1e999" as infinity.
+local function is_decimal_integer(v)
+  return v:match("^[+-]?%d+$") ~= nil
+end
+
+local function is_decimal_number(v)
+  local mantissa = v:gsub("[eE][+-]?%d+$", "", 1)
+  return mantissa:match("^[+-]?%d+%.?%d*$") ~= nil or mantissa:match("^[+-]?%.%d+$") ~= nil
+end
+
+-- A flag's value converted to its kind, or an error naming the flag, the text and what it
+-- takes.
 local function convert(name, kind, v)
   if kind == "string" then
     return v
-  end
-  local n = tonumber(v)
-  if kind == "number" then
-    if n == nil or n ~= n then fail("--%s expects a number, got '%s'", name, v) end
+  elseif kind == "number" then
+    local n = is_decimal_number(v) and tonumber(v)
+    if not n or n == math.huge or n == -math.huge then
+      fail("--%s expects a finite decimal number, got '%s'", name, v)
+    end
     return n
   end
-  n = math.tointeger(n)
-  if n == nil or (kind == "count" and n < 0) then
-    fail("--%s expects %s, got '%s'", name,
-         kind == "count" and "a non-negative integer" or "an integer", v)
+  local what = kind == "count" and "a non-negative integer" or "an integer"
+  local n = is_decimal_integer(v) and math.tointeger(tonumber(v))
+  if not n and is_decimal_integer(v) then
+    fail("--%s expects %s, got '%s', which is out of range", name, what, v)
+  elseif not n or (kind == "count" and n < 0) then
+    fail("--%s expects %s in decimal digits, got '%s'", name, what, v)
   end
   return n
 end
