@@ -180,6 +180,40 @@ describe("a conversation", function()
     consistent(chat)
   end)
 
+  it("ends a reply when another starts inside its loop: the outer loop raises at the user's "
+     .. "line, and the conversation holds the outer answer so far, then the inner turn",
+     function()
+    local chat = llamacpp_chat()
+    local env = setmetatable({ chat = chat, Q = QUESTION, outer = {}, inner = {} },
+                             { __index = _G })
+    local ok, err = pcall(assert(load(
+      "for piece in chat:reply(Q, { greedy = true, max_tokens = 8 }) do\n"
+      .. "  outer[#outer + 1] = piece\n"
+      .. "  if #outer == 2 then\n"
+      .. "    for p in chat:reply('Hi', { greedy = true, max_tokens = 3 }) do\n"
+      .. "      inner[#inner + 1] = p\n"
+      .. "    end\n"
+      .. "  end\n"
+      .. "end", "=user", "t", env)))
+    assert.is_false(ok, "the outer loop ended quietly")
+    assert.equal("user:1: this reply was replaced by a newer reply of the same chat, which "
+                 .. "kept its answer so far; end a reply's loop before starting the next", err)
+    assert.equal(2, #env.outer)
+    assert.equal(4, #chat.messages)
+    assert.same({ role = "user", content = QUESTION }, chat.messages[1])
+    assert.same({ role = "assistant", content = table.concat(env.outer) }, chat.messages[2])
+    assert.same({ role = "user", content = "Hi" }, chat.messages[3])
+    assert.same({ role = "assistant", content = table.concat(env.inner) }, chat.messages[4])
+    local answer = table.remove(chat.messages)
+    local ids = chat:prompt_ids()
+    chat.messages[4] = answer
+    S.same_ids(ids, table.move(chat.session.tokens, 1, #ids, 1, {}), "cache")
+    consistent(chat)
+    for _ in chat:reply("Go on.", { greedy = true, max_tokens = 2 }) do end
+    assert.equal(6, #chat.messages)
+    consistent(chat)
+  end)
+
   it("refuses to reply once closed, and leaves the messages as they were", function()
     local chat = llamacpp_chat()
     for _ in chat:reply(QUESTION, { greedy = true, max_tokens = 2 }) do end

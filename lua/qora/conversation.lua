@@ -17,7 +17,9 @@
 -- A reply that cannot start (text that is not UTF-8, a conversation that no longer fits the
 -- context, a closed conversation) raises before anything changes. One that fails later (a
 -- sampler's error) leaves the messages as they were; the cache keeps what it evaluated, which
--- the next reply reuses as far as it matches.
+-- the next reply reuses as far as it matches. A reply started while another is unfinished
+-- (inside its loop, say) ends that one first, its answer so far kept; the older loop then
+-- raises at its next step.
 local chat = require("qora.chat")
 local sampling = require("qora.sampling")
 local check = require("qora.check")
@@ -256,7 +258,8 @@ end
 --- Answers text: an iterator of text pieces (and their ids) for a `for` loop.
 -- When the loop ends (or breaks), the answer joins the conversation and last_reasoning and
 -- last_reply hold its two parts (reasoning is "" without a <think> block). A reply that
--- raises leaves the messages as they were (see the top of this file).
+-- raises leaves the messages as they were (see the top of this file). Another reply started
+-- before the loop ends ends this one, keeping its answer so far; this loop then raises.
 -- @param text string the user's message
 -- @param opts table|nil { max_tokens = 1024, sampler = a policy, or sampling options:
 --   temperature = 0.6, top_p = 0.95, top_k = 40, min_p = 0.05, seed, greedy,
@@ -282,7 +285,7 @@ function Conversation:reply(text, opts)
   messages[#messages + 1] = { role = "user", content = text }
   local turn = #messages
 
-  local parts, finished = {}, false
+  local parts, finished, replaced = {}, false, false
   local function finish()
     if finished then return end
     finished = true
@@ -291,10 +294,18 @@ function Conversation:reply(text, opts)
     messages[#messages + 1] = { role = "assistant", content = answer }
     self.last_reasoning, self.last_reply = self.template:split_reasoning(answer)
   end
-  self.pending = finish
+  -- a newer reply ends this one (as a newer generate does a generator): its answer so far
+  -- stays, and its loop, if it goes on, raises rather than ending as if the answer were done
+  self.pending = function()
+    replaced = true
+    finish()
+  end
 
   local function step()
-    if finished then
+    if replaced then
+      check.error("this reply was replaced by a newer reply of the same chat, which kept its "
+                  .. "answer so far; end a reply's loop before starting the next")
+    elseif finished then
       return nil
     end
     local ok, id, piece = pcall(gen)
