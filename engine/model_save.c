@@ -1,8 +1,9 @@
 /*
 ** model_save.c: a loaded model written as a GGUF v3 file that qora maps back and llama.cpp
 ** loads: llama.cpp's metadata keys for the smollm3 and llama architectures, the byte-level
-** BPE vocabulary as tokenizer.ggml.*, the chat template, and every weight in the type it was
-** loaded in (so a folder converted once to Q4_0 loads next time without converting).
+** BPE vocabulary as tokenizer.ggml.*, the chat template (and a GGUF source's named ones), and
+** every weight in the type it was loaded in (so a folder converted once to Q4_0 loads next time
+** without converting).
 **
 ** Two things llama.cpp has no key for are written under extra keys that it ignores and qora
 ** reads (model_gguf.c): a SmolLM3 list of RoPE layers that is not the every-fourth default
@@ -324,6 +325,20 @@ static int copy_tokenizer(saver *s) {
 }
 
 
+/*
+** llama.cpp's named chat templates (tokenizer.chat_template.<name>, such as tool_use) and the
+** list of their names (tokenizer.chat_templates): qora renders its own templates, but
+** llama.cpp offers these by name.
+*/
+static int copy_named_templates(saver *s) {
+  const gguf_kv *names = s->m->gguf ? gguf_find(s->m->gguf, "tokenizer.chat_templates") : NULL;
+
+  if (copy_others(s, "tokenizer.chat_template.", NULL, 0) < 0)
+    return -1;
+  return names ? gguf_writer_copy_kv(s->w, names, s->err) : 0;
+}
+
+
 static int write_tokenizer(saver *s) {
   const qora_tokenizer *tk = s->m->tok;
   const char *pre = pre_name(tk), *tmpl;
@@ -343,7 +358,9 @@ static int write_tokenizer(saver *s) {
       copy_tokenizer(s) < 0)
     return -1;
   tmpl = qora_tokenizer_chat_template(tk, &len);
-  return tmpl ? gguf_writer_set_strn(s->w, "tokenizer.chat_template", tmpl, len, s->err) : 0;
+  if (tmpl && gguf_writer_set_strn(s->w, "tokenizer.chat_template", tmpl, len, s->err) < 0)
+    return -1;
+  return copy_named_templates(s);
 }
 
 

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "gguf.h"
+#include "gguf_write.h"
 #include "hf_util.h"
 #include "model.h"
 #include "tap.h"
@@ -481,6 +482,119 @@ static void test_smollm2_resave(void) {
 }
 
 
+/* ------------------------------------------------------------ named chat templates */
+
+#define NAMED_SRC "../shared/vectors/tiny-smollm3/tiny-smollm3-q8_0.gguf"
+
+/* llama.cpp's named templates, as its converter writes them: one key per name, and the list. */
+static const char *const template_names[] = { "tool_use", "rag" };
+static const char *const named_templates[] = {
+  "{%- for m in messages %}<tool>{{ m['content'] }}</tool>\n{%- endfor %}",
+  "{{ bos_token }}Documents ({{ documents | length }}), \xc3\xa9t\xc3\xa9 \xe2\x80\x94 end\n",
+};
+
+
+/* Copies NAMED_SRC to path, its tensors unchanged, with the named templates added. */
+static int write_named_templates(const char *path, qora_err *err) {
+  gguf_file *f = gguf_open(NAMED_SRC, err);
+  gguf_writer *w = gguf_writer_new(err);
+  int ok = f != NULL && w != NULL;
+  char key[64];
+
+  for (uint64_t i = 0; ok && i < f->n_kv; i++)
+    ok = gguf_writer_copy_kv(w, &f->kv[i], err) == 0;
+  for (int i = 0; ok && i < 2; i++) {
+    snprintf(key, sizeof key, "tokenizer.chat_template.%s", template_names[i]);
+    ok = gguf_writer_set_str(w, key, named_templates[i], err) == 0;
+  }
+  ok = ok && gguf_writer_set_str_arr(w, "tokenizer.chat_templates", template_names, NULL, 2,
+                                     err) == 0;
+  for (uint64_t i = 0; ok && i < f->n_tensors; i++) {
+    const gguf_tensor *t = &f->tensors[i];
+    char name[128];
+
+    snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+    ok = gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->nbytes, err) == 0;
+  }
+  ok = ok && gguf_writer_begin(w, path, err) == 0;
+  for (uint64_t i = 0; ok && i < f->n_tensors; i++)
+    ok = gguf_writer_write(w, f->tensors[i].data, f->tensors[i].nbytes, err) == 0;
+  ok = ok && gguf_writer_finish(w, err) == 0;
+  gguf_writer_free(w);
+  gguf_close(f);
+  return ok;
+}
+
+
+/* NULL when f holds key as a string of exactly want's bytes, else what differs. */
+static const char *str_differs(const gguf_file *f, const char *key, const char *want) {
+  gguf_str got = { NULL, 0 };
+  int rc = gguf_get_str(f, key, &got, NULL);
+
+  if (rc != 1)
+    return rc == 0 ? "missing" : "not a string";
+  if (got.len != strlen(want))
+    return "another length";
+  return memcmp(got.ptr, want, got.len) == 0 ? NULL : "other bytes";
+}
+
+
+/* NULL when f holds key as an array of exactly the strings of want, in order. */
+static const char *names_differ(const gguf_file *f, const char *key, const char *const *want,
+                                uint64_t n) {
+  const gguf_kv *kv = gguf_find(f, key);
+  gguf_str got[8];
+  int same = 1;
+
+  if (kv == NULL)
+    return "missing";
+  if (kv->type != GGUF_ARRAY || kv->arr_type != GGUF_STRING || kv->n != n || n > 8 ||
+      gguf_str_array(kv, got, NULL) < 0)
+    return "not an array of the same count of strings";
+  for (uint64_t i = 0; i < n; i++)
+    same &= got[i].len == strlen(want[i]) && memcmp(got[i].ptr, want[i], got[i].len) == 0;
+  return same ? NULL : "other names";
+}
+
+
+/*
+** A GGUF with llama.cpp's named chat templates keeps them, and the list of their names, byte for
+** byte; the old saver wrote the default template only.
+*/
+static void test_named_templates(void) {
+  char src[256], path[256], key[64];
+  qora_err err = {{0}};
+  qora_model *m, *back = NULL;
+  gguf_file *f = NULL;
+  const char *why;
+
+  snprintf(src, sizeof src, "%s/named-src.gguf", out_dir);
+  if (!TAP_OK(write_named_templates(src, &err), "writes a GGUF with two named chat templates")) {
+    TAP_DIAG("%s", err.msg);
+    return;
+  }
+  m = load(src, NULL, &err);
+  if (!TAP_OK(m != NULL, "loads the GGUF with named templates"))
+    TAP_DIAG("%s", err.msg);
+  else
+    back = save_and_reload(m, "named.gguf", path, sizeof path);
+  if (back != NULL && (f = gguf_open(path, &err)) == NULL)
+    TAP_DIAG("%s", err.msg);
+  for (int i = 0; f != NULL && i < 2; i++) {
+    snprintf(key, sizeof key, "tokenizer.chat_template.%s", template_names[i]);
+    why = str_differs(f, key, named_templates[i]);
+    TAP_OK(why == NULL, "keeps %s byte for byte (%zu bytes)%s%s", key,
+           strlen(named_templates[i]), why ? ": " : "", why ? why : "");
+  }
+  why = f ? names_differ(f, "tokenizer.chat_templates", template_names, 2) : "no file";
+  TAP_OK(why == NULL, "keeps tokenizer.chat_templates, the list of their names%s%s",
+         why ? ": " : "", why ? why : "");
+  gguf_close(f);
+  qora_model_free(back);
+  qora_model_free(m);
+}
+
+
 /* ------------------------------------------------------------ refusals */
 
 static void test_refusals(void) {
@@ -555,6 +669,7 @@ int main(void) {
   test_yarn_knobs();
   test_llama_folder();
   test_smollm2_resave();
+  test_named_templates();
   test_refusals();
   test_source_files();
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", out_dir);
