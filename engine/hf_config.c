@@ -345,6 +345,28 @@ static int parse_yarn(const cJSON *root, const cJSON *d, hf_config *c, qora_err 
   return 0;
 }
 
+/*
+** YaRN's factor, the context's multiple of the original, below 1 would shorten the context.
+** transformers' own check says it "must be a float >= 1" (it only warns, then computes), the
+** GGUF loader refuses it, and the saver writes YaRN only above 1, so that such a folder saved
+** as GGUF would load back as plain RoPE: refused here, with the key. qora keeps it as a float.
+*/
+static int check_yarn_factor(const cJSON *root, const cJSON *d, const hf_rope *r,
+                             qora_err *err) {
+  const char *dict = field(root, "rope_scaling") ? "rope_scaling" : "rope_parameters";
+
+  if (r->factor >= 1 && r->factor <= FLT_MAX)
+    return 0;
+  if (field(d, "factor") == NULL)
+    return qora_fail(err, "config.json: %s.factor is null, which makes it "
+                     "max_position_embeddings / original_max_position_embeddings = %g; YaRN "
+                     "needs a factor of at least 1 (give original_max_position_embeddings no "
+                     "larger than max_position_embeddings)", dict, r->factor);
+  return qora_fail(err, "config.json: %s.factor is %g; YaRN needs a finite factor of at least "
+                   "1 (the context's multiple of original_max_position_embeddings; "
+                   "transformers requires a float >= 1 too)", dict, r->factor);
+}
+
 static int parse_llama3(const cJSON *d, hf_rope *r, qora_err *err) {
   int has_low = get_num(d, "rope_scaling.", "low_freq_factor", &r->low_freq_factor, err);
   int has_high = get_num(d, "rope_scaling.", "high_freq_factor", &r->high_freq_factor, err);
@@ -398,7 +420,8 @@ static int parse_rope(const cJSON *root, const struct hf_arch *a, hf_config *c, 
     return -1;
   if (field(d, "factor") == NULL && r->type != HF_ROPE_YARN)
     return qora_fail(err, "config.json: rope_scaling of this type needs a \"factor\"");
-  if (r->type == HF_ROPE_YARN && parse_yarn(root, d, c, err) < 0)
+  if (r->type == HF_ROPE_YARN && (parse_yarn(root, d, c, err) < 0 ||
+                                  check_yarn_factor(root, d, r, err) < 0))
     return -1;
   if (r->type == HF_ROPE_LLAMA3 && parse_llama3(d, r, err) < 0)
     return -1;

@@ -284,6 +284,20 @@ static void test_refusals(void) {
     {"a negative YaRN beta_slow",
      "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 2, \"beta_slow\": -1}",
      "beta_fast 32 and beta_slow -1 must be positive"},
+    /* were accepted, and saved as GGUF without YaRN (the saver writes a factor above 1 only),
+    ** loaded back as plain RoPE: transformers' check wants a float >= 1 */
+    {"a YaRN factor of 0.5", "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 0.5}",
+     "config.json: rope_scaling.factor is 0.5; YaRN needs a finite factor of at least 1"},
+    {"a YaRN factor of 0.999 in rope_parameters",
+     "\"rope_parameters\": {\"rope_type\": \"yarn\", \"factor\": 0.999}",
+     "config.json: rope_parameters.factor is 0.999; YaRN needs a finite factor of at least 1"},
+    {"a null YaRN factor that comes out below 1",
+     "\"max_position_embeddings\": 100, \"rope_scaling\": {\"type\": \"yarn\", \"factor\": "
+     "null, \"original_max_position_embeddings\": 400}",
+     "config.json: rope_scaling.factor is null, which makes it max_position_embeddings / "
+     "original_max_position_embeddings = 0.25; YaRN needs a factor of at least 1"},
+    {"a YaRN factor beyond a float", "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 1e39}",
+     "config.json: rope_scaling.factor is 1e+39; YaRN needs a finite factor"},
     {"an odd head_dim", "\"head_dim\": 15", "head_dim 15 is odd"},
     {"a fractional size", "\"max_position_embeddings\": 12.5",
      "\"max_position_embeddings\" must be an integer"},

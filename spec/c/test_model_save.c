@@ -343,6 +343,52 @@ static void test_yarn_knobs(void) {
 }
 
 
+/*
+** The two sides agree on YaRN's factor: a folder whose factor is below 1 (which the saver would
+** write as plain RoPE) is refused at load, naming the key; a factor of 1, the least there is,
+** means no scaling on both sides and round-trips with the folder's logits.
+*/
+static void test_yarn_factor_bounds(void) {
+  char path[256];
+  qora_err err = {{0}};
+  qora_model *folder, *gguf = NULL;
+  double vs_ref, vs_folder;
+
+  if (copy_fixture("tiny-yarn") == NULL ||
+      edit_file("config.json", "\"factor\": 4.0,", "\"factor\": 0.5,") < 0) {
+    TAP_OK(0, "sets up a YaRN config with factor 0.5");
+    remove_scratch();
+    return;
+  }
+  folder = load(scratch_dir, "f32", &err);
+  TAP_OK(folder == NULL && strstr(err.msg, "config.json: rope_parameters.factor is 0.5; YaRN "
+                                  "needs a finite factor of at least 1"),
+         "refuses a folder whose YaRN factor is 0.5: %s", folder ? "it loaded" : err.msg);
+  qora_model_free(folder);
+  remove_scratch();
+
+  if (copy_fixture("tiny-yarn") == NULL ||
+      edit_file("config.json", "\"factor\": 4.0,", "\"factor\": 1.0,") < 0) {
+    TAP_OK(0, "sets up a YaRN config with factor 1");
+    remove_scratch();
+    return;
+  }
+  folder = load(scratch_dir, "f32", &err);
+  if (!TAP_OK(folder != NULL, "loads a folder whose YaRN factor is 1"))
+    TAP_DIAG("%s", err.msg);
+  else
+    gguf = save_and_reload(folder, "yarn-1.gguf", path, sizeof path);
+  if (gguf != NULL) {
+    logits_of_both(folder, gguf, "tiny-yarn", &vs_ref, &vs_folder);
+    TAP_OK(vs_folder <= TOL_SAME, "a YaRN factor of 1 saves as plain RoPE with the folder's "
+           "logits (folder vs GGUF %.2g)", vs_folder);
+  }
+  qora_model_free(gguf);
+  qora_model_free(folder);
+  remove_scratch();
+}
+
+
 /* ------------------------------------------------------------ llama */
 
 /* tiny-nope's weights under a Llama config (RoPE on every layer) save with llama.* keys. */
@@ -667,6 +713,7 @@ int main(void) {
   test_quantized("tiny-nope", "bf16");
   test_resave();
   test_yarn_knobs();
+  test_yarn_factor_bounds();
   test_llama_folder();
   test_smollm2_resave();
   test_named_templates();
