@@ -419,13 +419,14 @@ static int open_index(st_checkpoint *c, const char *path, qora_err *err) {
 
   if (text == NULL)
     return -1;
-  root = cJSON_ParseWithLength(text, len);
+  root = json_object_of(text, len, path, err);
   free(text);
+  if (root == NULL)
+    return -1;
   map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
   if (!cJSON_IsObject(map) || cJSON_GetArraySize(map) == 0) {
     cJSON_Delete(root);
-    return qora_fail(err, "%s: %s", path, root == NULL ? "not valid JSON" :
-                     "no \"weight_map\" object naming the tensors' shards");
+    return qora_fail(err, "%s: no \"weight_map\" object naming the tensors' shards", path);
   }
   rc = load_index(c, map, (size_t)cJSON_GetArraySize(map), err);
   cJSON_Delete(root);

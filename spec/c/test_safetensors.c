@@ -384,8 +384,16 @@ static void test_folders(void) {
   TAP_OK(msg && strstr(msg, "listed twice"), "refuses a tensor listed twice: %s", msg);
   msg = open_with_index("{\"weight_map\":{}}", &err);
   TAP_OK(msg && strstr(msg, "weight_map"), "refuses an empty weight_map: %s", msg);
-  msg = open_with_index("{\"weight_map\":", &err);
-  TAP_OK(msg && strstr(msg, "not valid JSON"), "refuses an index that is not JSON: %s", msg);
+  /* the byte counted from 0: 'x' is the 16th of the 17 */
+  msg = open_with_index("{\"weight_map\": x}", &err);
+  TAP_OK(msg && strstr(msg, "model.safetensors.index.json is not valid JSON (parsing stops at "
+                       "byte 15 of 17)"), "refuses an index that is not JSON: %s", msg);
+  msg = open_with_index("{\"weight_map\":{\"x\":\"one.safet", &err);
+  TAP_OK(msg && strstr(msg, "model.safetensors.index.json ends inside its JSON (29 bytes): "
+                       "the file looks cut short"), "says an index cut short looks so: %s", msg);
+  msg = open_with_index("[\"one.safetensors\"]", &err);
+  TAP_OK(msg && strstr(msg, "model.safetensors.index.json is JSON but not a JSON object"),
+         "refuses an index that is JSON of another kind: %s", msg);
   put_image("two.safetensors", "{\"y\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]}}",
             4);
   msg = open_with_index("{\"weight_map\":{\"y\":\"two.safetensors\"}}", &err);
