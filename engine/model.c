@@ -31,7 +31,18 @@ void *qora_model_own(qora_model *m, void *p) {
 }
 
 
-static int check_hparams(const qora_model_info *in, qora_err *err) {
+/*
+** Refuses sizes and float settings no model has; names says how the messages call the floats.
+** A RoPE base of 1 or less turns every pair as fast as the first or faster, so positions blur.
+** Each float test is written so that NaN fails it.
+*/
+static int check_hparams(const qora_model_info *in, const qora_setting_names *names,
+                         qora_err *err) {
+  static const qora_setting_names generic = { "the RoPE base", "the RMSNorm epsilon", "" };
+
+  if (names == NULL)
+    names = &generic;
+
   if (in->n_layer < 1 || in->n_layer > QORA_MAX_LAYERS)
     return qora_fail(err, "the model has %d layers; qora runs 1 to %d", in->n_layer,
                      QORA_MAX_LAYERS);
@@ -46,11 +57,13 @@ static int check_hparams(const qora_model_info *in, qora_err *err) {
   if (in->head_dim < 2 || in->head_dim % 2 || in->head_dim > 1024)
     return qora_fail(err, "head dimension %d is not supported (even, 2 to 1024)",
                      in->head_dim);
-  if (!(in->norm_eps > 0.0f) || !(in->norm_eps < 1.0f))
-    return qora_fail(err, "RMSNorm epsilon %g is not usable", in->norm_eps);
   if (!(in->rope_theta > 1.0f) || isinf(in->rope_theta))
-    return qora_fail(err, "RoPE base %g is not usable; it must be a finite number above 1",
-                     in->rope_theta);
+    return qora_fail(err, "%s is %g; a RoPE base must be a finite number above 1 (SmolLM3 uses "
+                     "5000000, Llama 3 500000)%s", names->rope_base, in->rope_theta,
+                     names->verdict);
+  if (!(in->norm_eps > 0.0f && in->norm_eps < 1.0f))
+    return qora_fail(err, "%s is %g; an RMSNorm epsilon must be in (0, 1) (SmolLM models use "
+                     "1e-5 or 1e-6)%s", names->norm_eps, in->norm_eps, names->verdict);
   return 0;
 }
 
@@ -120,8 +133,9 @@ static void mark_rope_layers(qora_model *m, const qora_rope_cfg *rc) {
 }
 
 
-int qora_model_setup(qora_model *m, const qora_rope_cfg *rc, qora_err *err) {
-  if (check_hparams(&m->info, err) < 0 || build_rope(m, rc, err) < 0)
+int qora_model_setup(qora_model *m, const qora_rope_cfg *rc, const qora_setting_names *names,
+                     qora_err *err) {
+  if (check_hparams(&m->info, names, err) < 0 || build_rope(m, rc, err) < 0)
     return -1;
   m->layers = calloc((size_t)m->info.n_layer, sizeof *m->layers);
   if (m->layers == NULL)

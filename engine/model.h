@@ -67,13 +67,25 @@ struct qora_model {
 void *qora_model_own(qora_model *m, void *p);
 
 /*
+** How a loader's messages name the float settings qora_model_setup checks, as its file spells
+** them ("metadata smollm3.rope.freq_base"), and what they conclude ("; the file is corrupt").
+*/
+typedef struct qora_setting_names {
+  const char *rope_base;
+  const char *norm_eps;
+  const char *verdict;      /* appended to the message; "" for none */
+} qora_setting_names;
+
+/*
 ** Validates the hyperparameters in m->info, builds the RoPE table (rope_theta, optional YaRN
 ** when yarn_factor > 1) and marks the layers without RoPE. no_rope may be NULL (then every
 ** fourth layer of a smollm3 model skips RoPE, and a llama model uses it everywhere), or give
-** one 0/1 per layer (1 = apply RoPE), as config.json's no_rope_layers does. Allocates
-** m->layers (zeroed but for use_rope), which the loader then binds.
+** one 0/1 per layer (1 = apply RoPE), as config.json's no_rope_layers does. names may be NULL
+** ("the RoPE base", "the RMSNorm epsilon"). Allocates m->layers (zeroed but for use_rope),
+** which the loader then binds.
 */
-int qora_model_setup(qora_model *m, const qora_rope_cfg *rc, qora_err *err);
+int qora_model_setup(qora_model *m, const qora_rope_cfg *rc, const qora_setting_names *names,
+                     qora_err *err);
 
 /* Fills model info counters (n_params, weight_bytes, type_counts) from the bound weights. */
 void qora_model_count(qora_model *m);

@@ -289,24 +289,18 @@ static int read_no_rope(const qora_model *m, int *no_rope, int *given, qora_err 
 
 
 /*
-** Refuses the float settings no model has, naming the key (check_hparams, shared with the
-** Hugging Face loader, would only give the number). A RoPE base of 1 or less turns every pair
-** as fast as the first or faster, so positions blur. Each test is written so that NaN fails it.
+** Refuses what only a GGUF can get wrong about the float settings: an RMSNorm epsilon missing
+** (it would read as 0), and a YaRN factor below 1. The ranges of the RoPE base and epsilon are
+** checked by qora_model_setup, whose messages name the keys load gives it. Each test is
+** written so that NaN fails it.
 */
 static int check_floats(const qora_model *m, const qora_rope_cfg *rc, qora_err *err) {
   const qora_model_info *in = &m->info;
   char key[128];
 
-  if (!(in->rope_theta > 1.0f) || isinf(in->rope_theta))
-    return qora_fail(err, "metadata %s.rope.freq_base is %g; a RoPE base must be a finite "
-                     "number above 1 (SmolLM3 uses 5000000, Llama 3 500000); the file is "
-                     "corrupt", in->arch, in->rope_theta);
   snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", in->arch);
   if (gguf_find(m->gguf, key) == NULL)
     return qora_fail(err, "metadata %s is missing; is this a complete GGUF?", key);
-  if (!(in->norm_eps > 0.0f && in->norm_eps < 1.0f))
-    return qora_fail(err, "metadata %s is %g; an RMSNorm epsilon must be in (0, 1) (SmolLM "
-                     "models use 1e-5 or 1e-6); the file is corrupt", key, in->norm_eps);
   /* 0 is llama.cpp's "no scaling"; below 1, YaRN would shorten the context */
   if (!(rc->yarn_factor == 0.0f || rc->yarn_factor >= 1.0f) || isinf(rc->yarn_factor))
     return qora_fail(err, "metadata %s.rope.scaling.factor is %g; YaRN needs a finite factor "
@@ -367,6 +361,8 @@ static int read_hparams(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
 static int load(qora_model *m, const char *path, qora_err *err) {
   qora_rope_cfg rc = { 0 };
   int no_rope[QORA_MAX_LAYERS], listed = 0;
+  char base_key[128], eps_key[128];      /* the keys qora_model_setup's messages name */
+  qora_setting_names names = { base_key, eps_key, "; the file is corrupt" };
 
   m->gguf = gguf_open(path, err);
   if (m->gguf == NULL || read_arch(m, err) < 0)
@@ -385,7 +381,10 @@ static int load(qora_model *m, const char *path, qora_err *err) {
       read_no_rope(m, no_rope, &listed, err) < 0)
     return -1;
   rc.no_rope = listed ? no_rope : NULL;
-  if (qora_model_setup(m, &rc, err) < 0 || bind_all(m, err) < 0)
+  snprintf(base_key, sizeof base_key, "metadata %s.rope.freq_base", m->info.arch);
+  snprintf(eps_key, sizeof eps_key, "metadata %s.attention.layer_norm_rms_epsilon",
+           m->info.arch);
+  if (qora_model_setup(m, &rc, &names, err) < 0 || bind_all(m, err) < 0)
     return -1;
   m->info.has_weights = 1;
   qora_model_count(m);

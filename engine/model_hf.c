@@ -420,7 +420,7 @@ static int setup(qora_model *m, const hf_config *c, qora_err *err) {
                      QORA_MAX_LAYERS);
   for (int il = 0; il < c->n_layer; il++)
     no_rope[il] = c->uses_rope[il];
-  if (qora_model_setup(m, &rc, err) < 0)
+  if (qora_model_setup(m, &rc, NULL, err) < 0)   /* hf_config checked the floats by key */
     return -1;
   return set_rope(m, &c->rope, err);
 }
