@@ -400,6 +400,8 @@ static int set_rope(qora_model *m, const hf_rope *r, qora_err *err) {
     rope->not_gguf = "llama3 RoPE scaling";
   else if (r->type == HF_ROPE_YARN && !r->truncate)
     rope->not_gguf = "YaRN with truncate false";
+  else if (r->type == HF_ROPE_YARN && (float)r->factor <= 1.0f && rope->mscale != 1.0f)
+    rope->not_gguf = "YaRN with factor 1 and an attention factor other than 1";  /* no YaRN */
   if (r->type == HF_ROPE_YARN) {
     rope->cfg.yarn_factor = (float)r->factor;
     rope->cfg.yarn_orig_ctx = r->original_ctx;

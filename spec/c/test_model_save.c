@@ -346,7 +346,8 @@ static void test_yarn_knobs(void) {
 /*
 ** The two sides agree on YaRN's factor: a folder whose factor is below 1 (which the saver would
 ** write as plain RoPE) is refused at load, naming the key; a factor of 1, the least there is,
-** means no scaling on both sides and round-trips with the folder's logits.
+** means no scaling on both sides and round-trips with the folder's logits, unless an attention
+** factor comes with it, which the saver refuses.
 */
 static void test_yarn_factor_bounds(void) {
   char path[256];
@@ -384,6 +385,23 @@ static void test_yarn_factor_bounds(void) {
            "logits (folder vs GGUF %.2g)", vs_folder);
   }
   qora_model_free(gguf);
+  qora_model_free(folder);
+  remove_scratch();
+
+  /* factor 1 with an attention factor: a GGUF's YaRN starts above 1, so it cannot carry it */
+  if (copy_fixture("tiny-yarn") == NULL ||
+      edit_file("config.json", "\"factor\": 4.0,",
+                "\"factor\": 1.0, \"attention_factor\": 1.3,") < 0) {
+    TAP_OK(0, "sets up a YaRN config with factor 1 and attention_factor 1.3");
+    remove_scratch();
+    return;
+  }
+  folder = load(scratch_dir, "f32", &err);
+  snprintf(path, sizeof path, "%s/yarn-1-att.gguf", out_dir);
+  TAP_OK(folder != NULL && qora_model_save(folder, path, &err) < 0 &&
+         strstr(err.msg, "YaRN with factor 1 and an attention factor other than 1") &&
+         access(path, F_OK) != 0, "refuses to save YaRN factor 1 with attention_factor 1.3, "
+         "which a GGUF would lose, and leaves no file: %s", folder ? err.msg : "no folder");
   qora_model_free(folder);
   remove_scratch();
 }
