@@ -17,6 +17,7 @@ ifneq ($(filter x86_64 amd64 i686,$(ARCH)),)
 AVX2_FLAGS = -mavx2 -mfma -mf16c
 AVX512_FLAGS = $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni \
                -mavx512bf16
+AMX_FLAGS = $(AVX512_FLAGS) -mamx-tile -mamx-int8
 endif
 
 ENGINE_SRC := $(wildcard engine/*.c)
@@ -70,6 +71,7 @@ build/%.o: %.c $(wildcard engine/*.h lqora/*.h)
 
 build/engine/%_avx2.o: XFLAGS = $(AVX2_FLAGS)
 build/engine/%_avx512.o: XFLAGS = $(AVX512_FLAGS)
+build/engine/%_amx.o: XFLAGS = $(AMX_FLAGS)
 
 $(LIBQORA): $(ENGINE_OBJ)
 	@rm -f $@
@@ -102,6 +104,7 @@ build/asan/%.o: %.c $(wildcard engine/*.h)
 
 build/asan/engine/%_avx2.o: XFLAGS = $(AVX2_FLAGS)
 build/asan/engine/%_avx512.o: XFLAGS = $(AVX512_FLAGS)
+build/asan/engine/%_amx.o: XFLAGS = $(AMX_FLAGS)
 
 $(ASAN_LIB): $(ENGINE_SRC:%.c=build/asan/%.o)
 	@rm -f $@
@@ -131,6 +134,7 @@ build/fuzz/%.o: %.c $(wildcard engine/*.h)
 
 build/fuzz/engine/%_avx2.o: XFLAGS = $(AVX2_FLAGS)
 build/fuzz/engine/%_avx512.o: XFLAGS = $(AVX512_FLAGS)
+build/fuzz/engine/%_amx.o: XFLAGS = $(AMX_FLAGS)
 
 $(FUZZ_LIB): $(ENGINE_SRC:%.c=build/fuzz/%.o)
 	@rm -f $@

@@ -29,6 +29,7 @@ typedef struct mm_job {
   char *q;                      /* converted activations, one row of qrow bytes per token */
   size_t qrow;
   char *packed;                 /* activation tiles for the tiled path, or NULL */
+  int tok;                      /* and their tokens per tile */
   float *fpacked;               /* float activation tiles for float weights, or NULL */
   char *gemv;                   /* activation packs for the row kernels, or NULL */
   size_t gemv_stride;
@@ -43,6 +44,12 @@ static char *align_up(void *p) {
 
 static size_t align_size(size_t n) {
   return (n + SCRATCH_ALIGN - 1) & ~(size_t)(SCRATCH_ALIGN - 1);
+}
+
+
+/* Activation tiles of tok tokens for n_tok tokens. */
+static size_t tiles_bytes(const qora_weight *w, int n_tok, int tok) {
+  return qora_gemm_tile_bytes(w->type, w->cols, tok) * (((size_t)n_tok + tok - 1) / tok);
 }
 
 
@@ -63,8 +70,10 @@ size_t qora_matmul_scratch(const qora_weight *w, int n_tok) {
     return rows + tiles + SCRATCH_ALIGN;
   }
   rows = align_size(qora_row_size(t->vec_dot_type, w->cols) * (size_t)n_tok);
-  if (gl && n_tok >= gl->min_tok)
-    tiles = qora_gemm_tile_bytes(w->type, w->cols) * (((size_t)n_tok + GEMM_TOK - 1) / GEMM_TOK);
+  if (gl && n_tok >= gl->min_tok) {    /* room for either level's tiles */
+    size_t vnni = tiles_bytes(w, n_tok, GEMM_TOK), amx = tiles_bytes(w, n_tok, AMX_TOK);
+    tiles = vnni > amx ? vnni : amx;
+  }
   gemv = align_size(qora_gemv_token_bytes(w->type, w->cols)) * (size_t)n_tok;
   rows += (tiles > gemv ? tiles : gemv) + SCRATCH_ALIGN;
   return rows > r16 ? rows : r16;
@@ -85,7 +94,8 @@ static void convert_part(void *ctx, int ith, int nth) {
 #endif
     j->vt->from_float(j->x + t * j->ldx, j->q + t * j->qrow, j->w->cols);
     if (j->packed)
-      qora_gemm_pack_token(j->w->type, j->w->cols, j->q + t * j->qrow, (int)t, j->packed);
+      qora_gemm_pack_token(j->w->type, j->w->cols, j->q + t * j->qrow, (int)t, j->tok,
+                           j->packed);
 #if defined(__x86_64__)
     if (j->gemv)
       qora_gemv_pack_token(j->w->type, j->w->cols, j->q + t * j->qrow,
@@ -177,8 +187,10 @@ void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx,
     j.qrow = qora_row_size(t->vec_dot_type, w->cols);
     char *after = j.q + align_size(j.qrow * (size_t)n_tok);
     const gemm_layout *gl = qora_gemm_layout(w->type);
-    if (gl && n_tok >= gl->min_tok && qora_gemm_available())
+    if (gl && n_tok >= gl->min_tok && qora_gemm_available()) {
       j.packed = after;
+      j.tok = qora_gemm_tok(w->type);
+    }
     else if (qora_gemv_available(w->type)) {
       j.gemv = after;
       j.gemv_stride = align_size(qora_gemv_token_bytes(w->type, w->cols));

@@ -12,35 +12,9 @@
 #include <string.h>
 
 #include "matmul_kernels.h"
+#include "matmul_tile.h"
 #include "quant_kernels.h"
 #include "repack.h"
-
-#define MAX_SUB (GEMM_CHUNK / 16)    /* scaled blocks per chunk, at most */
-
-/* One chunk of 16 rows: q[block][bl / 4][16 rows][4 values], s and m[block][16 rows]. */
-typedef struct whalf {
-  _Alignas(64) uint8_t q[GEMM_LANES * GEMM_CHUNK];
-  _Alignas(64) float s[MAX_SUB * GEMM_LANES];
-  _Alignas(64) float m[MAX_SUB * GEMM_LANES];
-} whalf;
-
-/* A tile of GEMM_ROWS rows: two halves of 16, one vector each in the kernel. */
-typedef struct wtile {
-  whalf h[GEMM_ROWS / GEMM_LANES];
-} wtile;
-
-/* What the kernel reads for one chunk, 16 or 32 rows and up to GEMM_TOK tokens. */
-typedef struct tile_args {
-  const whalf *w;
-  int nbc;                          /* scaled blocks in the chunk */
-  const int8_t *aq;                 /* activation quants at the chunk's first block */
-  const int32_t *an;                /* and their offsets, scales, min terms */
-  const float *ad, *as;
-  float *y;                         /* output of the tile's first token and row */
-  int ldy;
-  __mmask16 rows[2];                /* valid rows of each half */
-  int accumulate;                   /* add to y (chunks after the first) */
-} tile_args;
 
 /* ------------------------------------------------------------------ weight unpacking */
 
@@ -490,7 +464,8 @@ void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *
                                                                           : tile_32;
   void (*half)(int, const tile_args *) = l->bl == 16 ? half_16 : l->has_min ? half_32_min
                                                                           : half_32;
-  size_t tile_bytes = qora_gemm_tile_bytes(w->type, w->cols);
+  int tok = qora_gemm_tok(w->type), amx = tok == AMX_TOK, amx_tok = 0;
+  size_t tile_bytes = qora_gemm_tile_bytes(w->type, w->cols, tok);
   int64_t nb = w->cols / l->bl;
   wtile wt;
 
@@ -505,22 +480,32 @@ void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *
       pack_half(&wt.h[0], w, r0, n0, c0, cc);
       if (n1 > 0)
         pack_half(&wt.h[1], w, r0 + GEMM_LANES, n1, c0, cc);
-      for (int t0 = 0; t0 < n_tok; t0 += GEMM_TOK) {
-        const char *at = packed + (size_t)(t0 / GEMM_TOK) * tile_bytes;
-        const int32_t *an = (const int32_t *)(at + (size_t)w->cols * GEMM_TOK);
-        const float *ad = (const float *)(an + nb * GEMM_TOK);
+      for (int h = 0; amx && l->off && h < (n1 > 0 ? 2 : 1); h++)
+        qora_amx_signed(wt.h[h].q, (size_t)cc * GEMM_LANES, l->off);
+      for (int t0 = 0; t0 < n_tok; t0 += tok) {
+        const char *at = packed + (size_t)(t0 / tok) * tile_bytes;
+        const int32_t *an = (const int32_t *)(at + (size_t)w->cols * tok);
+        const float *ad = (const float *)(an + nb * tok);
         tile_args a = {
-          .w = wt.h, .nbc = (int)(cc / l->bl),
-          .aq = (const int8_t *)at + c0 * GEMM_TOK, .an = an + b0 * GEMM_TOK,
-          .ad = ad + b0 * GEMM_TOK, .as = ad + nb * GEMM_TOK + b0 * GEMM_TOK,
+          .w = wt.h, .nbc = (int)(cc / l->bl), .tok = tok,
+          .aq = (const int8_t *)at + c0 * tok, .an = an + b0 * tok,
+          .ad = ad + b0 * tok, .as = ad + nb * tok + b0 * tok,
           .y = y + (size_t)t0 * ldy + r0, .ldy = ldy,
           .rows = {(__mmask16)((1u << n0) - 1), (__mmask16)((1u << n1) - 1)},
           .accumulate = c0 > 0,
         };
-        (n1 > 0 ? full : half)(n_tok - t0, &a);
+        int T = n_tok - t0 < tok ? n_tok - t0 : tok;
+        if (amx && T != amx_tok)
+          qora_amx_begin(l->bl, amx_tok = T);
+        if (amx)
+          qora_amx_tile(T, l->bl, l->has_min, n1 > 0 ? 2 : 1, &a);
+        else
+          (n1 > 0 ? full : half)(T, &a);
       }
     }
   }
+  if (amx_tok)
+    qora_amx_end();
 }
 
 #endif

@@ -17,7 +17,8 @@
 
 #include "matmul.h"
 
-#define GEMM_TOK 6                  /* tokens per activation tile */
+#define GEMM_TOK 6                  /* tokens per activation tile (VNNI, floats) */
+#define AMX_TOK 16                  /* tokens per activation tile on AMX */
 #define GEMM_LANES 16               /* weight rows per vector (one 32-bit lane each) */
 #define GEMM_ROWS 32                /* weight rows per tile */
 #define GEMM_CHUNK 2048             /* columns per weight tile (a multiple of 256) */
@@ -33,19 +34,26 @@ typedef struct gemm_layout {
 /* The layout of type for the tiled path, or NULL when it has none. */
 const gemm_layout *qora_gemm_layout(int type);
 
-/* Bytes of one packed activation tile for rows of cols values. */
-size_t qora_gemm_tile_bytes(int type, int64_t cols);
+/* Tokens per activation tile of type at the CPU level in force: GEMM_TOK, or AMX_TOK. */
+int qora_gemm_tok(int type);
+
+/* Bytes of one packed activation tile of tok tokens for rows of cols values. */
+size_t qora_gemm_tile_bytes(int type, int64_t cols, int tok);
 
 /*
 ** Packs token t (its activation row already converted to the vec_dot_type in q8) into its
-** slot of the activation tiles starting at packed.
+** slot of the activation tiles of tok tokens starting at packed.
 */
-void qora_gemm_pack_token(int type, int64_t cols, const void *q8, int t, char *packed);
+void qora_gemm_pack_token(int type, int64_t cols, const void *q8, int t, int tok,
+                          char *packed);
 
 /* 1 when the CPU runs the tiled path (AVX-512 VNNI build and CPU). */
 int qora_gemm_available(void);
 
-/* Rows [tile_lo * GEMM_ROWS, min(tile_hi * GEMM_ROWS, rows)) of y for every token. */
+/*
+** Rows [tile_lo * GEMM_ROWS, min(tile_hi * GEMM_ROWS, rows)) of y for every token, from
+** activation tiles of qora_gemm_tok(w->type) tokens.
+*/
 void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *y, int ldy,
                     long tile_lo, long tile_hi);
 

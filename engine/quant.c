@@ -8,6 +8,10 @@
 #include <cpuid.h>
 #endif
 #include <string.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "quant_kernels.h"
 
@@ -127,6 +131,23 @@ static int has_f16c(void) {
 #endif
 
 
+/*
+** AMX-TILE and AMX-INT8 by cpuid (leaf 7, EDX bits 24 and 25), then Linux's leave to use the
+** tile data (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), given once per process.
+*/
+static int has_amx(void) {
+#if defined(__linux__)
+  unsigned a, b, c, d;
+
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25)))
+    return 0;
+  return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+#else
+  return 0;
+#endif
+}
+
+
 static int detect_cpu(void) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
@@ -134,7 +155,7 @@ static int detect_cpu(void) {
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
       __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("fma") &&
       has_f16c())
-    return QORA_CPU_AVX512;
+    return has_amx() ? QORA_CPU_AMX : QORA_CPU_AVX512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
       has_f16c())
     return QORA_CPU_AVX2;
@@ -194,6 +215,13 @@ int qora_cpu_best(void) {
 int qora_cpu_level(void) {
   pthread_once(&init_once, init);
   return cpu_level;
+}
+
+
+const char *qora_cpu_name(int level) {
+  static const char *const names[] = {"scalar", "avx2", "avx512", "amx"};
+
+  return level >= QORA_CPU_SCALAR && level <= QORA_CPU_AMX ? names[level] : "?";
 }
 
 

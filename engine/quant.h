@@ -85,9 +85,12 @@ const qora_type_traits *qora_type_get(int type);
 size_t qora_row_size(int type, int64_t n);
 
 /* CPU levels; the best one the CPU supports is chosen at start. Tests force each in turn. */
-enum { QORA_CPU_SCALAR = 0, QORA_CPU_AVX2 = 1, QORA_CPU_AVX512 = 2 };
+/* AMX: AVX-512 and AMX-INT8 tiles the kernel lets the process use (the tiled product's kernel). */
+enum { QORA_CPU_SCALAR = 0, QORA_CPU_AVX2 = 1, QORA_CPU_AVX512 = 2, QORA_CPU_AMX = 3 };
 int qora_cpu_best(void);
 int qora_cpu_level(void);
+/* "scalar", "avx2", "avx512" or "amx"; "?" for a number that is no level. */
+const char *qora_cpu_name(int level);
 /*
 ** Forces a level (not above qora_cpu_best); returns the level in effect. It rewrites the
 ** shared table, so call it only while no other thread computes (tests, benchmarks).

@@ -193,8 +193,8 @@ int main(int argc, char **argv) {
   if (set_walk(walk) != 0)
     return 2;
 
-  static const char *levels[] = {"scalar", "avx2", "avx512"};
-  printf("# bench_matmul: %d threads, CPU level %s, %s\n", threads, levels[qora_cpu_level()],
+  printf("# bench_matmul: %d threads, CPU level %s, %s\n", threads,
+         qora_cpu_name(qora_cpu_level()),
          repack ? "r16 repacking" : "stored layout");
   qora_pool *pool = qora_pool_new(threads);
   for (int ti = 0; ti < n_types; ti++)

@@ -18,7 +18,6 @@
 
 static const char *const types[] = { "q8_0", "q4_0", "q4_1", "q4_k", "q4_k_m", "q6_k" };
 static const char *const prompts[] = { "mixed", "chat" };
-static const char *const levels[] = { "scalar", "avx2", "avx512" };
 
 /* Feeds the prompt one token at a time; got receives the logits after each. */
 static int decode(qora_model *m, const int32_t *ids, int n, float *got, qora_err *err) {
@@ -48,14 +47,14 @@ static void check_prompt(qora_model *m, const char *type, const char *prompt) {
   float *got = malloc((size_t)(n > 0 ? n : 1) * n_vocab * sizeof *got);
 
   if (!TAP_OK(want && decode(m, ids, n, got, &err) == 0, "[%s] %s %s: decodes %d tokens",
-              levels[qora_cpu_level()], type, prompt, n)) {
+              qora_cpu_name(qora_cpu_level()), type, prompt, n)) {
     TAP_DIAG("%s", want ? err.msg : "reference missing");
   } else {
     diff d = compare(want, got, (size_t)n * n_vocab);
     TAP_OK(d.max <= 0.3 && d.rms <= 0.05, "[%s] %s %s: decoded logits within 0.30 max / 0.05 "
            "rms of llama.cpp (max %.4f at position %zu id %zu: want %.4f got %.4f; rms %.5f)",
-           levels[qora_cpu_level()], type, prompt, d.max, d.at / n_vocab, d.at % n_vocab,
-           want[d.at], got[d.at], d.rms);
+           qora_cpu_name(qora_cpu_level()), type, prompt, d.max, d.at / n_vocab,
+           d.at % n_vocab, want[d.at], got[d.at], d.rms);
   }
   free(want);
   free(got);

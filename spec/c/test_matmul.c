@@ -15,8 +15,7 @@
 #include "tap.h"
 
 static const char *level_name(void) {
-  static const char *names[] = {"scalar", "avx2", "avx512"};
-  return names[qora_cpu_level()];
+  return qora_cpu_name(qora_cpu_level());
 }
 
 
@@ -179,6 +178,70 @@ static void test_threads_agree(int type, shape s) {
          "[%s] %s matmul: 1 and 2 threads give identical results", level_name(),
          qora_type_name(type));
   free(data), free(x), free(y1), free(y2), free(scratch);
+}
+
+
+/* y = w x at the given CPU level, on the r16 layout when repack says so. */
+static void product_at(int level, const qora_weight *w0, const float *x, shape s, int repack,
+                       float *y) {
+  qora_weight w = *w0;
+  void *scratch = malloc(qora_matmul_scratch(&w, s.n_tok));
+  void *r16 = repack ? aligned_alloc(64, qora_r16_bytes(&w)) : NULL;
+  qora_pool *pool = qora_pool_new(2);
+
+  qora_cpu_set_level(level);
+  if (r16)
+    qora_r16_repack(pool, &w, r16);
+  qora_matmul(pool, &w, x, s.cols, s.n_tok, y, s.rows, scratch);
+  qora_pool_free(pool);
+  free(r16), free(scratch);
+}
+
+
+/*
+** The tiled product on AMX gives the bits of the VNNI kernel: the integer sums are exact and
+** the float steps the same. Tokens beyond one tile of 16 and a last partial one, two column
+** chunks, rows that fill no tile.
+*/
+static void test_amx_same(int type, shape s, int repack) {
+  size_t row_bytes = qora_row_size(type, s.cols), n_y = (size_t)s.n_tok * s.rows;
+  void *data = malloc(row_bytes * s.rows);
+  float *x = malloc((size_t)s.n_tok * s.cols * sizeof *x);
+  float *y0 = malloc(n_y * sizeof *y0), *y1 = malloc(n_y * sizeof *y1);
+  qora_weight w = {type, s.rows, s.cols, row_bytes, data, NULL};
+  size_t at = 0;
+
+  rb_weights(type, data, (int64_t)s.rows * s.cols);
+  rb_floats(x, (int64_t)s.n_tok * s.cols);
+  product_at(QORA_CPU_AVX512, &w, x, s, repack, y0);
+  product_at(QORA_CPU_AMX, &w, x, s, repack, y1);
+  qora_cpu_set_level(qora_cpu_best());
+  while (at < n_y && memcmp(&y0[at], &y1[at], sizeof *y0) == 0)
+    at++;
+  if (!TAP_OK(at == n_y, "[amx] %s%s matmul %dx%d, %d tokens: the bits of the VNNI kernel",
+              qora_type_name(type), repack ? " r16" : "", s.rows, s.cols, s.n_tok))
+    TAP_DIAG("token %zu row %zu: VNNI %.9g, AMX %.9g", at / s.rows, at % s.rows, y0[at],
+             y1[at]);
+  free(data), free(x), free(y0), free(y1);
+}
+
+
+static void test_amx(void) {
+  static const int types[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_1, QORA_Q4_K, QORA_Q5_K,
+                              QORA_Q6_K};
+  static const shape shapes[] = {{45, 2304, 37}, {37, 512, 16}, {16, 256, 3}, {70, 768, 33}};
+
+  if (qora_cpu_best() < QORA_CPU_AMX) {
+    (void)TAP_OK(1, "AMX tiled product # SKIP this CPU (or its kernel) lacks AMX");
+    return;
+  }
+  for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+    for (size_t j = 0; j < sizeof shapes / sizeof *shapes; j++) {
+      test_amx_same(types[i], shapes[j], 0);
+      if (qora_r16_bytes(&(qora_weight){types[i], shapes[j].rows, shapes[j].cols,
+                                        qora_row_size(types[i], shapes[j].cols), NULL, NULL}))
+        test_amx_same(types[i], shapes[j], 1);
+    }
 }
 
 
@@ -359,7 +422,7 @@ int main(void) {
   static const shape shapesK[] = {{37, 512, 1}, {19, 256, 5}, {3, 768, 2}, {37, 512, 8},
                                   {19, 2304, 11}, {33, 256, 17}};
 
-  for (int level = QORA_CPU_SCALAR; level <= QORA_CPU_AVX512; level++) {
+  for (int level = QORA_CPU_SCALAR; level <= QORA_CPU_AMX; level++) {
     if (level > qora_cpu_best()) {
       (void)TAP_OK(1, "matmul at level %d # SKIP this CPU lacks it", level);
       continue;
@@ -419,6 +482,7 @@ int main(void) {
     test_threads_agree(QORA_F16, (shape){7, 64, 2});
   }
   qora_cpu_set_level(qora_cpu_best());
+  test_amx();
   test_scratch_monotonic();
   static const int types16[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
   for (size_t i = 0; i < sizeof types16 / sizeof *types16; i++) {

@@ -463,19 +463,13 @@ static void simd_vs_scalar(const char *level) {
 }
 
 
-static const char *level_name(int level) {
-  static const char *names[] = {"scalar", "avx2", "avx512"};
-  return names[level];
-}
-
-
 int main(void) {
   test_f16();
   test_bf16();
   test_table();
   for (int level = QORA_CPU_SCALAR; level <= QORA_CPU_AVX512; level++) {
     if (level > qora_cpu_best()) {
-      (void)TAP_OK(1, "[%s] kernels # SKIP this CPU lacks it", level_name(level));
+      (void)TAP_OK(1, "[%s] kernels # SKIP this CPU lacks it", qora_cpu_name(level));
       continue;
     }
     qora_cpu_set_level(level);
@@ -492,11 +486,11 @@ int main(void) {
     round_trip(QORA_Q4_0, "Q4_0");
     round_trip(QORA_Q4_1, "Q4_1");
     test_q8_sums();
-    simd_vs_scalar(level_name(level));
+    simd_vs_scalar(qora_cpu_name(level));
     for (int i = 0; i < N_WEIGHT_TYPES; i++) {
       int blk = qora_type_get(weight_types[i])->blck == QK_K ? QK_K : 32;
-      vec_dot_vs_float(weight_types[i], blk * (blk == QK_K ? 3 : 19), level_name(level));
-      vec_dot_vs_float(weight_types[i], blk * (blk == QK_K ? 8 : 64), level_name(level));
+      vec_dot_vs_float(weight_types[i], blk * (blk == QK_K ? 3 : 19), qora_cpu_name(level));
+      vec_dot_vs_float(weight_types[i], blk * (blk == QK_K ? 8 : 64), qora_cpu_name(level));
     }
   }
   qora_cpu_set_level(qora_cpu_best());
