@@ -195,7 +195,6 @@ int main(void) {
                                    { 64, 4, 64 }, { 65, 12, 32 },
                                    { 66, 2, 64 }, { 70, 6, 32 } };
   static const int walks[][2] = { { 1, 0 }, { 4, 0 }, { 4, 16 }, { 1, 3 } };   /* AVX-512's */
-  static const char *const names[] = { "scalar", "AVX2", "AVX-512" };
   int best = qora_cpu_best();
   qora_kv_walk seen, own;
 
@@ -210,7 +209,7 @@ int main(void) {
   srand(11);
   for (int level = QORA_CPU_AVX2; level <= QORA_CPU_AVX512; level++) {
     if (level > best) {
-      TAP_OK(1, "%s attention kernels # SKIP this CPU lacks %s", names[level], names[level]);
+      TAP_OK(1, "%s attention kernels # SKIP this CPU lacks %s", qora_cpu_name(level), qora_cpu_name(level));
       continue;
     }
     for (size_t w = 0; w < sizeof walks / sizeof *walks; w++)
@@ -221,7 +220,7 @@ int main(void) {
           worst = fmaxf(worst, compare(level, f16, shapes[i][0], shapes[i][1], shapes[i][2]));
         TAP_OK(worst < 1e-4f, "%s %s attention kernels, %d run(s) of keys, values %d rows "
                "ahead, agree with the scalar reference (worst relative error %.2g)",
-               names[level], f16 ? "F16" : "F32", walks[w][0], walks[w][1], worst);
+               qora_cpu_name(level), f16 ? "F16" : "F32", walks[w][0], walks[w][1], worst);
       }
   }
   qora_kv_set_walk(own.runs, own.v_ahead);
@@ -236,17 +235,17 @@ int main(void) {
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
       worst = fmaxf(worst, check_tiles(level, shapes[i][0], shapes[i][1]));
     TAP_OK(worst < 1e-4f, "%s prefill tile kernels and F16 widening agree with the scalar "
-           "reference (worst relative error %.2g)", names[level], worst);
+           "reference (worst relative error %.2g)", qora_cpu_name(level), worst);
   }
   for (int level = QORA_CPU_SCALAR; level <= best; level++) {
     int at = check_max(level);
     TAP_OK(at < 0, "%s maximum of a row is its largest value, wherever it is, at lengths "
-           "1 to 70 (first wrong length, -1 if none: %d)", names[level], at);
+           "1 to 70 (first wrong length, -1 if none: %d)", qora_cpu_name(level), at);
   }
   for (int level = QORA_CPU_SCALAR; level <= best; level++) {
     double worst = check_exp(level);
     TAP_OK(worst <= 4, "%s SwiGLU and softmax exponentials within 4 ulp of double precision "
-           "(worst %.2f)", names[level], worst);
+           "(worst %.2f)", qora_cpu_name(level), worst);
   }
   qora_cpu_set_level(best);
   return tap_done();
