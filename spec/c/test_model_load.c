@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fixture_io.h"
+#include "gguf_copy.h"
 #include "gguf_write.h"
 #include "model.h"
 #include "qora.h"
@@ -364,20 +365,7 @@ static int write_edited(const char *path, const edit *edits, qora_err *err) {
     ok = gguf_writer_copy_kv(w, &f->kv[i], err) == 0;
   for (int i = 0; ok && i < MAX_EDITS && edits[i].what; i++)
     ok = apply(w, &edits[i], err);
-  for (uint64_t i = 0; ok && i < f->n_tensors; i++) {
-    const gguf_tensor *t = &f->tensors[i];
-    char name[128];
-
-    snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
-    ok = gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->nbytes, err) == 0;
-  }
-  ok = ok && gguf_writer_begin(w, path, err) == 0;
-  for (uint64_t i = 0; ok && i < f->n_tensors; i++)
-    ok = gguf_writer_write(w, f->tensors[i].data, f->tensors[i].nbytes, err) == 0;
-  ok = ok && gguf_writer_finish(w, err) == 0;
-  gguf_writer_free(w);
-  gguf_close(f);
-  return ok;
+  return gguf_copy_finish(w, f, ok, path, err);   /* ok is 0 when f or w is NULL */
 }
 
 

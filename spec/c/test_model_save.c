@@ -8,6 +8,7 @@
 
 #include "gguf.h"
 #include "gguf_write.h"
+#include "gguf_copy.h"
 #include "hf_util.h"
 #include "model.h"
 #include "tap.h"
@@ -573,20 +574,7 @@ static int write_named_templates(const char *path, qora_err *err) {
   }
   ok = ok && gguf_writer_set_str_arr(w, "tokenizer.chat_templates", template_names, NULL, 2,
                                      err) == 0;
-  for (uint64_t i = 0; ok && i < f->n_tensors; i++) {
-    const gguf_tensor *t = &f->tensors[i];
-    char name[128];
-
-    snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
-    ok = gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->nbytes, err) == 0;
-  }
-  ok = ok && gguf_writer_begin(w, path, err) == 0;
-  for (uint64_t i = 0; ok && i < f->n_tensors; i++)
-    ok = gguf_writer_write(w, f->tensors[i].data, f->tensors[i].nbytes, err) == 0;
-  ok = ok && gguf_writer_finish(w, err) == 0;
-  gguf_writer_free(w);
-  gguf_close(f);
-  return ok;
+  return gguf_copy_finish(w, f, ok, path, err);   /* ok is 0 when f or w is NULL */
 }
 
 
