@@ -8,7 +8,7 @@
 #include <cpuid.h>
 #endif
 #include <string.h>
-#if defined(__linux__)
+#if defined(__linux__) && defined(__x86_64__)
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -128,12 +128,12 @@ static int has_f16c(void) {
 
   return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
 }
-#endif
 
 
 /*
 ** AMX-TILE and AMX-INT8 by cpuid (leaf 7, EDX bits 24 and 25), then Linux's leave to use the
 ** tile data (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), given once per process.
+** x86-64 only, like cpuid itself: other machines have neither the call nor the tiles.
 */
 static int has_amx(void) {
 #if defined(__linux__)
@@ -146,6 +146,7 @@ static int has_amx(void) {
   return 0;
 #endif
 }
+#endif
 
 
 static int detect_cpu(void) {
