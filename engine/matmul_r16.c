@@ -85,10 +85,10 @@ static void run_chunk(const r16_job *j, long c) {
 
   while (c >= j->first[i + 1])
     i++;
+#if defined(__x86_64__)
   long groups = (j->w[i]->rows + R16_ROWS - 1) / R16_ROWS;
   long g0 = (c - j->first[i]) * j->chunk[i];
   long g1 = g0 + j->chunk[i] < groups ? g0 + j->chunk[i] : groups;
-#if defined(__x86_64__)
   qora_r16_rows(j->w[i], j->extra[i], j->stride[i], j->q, j->qrow, j->n_tok, j->y[i],
                 j->ldy[i], g0, g1);
 #endif

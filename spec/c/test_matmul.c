@@ -313,7 +313,9 @@ static void test_repack_same(int type, int rows, int cols) {
 
   memset(a, 0xAA, n), memset(b, 0x55, n);
   qora_r16_pack(&w, a, 0, groups);
+#if defined(__x86_64__)
   qora_r16_pack_avx512(&w, b, 0, groups);
+#endif
   for (size_t i = 0; i < n && bad < 0; i++)
     if (a[i] != b[i])
       bad = (long)i;
@@ -377,7 +379,9 @@ static void test_scratch_monotonic(void) {
 ** bytes ahead and AMD's 1 run 512 ahead, which a CPU gets by its maker, then 2 and 3 runs.
 ** Each must compute every group once, whichever the CPU running the tests.
 */
+#if defined(__x86_64__)
 static const int WALKS[][2] = {{4, 2560}, {1, 512}, {2, 0}, {3, 1024}};
+#endif
 
 
 static int n_walks(int level) {

@@ -47,6 +47,7 @@ static int run_jobs(qora_pool *p, int n_jobs, long pause_us) {
 }
 
 
+#if defined(__x86_64__)
 static volatile float subnormal = 1e-39f, one = 1.0f;
 
 
@@ -55,6 +56,7 @@ static void flushes(void *ctx, int ith, int nth) {
   if (subnormal * one == 0.0f)
     atomic_fetch_add(flushed, 1);
 }
+#endif
 
 
 /* Jobs see subnormals as zero on every thread; the caller's own mode comes back after. */
