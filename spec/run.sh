@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs the whole suite: the C test programs, the busted specs and the LuaRocks install check.
+# Runs the whole suite: the C test programs, the busted specs, the LuaRocks install check and
+# the checks of the build (code the compiler could drop, the aarch64 build).
 # Every part speaks TAP; the last line counts them all: "N passed, N failed".
 LUA=${LUA:-lua5.4}
 top=$(pwd)
@@ -37,5 +38,6 @@ done
 run busted busted --lua="$LUA" -o TAP spec
 [ -f spec/rock_check.sh ] && run luarocks sh spec/rock_check.sh
 run codegen sh spec/codegen_check.sh
+run cross sh spec/cross_check.sh
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
