@@ -2,12 +2,14 @@
 ** matmul_kernels.h: the tiled path of qora_matmul for batches of tokens (internal to
 ** matmul*.c and their tests).
 **
-** Activations are packed by tiles of GEMM_TOK tokens: per block of bl values, the quants of
-** the tile's tokens side by side, then per block and token the integer that offsets the
-** weights' bias (-off * sum of the block's quants), the activation scale and, for types with
-** a min, d * sum of the quants. Weights are repacked on the fly, 32 rows and one chunk of
-** columns at a time, into a small per-thread tile of two halves whose 32-bit lanes are 16
-** rows, so one vpdpbusd multiplies 16 rows by 4 values of a token.
+** Activations are packed by tiles of GEMM_TOK tokens (AMX_TOK for the AMX kernel; see
+** qora_gemm_tok): per block of bl values, the quants of the tile's tokens side by side, then
+** per block and token the integer that offsets the weights' bias (-off * sum of the block's
+** quants), the activation scale and, for types with a min, d * sum of the quants. Weights are
+** repacked on the fly, 32 rows and one chunk of columns at a time, into a small per-thread
+** tile of two halves whose 32-bit lanes are 16 rows, so one vpdpbusd multiplies 16 rows by 4
+** values of a token (and one tdpbssd 16 rows by a block of each token of a tile:
+** matmul_amx.c).
 */
 #ifndef QORA_MATMUL_KERNELS_H
 #define QORA_MATMUL_KERNELS_H
