@@ -226,6 +226,33 @@ static void test_amx_same(int type, shape s, int repack) {
 }
 
 
+/*
+** Only the AMX level packs tiles of AMX_TOK tokens, and only for blocks of 32: at a level
+** forced lower the VNNI kernel runs, else test_amx_same would hold AMX against itself and a
+** CPU without AMX would meet its instructions.
+*/
+static void test_tok_by_level(void) {
+  static const int types[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_1, QORA_Q4_K, QORA_Q5_K,
+                              QORA_Q6_K};
+  int bad_level = -1, bad_type = 0, got = 0;
+
+  for (int level = QORA_CPU_SCALAR; level <= qora_cpu_best() && bad_level < 0; level++) {
+    qora_cpu_set_level(level);
+    for (size_t i = 0; i < sizeof types / sizeof *types && bad_level < 0; i++) {
+      int want = level == QORA_CPU_AMX && types[i] != QORA_Q6_K ? AMX_TOK : GEMM_TOK;
+      got = qora_gemm_tok(types[i]);
+      if (got != want)
+        bad_level = level, bad_type = types[i];
+    }
+  }
+  qora_cpu_set_level(qora_cpu_best());
+  if (!TAP_OK(bad_level < 0, "tiles of %d tokens at the amx level only, %d below it (up to %s)",
+              AMX_TOK, GEMM_TOK, qora_cpu_name(qora_cpu_best())))
+    TAP_DIAG("%s at level %s: tiles of %d tokens", qora_type_name(bad_type),
+             qora_cpu_name(bad_level), got);
+}
+
+
 static void test_amx(void) {
   static const int types[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_1, QORA_Q4_K, QORA_Q5_K,
                               QORA_Q6_K};
@@ -486,6 +513,7 @@ int main(void) {
     test_threads_agree(QORA_F16, (shape){7, 64, 2});
   }
   qora_cpu_set_level(qora_cpu_best());
+  test_tok_by_level();
   test_amx();
   test_scratch_monotonic();
   static const int types16[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
