@@ -38,8 +38,8 @@ describe("qora command", function()
     os.execute("rm -rf " .. quote(dir))
     assert.equal(1, code)
     assert.equal("", out)
-    assert.truthy(err:find("^qora: cannot load its Lua modules %(module 'qora.cli' not found"),
-                  err)
+    assert.truthy(err:find("^qora: cannot load its Lua modules %(module 'qora.cli' not "
+                           .. "found%);"), err)
     assert.truthy(err:find("LUA_PATH and LUA_CPATH as the README says", 1, true), err)
   end)
 
