@@ -164,7 +164,9 @@ build/tools/%: tools/%.c $(LIBQORA)
 # answered greedily: SmolLM2-135M's sampled answers to it are often nonsense.
 RUN_DEFAULT = --system "You are a helpful assistant." --prompt "What is the capital of France?" \
               --greedy
-RUN_LOAD = $(if $(filter --load --load=% --model-path --model-path=%,$(ARGS)),,--load $(MODEL))
+# The help and the version need no model: a fresh clone's `make run ARGS=--help` fetches none.
+RUN_NO_MODEL = --load --load=% --model-path --model-path=% --help -h --version
+RUN_LOAD = $(if $(filter $(RUN_NO_MODEL),$(ARGS)),,--load $(MODEL))
 
 run: deps
 	@$(SUBMAKE) all $(if $(RUN_LOAD),$(MODEL))

@@ -188,6 +188,16 @@ describe("qora command", function()
     assert.falsy(out:find("is up to date", 1, true), out)
   end)
 
+  it("lists its flags under make run ARGS=--help with no model to fetch", function()
+    local p = assert(io.popen("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -n run "
+                              .. "ARGS=--help MODEL=/nonexistent/qora-model.gguf 2>&1"))
+    local out = p:read("a")
+    p:close()
+    -- neither made (the model's rule fetches it) nor given to the command
+    assert.falsy(out:find("/nonexistent/qora-model.gguf", 1, true), out)
+    assert.truthy(out:find("bin/qora +%-%-help\n"), out)
+  end)
+
   it("shows its version", function()
     local out, err, code = run({ "--version" })
     assert.equal(0, code, err)
