@@ -141,6 +141,18 @@ void qora_r16_pack_token(int type, int64_t cols, const void *q8, char *out);
 void qora_r16_rows(const qora_weight *w, const char *extra, size_t stride, const char *q8,
                    size_t qrow, int n_tok, float *y, int ldy, long g_lo, long g_hi);
 
+#define R16_STREAMS 4
+
+/* A walk, as the r16 kernels read it. */
+typedef struct r16_walk {
+  int streams;            /* far-apart runs read side by side, 1 to R16_STREAMS */
+  size_t prefetch;        /* bytes ahead: Q4_K, Q6_K */
+  size_t prefetch32;      /* bytes ahead: Q4_0, Q8_0 (blocks of 32 values) */
+} r16_walk;
+
+/* The walk in force (matmul_r16.c keeps it: portable code, so any CPU may set and read it). */
+r16_walk qora_r16_walk(void);
+
 /*
 ** How a one-token product walks the weights: streams far-apart runs side by side (1 to 4),
 ** prefetch bytes ahead (the setter gives every type that distance; the CPU's own walk may

@@ -6,6 +6,7 @@
 ** step back, and every row is still computed whole by one thread. Products that share their
 ** activations (q, k, v; gate, up) run as one pool job.
 */
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "matmul.h"
@@ -28,6 +29,68 @@
 ** alternating runs each: Q8_0 11.4 -> 11.9 tokens/s, Q4_K_M 16.3 -> 17.4.
 */
 #define SHARES_MAX 64
+
+/*
+** How one-token products walk the weights, chosen per CPU at first use (walk_init): how many
+** far-apart runs of a chunk's groups are read side by side, and how far ahead of its reads a
+** run asks for lines into L2. Products of a few tokens that come here read one group at a time
+** and take the same distance; it was not measured for them apart.
+**
+** Intel, a 2-vCPU Xeon (AMX, 480 MiB of L3), 2 threads streaming weights from memory:
+** - 2560 bytes ahead (bench_matmul -n 1, two alternating runs): Q4_0 22.6 -> 28.0 GB/s, Q8_0
+**   24.9 -> 28.6, Q4_K 25.1 -> 26.7, Q6_K 22.9 -> 27.6; decoding SmolLM3-3B (bench_qora -p 512
+**   -n 128, 3 pairs) Q4_0 13.6 to 13.9 -> 17.1 to 17.2 tokens/s. T0 gained less, non-temporal
+**   lost, 1 KB or 4 KB ahead did no better.
+** - 4 runs in place of 1 (bench_matmul -n 1 -m 3072): Q4_0 ffn_up 26.9 -> 29.7 GB/s, lm_head
+**   28.9 -> 29.9; decoding Q4_0 (bench_qora -p 16 -n 64, 6 pairs) median 15.5 -> 16.4.
+** - Q4_0 and Q8_0 1024 bytes ahead, the K types still 2560 (a later session, bench_qora -p 16
+**   -n 64 or 48, pairs taking turns): Q4_0 17.7-18.0 -> 18.1-18.6 tokens/s (4 of 4), then
+**   17.4-17.5 -> 17.5-18.0 (2 of 3, one even); Q8_0 9.43-9.45 -> 9.77-9.83 (3 of 3), then
+**   9.33-9.56 -> 9.71-9.88 (3 of 3); Q4_K_M at 1024 fell from 15.5-15.8 to 14.5-14.9.
+** AMD, a 2-vCPU EPYC (Zen 4, 32 MiB of L3), whose hardware prefetcher does better with less
+** help: 1 run, 512 bytes ahead, against Intel's walk (bench_matmul -n 1 -m 3072, 5 rounds
+** taking turns, best / median GB/s): Q4_0 lm_head 45.9 / 43.5 -> 62.6 / 59.2, Q4_K 42.4 / 40.8
+** -> 58.0 / 53.8, Q6_K 38.0 / 31.3 -> 60.9 / 57.9, Q8_0 40.7 / 35.8 -> 51.4 / 50.4. 1024 to
+** 2048 bytes ahead or T0 did no better; 2 runs 1024 ahead read Q8_0 faster (59.5 / 57.5) and
+** the 4-bit types slower (Q4_0 57.6 / 35.9), so one walk serves every type.
+*/
+static r16_walk walk;
+static pthread_once_t walk_once = PTHREAD_ONCE_INIT;
+
+
+static void walk_init(void) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_is("amd")) {
+    walk = (r16_walk){1, 512, 512};
+    return;
+  }
+#endif
+  walk = (r16_walk){4, 2560, 1024};
+}
+
+
+r16_walk qora_r16_walk(void) {
+  pthread_once(&walk_once, walk_init);
+  return walk;
+}
+
+
+int qora_r16_set_walk(int streams, int prefetch) {
+  pthread_once(&walk_once, walk_init);
+  if (streams < 1 || streams > R16_STREAMS || prefetch < 0 || prefetch > 65536)
+    return -1;
+  walk = (r16_walk){streams, (size_t)prefetch, (size_t)prefetch};
+  return 0;
+}
+
+
+void qora_r16_get_walk(int *streams, int *prefetch) {
+  pthread_once(&walk_once, walk_init);
+  *streams = walk.streams;
+  *prefetch = (int)walk.prefetch;
+}
+
 
 /* Chunks [next, end) of a thread's share, packed as next << 32 | end for one CAS. */
 typedef struct share {
