@@ -1,29 +1,20 @@
 #!/bin/sh
-# Checks that qora still builds off x86-64, where no x86 intrinsic, cpuid or arch_prctl exists:
-# the engine, the binding and the C tests compiled for aarch64 with no warning, and the tests
-# linked with nothing of qora's missing (cJSON and utf8proc, which the host has only for
-# x86-64, are left unresolved). Where qemu-aarch64 is installed, the C tests that need neither
-# library run too: they must pass, skipping the x86 levels. Prints TAP; skips without the cross
-# compiler (Debian: gcc-aarch64-linux-gnu, and qemu-user to run). Run from the top of the tree.
+# Checks that qora still builds and runs off the CPUs it is developed on. First aarch64, where
+# no x86 intrinsic, cpuid or arch_prctl exists: the engine, the binding and the C tests
+# compiled with no warning, and the tests linked with nothing of qora's missing (cJSON and
+# utf8proc, which the host has only for x86-64, are left unresolved); where qemu-aarch64 is
+# installed, the C tests that need neither library run too, skipping the x86 levels. Then an
+# x86-64 CPU with no AVX at all (qemu-x86_64 -cpu Nehalem): the same tests, built as make
+# builds them, must pass at the scalar level, where an instruction of a higher level kills
+# them. Prints TAP; each part skips without its tools (Debian: gcc-aarch64-linux-gnu,
+# qemu-user). Run from the top of the tree after a build.
 CROSS=${CROSS:-aarch64-linux-gnu-gcc}
 QEMU=${QEMU:-qemu-aarch64}
+QEMU_X86=${QEMU_X86:-qemu-x86_64}
 RUNS="test_matmul test_ops test_quant"   # test_pool waits on spinning threads: minutes in qemu
 out=build/cross
 flags="-O1 -std=c11 -D_GNU_SOURCE -pthread -Wall -Wextra -Wno-unused-parameter -Werror -Iengine
 $(pkg-config --cflags lua5.4 libcjson libutf8proc 2>/dev/null)"
-
-echo "1..4"
-if ! command -v "$CROSS" >/dev/null 2>&1; then
-  for i in 1 2 3 4; do
-    echo "ok $i - aarch64 build # SKIP no $CROSS"
-  done
-  exit 0
-fi
-rm -rf "$out"
-mkdir -p "$out/obj" "$out/test" "$out/inc"
-# Debian's luaconf.h includes a header of the host's architecture only
-printf '#define DEB_HOST_MULTIARCH "aarch64-linux-gnu"\n' > "$out/inc/lua5.4-deb-multiarch.h"
-flags="$flags -idirafter $out/inc"
 
 # obj FILE: the path of FILE's object and log, less their extensions.
 obj() {
@@ -53,45 +44,88 @@ compile() {
   fi
 }
 
-compile "engine/*.c and lqora/*.c compile for aarch64 with no warning" engine/*.c lqora/*.c
-compile "spec/c/test_*.c compile for aarch64 with no warning" spec/c/test_*.c
-
-# Every symbol a test takes from the engine must be there; only the libraries' may be missing.
-ar rcs "$out/libqora.a" "$out"/obj/engine_*.o
-missing=""
-for t in spec/c/test_*.c; do
-  b=$(basename "$t" .c)
-  $CROSS -static -pthread -o "$out/test/$b" "$out/obj/spec_c_$b.o" "$out/libqora.a" -lm \
-    -Wl,--warn-unresolved-symbols 2> "$out/$b.link"
-  m=$(grep -o "undefined reference to \`[^']*'" "$out/$b.link" | grep -v '`cJSON_\|`utf8proc_' |
-      sort -u | head -n 3)
-  [ -x "$out/test/$b" ] || m="$m $(grep -m 1 -v 'undefined reference' "$out/$b.link")"
-  [ -n "$m" ] && missing="$missing$b: $m
-"
-done
-if [ -z "$missing" ]; then
-  echo "ok 3 - the C tests link for aarch64 with every engine symbol defined"
-else
-  echo "not ok 3 - the C tests link for aarch64 with every engine symbol defined"
-  printf '%s' "$missing" | sed 's/^/# /'
-fi
-
-name="$RUNS pass on aarch64 under qemu"
-if ! command -v "$QEMU" >/dev/null 2>&1; then
-  echo "ok 4 - $name # SKIP no $QEMU"
-  exit 0
-fi
-bad=""
-for b in $RUNS; do
-  "$QEMU" "$out/test/$b" > "$out/$b.tap" 2>&1
-  rc=$?
-  if [ "$rc" -ne 0 ] || grep -q '^not ok' "$out/$b.tap" || ! grep -q '^ok' "$out/$b.tap"; then
-    bad="$bad $b (status $rc: $(grep -m 1 '^not ok' "$out/$b.tap"))"
+# Tests 1 to 4: aarch64.
+aarch64() {
+  if ! command -v "$CROSS" >/dev/null 2>&1; then
+    for i in 1 2 3 4; do
+      echo "ok $i - aarch64 build # SKIP no $CROSS"
+    done
+    return
   fi
-done
-if [ -z "$bad" ]; then
-  echo "ok 4 - $name"
-else
-  echo "not ok 4 - $name"
-  echo "#$bad"
-fi
+  rm -rf "$out"
+  mkdir -p "$out/obj" "$out/test" "$out/inc"
+  # Debian's luaconf.h includes a header of the host's architecture only
+  printf '#define DEB_HOST_MULTIARCH "aarch64-linux-gnu"\n' > "$out/inc/lua5.4-deb-multiarch.h"
+  flags="$flags -idirafter $out/inc"
+
+  compile "engine/*.c and lqora/*.c compile for aarch64 with no warning" engine/*.c lqora/*.c
+  compile "spec/c/test_*.c compile for aarch64 with no warning" spec/c/test_*.c
+
+  # Every symbol a test takes from the engine must be there; only the libraries' may be missing.
+  ar rcs "$out/libqora.a" "$out"/obj/engine_*.o
+  missing=""
+  for t in spec/c/test_*.c; do
+    b=$(basename "$t" .c)
+    $CROSS -static -pthread -o "$out/test/$b" "$out/obj/spec_c_$b.o" "$out/libqora.a" -lm \
+      -Wl,--warn-unresolved-symbols 2> "$out/$b.link"
+    m=$(grep -o "undefined reference to \`[^']*'" "$out/$b.link" | grep -v '`cJSON_\|`utf8proc_' |
+        sort -u | head -n 3)
+    [ -x "$out/test/$b" ] || m="$m $(grep -m 1 -v 'undefined reference' "$out/$b.link")"
+    [ -n "$m" ] && missing="$missing $b: $m;"
+  done
+  if [ -z "$missing" ]; then
+    echo "ok 3 - the C tests link for aarch64 with every engine symbol defined"
+  else
+    echo "not ok 3 - the C tests link for aarch64 with every engine symbol defined"
+    echo "#$missing"
+  fi
+
+  name="$RUNS pass on aarch64 under qemu"
+  if ! command -v "$QEMU" >/dev/null 2>&1; then
+    echo "ok 4 - $name # SKIP no $QEMU"
+    return
+  fi
+  bad=""
+  for b in $RUNS; do
+    "$QEMU" "$out/test/$b" > "$out/$b.tap" 2>&1
+    rc=$?
+    if [ "$rc" -ne 0 ] || grep -q '^not ok' "$out/$b.tap" || ! grep -q '^ok' "$out/$b.tap"; then
+      bad="$bad $b (status $rc: $(grep -m 1 '^not ok' "$out/$b.tap"))"
+    fi
+  done
+  if [ -z "$bad" ]; then
+    echo "ok 4 - $name"
+  else
+    echo "not ok 4 - $name"
+    echo "#$bad"
+  fi
+}
+
+# Test 5: x86-64 with no AVX, on the host's own build.
+no_avx() {
+  name="$RUNS pass on x86-64 with no AVX (qemu -cpu Nehalem)"
+  if [ "$(uname -m)" != x86_64 ] || ! command -v "$QEMU_X86" >/dev/null 2>&1; then
+    echo "ok 5 - $name # SKIP not x86-64, or no $QEMU_X86"
+    return
+  fi
+  mkdir -p "$out"
+  bad=""
+  for b in $RUNS; do
+    "$QEMU_X86" -cpu Nehalem "build/test/$b" > "$out/$b.x86.tap" 2>&1
+    rc=$?
+    if [ "$rc" -ne 0 ] || grep -q '^not ok' "$out/$b.x86.tap"; then
+      bad="$bad $b (status $rc: $(grep -m 1 '^not ok' "$out/$b.x86.tap"); after: $(grep '^ok' \
+        "$out/$b.x86.tap" | tail -n 1))"
+    fi
+  done
+  if [ -z "$bad" ]; then
+    echo "ok 5 - $name"
+  else
+    echo "not ok 5 - $name"
+    echo "#$bad"
+  fi
+}
+
+echo "1..5"
+aarch64
+no_avx
