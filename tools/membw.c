@@ -9,7 +9,9 @@
 **
 ** usage: membw [-t threads] [-m MiB] [-r runs] [-v]   (defaults: 2, 1024, 5; -v: every way)
 */
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +51,7 @@ static double now(void) {
 }
 
 
+#if defined(__x86_64__)
 /* Reads n bytes as s interleaved streams of n / s bytes, folding them into accumulators. */
 __attribute__((target("avx2")))
 static uint64_t read_avx2(const uint8_t *p, size_t n, int s, int prefetch) {
@@ -71,6 +74,7 @@ static uint64_t read_avx2(const uint8_t *p, size_t n, int s, int prefetch) {
   _mm256_storeu_si256((__m256i *)out, acc[0]);
   return out[0] ^ out[1] ^ out[2] ^ out[3];
 }
+#endif
 
 
 static uint64_t read_scalar(const uint8_t *p, size_t n, int s, int prefetch) {
@@ -105,14 +109,18 @@ static void fill(uint8_t *p, size_t n, uint64_t seed) {
 
 static void *run_reader(void *arg) {
   reader *r = arg;
-  int avx2 = __builtin_cpu_supports("avx2");
+#if defined(__x86_64__)
+  int avx2 = __builtin_cpu_supports("avx2");   /* other machines take the plain loop */
+#endif
 
   fill((uint8_t *)r->p, r->n, (uint64_t)(uintptr_t)r->p);  /* first touch by its reader */
   for (int i = 0; i < r->runs; i++) {
     pthread_barrier_wait(r->start);
+#if defined(__x86_64__)
     if (avx2)
       r->sink ^= read_avx2(r->p, r->n, r->w->streams, r->w->prefetch);
     else
+#endif
       r->sink ^= read_scalar(r->p, r->n, 1, 0);
     pthread_barrier_wait(r->end);
   }
