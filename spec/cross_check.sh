@@ -1,13 +1,13 @@
 #!/bin/sh
 # Checks that qora still builds and runs off the CPUs it is developed on. First aarch64, where
-# no x86 intrinsic, cpuid or arch_prctl exists: the engine, the binding and the C tests
-# compiled with no warning, and the tests linked with nothing of qora's missing (cJSON and
-# utf8proc, which the host has only for x86-64, are left unresolved); where qemu-aarch64 is
-# installed, the C tests that need neither library run too, skipping the x86 levels. Then an
-# x86-64 CPU with no AVX at all (qemu-x86_64 -cpu Nehalem): the same tests, built as make
-# builds them, must pass at the scalar level, where an instruction of a higher level kills
-# them. Prints TAP; each part skips without its tools (Debian: gcc-aarch64-linux-gnu,
-# qemu-user). Run from the top of the tree after a build.
+# no x86 intrinsic, cpuid or arch_prctl exists: the engine, the binding, the tools and the C
+# tests compiled with no warning, and the programs linked with nothing of qora's missing
+# (cJSON and utf8proc, which the host has only for x86-64, are left unresolved); where
+# qemu-aarch64 is installed, the C tests that need neither library run too, skipping the x86
+# levels. Then an x86-64 CPU with no AVX at all (qemu-x86_64 -cpu Nehalem): the same tests,
+# built as make builds them, must pass at the scalar level, where an instruction of a higher
+# level kills them. Prints TAP; each part skips without its tools (Debian:
+# gcc-aarch64-linux-gnu, qemu-user). Run from the top of the tree after a build.
 CROSS=${CROSS:-aarch64-linux-gnu-gcc}
 QEMU=${QEMU:-qemu-aarch64}
 QEMU_X86=${QEMU_X86:-qemu-x86_64}
@@ -58,15 +58,17 @@ aarch64() {
   printf '#define DEB_HOST_MULTIARCH "aarch64-linux-gnu"\n' > "$out/inc/lua5.4-deb-multiarch.h"
   flags="$flags -idirafter $out/inc"
 
-  compile "engine/*.c and lqora/*.c compile for aarch64 with no warning" engine/*.c lqora/*.c
+  compile "engine/*.c, lqora/*.c and tools/*.c compile for aarch64 with no warning" \
+    engine/*.c lqora/*.c tools/*.c
   compile "spec/c/test_*.c compile for aarch64 with no warning" spec/c/test_*.c
 
-  # Every symbol a test takes from the engine must be there; only the libraries' may be missing.
+  # Every symbol a program takes from the engine must be there; only the libraries' may be
+  # missing.
   ar rcs "$out/libqora.a" "$out"/obj/engine_*.o
   missing=""
-  for t in spec/c/test_*.c; do
+  for t in spec/c/test_*.c tools/*.c; do
     b=$(basename "$t" .c)
-    $CROSS -static -pthread -o "$out/test/$b" "$out/obj/spec_c_$b.o" "$out/libqora.a" -lm \
+    $CROSS -static -pthread -o "$out/test/$b" "$(obj "$t").o" "$out/libqora.a" -lm \
       -Wl,--warn-unresolved-symbols 2> "$out/$b.link"
     m=$(grep -o "undefined reference to \`[^']*'" "$out/$b.link" | grep -v '`cJSON_\|`utf8proc_' |
         sort -u | head -n 3)
@@ -74,9 +76,9 @@ aarch64() {
     [ -n "$m" ] && missing="$missing $b: $m;"
   done
   if [ -z "$missing" ]; then
-    echo "ok 3 - the C tests link for aarch64 with every engine symbol defined"
+    echo "ok 3 - the C tests and tools link for aarch64 with every engine symbol defined"
   else
-    echo "not ok 3 - the C tests link for aarch64 with every engine symbol defined"
+    echo "not ok 3 - the C tests and tools link for aarch64 with every engine symbol defined"
     echo "#$missing"
   fi
 
