@@ -172,7 +172,8 @@ run: deps
 	@$(SUBMAKE) all $(if $(RUN_LOAD),$(MODEL))
 	@$(RUN_ENV) $(LUA) bin/qora $(RUN_LOAD) $(if $(strip $(ARGS)),$(ARGS),$(RUN_DEFAULT))
 
-test: deps
+test:
+	@sh tools/deps.sh --test
 	@$(SUBMAKE) all $(CTEST_BIN) $(ASAN_TEST) $(MODEL)
 	@sh spec/run.sh
 
