@@ -77,6 +77,14 @@ lua_Integer lqora_checkint(lua_State *L, int arg) {
 }
 
 
+int32_t lqora_check_id(lua_State *L, int arg, lua_Integer id, int n) {
+  if (id < 0 || id >= n)
+    luaL_argerror(L, arg, lua_pushfstring(L, "token id %I is outside the vocabulary (0 to %d)",
+                                          id, n - 1));
+  return (int32_t)id;
+}
+
+
 lua_Integer lqora_optint(lua_State *L, int arg, lua_Integer def) {
   return lua_isnoneornil(L, arg) ? def : lqora_checkint(L, arg);
 }

@@ -58,6 +58,9 @@ const qora_tokenizer *lqora_check_tokenizer(lua_State *L, int arg);
 lua_Integer lqora_checkint(lua_State *L, int arg);
 lua_Integer lqora_optint(lua_State *L, int arg, lua_Integer def);
 
+/* id (read from arg) as a token id of a vocabulary of n; an argument error names it if not. */
+int32_t lqora_check_id(lua_State *L, int arg, lua_Integer id, int n);
+
 /* The boolean at arg, 0 when absent or nil; any other type is refused ("no" is not false). */
 int lqora_optbool(lua_State *L, int arg);
 

@@ -56,13 +56,7 @@ const char *lqora_token_piece(const qora_tokenizer *tk, int32_t id, int special,
 
 /* The token id at arg, checked against the vocabulary. */
 static int32_t check_token(lua_State *L, int arg, const qora_tokenizer *tk) {
-  lua_Integer id = lqora_checkint(L, arg);
-  int n = qora_vocab_size(tk);
-
-  if (id < 0 || id >= n)
-    luaL_argerror(L, arg, lua_pushfstring(L, "token id %I is outside the vocabulary (0 to %d)",
-                                          id, n - 1));
-  return (int32_t)id;
+  return lqora_check_id(L, arg, lqora_checkint(L, arg), qora_vocab_size(tk));
 }
 
 

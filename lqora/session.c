@@ -105,11 +105,10 @@ static int read_ids(lua_State *L, lqora_session *ls, int arg) {
   lua_Integer n;
 
   if (lua_isinteger(L, arg)) {
-    lua_Integer id = lua_tointeger(L, arg);
+    int32_t id = lqora_check_id(L, arg, lua_tointeger(L, arg), ls->n_vocab);
 
-    luaL_argcheck(L, id >= 0 && id < ls->n_vocab, arg, "token id outside the vocabulary");
     lqora_ids_reserve(L, 1, &ls->ids, &ls->ids_cap);
-    ls->ids[0] = (int32_t)id;
+    ls->ids[0] = id;
     return 1;
   }
 

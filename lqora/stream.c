@@ -42,14 +42,13 @@ static lqora_stream *check_stream(lua_State *L, const qora_tokenizer **tk) {
 static int stream_push(lua_State *L) {
   const qora_tokenizer *tk;
   lqora_stream *st = check_stream(L, &tk);
-  lua_Integer id = lqora_checkint(L, 2);
+  int32_t id = lqora_check_id(L, 2, lqora_checkint(L, 2), qora_vocab_size(tk));
   size_t len, cap;
   const char *piece;
   char *out;
   luaL_Buffer b;
 
-  luaL_argcheck(L, id >= 0 && id < qora_vocab_size(tk), 2, "token id outside the vocabulary");
-  piece = lqora_token_piece(tk, (int32_t)id, st->special, &len);
+  piece = lqora_token_piece(tk, id, st->special, &len);
   cap = 3 * (len + 4);  /* enough for every byte to become U+FFFD, as qora.h promises */
   out = luaL_buffinitsize(L, &b, cap);
   luaL_pushresultsize(&b, qora_utf8_push(&st->u, piece, len, out, cap));
