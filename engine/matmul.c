@@ -125,7 +125,7 @@ static void gemm_part(void *ctx, int ith, int nth) {
   if (j->fpacked)
     qora_gemm_float_rows(j->w, j->fpacked, j->n_tok, j->y, j->ldy, lo, hi);
   else
-    qora_gemm_rows(j->w, j->packed, j->n_tok, j->y, j->ldy, lo, hi);
+    qora_gemm_rows(j->w, j->packed, j->tok, j->n_tok, j->y, j->ldy, lo, hi);
 #endif
 }
 

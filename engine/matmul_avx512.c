@@ -457,14 +457,14 @@ static void half_16(int T, const tile_args *a) { TOKEN_CASES(4, 0, 1) }
 
 /* ------------------------------------------------------------------ driver */
 
-void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *y, int ldy,
-                    long tile_lo, long tile_hi) {
+void qora_gemm_rows(const qora_weight *w, const char *packed, int tok, int n_tok, float *y,
+                    int ldy, long tile_lo, long tile_hi) {
   const gemm_layout *l = qora_gemm_layout(w->type);
   void (*full)(int, const tile_args *) = l->bl == 16 ? tile_16 : l->has_min ? tile_32_min
                                                                           : tile_32;
   void (*half)(int, const tile_args *) = l->bl == 16 ? half_16 : l->has_min ? half_32_min
                                                                           : half_32;
-  int tok = qora_gemm_tok(w->type), amx = tok == AMX_TOK, amx_tok = 0;
+  int amx = tok == AMX_TOK, amx_tok = 0;
   size_t tile_bytes = qora_gemm_tile_bytes(w->type, w->cols, tok);
   int64_t nb = w->cols / l->bl;
   wtile wt;

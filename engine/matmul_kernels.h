@@ -54,10 +54,11 @@ int qora_gemm_available(void);
 
 /*
 ** Rows [tile_lo * GEMM_ROWS, min(tile_hi * GEMM_ROWS, rows)) of y for every token, from
-** activation tiles of qora_gemm_tok(w->type) tokens.
+** activation tiles of tok tokens (qora_gemm_tok(w->type) when they were packed: AMX_TOK runs
+** the AMX kernel).
 */
-void qora_gemm_rows(const qora_weight *w, const char *packed, int n_tok, float *y, int ldy,
-                    long tile_lo, long tile_hi);
+void qora_gemm_rows(const qora_weight *w, const char *packed, int tok, int n_tok, float *y,
+                    int ldy, long tile_lo, long tile_hi);
 
 /*
 ** Float weights (F32, F16, BF16) in batches: activations rounded to the weight type and packed

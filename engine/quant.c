@@ -130,6 +130,11 @@ static int has_f16c(void) {
 }
 
 
+#define CPUID_AMX_TILE (1u << 24)    /* leaf 7, EDX */
+#define CPUID_AMX_INT8 (1u << 25)
+#define ARCH_REQ_XCOMP_PERM 0x1023    /* Linux's asm/prctl.h, which C code need not see */
+#define XFEATURE_XTILEDATA 18
+
 /*
 ** AMX-TILE and AMX-INT8 by cpuid (leaf 7, EDX bits 24 and 25), then Linux's leave to use the
 ** tile data (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), given once per process.
@@ -139,9 +144,9 @@ static int has_amx(void) {
 #if defined(__linux__)
   unsigned a, b, c, d;
 
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25)))
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & CPUID_AMX_TILE) || !(d & CPUID_AMX_INT8))
     return 0;
-  return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+  return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
 #else
   return 0;
 #endif

@@ -209,7 +209,8 @@ int main(void) {
   srand(11);
   for (int level = QORA_CPU_AVX2; level <= QORA_CPU_AVX512; level++) {
     if (level > best) {
-      TAP_OK(1, "%s attention kernels # SKIP this CPU lacks %s", qora_cpu_name(level), qora_cpu_name(level));
+      TAP_OK(1, "%s attention kernels # SKIP this CPU lacks %s", qora_cpu_name(level),
+             qora_cpu_name(level));
       continue;
     }
     for (size_t w = 0; w < sizeof walks / sizeof *walks; w++)
