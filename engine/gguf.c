@@ -248,9 +248,11 @@ static int place_tensor(const gguf_file *f, gguf_tensor *t, qora_err *err) {
                      (unsigned long long)blck);
   t->nbytes = elems / blck * tt->type_size;
   if (t->offset > f->size - f->data_offset || t->nbytes > f->size - f->data_offset - t->offset)
-    return qora_fail(err, "tensor %.*s (%llu bytes at offset %llu) lies outside the file; "
-                     "the file is truncated", (int)t->name.len, t->name.ptr,
-                     (unsigned long long)t->nbytes, (unsigned long long)t->offset);
+    return qora_fail(err, "tensor %.*s (%llu bytes from byte %llu) runs past the end of the "
+                     "file (%llu bytes): the file is cut short; copy or download it again",
+                     (int)t->name.len, t->name.ptr, (unsigned long long)t->nbytes,
+                     (unsigned long long)(f->data_offset + t->offset),
+                     (unsigned long long)f->size);
   t->data = f->map + f->data_offset + t->offset;
   return 0;
 }

@@ -63,6 +63,21 @@ static void test_truncations(const unsigned char *img, size_t size) {
   }
   TAP_OK(refused == tried, "refuses the file truncated at each of %d offsets (%d refused)",
          tried, refused);
+
+  /* Cut inside the last tensor: the message places it in the file, as a hex viewer would. */
+  const gguf_tensor *last = &whole->tensors[0];
+  for (uint64_t i = 1; i < whole->n_tensors; i++)
+    last = whole->tensors[i].offset > last->offset ? &whole->tensors[i] : last;
+  uint64_t at = whole->data_offset + last->offset, cut = at + last->nbytes / 2;
+  char want[160];
+  snprintf(want, sizeof want, "(%llu bytes from byte %llu) runs past the end of the file "
+           "(%llu bytes)", (unsigned long long)last->nbytes, (unsigned long long)at,
+           (unsigned long long)cut);
+  gguf_file *f = gguf_open_memory(img, cut, &err);
+  TAP_OK(f == NULL && strstr(err.msg, want) && strstr(err.msg, "cut short"),
+         "a file cut inside its last tensor says where the tensor lies in the file: %s",
+         f ? "(opened)" : err.msg);
+  gguf_close(f);
   gguf_close(whole);
 }
 
