@@ -28,6 +28,23 @@ describe("qora command", function()
     assert.truthy(out:find("^Usage: qora"))
   end)
 
+  it("finds them through a symbolic link to it, and when run from inside bin/", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. quote(dir .. "/bin") .. " && ln -s "
+                      .. quote(HERE .. "/bin/qora") .. " " .. quote(dir .. "/bin/qora")))
+    local unset = "env -u LUA_PATH -u LUA_PATH_5_4 -u LUA_CPATH -u LUA_CPATH_5_4 "
+    local out, err, code = S.sh("cd /tmp && " .. unset .. "lua5.4 " .. quote(dir .. "/bin/qora")
+                                .. " --help")
+    os.execute("rm -rf " .. quote(dir))
+    assert.equal(0, code, err)
+    assert.truthy(out:find("^Usage: qora"))
+    out, err, code = S.sh("cd " .. quote(HERE .. "/bin") .. " && " .. unset
+                          .. "lua5.4 qora --help")
+    assert.equal(0, code, err)
+    assert.truthy(out:find("^Usage: qora"))
+  end)
+
   it("says how to find its modules when they are nowhere to be found, and exits 1", function()
     local dir = os.tmpname()
     os.remove(dir)
