@@ -201,11 +201,20 @@ int qora_model_layer_uses_rope(const qora_model *m, int il) {
 }
 
 
+/* The prefix of a named chat template's key, as llama.cpp writes them. */
+#define NAMED_TEMPLATE "tokenizer.chat_template."
+
 const char *qora_model_meta_str(const qora_model *m, const char *key, size_t *len) {
   gguf_str s;
 
   if (m->gguf == NULL && strcmp(key, "tokenizer.chat_template") == 0)
     return qora_tokenizer_chat_template(m->tok, len);   /* a folder's tokenizer_config.json */
+  if (m->gguf == NULL && strncmp(key, NAMED_TEMPLATE, strlen(NAMED_TEMPLATE)) == 0) {
+    const char *name, *text;
+    for (int i = 0; (text = qora_tokenizer_named_template(m->tok, i, &name, len)); i++)
+      if (strcmp(name, key + strlen(NAMED_TEMPLATE)) == 0)
+        return text;
+  }
   if (m->gguf == NULL || gguf_get_str(m->gguf, key, &s, NULL) != 1)
     return NULL;
   *len = (size_t)s.len;

@@ -325,6 +325,35 @@ static int copy_tokenizer(saver *s) {
 }
 
 
+/* A folder's other named templates (tokenizer_config.json), as llama.cpp's converter writes. */
+static int write_named_templates(saver *s) {
+  const char *name, *text, **names;
+  char key[320];
+  size_t len;
+  int n = 0, rc = 0;
+
+  while (qora_tokenizer_named_template(s->m->tok, n, &name, &len))
+    n++;
+  if (n == 0)
+    return 0;
+  if ((names = malloc((size_t)n * sizeof *names)) == NULL)
+    return qora_fail(s->err, "out of memory for the names of chat templates");
+  for (int i = 0; i < n && rc == 0; i++) {
+    text = qora_tokenizer_named_template(s->m->tok, i, &names[i], &len);
+    if (strlen(names[i]) > 256)
+      rc = qora_fail(s->err, "tokenizer_config.json: a chat template's name is longer than 256 "
+                     "characters (%.32s...); shorten it to save the model", names[i]);
+    else if (snprintf(key, sizeof key, "tokenizer.chat_template.%s", names[i]) > 0)
+      rc = gguf_writer_set_strn(s->w, key, text, len, s->err);
+  }
+  if (rc == 0)
+    rc = gguf_writer_set_str_arr(s->w, "tokenizer.chat_templates", names, NULL, (uint64_t)n,
+                                 s->err);
+  free(names);
+  return rc < 0 ? -1 : 0;
+}
+
+
 /*
 ** llama.cpp's named chat templates (tokenizer.chat_template.<name>, such as tool_use) and the
 ** list of their names (tokenizer.chat_templates): qora renders its own templates, but
@@ -333,6 +362,8 @@ static int copy_tokenizer(saver *s) {
 static int copy_named_templates(saver *s) {
   const gguf_kv *names = s->m->gguf ? gguf_find(s->m->gguf, "tokenizer.chat_templates") : NULL;
 
+  if (s->m->gguf == NULL)
+    return write_named_templates(s);
   if (copy_others(s, "tokenizer.chat_template.", NULL, 0) < 0)
     return -1;
   return names ? gguf_writer_copy_kv(s->w, names, s->err) : 0;

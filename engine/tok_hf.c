@@ -32,6 +32,7 @@ typedef struct hf {
   gguf_str *tokens;         /* (n_vocab) into the cJSON tree; ptr NULL until an id is seen */
   uint8_t *types;
   const cJSON **merges;     /* (n_merges) the merge items, for access by index */
+  char *named;              /* spec.named's bytes */
   tok_spec spec;
 } hf;
 
@@ -375,9 +376,54 @@ static const char *token_text(const cJSON *t) {
 }
 
 
+/* c as it may stand in a metadata key's name: ASCII letters and digits as they are, else _. */
+static char key_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c : '_';
+}
+
+
+/*
+** A list of named templates ([{"name": ..., "template": ...}]): returns the "default" one's
+** template and keeps the others in h->named, named as llama.cpp's converter names their keys
+** (characters other than ASCII letters, digits and _ become _; empty names and templates that
+** are not strings are skipped). n_named is -1 when memory ran out.
+*/
+static const cJSON *read_named(hf *h, const cJSON *list) {
+  const cJSON *t, *def = NULL;
+  size_t cap = 0, at = 0;
+
+  cJSON_ArrayForEach(t, list) {
+    const cJSON *name = get(t, "name"), *text = get(t, "template");
+    if (cJSON_IsString(name) && cJSON_IsString(text))
+      cap += strlen(name->valuestring) + strlen(text->valuestring) + 2;
+  }
+  if (cap > 0 && (h->named = malloc(cap)) == NULL) {
+    h->spec.n_named = -1;
+    return NULL;
+  }
+  cJSON_ArrayForEach(t, list) {
+    const cJSON *name = get(t, "name"), *text = get(t, "template");
+    if (!cJSON_IsString(name) || !cJSON_IsString(text) || name->valuestring[0] == '\0')
+      continue;
+    if (strcmp(name->valuestring, "default") == 0) {
+      def = text;
+      continue;
+    }
+    for (const char *c = name->valuestring; *c; c++)
+      h->named[at++] = key_char(*c);
+    h->named[at++] = '\0';
+    memcpy(h->named + at, text->valuestring, strlen(text->valuestring) + 1);
+    at += strlen(text->valuestring) + 1;
+    h->spec.n_named++;
+  }
+  h->spec.named = (gguf_str){ h->named, at };
+  return def;
+}
+
+
 /* After read_post: the token the post-processor puts first stays BOS; the config names it
 ** otherwise, and its add_bos_token (LlamaTokenizerFast's switch) wins when given. */
-static void read_config(hf *h) {
+static int read_config(hf *h, qora_err *err) {
   const cJSON *tpl = get(h->config, "chat_template"), *add = get(h->config, "add_bos_token");
 
   if (h->spec.bos_text == NULL)
@@ -385,15 +431,11 @@ static void read_config(hf *h) {
   h->spec.eos_text = token_text(get(h->config, "eos_token"));
   if (cJSON_IsBool(add))
     h->spec.add_bos = cJSON_IsTrue(add);
-  if (cJSON_IsArray(tpl)) {           /* several named templates: take "default" */
-    const cJSON *t;
-
-    cJSON_ArrayForEach(t, tpl)
-      if (cJSON_IsString(get(t, "name")) && strcmp(get(t, "name")->valuestring, "default") == 0)
-        tpl = get(t, "template");
-  }
+  if (cJSON_IsArray(tpl))
+    tpl = read_named(h, tpl);
   if (cJSON_IsString(tpl))
     h->spec.chat_template = (gguf_str){ tpl->valuestring, strlen(tpl->valuestring) };
+  return h->spec.n_named < 0 ? qora_fail(err, "out of memory for named chat templates") : 0;
 }
 
 
@@ -408,8 +450,7 @@ static int read_all_parts(hf *h, qora_err *err) {
   if (check_components(h, err) < 0 || read_pre(h, err) < 0 || read_model(h, err) < 0 ||
       read_post(h, err) < 0)
     return -1;
-  read_config(h);
-  return 0;
+  return read_config(h, err);
 }
 
 
@@ -425,5 +466,6 @@ qora_tokenizer *qora_tokenizer_from_hf(const char *dir, qora_err *err) {
   free(h.tokens);
   free(h.types);
   free(h.merges);
+  free(h.named);
   return tk;
 }

@@ -126,6 +126,9 @@ struct qora_tokenizer {
 
   char *chat_template;      /* NUL-terminated, or NULL */
   size_t chat_template_len;
+  char *named;              /* n_named pairs "name\0template\0" (tok_spec.named), or NULL */
+  size_t named_len;
+  int n_named;
 };
 
 /*
@@ -151,6 +154,8 @@ typedef struct tok_spec {
   const char *bos_text;     /* when bos is -1: the text of the BOS token, or NULL */
   const char *eos_text;     /* the same for EOS */
   gguf_str chat_template;   /* len 0 when there is none */
+  gguf_str named;           /* other named templates, n_named pairs "name\0template\0" */
+  int n_named;
   const char *source;       /* names the file or key in error messages */
 } tok_spec;
 

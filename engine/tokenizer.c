@@ -322,6 +322,14 @@ static int resolve(qora_tokenizer *tk, const tok_spec *sp, const char *text, con
 
 
 static int copy_template(qora_tokenizer *tk, const tok_spec *sp, qora_err *err) {
+  if (sp->named.len > 0) {
+    tk->named = malloc(sp->named.len);
+    if (tk->named == NULL)
+      return qora_fail(err, "out of memory for named chat templates");
+    memcpy(tk->named, sp->named.ptr, sp->named.len);
+    tk->named_len = sp->named.len;
+    tk->n_named = sp->n_named;
+  }
   if (sp->chat_template.len == 0)
     return 0;
   tk->chat_template = malloc(sp->chat_template.len + 1);
@@ -391,6 +399,7 @@ void qora_tokenizer_free(qora_tokenizer *tk) {
   free(tk->attr);
   free(tk->special);
   free(tk->chat_template);
+  free(tk->named);
   free(tk);
 }
 
@@ -612,4 +621,21 @@ const char *qora_tokenizer_chat_template(const qora_tokenizer *tk, size_t *len) 
   if (len)
     *len = tk->chat_template_len;
   return tk->chat_template;
+}
+
+
+const char *qora_tokenizer_named_template(const qora_tokenizer *tk, int i, const char **name,
+                                          size_t *len) {
+  const char *p = tk ? tk->named : NULL;
+
+  if (p == NULL || i < 0 || i >= tk->n_named)
+    return NULL;
+  for (int k = 0; k < i; k++) {
+    p += strlen(p) + 1;       /* the name */
+    p += strlen(p) + 1;       /* its template */
+  }
+  *name = p;
+  p += strlen(p) + 1;
+  *len = strlen(p);
+  return p;
 }

@@ -23,4 +23,12 @@ void qora_tokenizer_free(qora_tokenizer *tk);
 ** tokenizer_config.json), NUL-terminated, or NULL; len receives its length. */
 const char *qora_tokenizer_chat_template(const qora_tokenizer *tk, size_t *len);
 
+/*
+** Template i of the other named chat templates of a tokenizer_config.json that lists several
+** (as llama.cpp's converter names them: characters other than letters, digits and _ made _),
+** NUL-terminated, with its name; NULL past the last. GGUF files keep theirs as metadata keys.
+*/
+const char *qora_tokenizer_named_template(const qora_tokenizer *tk, int i, const char **name,
+                                          size_t *len);
+
 #endif

@@ -649,6 +649,90 @@ static void test_named_templates(void) {
 
 /* ------------------------------------------------------------ refusals */
 
+/* Replaces tokenizer_config.json's chat_template in the scratch folder by a list of n. */
+static int list_templates(const char *const (*named)[2], int n) {
+  char path[256], *text;
+  size_t len;
+  int ok;
+
+  snprintf(path, sizeof path, "%s/tokenizer_config.json", scratch_dir);
+  text = slurp(path, &len);
+  cJSON *root = text ? cJSON_Parse(text) : NULL, *list = cJSON_CreateArray();
+  for (int i = 0; i < n; i++) {
+    cJSON *item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "name", named[i][0]);
+    cJSON_AddStringToObject(item, "template", named[i][1]);
+    cJSON_AddItemToArray(list, item);
+  }
+  ok = root && cJSON_ReplaceItemInObject(root, "chat_template", list);
+  free(text);
+  text = ok ? cJSON_PrintUnformatted(root) : NULL;
+  ok = text && spit(path, text, strlen(text)) == 0;
+  if (!root || !ok)
+    cJSON_Delete(list);
+  cJSON_Delete(root);
+  free(text);
+  return ok;
+}
+
+
+/* 1 when the metadata string key of m is want. */
+static int meta_is(const qora_model *m, const char *key, const char *want) {
+  size_t len = 0;
+  const char *got = qora_model_meta_str(m, key, &len);
+
+  return got && len == strlen(want) && memcmp(got, want, len) == 0;
+}
+
+
+/*
+** A folder whose tokenizer_config.json lists named templates, as some Hugging Face repositories
+** do: "default" is the chat template, the others keep their names (made key-safe as llama.cpp's
+** converter makes them) in the loaded model and in the saved GGUF, with the list of names.
+*/
+static void test_hf_named_templates(void) {
+  static const char *const named[][2] = {
+    { "tool use", "{{ messages | length }} tools \xe2\x80\x94 use" },
+    { "default", "{%- for m in messages %}{{ m['content'] }}{%- endfor %}" },
+    { "rag", "{{ documents }}" },
+  };
+  char path[256];
+  qora_err err = {{0}};
+  qora_model *folder = NULL;
+  gguf_file *f = NULL;
+  gguf_str names[2] = {{0}};
+  const gguf_kv *kv;
+
+  if (copy_fixture("tiny-nope") == NULL || !list_templates(named, 3)) {
+    TAP_OK(0, "sets up a tokenizer_config.json with three named templates");
+    remove_scratch();
+    return;
+  }
+  folder = load(scratch_dir, "f32", &err);
+  TAP_OK(folder && meta_is(folder, "tokenizer.chat_template", named[1][1]) &&
+         meta_is(folder, "tokenizer.chat_template.tool_use", named[0][1]) &&
+         meta_is(folder, "tokenizer.chat_template.rag", named[2][1]) &&
+         !qora_model_meta_str(folder, "tokenizer.chat_template.tool use", &(size_t){0}) &&
+         !qora_model_meta_str(folder, "tokenizer.chat_template.default", &(size_t){0}),
+         "a folder's named templates load as tokenizer.chat_template and .tool_use, .rag: %s",
+         folder ? "" : err.msg);
+  snprintf(path, sizeof path, "%s/named-hf.gguf", out_dir);
+  if (folder && qora_model_save(folder, path, &err) == 0)
+    f = gguf_open(path, &err);
+  kv = f ? gguf_find(f, "tokenizer.chat_templates") : NULL;
+  TAP_OK(f && meta_str_is(f, "tokenizer.chat_template", named[1][1]) &&
+         meta_str_is(f, "tokenizer.chat_template.tool_use", named[0][1]) &&
+         meta_str_is(f, "tokenizer.chat_template.rag", named[2][1]) &&
+         kv && kv->n == 2 && gguf_str_array(kv, names, NULL) == 0 &&
+         gguf_str_eq(names[0], "tool_use") && gguf_str_eq(names[1], "rag"),
+         "saves them as llama.cpp's converter writes them, with the list of names: %s",
+         err.msg);
+  gguf_close(f);
+  qora_model_free(folder);
+  remove_scratch();
+}
+
+
 static void test_refusals(void) {
   qora_err err = {{0}};
   qora_model *m = load(FIX "tiny-nope", "q8_0", &err);
@@ -723,6 +807,7 @@ int main(void) {
   test_llama_folder();
   test_smollm2_resave();
   test_named_templates();
+  test_hf_named_templates();
   test_refusals();
   test_source_files();
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", out_dir);
