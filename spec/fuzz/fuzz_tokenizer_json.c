@@ -10,6 +10,20 @@
 #include "fuzz_util.h"
 #include "tokenizer.h"
 
+/* Named templates have key-safe, non-empty names and their stated lengths. */
+static void named(const qora_tokenizer *tk) {
+  const char *name, *text;
+  size_t len;
+
+  for (int i = 0; (text = qora_tokenizer_named_template(tk, i, &name, &len)); i++) {
+    FUZZ_CHECK(name[0] != '\0' && strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
+               "UVWXYZ0123456789_") == strlen(name), "template %d has the name '%s'", i, name);
+    FUZZ_CHECK(strlen(text) == len, "template %s: length %zu, text of %zu", name, len,
+               strlen(text));
+  }
+}
+
+
 static void use(const qora_tokenizer *tk) {
   static const char text[] = "Hello, world!\n 12345 <|im_end|><think> caf\xc3\xa9 \xe4\xb8\xad";
   qora_err err = {{0}};
@@ -27,6 +41,7 @@ static void use(const qora_tokenizer *tk) {
   for (int32_t id = 0; id < qora_vocab_size(tk) && id < 64; id++)
     (void)qora_token_is_eog(tk, id);
   qora_tokens_free(&out);
+  named(tk);
 }
 
 
