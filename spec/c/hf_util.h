@@ -15,6 +15,7 @@
 
 #include "fixture_io.h"
 #include "qora.h"
+#include "tap.h"
 
 #define FIX "spec/fixtures/hf/"
 #define MAX_IDS 1024
@@ -136,6 +137,19 @@ static int edit_file(const char *name, const char *from, const char *to) {
   free(out);
   free(buf);
   return rc;
+}
+
+/*
+** A scratch copy of fixture ckpt with file name edited (from replaced by to); 0 after a failed
+** "sets up what" test, with nothing left behind, when it cannot be made.
+*/
+static int edited_fixture(const char *ckpt, const char *name, const char *from, const char *to,
+                          const char *what) {
+  if (copy_fixture(ckpt) != NULL && edit_file(name, from, to) == 0)
+    return 1;
+  TAP_OK(0, "sets up %s", what);
+  remove_scratch();
+  return 0;
 }
 
 #endif

@@ -297,11 +297,8 @@ static void refused(const char *what, const char *want) {
 /* A damaged copy of ckpt: file name edited by replacing from with to. */
 static void refused_edit(const char *ckpt, const char *name, const char *from, const char *to,
                          const char *what, const char *want) {
-  if (copy_fixture(ckpt) == NULL || edit_file(name, from, to) < 0) {
-    TAP_OK(0, "sets up %s", what);
-    remove_scratch();
+  if (!edited_fixture(ckpt, name, from, to, what))
     return;
-  }
   refused(what, want);
   remove_scratch();
 }

@@ -320,13 +320,10 @@ static void test_yarn_knobs(void) {
   qora_model *folder, *gguf = NULL;
   double vs_ref, vs_folder;
 
-  if (copy_fixture("tiny-yarn") == NULL ||
-      edit_file("config.json", "\"factor\": 4.0,", "\"factor\": 4.0, \"beta_fast\": 16, "
-                "\"beta_slow\": 2, \"attention_factor\": 1.3,") < 0) {
-    TAP_OK(0, "sets up a YaRN config with knobs");
-    remove_scratch();
+  if (!edited_fixture("tiny-yarn", "config.json", "\"factor\": 4.0,",
+                      "\"factor\": 4.0, \"beta_fast\": 16, \"beta_slow\": 2, "
+                      "\"attention_factor\": 1.3,", "a YaRN config with knobs"))
     return;
-  }
   folder = load(scratch_dir, "f32", &err);
   if (folder == NULL)
     TAP_DIAG("%s", err.msg);
@@ -356,12 +353,9 @@ static void test_yarn_factor_bounds(void) {
   qora_model *folder, *gguf = NULL;
   double vs_ref, vs_folder;
 
-  if (copy_fixture("tiny-yarn") == NULL ||
-      edit_file("config.json", "\"factor\": 4.0,", "\"factor\": 0.5,") < 0) {
-    TAP_OK(0, "sets up a YaRN config with factor 0.5");
-    remove_scratch();
+  if (!edited_fixture("tiny-yarn", "config.json", "\"factor\": 4.0,", "\"factor\": 0.5,",
+                      "a YaRN config with factor 0.5"))
     return;
-  }
   folder = load(scratch_dir, "f32", &err);
   TAP_OK(folder == NULL && strstr(err.msg, "config.json: rope_parameters.factor is 0.5; YaRN "
                                   "needs a finite factor of at least 1"),
@@ -369,12 +363,9 @@ static void test_yarn_factor_bounds(void) {
   qora_model_free(folder);
   remove_scratch();
 
-  if (copy_fixture("tiny-yarn") == NULL ||
-      edit_file("config.json", "\"factor\": 4.0,", "\"factor\": 1.0,") < 0) {
-    TAP_OK(0, "sets up a YaRN config with factor 1");
-    remove_scratch();
+  if (!edited_fixture("tiny-yarn", "config.json", "\"factor\": 4.0,", "\"factor\": 1.0,",
+                      "a YaRN config with factor 1"))
     return;
-  }
   folder = load(scratch_dir, "f32", &err);
   if (!TAP_OK(folder != NULL, "loads a folder whose YaRN factor is 1"))
     TAP_DIAG("%s", err.msg);
@@ -390,13 +381,10 @@ static void test_yarn_factor_bounds(void) {
   remove_scratch();
 
   /* factor 1 with an attention factor: a GGUF's YaRN starts above 1, so it cannot carry it */
-  if (copy_fixture("tiny-yarn") == NULL ||
-      edit_file("config.json", "\"factor\": 4.0,",
-                "\"factor\": 1.0, \"attention_factor\": 1.3,") < 0) {
-    TAP_OK(0, "sets up a YaRN config with factor 1 and attention_factor 1.3");
-    remove_scratch();
+  if (!edited_fixture("tiny-yarn", "config.json", "\"factor\": 4.0,",
+                      "\"factor\": 1.0, \"attention_factor\": 1.3,",
+                      "a YaRN config with factor 1 and attention_factor 1.3"))
     return;
-  }
   folder = load(scratch_dir, "f32", &err);
   snprintf(path, sizeof path, "%s/yarn-1-att.gguf", out_dir);
   TAP_OK(folder != NULL && qora_model_save(folder, path, &err) < 0 &&
@@ -744,13 +732,10 @@ static void test_refusals(void) {
          strstr(err.msg, "/nonexistent-dir/x.gguf") != NULL,
          "refuses a path it cannot write: %s", err.msg);
   qora_model_free(m);
-  if (copy_fixture("tiny-nope") == NULL ||
-      edit_file("config.json", "\"rope_scaling\": null,",
-                "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 2.0},") < 0) {
-    TAP_OK(0, "sets up a linear RoPE config");
-    remove_scratch();
+  if (!edited_fixture("tiny-nope", "config.json", "\"rope_scaling\": null,",
+                      "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 2.0},",
+                      "a linear RoPE config"))
     return;
-  }
   m = load(scratch_dir, "q8_0", &err);
   snprintf(path, sizeof path, "%s/linear.gguf", out_dir);
   TAP_OK(m != NULL && qora_model_save(m, path, &err) < 0 && strstr(err.msg, "linear") &&
