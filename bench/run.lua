@@ -22,7 +22,9 @@
 -- the median over the rounds of that percentage ("%adj") is the one least moved by the host.
 -- Long rows are measured once, after the rounds, and the peers in BENCH_ONCE in the first
 -- round only: no target rests on mainline llama.cpp, and its second round took 70 to 90 s of a
--- run that should stay under 20 minutes on a fresh machine.
+-- run that should stay under 20 minutes on a fresh machine. For the same reason the files in
+-- BENCH_ONE_ROUND (Q8_0, on which no target rests either) are measured in one round: its
+-- second and third took 140 s of a 19-minute run.
 --
 -- Settings come from the environment (the Makefile passes them):
 --   BENCH_DIR      models/bench         where files and logs go
@@ -39,6 +41,7 @@
 --   BENCH_LUA_STEPS 64                  decode steps of the Lua overhead measurement
 --   BENCH_ROUNDS   3                    rounds of the rows at the prompt's context
 --   BENCH_ONCE     "llamacpp"           peers measured in the first round only (empty: none)
+--   BENCH_ONE_ROUND "q8_0"              files measured in one round (empty: none)
 --   BENCH_WAIT     0                    seconds to wait, before each run, for idle cores
 
 local KV_BYTES_PER_TOKEN = 73728  -- 36 layers x 2 (K, V) x 4 heads x 128 dims x 2 bytes (F16)
@@ -66,6 +69,7 @@ local STEPS = tonumber(env("BENCH_STEPS", "32"))
 local WAIT = tonumber(env("BENCH_WAIT", "0"))
 local ROUNDS = tonumber(env("BENCH_ROUNDS", "3"))
 local ONCE = " " .. (os.getenv("BENCH_ONCE") or "llamacpp") .. " "   -- set but empty: none
+local ONE_ROUND = " " .. (os.getenv("BENCH_ONE_ROUND") or "q8_0") .. " "  -- set but empty: none
 local START = os.time()
 local failed = 0            -- runs that failed: the exit status says so
 local bandwidths = {}       -- every read bandwidth measured, GB/s
@@ -309,10 +313,10 @@ local function round_impls(impls, round)
 end
 
 -- Every implementation's figures for one file, by context and implementation: the prompt's
--- context in each round, then the long contexts once.
-local function measure_file(path, long, impls)
+-- context in each of rounds, then the long contexts once.
+local function measure_file(path, long, impls, rounds)
   local by_ctx = { [PROMPT] = {} }
-  for round = 1, ROUNDS do
+  for round = 1, rounds do
     for _, impl in ipairs(round_impls(impls, round)) do
       local obj = measure(impl, path, nil)[PROMPT]
       if obj then by_ctx[PROMPT][impl] = keep_best(by_ctx[PROMPT][impl], obj, round) end
@@ -457,9 +461,15 @@ local function print_table(records, peers)
     for _, p in ipairs({ "qora", table.unpack(peers) }) do
       if listed(ONCE, p) then once[#once + 1] = p end
     end
-    print(string.format("rows at ctx %d: best of %d rounds%s, implementations taking turns; "
+    local single = {}
+    for _, f in ipairs(words(FILES)) do
+      if listed(ONE_ROUND, f) then single[#single + 1] = f end
+    end
+    print(string.format("rows at ctx %d: best of %d rounds%s%s, implementations taking turns; "
                         .. "long rows: once, after the rounds", PROMPT, ROUNDS,
-                        #once > 0 and " (" .. table.concat(once, ", ") .. ": one)" or ""))
+                        #once > 0 and " (" .. table.concat(once, ", ") .. ": one)" or "",
+                        #single > 0 and "; " .. table.concat(single, ", ") .. ": one round"
+                        or ""))
   end
   local fills = fill_line(records, peers)
   if fills then print(fills) end
@@ -495,7 +505,8 @@ local function main()
   for _, name in ipairs(words(FILES)) do
     local path = DIR .. "/smollm3-3b-" .. name .. ".gguf"
     local long = listed(LONG_FILES, name) and LONG ~= "" and LONG or nil
-    local by_ctx = measure_file(path, long, { "qora", table.unpack(peers) })
+    local rounds = listed(ONE_ROUND, name) and 1 or ROUNDS
+    local by_ctx = measure_file(path, long, { "qora", table.unpack(peers) }, rounds)
     measured[#measured + 1] = { path = path, bytes = tensor_bytes(path), by_ctx = by_ctx }
   end
   for _, bw in ipairs(bandwidths) do gbs, n_gbs = math.max(gbs, bw), n_gbs + 1 end
