@@ -402,6 +402,106 @@ static void test_scratch_monotonic(void) {
 
 
 /*
+** One row of 256 weights of one value *v, every F16 scale of it subnormal (below 2^-14):
+** Q4_0 d = 2^-15 and nibbles 9; Q4_1 d = 2^-16, m = -2^-16, nibbles 3; Q8_0 d = 2^-24, quants
+** 1; Q4_K and Q5_K d = dmin = 2^-24, scales 2, mins 1, nibbles 1; Q6_K d = 2^-24, scales 1,
+** quants 33; F16 values 2^-24.
+*/
+static void subnormal_row(int type, void *row, float *v) {
+  static const uint8_t k4_scales[K_SCALE_SIZE] = {2, 2, 2, 2, 1, 1, 1, 1, 0x12, 0x12, 0x12, 0x12};
+  size_t bytes = qora_row_size(type, 256), bs = qora_type_get(type)->type_size;
+
+  *v = 0x1p-24f;
+  for (size_t at = 0; at < bytes; at += bs) {
+    char *b = (char *)row + at;
+    switch (type) {
+    case QORA_F16: *(qora_f16 *)b = 0x0001; break;
+    case QORA_Q4_0:
+      *(block_q4_0 *)b = (block_q4_0){.d = 0x0200};
+      memset(((block_q4_0 *)b)->qs, 0x99, QK4_0 / 2);
+      *v = 0x1p-15f;
+      break;
+    case QORA_Q4_1:
+      *(block_q4_1 *)b = (block_q4_1){.d = 0x0100, .m = 0x8100};
+      memset(((block_q4_1 *)b)->qs, 0x33, QK4_1 / 2);
+      *v = 0x1p-15f;
+      break;
+    case QORA_Q8_0:
+      *(block_q8_0 *)b = (block_q8_0){.d = 0x0001};
+      memset(((block_q8_0 *)b)->qs, 1, QK8_0);
+      break;
+    case QORA_Q4_K: {
+      block_q4_K *k = (block_q4_K *)b;
+      *k = (block_q4_K){.d = 0x0001, .dmin = 0x0001};
+      memcpy(k->scales, k4_scales, K_SCALE_SIZE);
+      memset(k->qs, 0x11, QK_K / 2);
+      break;
+    }
+    case QORA_Q5_K: {
+      block_q5_K *k = (block_q5_K *)b;
+      *k = (block_q5_K){.d = 0x0001, .dmin = 0x0001};
+      memcpy(k->scales, k4_scales, K_SCALE_SIZE);
+      memset(k->qs, 0x11, QK_K / 2);
+      break;
+    }
+    case QORA_Q6_K: {
+      block_q6_K *k = (block_q6_K *)b;
+      *k = (block_q6_K){.d = 0x0001};
+      memset(k->scales, 1, QK_K / 16);
+      memset(k->ql, 0x11, QK_K / 2);           /* low 4 bits 1 */
+      memset(k->qh, 0xaa, QK_K / 4);           /* high 2 bits 2: 33, minus 32 */
+      break;
+    }
+    }
+  }
+}
+
+
+/*
+** Subnormal F16 scales are read as what they are, not as 0: the pool runs every product with
+** MXCSR's DAZ set, which VCVTPH2PS ignores (Intel's SDM). QEMU does not (spec/cross_check.sh).
+** 16 rows of 256 values v against activations of 127/128, which every activation type holds
+** exactly (Q8_0: d = 2^-7, quants 127): each output is 256 * v * 127/128 to the bit. 1 token
+** (row kernels, r16) and 8 (tiles), on the stored rows and repacked.
+*/
+static void test_subnormal_scales(int type) {
+  enum { ROWS = 16, COLS = 256, TOK = 8 };
+  size_t row_bytes = qora_row_size(type, COLS);
+  char *data = malloc(row_bytes * ROWS);
+  float x[TOK * COLS], y[TOK * ROWS], v;
+  qora_pool *pool = qora_pool_new(1);
+  int bad_n = 0, bad_at = -1, repacked = 0;
+
+  for (int r = 0; r < ROWS; r++)
+    subnormal_row(type, data + r * row_bytes, &v);
+  for (int i = 0; i < TOK * COLS; i++)
+    x[i] = 127.0f / 128;
+  float want = v * 256 * 127 / 128;
+  qora_weight w = {type, ROWS, COLS, row_bytes, data, NULL};
+  void *scratch = malloc(qora_matmul_scratch(&w, TOK));
+  void *r16 = qora_r16_bytes(&w) ? aligned_alloc(64, qora_r16_bytes(&w)) : NULL;
+  for (int pass = 0; pass < (r16 ? 2 : 1) && bad_at < 0; pass++) {
+    if (pass == 1)
+      qora_r16_repack(pool, &w, r16), repacked = 1;
+    for (int n = 1; n <= TOK && bad_at < 0; n += TOK - 1) {
+      qora_matmul(pool, &w, x, COLS, n, y, ROWS, scratch);
+      for (int i = 0; i < n * ROWS && bad_at < 0; i++)
+        if (memcmp(&y[i], &want, sizeof want) != 0)
+          bad_n = n, bad_at = i;
+    }
+  }
+  if (!TAP_OK(bad_at < 0, "[%s] %s matmul reads subnormal F16 scales exactly under the pool's "
+              "DAZ (1 and %d tokens%s)", level_name(), qora_type_name(type), TOK,
+              r16 ? ", stored and repacked" : ""))
+    TAP_DIAG("%s, %d tokens, token %d row %d: expected %.9g, got %.9g",
+             repacked ? "repacked" : "stored", bad_n, bad_at / ROWS, bad_at % ROWS, want,
+             y[bad_at]);
+  qora_pool_free(pool);
+  free(data), free(scratch), free(r16);
+}
+
+
+/*
 ** The ways a one-token product may walk the weights (qora_r16_set_walk): Intel's 4 runs 2560
 ** bytes ahead and AMD's 1 run 512 ahead, which a CPU gets by its maker, then 2 and 3 runs.
 ** Each must compute every group once, whichever the CPU running the tests.
@@ -511,6 +611,10 @@ int main(void) {
     test_threads_agree(QORA_Q4_0, (shape){101, 256, 9});
     test_threads_agree(QORA_Q6_K, (shape){33, 512, 4});
     test_threads_agree(QORA_F16, (shape){7, 64, 2});
+    static const int subnormal_types[] = {QORA_F16, QORA_Q4_0, QORA_Q4_1, QORA_Q8_0,
+                                          QORA_Q4_K, QORA_Q5_K, QORA_Q6_K};
+    for (size_t i = 0; i < sizeof subnormal_types / sizeof *subnormal_types; i++)
+      test_subnormal_scales(subnormal_types[i]);
   }
   qora_cpu_set_level(qora_cpu_best());
   test_tok_by_level();
