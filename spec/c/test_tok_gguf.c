@@ -166,21 +166,23 @@ static void test_refusals(void) {
 #define D_CTL (LT + 3)              /* "<d>", CONTROL */
 #define D_USER (LT + 4)             /* "<d>" again, USER_DEFINED */
 #define LT3 (LT + 5)                /* "<<<", CONTROL */
-#define N_MANY (LT + 6)
+#define D_USER2 (LT + 6)            /* "<d>" a third time, USER_DEFINED: never chosen */
+#define N_MANY (LT + 7)
 
 /*
-** 256 byte tokens (id = byte), then N_SPECIAL specials and six more that begin or extend
-** them, all starting with '<'; no merges, so plain text becomes one token a byte.
+** 256 byte tokens (id = byte), then N_SPECIAL specials and seven more that begin, extend or
+** repeat them, all starting with '<'; no merges, so plain text becomes one token a byte.
 */
 static unsigned char *many_specials_image(size_t *n) {
   static char bytes[256][4], names[N_SPECIAL][8];
   static const char *tok[N_MANY];
   static size_t len[N_MANY];
   static int32_t type[N_MANY];
-  static const char *const extra[] = { "<", "<s1", "<s12345>x", "<d>", "<d>", "<<<" };
+  static const char *const extra[] = { "<", "<s1", "<s12345>x", "<d>", "<d>", "<<<", "<d>" };
   static const int32_t extra_type[] = { QORA_TOKEN_USER_DEFINED, QORA_TOKEN_CONTROL,
                                         QORA_TOKEN_USER_DEFINED, QORA_TOKEN_CONTROL,
-                                        QORA_TOKEN_USER_DEFINED, QORA_TOKEN_CONTROL };
+                                        QORA_TOKEN_USER_DEFINED, QORA_TOKEN_CONTROL,
+                                        QORA_TOKEN_USER_DEFINED };
   gbuf b = { 0 };
   unsigned char *img;
 
@@ -198,7 +200,7 @@ static unsigned char *many_specials_image(size_t *n) {
     tok[SP(i)] = names[i], len[SP(i)] = 8;
     type[SP(i)] = i % 2 ? QORA_TOKEN_USER_DEFINED : QORA_TOKEN_CONTROL;
   }
-  for (int i = 0; i < 6; i++)
+  for (int i = 0; i < N_MANY - LT; i++)
     tok[LT + i] = extra[i], len[LT + i] = strlen(extra[i]), type[LT + i] = extra_type[i];
   gb_str(&b, "tokenizer.ggml.model", "gpt2");
   gb_str(&b, "tokenizer.ggml.pre", "gpt-2");
@@ -240,7 +242,8 @@ static void test_many_specials(void) {
          "with QORA_TOK_SPECIAL: each longest match, the first of two tokens of one text");
   TAP_OK(GIVES(tk, text, 0, LT, 's', '0', '0', '0', '0', '0', '>', SP(49999), S12345X,
                SP(12345), LT, 's', '1', LT, 's', '1', 'x', LT, LT, LT, LT, D_USER),
-         "without: the longest user-defined match, the user-defined one of two of one text");
+         "without: the longest user-defined match, the first user-defined one of three of one "
+         "text");
   memset(lts, '<', N_LT);
   lts[N_LT] = '\0';
   for (int i = 0; i < N_LT; i++)
