@@ -596,7 +596,8 @@ int main(void) {
     /* Each token's extras at its own stride: 2 and 3 tokens through the r16 kernels. */
     static const shape few[] = {{33, 768, 2}, {48, 2304, 3}, {5, 256, 3}};
     if (level < QORA_CPU_AVX512 || !qora_gemm_available())
-      (void)TAP_OK(1, "r16 kernels forced # SKIP they need AVX-512 VNNI");
+      (void)TAP_OK(1, "r16 kernels forced at level %s # SKIP they run at the avx512 level and "
+                   "above, on a CPU with AVX-512 VNNI", qora_cpu_name(level));
     else
       for (size_t i = 0; i < sizeof types16 / sizeof *types16; i++)
         for (size_t j = 0; j < sizeof few / sizeof *few; j++)
