@@ -135,8 +135,9 @@ static int read_value(cursor *c, gguf_kv *kv) {
 static int read_kvs(cursor *c, gguf_file *f) {
   /* The smallest entry is a key length, a type and one byte. */
   if (f->n_kv > (c->size - c->pos) / 13)
-    return qora_fail(c->err, "header claims %llu metadata entries, more than the file can "
-                     "hold; the file is corrupt", (unsigned long long)f->n_kv);
+    return qora_fail(c->err, "header claims %llu metadata entries, more than the file (%llu "
+                     "bytes) can hold: it is cut short or corrupt; copy or download it again",
+                     (unsigned long long)f->n_kv, (unsigned long long)c->size);
   f->kv = calloc(f->n_kv ? f->n_kv : 1, sizeof *f->kv);
   if (f->kv == NULL)
     return qora_fail(c->err, "out of memory reading metadata");
@@ -295,8 +296,9 @@ static int check_tensor_set(gguf_file *f, qora_err *err) {
 static int read_tensors(cursor *c, gguf_file *f) {
   /* The smallest info is a name length, dims, one dimension, a type and an offset. */
   if (f->n_tensors > (c->size - c->pos) / 32)
-    return qora_fail(c->err, "header claims %llu tensors, more than the file can hold; the "
-                     "file is corrupt", (unsigned long long)f->n_tensors);
+    return qora_fail(c->err, "header claims %llu tensors, more than the file (%llu bytes) can "
+                     "hold: it is cut short or corrupt; copy or download it again",
+                     (unsigned long long)f->n_tensors, (unsigned long long)c->size);
   f->tensors = calloc(f->n_tensors ? f->n_tensors : 1, sizeof *f->tensors);
   if (f->tensors == NULL)
     return qora_fail(c->err, "out of memory reading tensor infos");
