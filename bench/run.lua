@@ -465,11 +465,16 @@ local function print_table(records, peers)
     for _, f in ipairs(words(FILES)) do
       if listed(ONE_ROUND, f) then single[#single + 1] = f end
     end
-    print(string.format("rows at ctx %d: best of %d rounds%s%s, implementations taking turns; "
-                        .. "long rows: once, after the rounds", PROMPT, ROUNDS,
-                        #once > 0 and " (" .. table.concat(once, ", ") .. ": one)" or "",
-                        #single > 0 and "; " .. table.concat(single, ", ") .. ": one round"
-                        or ""))
+    if #single == #words(FILES) then
+      print(string.format("rows at ctx %d: one round (BENCH_ONE_ROUND); long rows: once",
+                          PROMPT))
+    else
+      print(string.format("rows at ctx %d: best of %d rounds%s%s, implementations taking "
+                          .. "turns; long rows: once, after the rounds", PROMPT, ROUNDS,
+                          #once > 0 and " (" .. table.concat(once, ", ") .. ": one)" or "",
+                          #single > 0 and "; " .. table.concat(single, ", ") .. ": one round"
+                          or ""))
+    end
   end
   local fills = fill_line(records, peers)
   if fills then print(fills) end
