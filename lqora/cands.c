@@ -76,7 +76,7 @@ static int cands_new(lua_State *L) {
 static int cands_load(lua_State *L) {
   lqora_cands *lc = check_cands(L);
   size_t len;
-  const char *s = luaL_checklstring(L, 2, &len);
+  const char *s = lqora_checktext(L, 2, &len);
 
   luaL_argcheck(L, len == (size_t)lc->c.cap * sizeof(float), 2,
                 lua_pushfstring(L, "expected %d float32 values (%d bytes)", lc->c.cap,

@@ -90,6 +90,18 @@ lua_Integer lqora_optint(lua_State *L, int arg, lua_Integer def) {
 }
 
 
+const char *lqora_checktext(lua_State *L, int arg, size_t *len) {
+  if (lua_type(L, arg) != LUA_TSTRING)
+    luaL_typeerror(L, arg, "string");
+  return lua_tolstring(L, arg, len);
+}
+
+
+const char *lqora_opttext(lua_State *L, int arg, const char *def) {
+  return lua_isnoneornil(L, arg) ? def : lqora_checktext(L, arg, NULL);
+}
+
+
 int lqora_optbool(lua_State *L, int arg) {
   if (lua_isnoneornil(L, arg))
     return 0;
@@ -168,7 +180,7 @@ static int core_cores(lua_State *L) {
 */
 static int core_stat(lua_State *L) {
   size_t len;
-  const char *path = luaL_checklstring(L, 1, &len);
+  const char *path = lqora_checktext(L, 1, &len);
   struct stat st;
 
   luaL_argcheck(L, strlen(path) == len, 1, "the path contains a NUL byte");

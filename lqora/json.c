@@ -272,7 +272,7 @@ static size_t utf8_bad_at(const char *s, size_t n) {
 /* json_decode(text) -> value | nil, message */
 static int json_decode(lua_State *L) {
   size_t n;
-  const char *s = luaL_checklstring(L, 1, &n);
+  const char *s = lqora_checktext(L, 1, &n);
   const char *end = NULL;
   scan_result r = {0};
   const char *nul = memchr(s, '\0', n);

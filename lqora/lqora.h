@@ -61,6 +61,14 @@ lua_Integer lqora_optint(lua_State *L, int arg, lua_Integer def);
 /* id (read from arg) as a token id of a vocabulary of n; an argument error names it if not. */
 int32_t lqora_check_id(lua_State *L, int arg, lua_Integer id, int n);
 
+/*
+** The string at arg (its length in *len when len is not NULL). Only a string counts:
+** luaL_checklstring would take the number 123 as the text "123", so that m:tokenize(123) ran.
+** lqora_opttext gives def when the argument is absent or nil.
+*/
+const char *lqora_checktext(lua_State *L, int arg, size_t *len);
+const char *lqora_opttext(lua_State *L, int arg, const char *def);
+
 /* The boolean at arg, 0 when absent or nil; any other type is refused ("no" is not false). */
 int lqora_optbool(lua_State *L, int arg);
 

@@ -68,9 +68,9 @@ static int32_t check_token(lua_State *L, int arg, const qora_tokenizer *tk) {
 */
 static int model_load(lua_State *L) {
   size_t len;
-  const char *path = luaL_checklstring(L, 1, &len);
+  const char *path = lqora_checktext(L, 1, &len);
   lua_Integer threads = lqora_optint(L, 2, 0);
-  qora_load_opts opts = { .quant = luaL_optstring(L, 3, NULL), .progress = lqora_optbool(L, 4),
+  qora_load_opts opts = { .quant = lqora_opttext(L, 3, NULL), .progress = lqora_optbool(L, 4),
                           .keep_layout = lqora_optbool(L, 5),
                           .small_pages = lqora_optbool(L, 6) };
   qora_err err = { "" };
@@ -98,7 +98,7 @@ static int model_load(lua_State *L) {
 static int model_save(lua_State *L) {
   lqora_model *lm = lqora_check_model(L, 1);
   size_t len;
-  const char *path = luaL_checklstring(L, 2, &len);
+  const char *path = lqora_checktext(L, 2, &len);
   qora_err err = { "" };
 
   luaL_argcheck(L, strlen(path) == len, 2, "the path contains a NUL byte");
@@ -201,7 +201,7 @@ static int model_info(lua_State *L) {
 static int model_meta(lua_State *L) {
   lqora_model *lm = lqora_check_model(L, 1);
   size_t len;
-  const char *v = qora_model_meta_str(lm->m, luaL_checkstring(L, 2), &len);
+  const char *v = qora_model_meta_str(lm->m, lqora_checktext(L, 2, NULL), &len);
 
   if (v == NULL)
     lua_pushnil(L);
@@ -215,7 +215,7 @@ static int model_meta(lua_State *L) {
 static int model_tokenize(lua_State *L) {
   const qora_tokenizer *tk = lqora_check_tokenizer(L, 1);
   size_t len;
-  const char *text = luaL_checklstring(L, 2, &len);
+  const char *text = lqora_checktext(L, 2, &len);
   int flags = (lqora_optbool(L, 3) ? QORA_TOK_SPECIAL : 0) | (lqora_optbool(L, 4) ? QORA_TOK_BOS
                                                                                   : 0);
   qora_tokens toks = { 0 };
@@ -283,7 +283,7 @@ static int model_token(lua_State *L) {
 static int model_token_id(lua_State *L) {
   const qora_tokenizer *tk = lqora_check_tokenizer(L, 1);
   size_t len;
-  const char *text = luaL_checklstring(L, 2, &len);
+  const char *text = lqora_checktext(L, 2, &len);
   int32_t id = qora_token_find(tk, text, len);
 
   if (id < 0)

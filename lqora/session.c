@@ -80,6 +80,7 @@ int lqora_session_new(lua_State *L) {
 
   opts.n_ctx = opt_size(L, 2, "ctx", QORA_LUA_MAX_CTX);
   opts.n_batch = opt_size(L, 3, "batch", QORA_LUA_MAX_BATCH);
+  lqora_opttext(L, 4, NULL);   /* checkoption alone would read the number 1 as "1" */
   opts.kv_f32 = luaL_checkoption(L, 4, "f16", KV_TYPES) == 1;
 
   ls = lua_newuserdatauv(L, sizeof *ls, 2);

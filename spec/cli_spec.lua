@@ -175,6 +175,18 @@ describe("qora command", function()
     end
   end)
 
+  it("refuses an argument that is not a string, from Lua, before reading any flag", function()
+    local cli = require("qora.cli")
+    for _, args in ipairs({ { "--prompt", 5 }, { "--max-tokens", 8, "--prompt", "x" },
+                            { 1.5 } }) do
+      local ok, err = pcall(cli.parse, args)
+      assert.is_false(ok)
+      assert.equal("table", type(err), tostring(err))
+      assert.truthy(err.message:find("^argument %d is a number; the arguments are strings"),
+                    err.message)
+    end
+  end)
+
   it("shows the help whatever else is wrong, with -h too", function()
     for _, args in ipairs({ { "--help", "--bogus" }, { "--ctx", "0", "-h" }, { "-h" },
                             { "stray", "--help", "--prompt" } }) do

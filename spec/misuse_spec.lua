@@ -122,6 +122,7 @@ describe("misuse of an argument", function()
     local gone = m:session({ ctx = 16 })
     gone:close()
     local env = { m = m, s = s, chat = chat, closed = closed, gone = gone, qora = qora,
+                  core = core,
                   sampling = require("qora.sampling"), templates = require("qora.chat") }
     local cases = {
       -- code, a part of the message
@@ -156,6 +157,20 @@ describe("misuse of an argument", function()
         .. "{ xml_tools = { { f = print } } })",
         "chat: option xml_tools: cannot print a function value as Python would" },
       { "m:tokenize('\\255')", "not valid UTF-8" },
+      { "m:tokenize(123)", "bad argument #1 to 'tokenize' (string expected, got number)" },
+      { "m:token_id(123)", "bad argument #1 to 'token_id' (string expected, got number)" },
+      { "m:meta(1)", "bad argument #1 to 'meta' (string expected, got number)" },
+      { "m.core:tokenize(1.5)", "bad argument #1 to 'tokenize' (string expected, got number)" },
+      { "s.core:tokenize(7)", "bad argument #1 to 'tokenize' (string expected, got number)" },
+      { "s.core:token_id(7)", "bad argument #1 to 'token_id' (string expected, got number)" },
+      { "m.core:save(1)", "bad argument #1 to 'save' (string expected, got number)" },
+      { "m.core:session(16, 4, 1)", "bad argument #3 to 'session' (string expected, got number)" },
+      { "core.load(1)", "bad argument #1 to 'load' (string expected, got number)" },
+      { "core.load('nowhere', 0, 1)", "bad argument #3 to 'load' (string expected, got number)" },
+      { "core.stat(1)", "bad argument #1 to 'stat' (string expected, got number)" },
+      { "core.json_decode(1)", "bad argument #1 to 'json_decode' (string expected, got number)" },
+      { "core.candidates({ 1 }):load(1234)",
+        "bad argument #1 to 'load' (string expected, got number)" },
       { "m:detokenize({ 'a' })", "bad argument #1 to 'detokenize'" },
       { "m:token(-1)", "bad argument #1 to 'token'" },
       { "m:token_id({})", "bad argument #1 to 'token_id'" },

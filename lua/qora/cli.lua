@@ -122,6 +122,11 @@ end
 -- @param argv table array of strings
 -- @return table, or raises { message = ... }
 function M.parse(argv)
+  for k, a in ipairs(argv) do   -- a number would pass as its digits: --prompt 5 read "5"
+    if type(a) ~= "string" then
+      fail("argument %d is a %s; the arguments are strings, as a shell passes them", k, type(a))
+    end
+  end
   local opts, i = {}, 1
   while i <= #argv do
     local a = argv[i]
