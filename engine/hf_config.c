@@ -346,25 +346,33 @@ static int parse_yarn(const cJSON *root, const cJSON *d, hf_config *c, qora_err 
 }
 
 /*
-** YaRN's factor, the context's multiple of the original, below 1 would shorten the context.
-** transformers' own check says it "must be a float >= 1" (it only warns, then computes), the
-** GGUF loader refuses it, and the saver writes YaRN only above 1, so that such a folder saved
-** as GGUF would load back as plain RoPE: refused here, with the key. qora keeps it as a float.
+** The factor of every scaling type, the context's multiple of the trained one, below 1 would
+** shorten the context instead. transformers' checks of linear, yarn and llama3 each say it
+** "must be a float >= 1" (they only warn, then compute), the GGUF loader refuses a YaRN factor
+** below 1, and the saver writes YaRN only above 1, so that such a folder saved as GGUF would
+** load back as plain RoPE: refused here, with the key. qora keeps the factor as a float.
 */
-static int check_yarn_factor(const cJSON *root, const cJSON *d, const hf_rope *r,
-                             qora_err *err) {
+static int check_factor(const cJSON *root, const cJSON *d, const hf_rope *r, qora_err *err) {
+  static const char *const what[] = {
+    [HF_ROPE_LINEAR] = "linear RoPE scaling needs a finite factor of at least 1 (positions are "
+                       "divided by it",
+    [HF_ROPE_YARN] = "YaRN needs a finite factor of at least 1 (the context's multiple of "
+                     "original_max_position_embeddings",
+    [HF_ROPE_LLAMA3] = "llama3 RoPE scaling needs a finite factor of at least 1 (the slow "
+                       "frequencies are divided by it",
+  };
   const char *dict = field(root, "rope_scaling") ? "rope_scaling" : "rope_parameters";
 
   if (r->factor >= 1 && r->factor <= FLT_MAX)
     return 0;
-  if (field(d, "factor") == NULL)
+  if (field(d, "factor") == NULL)   /* YaRN only: the others refused a missing factor */
     return qora_fail(err, "config.json: %s.factor is null, which makes it "
                      "max_position_embeddings / original_max_position_embeddings = %g; YaRN "
                      "needs a factor of at least 1 (give original_max_position_embeddings no "
                      "larger than max_position_embeddings)", dict, r->factor);
-  return qora_fail(err, "config.json: %s.factor is %g; YaRN needs a finite factor of at least "
-                   "1 (the context's multiple of original_max_position_embeddings; "
-                   "transformers requires a float >= 1 too)", dict, r->factor);
+  return qora_fail(err, "config.json: %s.factor is %g; %s; transformers requires a float >= 1 "
+                   "too). Give the factor the model was trained with, or leave out %s for "
+                   "plain RoPE", dict, r->factor, what[r->type], dict);
 }
 
 static int parse_llama3(const cJSON *d, hf_rope *r, qora_err *err) {
@@ -420,14 +428,11 @@ static int parse_rope(const cJSON *root, const struct hf_arch *a, hf_config *c, 
     return -1;
   if (field(d, "factor") == NULL && r->type != HF_ROPE_YARN)
     return qora_fail(err, "config.json: rope_scaling of this type needs a \"factor\"");
-  if (r->type == HF_ROPE_YARN && (parse_yarn(root, d, c, err) < 0 ||
-                                  check_yarn_factor(root, d, r, err) < 0))
+  if (r->type == HF_ROPE_YARN && parse_yarn(root, d, c, err) < 0)
     return -1;
   if (r->type == HF_ROPE_LLAMA3 && parse_llama3(d, r, err) < 0)
     return -1;
-  if (!(r->factor > 0))
-    return qora_fail(err, "config.json: the RoPE scaling factor %g must be positive", r->factor);
-  return 0;
+  return check_factor(root, d, r, err);
 }
 
 

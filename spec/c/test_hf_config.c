@@ -298,6 +298,30 @@ static void test_refusals(void) {
      "original_max_position_embeddings = 0.25; YaRN needs a factor of at least 1"},
     {"a YaRN factor beyond a float", "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 1e39}",
      "config.json: rope_scaling.factor is 1e+39; YaRN needs a finite factor"},
+    /* were accepted: transformers' checks of linear and llama3 want a float >= 1 as YaRN's */
+    {"a linear factor of 0.5", "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 0.5}",
+     "config.json: rope_scaling.factor is 0.5; linear RoPE scaling needs a finite factor of "
+     "at least 1 (positions are divided by it; transformers requires a float >= 1 too). Give "
+     "the factor the model was trained with, or leave out rope_scaling for plain RoPE"},
+    {"a linear factor of 0", "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 0}",
+     "rope_scaling.factor is 0; linear RoPE scaling needs a finite factor of at least 1"},
+    {"a linear factor beyond a float in rope_parameters",
+     "\"rope_parameters\": {\"rope_type\": \"linear\", \"factor\": 1e39}",
+     "rope_parameters.factor is 1e+39; linear RoPE scaling needs a finite factor"},
+    {"a llama3 factor of 0.25",
+     "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 0.25, "
+     "\"low_freq_factor\": 1, \"high_freq_factor\": 4}",
+     "config.json: rope_scaling.factor is 0.25; llama3 RoPE scaling needs a finite factor of "
+     "at least 1 (the slow frequencies are divided by it; transformers requires a float >= 1 "
+     "too). Give the factor the model was trained with, or leave out rope_scaling"},
+    {"a negative llama3 factor",
+     "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": -8, "
+     "\"low_freq_factor\": 1, \"high_freq_factor\": 4}",
+     "rope_scaling.factor is -8; llama3 RoPE scaling needs a finite factor of at least 1"},
+    {"a llama3 factor beyond a float",
+     "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 1e300, "
+     "\"low_freq_factor\": 1, \"high_freq_factor\": 4}",
+     "rope_scaling.factor is 1e+300; llama3 RoPE scaling needs a finite factor"},
     {"an odd head_dim", "\"head_dim\": 15", "head_dim 15 is odd"},
     {"a fractional size", "\"max_position_embeddings\": 12.5",
      "\"max_position_embeddings\" must be an integer"},
