@@ -45,7 +45,7 @@ typedef struct qora_rope {
   double *freq;             /* (n_dims / 2), YaRN already applied */
   float mscale;             /* multiplies cos and sin (YaRN's attention factor; 1 otherwise) */
   qora_rope_cfg cfg;        /* what freq was made from (no_rope NULL), for saving */
-  const char *not_gguf;     /* why GGUF metadata cannot describe freq, or NULL when it can */
+  const char *not_gguf;     /* what of freq qora's GGUF reader cannot read, or NULL */
 } qora_rope;
 
 struct qora_model {

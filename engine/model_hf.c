@@ -380,7 +380,7 @@ static void fill_info(qora_model *m, const hf_config *c, const char *dir) {
 /*
 ** RoPE exactly as transformers computes it (hf_rope_freqs, every type config.json may give),
 ** replacing the plain table qora_model_setup built. cfg records YaRN for model_save.c, which
-** refuses what GGUF metadata cannot carry.
+** refuses what qora's GGUF reader cannot read back (not_gguf).
 */
 static int set_rope(qora_model *m, const hf_rope *r, qora_err *err) {
   qora_rope *rope = &m->rope;
@@ -399,9 +399,10 @@ static int set_rope(qora_model *m, const hf_rope *r, qora_err *err) {
   else if (r->type == HF_ROPE_LLAMA3)
     rope->not_gguf = "llama3 RoPE scaling";
   else if (r->type == HF_ROPE_YARN && !r->truncate)
-    rope->not_gguf = "YaRN with truncate false";
+    rope->not_gguf = "YaRN setting truncate = false";
   else if (r->type == HF_ROPE_YARN && (float)r->factor <= 1.0f && rope->mscale != 1.0f)
-    rope->not_gguf = "YaRN with factor 1 and an attention factor other than 1";  /* no YaRN */
+    rope->not_gguf = "YaRN attention factor other than 1 at YaRN factor 1 (the reader takes "
+                     "rope.scaling.attn_factor only with a factor above 1)";
   if (r->type == HF_ROPE_YARN) {
     rope->cfg.yarn_factor = (float)r->factor;
     rope->cfg.yarn_orig_ctx = r->original_ctx;

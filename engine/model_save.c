@@ -527,8 +527,10 @@ int qora_model_save(const qora_model *m, const char *path, qora_err *err) {
   /* TODO(rope-save): linear and llama3 scaling (llama.cpp: rope.scaling.type linear, and a
   ** rope_freqs.weight tensor) are not written; such folders run, but are not saved. */
   if (m->rope.not_gguf != NULL)
-    return qora_fail(err, "this model uses %s, which GGUF metadata cannot describe for qora "
-                     "or llama.cpp; run it from its folder instead", m->rope.not_gguf);
+    return qora_fail(err, "cannot save this model as GGUF: qora's GGUF reader could not read "
+                     "back its %s, so the file would load with other RoPE settings; load the "
+                     "checkpoint folder itself instead (qora converts it at each load)",
+                     m->rope.not_gguf);
   s.w = gguf_writer_new(err);
   if (s.w == NULL)
     return -1;

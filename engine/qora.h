@@ -90,7 +90,8 @@ qora_model *qora_model_load(const char *path, const qora_load_opts *opts, qora_e
 /*
 ** Writes the model as a GGUF v3 file at path (through path.tmp, renamed when complete): the
 ** weights in their loaded types, the tokenizer and the chat template, loadable by qora and by
-** llama.cpp. Refuses a model whose RoPE scaling GGUF cannot describe.
+** llama.cpp. Refuses a model whose RoPE scaling qora's GGUF reader could not read back
+** (linear, llama3, some YaRN settings): such a model runs from its folder.
 */
 int qora_model_save(const qora_model *m, const char *path, qora_err *err);
 

@@ -380,7 +380,8 @@ static void test_yarn_factor_bounds(void) {
   qora_model_free(folder);
   remove_scratch();
 
-  /* factor 1 with an attention factor: a GGUF's YaRN starts above 1, so it cannot carry it */
+  /* factor 1 with an attention factor: qora's GGUF reader takes attn_factor only with YaRN
+  ** above 1; the message says so, and what to do, rather than blame the format */
   if (!edited_fixture("tiny-yarn", "config.json", "\"factor\": 4.0,",
                       "\"factor\": 1.0, \"attention_factor\": 1.3,",
                       "a YaRN config with factor 1 and attention_factor 1.3"))
@@ -388,9 +389,14 @@ static void test_yarn_factor_bounds(void) {
   folder = load(scratch_dir, "f32", &err);
   snprintf(path, sizeof path, "%s/yarn-1-att.gguf", out_dir);
   TAP_OK(folder != NULL && qora_model_save(folder, path, &err) < 0 &&
-         strstr(err.msg, "YaRN with factor 1 and an attention factor other than 1") &&
+         strstr(err.msg, "cannot save this model as GGUF: qora's GGUF reader could not read "
+                "back its YaRN attention factor other than 1 at YaRN factor 1 (the reader "
+                "takes rope.scaling.attn_factor only with a factor above 1), so the file would "
+                "load with other RoPE settings; load the checkpoint folder itself instead "
+                "(qora converts it at each load)") &&
          access(path, F_OK) != 0, "refuses to save YaRN factor 1 with attention_factor 1.3, "
-         "which a GGUF would lose, and leaves no file: %s", folder ? err.msg : "no folder");
+         "which qora could not read back, and leaves no file: %s",
+         folder ? err.msg : "no folder");
   qora_model_free(folder);
   remove_scratch();
 }
@@ -739,8 +745,8 @@ static void test_refusals(void) {
   m = load(scratch_dir, "q8_0", &err);
   snprintf(path, sizeof path, "%s/linear.gguf", out_dir);
   TAP_OK(m != NULL && qora_model_save(m, path, &err) < 0 && strstr(err.msg, "linear") &&
-         access(path, F_OK) != 0, "refuses to save linear RoPE scaling, which it could not "
-         "describe, and leaves no file: %s", err.msg);
+         access(path, F_OK) != 0, "refuses to save linear RoPE scaling, which qora could not "
+         "read back, and leaves no file: %s", err.msg);
   qora_model_free(m);
   remove_scratch();
 }
