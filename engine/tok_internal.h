@@ -96,11 +96,26 @@ size_t tok_split(const int *steps, int n_steps, const uint32_t *cp, const uint8_
 
 enum { TOK_ATTR_EOG = 1 };
 
-/* A special token's text, and the tokens it becomes (a vocabulary may give a text twice). */
-typedef struct tok_special {
-  int32_t any;              /* the lowest id with this text */
-  int32_t user;             /* the lowest USER_DEFINED id with this text, or -1 */
-} tok_special;
+/*
+** A node of the trie of the special texts read backwards (tok_special.c). It stands for a
+** string that ends some special text; reached at byte i of a text scanned from its end, for
+** the longest such string that starts at i.
+*/
+typedef struct tok_node {
+  uint32_t fail;            /* the node of its longest proper prefix that ends a special */
+  uint32_t first, n_child;  /* its children: edge[first .. first + n_child), in byte order */
+  int32_t any;              /* the longest special text that starts where it is reached: its
+                               lowest id (a vocabulary may give a text twice), or -1 */
+  int32_t user;             /* the same among USER_DEFINED ids, or -1 */
+} tok_node;
+
+typedef struct tok_trie {
+  tok_node *node;           /* (n_node) node 0 is the root, the empty string */
+  uint32_t *edge;           /* (n_node - 1) the children of each node, by node index */
+  unsigned char *edge_byte; /* (n_node - 1) the byte that leads to each */
+  uint32_t n_node;
+  uint32_t root[256];       /* the root's child by each byte, 0 when none */
+} tok_trie;
 
 struct qora_tokenizer {
   int32_t n_vocab;
@@ -120,9 +135,7 @@ struct qora_tokenizer {
   int add_bos;
   int32_t bos, eos, eot, eom;
 
-  tok_special *special;     /* the texts of CONTROL and USER_DEFINED tokens, each once, in
-                               byte order (a text before those it begins) */
-  uint32_t special_at[257]; /* special[special_at[b] .. special_at[b+1]) start with byte b */
+  tok_trie specials;        /* the texts of CONTROL and USER_DEFINED tokens */
 
   char *chat_template;      /* NUL-terminated, or NULL */
   size_t chat_template_len;
@@ -158,6 +171,22 @@ typedef struct tok_spec {
   int n_named;
   const char *source;       /* names the file or key in error messages */
 } tok_spec;
+
+/* A CONTROL or USER_DEFINED token: its text written in a text can stand for it. */
+static inline int tok_is_special(const qora_tokenizer *tk, int32_t id) {
+  return tk->type[id] == QORA_TOKEN_CONTROL || tk->type[id] == QORA_TOKEN_USER_DEFINED;
+}
+
+/* The special tokens' trie (tok_special.c). -1 with err when out of memory. */
+int tok_specials_build(qora_tokenizer *tk, qora_err *err);
+void tok_specials_free(tok_trie *t);
+
+/*
+** Sets match[i], for each byte of text[0..n), to the longest special token that starts there
+** (any with QORA_TOK_SPECIAL, else only a USER_DEFINED one), or -1. Linear in n.
+*/
+void tok_specials_find(const qora_tokenizer *tk, const char *text, size_t n, int flags,
+                       int32_t *match);
 
 /* Builds a tokenizer from spec. NULL with err on error. */
 qora_tokenizer *tok_build(const tok_spec *spec, qora_err *err);

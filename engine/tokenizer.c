@@ -7,7 +7,7 @@
 ** user-defined tokens matched) and Hugging Face (added tokens that are not "special" are
 ** always matched) behave this way. Where two specials could match, the leftmost wins, then the
 ** longest (Hugging Face's rule; llama.cpp tries the longest token first over the whole text,
-** which differs only for specials that overlap each other).
+** which differs only for specials that overlap each other). tok_special.c finds them.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -51,11 +51,6 @@ void qora_tokens_free(qora_tokens *t) {
 
 /* --------------------------------------------------------------- building */
 
-static int is_special(const qora_tokenizer *tk, int32_t id) {
-  return tk->type[id] == QORA_TOKEN_CONTROL || tk->type[id] == QORA_TOKEN_USER_DEFINED;
-}
-
-
 static int copy_vocab(qora_tokenizer *tk, const tok_spec *sp, qora_err *err) {
   uint64_t total = 0;
 
@@ -83,7 +78,7 @@ static int copy_vocab(qora_tokenizer *tk, const tok_spec *sp, qora_err *err) {
       return qora_fail(err, "%s: token %d has type %d; GGUF token types are 1 to 6",
                        sp->source, i, t);
     tk->type[i] = (uint8_t)(t == 0 ? QORA_TOKEN_NORMAL : t);
-    if (is_special(tk, i) && !qora_utf8_valid(sp->tokens[i].ptr, sp->tokens[i].len))
+    if (tok_is_special(tk, i) && !qora_utf8_valid(sp->tokens[i].ptr, sp->tokens[i].len))
       return qora_fail(err, "%s: special token %d ('%.*s') is not valid UTF-8, so it could "
                        "match half a character of a text; the vocabulary is damaged",
                        sp->source, i, (int)(sp->tokens[i].len > 40 ? 40 : sp->tokens[i].len),
@@ -129,10 +124,9 @@ static void decode_vocab(qora_tokenizer *tk) {
   for (int32_t i = 0; i < tk->n_vocab; i++) {
     const char *t = tk->text + tk->text_off[i];
     size_t n = tk->text_off[i + 1] - tk->text_off[i] - 1, k = 0;
-    int special = tk->type[i] == QORA_TOKEN_CONTROL || tk->type[i] == QORA_TOKEN_USER_DEFINED;
 
     tk->bytes_off[i] = w;
-    if (!special)
+    if (!tok_is_special(tk, i))
       k = byte_decode(tk, i, tk->bytes + w);
     if (k == 0) {
       memcpy(tk->bytes + w, t, n);
@@ -226,73 +220,6 @@ static size_t tlen(const qora_tokenizer *tk, int32_t id) {
 }
 
 
-typedef struct special_key {
-  const char *text;
-  size_t len;
-  int32_t id;
-} special_key;
-
-/* By the bytes (unsigned), a text before the longer ones it begins. */
-static int text_order(const special_key *a, const special_key *b) {
-  int c = memcmp(a->text, b->text, a->len < b->len ? a->len : b->len);
-
-  if (c != 0)
-    return c;
-  return a->len < b->len ? -1 : a->len > b->len;
-}
-
-
-/* By text, then lowest id first. */
-static int special_order(const void *pa, const void *pb) {
-  const special_key *a = pa, *b = pb;
-  int c = text_order(a, b);
-
-  if (c != 0)
-    return c;
-  return a->id < b->id ? -1 : a->id > b->id;
-}
-
-
-/*
-** Sorts the special texts so that those that begin with the same bytes lie together, whatever
-** their number: special_at narrows a range by binary search, a byte at a time.
-*/
-static int index_specials(qora_tokenizer *tk, qora_err *err) {
-  special_key *keys;
-  size_t n = 0, m = 0;
-
-  for (int32_t i = 0; i < tk->n_vocab; i++)
-    n += is_special(tk, i);
-  keys = malloc((n ? n : 1) * sizeof *keys);
-  tk->special = malloc((n ? n : 1) * sizeof *tk->special);
-  if (keys == NULL || tk->special == NULL) {
-    free(keys);
-    return qora_fail(err, "out of memory for %zu special tokens", n);
-  }
-  n = 0;
-  for (int32_t i = 0; i < tk->n_vocab; i++)
-    if (is_special(tk, i))
-      keys[n++] = (special_key){ tk->text + tk->text_off[i], tlen(tk, i), i };
-  qsort(keys, n, sizeof *keys, special_order);
-
-  memset(tk->special_at, 0, sizeof tk->special_at);
-  for (size_t i = 0; i < n; i++) {
-    int32_t id = keys[i].id, user = tk->type[id] == QORA_TOKEN_USER_DEFINED ? id : -1;
-
-    if (i == 0 || text_order(&keys[i - 1], &keys[i]) != 0) {
-      tk->special[m++] = (tok_special){ id, user };
-      tk->special_at[(unsigned char)keys[i].text[0] + 1]++;
-    } else if (tk->special[m - 1].user < 0) {
-      tk->special[m - 1].user = user;
-    }
-  }
-  for (int b = 0; b < 256; b++)
-    tk->special_at[b + 1] += tk->special_at[b];
-  free(keys);
-  return 0;
-}
-
-
 static void mark_eog(qora_tokenizer *tk) {
   int32_t ids[] = { tk->eos, tk->eot, tk->eom };
 
@@ -302,7 +229,7 @@ static void mark_eog(qora_tokenizer *tk) {
   for (size_t i = 0; i < sizeof eog_texts / sizeof eog_texts[0]; i++) {
     int32_t id = tok_strmap_find(tk, eog_texts[i], strlen(eog_texts[i]));
 
-    if (id >= 0 && is_special(tk, id))
+    if (id >= 0 && tok_is_special(tk, id))
       tk->attr[id] |= TOK_ATTR_EOG;
   }
 }
@@ -365,7 +292,8 @@ static int build(qora_tokenizer *tk, const tok_spec *sp, qora_err *err) {
     return qora_fail(err, "%s: BOS is to be added but no BOS id is given", sp->source);
   decode_vocab(tk);
   find_byte_tokens(tk);
-  if (add_merges(tk, sp, err) < 0 || index_specials(tk, err) < 0 || copy_template(tk, sp, err) < 0)
+  if (add_merges(tk, sp, err) < 0 || tok_specials_build(tk, err) < 0 ||
+      copy_template(tk, sp, err) < 0)
     return -1;
   mark_eog(tk);
   return 0;
@@ -397,7 +325,7 @@ void qora_tokenizer_free(qora_tokenizer *tk) {
   free(tk->bytes_off);
   free(tk->type);
   free(tk->attr);
-  free(tk->special);
+  tok_specials_free(&tk->specials);
   free(tk->chat_template);
   free(tk->named);
   free(tk);
@@ -406,9 +334,10 @@ void qora_tokenizer_free(qora_tokenizer *tk) {
 
 /* ------------------------------------------------------------- tokenizing */
 
-/* Scratch for one call, sized by the text: code points, their classes and byte offsets,
-** piece ends, and the BPE scratch. */
+/* Scratch for one call, sized by the text: the special token starting at each byte, code
+** points, their classes and byte offsets, piece ends, and the BPE scratch. */
 typedef struct work {
+  int32_t *special;
   uint32_t *cp;
   uint8_t *cls;
   uint32_t *off;
@@ -417,6 +346,7 @@ typedef struct work {
 } work;
 
 static void work_free(work *w) {
+  free(w->special);
   free(w->cp);
   free(w->cls);
   free(w->off);
@@ -428,12 +358,14 @@ static void work_free(work *w) {
 
 static int work_init(work *w, size_t n, qora_err *err) {
   memset(w, 0, sizeof *w);
+  w->special = malloc((n + 1) * sizeof *w->special);
   w->cp = malloc((n + 1) * sizeof *w->cp);
   w->cls = malloc(n + 1);
   w->off = malloc((n + 1) * sizeof *w->off);
   w->ends = malloc((n + 1) * sizeof *w->ends);
   w->tmp = malloc((n + 1) * sizeof *w->tmp);
-  if (!w->cp || !w->cls || !w->off || !w->ends || !w->tmp || bpe_scratch_init(&w->bpe, n) < 0) {
+  if (!w->special || !w->cp || !w->cls || !w->off || !w->ends || !w->tmp ||
+      bpe_scratch_init(&w->bpe, n) < 0) {
     work_free(w);
     return qora_fail(err, "out of memory to tokenize %zu bytes", n);
   }
@@ -468,58 +400,15 @@ static int encode_plain(const qora_tokenizer *tk, const char *text, size_t n, wo
 }
 
 
-/* The first of special[lo..hi) whose byte k is c or more; all those texts are longer than k. */
-static uint32_t special_from(const qora_tokenizer *tk, uint32_t lo, uint32_t hi, size_t k,
-                             int c) {
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    int32_t id = tk->special[mid].any;
-
-    if ((unsigned char)tk->text[tk->text_off[id] + k] < c)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
-}
-
-
-/*
-** The special token that starts at s[0..n), or -1; the longest one when several do. A byte at
-** a time, special[lo..hi) is narrowed to the texts that begin with s[0..k): a few binary
-** search steps each, however many texts share the prefix.
-*/
-static int32_t special_at(const qora_tokenizer *tk, const char *s, size_t n, int flags) {
-  unsigned char b = (unsigned char)s[0];
-  uint32_t lo = tk->special_at[b], hi = tk->special_at[b + 1];
-  int32_t found = -1;
-
-  for (size_t k = 1; lo < hi; k++) {
-    const tok_special *e = &tk->special[lo];
-
-    if (tlen(tk, e->any) == k) {            /* s[0..k) itself, which sorts first */
-      int32_t id = flags & QORA_TOK_SPECIAL ? e->any : e->user;
-
-      found = id >= 0 ? id : found;
-      lo++;
-    }
-    if (k == n)
-      break;
-    lo = special_from(tk, lo, hi, k, (unsigned char)s[k]);
-    hi = special_from(tk, lo, hi, k, (unsigned char)s[k] + 1);
-  }
-  return found;
-}
-
-
 static int encode(const qora_tokenizer *tk, const char *text, size_t len, int flags, work *w,
                   qora_tokens *out, qora_err *err) {
   size_t plain = 0;
 
   if ((flags & QORA_TOK_BOS) && tk->add_bos && tok_push(out, tk->bos, err) < 0)
     return -1;
+  tok_specials_find(tk, text, len, flags, w->special);
   for (size_t i = 0; i < len;) {
-    int32_t id = special_at(tk, text + i, len - i, flags);
+    int32_t id = w->special[i];
 
     if (id < 0) {
       i++;

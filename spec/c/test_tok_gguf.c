@@ -264,9 +264,175 @@ done:
 }
 
 
+/* ---------------------------------------------------------- a hostile text */
+
+#define LONG_LEN 4096               /* the length of the special a run of 'a' keeps matching */
+#define N_HOSTILE (256 + 6)
+
+/*
+** 256 byte tokens (id = byte), then specials that overlap at both ends: 256 "a" x 4095 + "b"
+** (CONTROL), 257 "ab" (USER_DEFINED, which ends it), 258 "a" x 64 + "x" (USER_DEFINED), 259
+** "aac" (CONTROL), 260 and 261 "ba" (CONTROL, then USER_DEFINED). No merges: plain text
+** becomes one token a byte.
+*/
+static unsigned char *hostile_image(size_t *n, char **texts, size_t *lens) {
+  static char bytes[256][4];
+  const char *tok[N_HOSTILE];
+  size_t len[N_HOSTILE];
+  int32_t type[N_HOSTILE];
+  static const int32_t sp_type[] = { QORA_TOKEN_CONTROL, QORA_TOKEN_USER_DEFINED,
+                                     QORA_TOKEN_USER_DEFINED, QORA_TOKEN_CONTROL,
+                                     QORA_TOKEN_CONTROL, QORA_TOKEN_USER_DEFINED };
+  gbuf b = { 0 };
+  unsigned char *img;
+
+  for (int i = 0; i < 256; i++) {
+    len[i] = (size_t)utf8proc_encode_char((utf8proc_int32_t)gen_byte_cp((unsigned char)i),
+                                          (utf8proc_uint8_t *)bytes[i]);
+    tok[i] = bytes[i];
+    type[i] = QORA_TOKEN_NORMAL;
+  }
+  memset(texts[0], 'a', LONG_LEN - 1);
+  texts[0][LONG_LEN - 1] = 'b', lens[0] = LONG_LEN;
+  memcpy(texts[1], "ab", 2), lens[1] = 2;
+  memset(texts[2], 'a', 64);
+  texts[2][64] = 'x', lens[2] = 65;
+  memcpy(texts[3], "aac", 3), lens[3] = 3;
+  memcpy(texts[4], "ba", 2), lens[4] = 2;
+  memcpy(texts[5], "ba", 2), lens[5] = 2;
+  for (int i = 0; i < 6; i++)
+    tok[256 + i] = texts[i], len[256 + i] = lens[i], type[256 + i] = sp_type[i];
+  gb_str(&b, "tokenizer.ggml.model", "gpt2");
+  gb_str(&b, "tokenizer.ggml.pre", "gpt-2");
+  gb_strs(&b, "tokenizer.ggml.tokens", tok, len, N_HOSTILE);
+  gb_i32s(&b, "tokenizer.ggml.token_type", type, N_HOSTILE);
+  gb_strs(&b, "tokenizer.ggml.merges", NULL, NULL, 0);
+  img = gb_image(&b, n);
+  free(b.p);
+  return img;
+}
+
+
+/*
+** The ids the rules give, the slow and plain way: at each byte, every special the flags allow
+** is compared there, and the longest wins (the lowest id of one text); a byte no special
+** starts at is its own token.
+*/
+static void reference_ids(const char *text, size_t n, char **texts, const size_t *lens,
+                          int flags, qora_tokens *out) {
+  out->n = 0;
+  for (size_t i = 0; i < n;) {
+    int32_t best = -1;
+    size_t best_len = 0;
+
+    for (int k = 0; k < 6; k++) {
+      int allowed = (flags & QORA_TOK_SPECIAL) || k == 1 || k == 2 || k == 5;  /* user */
+
+      if (allowed && lens[k] > best_len && lens[k] <= n - i &&
+          memcmp(text + i, texts[k], lens[k]) == 0)
+        best = 256 + k, best_len = lens[k];
+    }
+    if (out->n == out->cap) {
+      out->cap = out->cap ? 2 * out->cap : 1024;
+      out->ids = realloc(out->ids, out->cap * sizeof *out->ids);
+    }
+    out->ids[out->n++] = best >= 0 ? best : (unsigned char)text[i];
+    i += best >= 0 ? best_len : 1;
+  }
+}
+
+
+/* n bytes of runs of 'a' (mostly 4095 long or near it, some shorter), each ended otherwise. */
+static char *hostile_text(size_t n) {
+  static const size_t runs[] = { 4095, 4094, 4096, 5000, 64, 63, 1, 3000 };
+  static const char *const ends[] = { "b", "b", "c", "x", " ", "bb" };
+  char *t = malloc(n);
+  uint32_t r = 12345;
+  size_t i = 0;
+
+  while (i < n) {
+    size_t run;
+
+    r = r * 1103515245u + 12345u;
+    run = runs[(r >> 16) % 8];
+    for (size_t k = 0; k < run && i < n; k++)
+      t[i++] = 'a';
+    for (const char *e = ends[(r >> 8) % 6]; *e && i < n; e++)
+      t[i++] = *e;
+  }
+  return t;
+}
+
+
+/* 1 when every id of the flags' specials (USER_DEFINED ones only without QORA_TOK_SPECIAL, the
+** first of the two "ba" only with it) is among ids: the text tries each of them. */
+static int has_each_special(const qora_tokens *ids, int flags) {
+  static const int32_t user[] = { 257, 258, 261 }, all[] = { 256, 257, 258, 259, 260 };
+  const int32_t *want = flags ? all : user;
+  size_t n_want = flags ? 5 : 3;
+
+  for (size_t k = 0; k < n_want; k++) {
+    size_t i = 0;
+
+    while (i < ids->n && ids->ids[i] != want[k])
+      i++;
+    if (i == ids->n) {
+      TAP_DIAG("the reference ids have no %d", want[k]);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+
+/*
+** Matching walked, at each byte, as far as the text went on matching a special: a text of
+** 'a' against "a" x 4095 + "b" cost its length times 4096 (12 s for 1 MB here). The ids must
+** be those of the rules, whatever the matcher.
+*/
+static void test_hostile_text(void) {
+  enum { N = 1 << 16 };
+  char *texts[6], *text = hostile_text(N);
+  size_t lens[6], n;
+  qora_err err = {{0}};
+  unsigned char *img;
+  gguf_file *f;
+  qora_tokenizer *tk;
+
+  for (int k = 0; k < 6; k++)
+    texts[k] = malloc(LONG_LEN);
+  img = hostile_image(&n, texts, lens);
+  f = gguf_open_memory(img, n, &err);
+  tk = f ? qora_tokenizer_from_gguf(f, &err) : NULL;
+  if (TAP_OK(tk != NULL, "builds a vocabulary with a special of %d bytes: %s", LONG_LEN,
+             tk ? "" : err.msg)) {
+    for (int special = 0; special < 2; special++) {
+      int flags = special ? QORA_TOK_SPECIAL : 0;
+      qora_tokens want = { 0 }, got = { 0 };
+
+      reference_ids(text, N, texts, lens, flags, &want);
+      TAP_OK(has_each_special(&want, flags) &&
+             qora_tokenize(tk, text, N, flags, &got, &err) == 0 && same_ids(&want, &got),
+             "64 KB of runs of 'a' that mostly stop short of the long special give the ids of "
+             "a plain comparison at each byte (%zu ids, %s QORA_TOK_SPECIAL)", want.n,
+             special ? "with" : "without");
+      qora_tokens_free(&want);
+      qora_tokens_free(&got);
+    }
+  }
+  qora_tokenizer_free(tk);
+  gguf_close(f);
+  free(img);
+  free(text);
+  for (int k = 0; k < 6; k++)
+    free(texts[k]);
+}
+
+
 int main(void) {
   test_rules();
   test_refusals();
   test_many_specials();
+  test_hostile_text();
   return tap_done();
 }
