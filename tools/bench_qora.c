@@ -43,21 +43,24 @@ static double now(void) {
 }
 
 
-/* Token i of the benchmark's stream: splitmix64(seed + i) mod 128000, as in bench/peers.py. */
-static int32_t random_id(uint64_t seed, uint64_t i) {
+/*
+** Token i of the benchmark's stream: splitmix64(seed + i) mod 128000, as in bench/peers.py;
+** mod n_vocab for a smaller vocabulary (SmolLM2's 49152), which the peers are not run on.
+*/
+static int32_t random_id(uint64_t seed, uint64_t i, int n_vocab) {
   uint64_t z = seed * 0x9e3779b97f4a7c15ull + i * 0x9e3779b97f4a7c15ull;
 
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return (int32_t)((z ^ (z >> 31)) % N_RANDOM);
+  return (int32_t)((z ^ (z >> 31)) % (n_vocab < N_RANDOM ? (uint64_t)n_vocab : N_RANDOM));
 }
 
 
-static int32_t *random_ids(uint64_t seed, int start, int n) {
+static int32_t *random_ids(uint64_t seed, int start, int n, int n_vocab) {
   int32_t *ids = malloc((size_t)(n > 0 ? n : 1) * sizeof *ids);
 
   for (int i = 0; ids && i < n; i++)
-    ids[i] = random_id(seed, (uint64_t)(start + i));
+    ids[i] = random_id(seed, (uint64_t)(start + i), n_vocab);
   return ids;
 }
 
@@ -135,7 +138,7 @@ static double generate(qora_session *s, int n_vocab, int n, qora_err *err) {
 
 /* Evaluates random tokens [start, start + n) of the stream; returns seconds, or -1. */
 static double eval_random(qora_session *s, uint64_t seed, int start, int n, qora_err *err) {
-  int32_t *ids = random_ids(seed, start, n);
+  int32_t *ids = random_ids(seed, start, n, s->m->info.n_vocab);
   double t0 = now(), dt;
 
   if (ids == NULL) {
