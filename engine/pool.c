@@ -4,6 +4,10 @@
 ** step) start in microseconds while an idle pool uses no CPU. Starting a job takes the mutex
 ** only when some worker has gone to sleep, so a busy decode loop takes no lock.
 **
+** With more threads than cores, a spinning thread holds a core that a thread with a share to
+** run is waiting for, until the kernel preempts it: decoding fell to a fraction of its speed.
+** Such a pool is polite: a waiting thread gives its core away (sched_yield) at every look.
+**
 ** Jobs run with subnormal floats flushed to zero (x86 MXCSR FTZ and DAZ; the caller's own mode
 ** is restored after its share). Softmax weights of far-off keys and their products fall in the
 ** subnormal range, where every operation takes a microcode assist: with random weights that
@@ -13,6 +17,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 #if defined(__x86_64__)
 #include <xmmintrin.h>
 #endif
@@ -26,6 +31,8 @@
 */
 #define SPIN_ROUNDS 400000
 #define SPIN_BEFORE_YIELD 512       /* pauses (about 30 to 70 us) before the caller yields */
+#define POLITE_ROUNDS 256           /* yields before a polite worker sleeps (a few hundred us
+                                       when nothing else runs) */
 
 struct qora_pool {
   int n;
@@ -36,6 +43,7 @@ struct qora_pool {
   atomic_int pending;       /* workers still running the current job */
   atomic_int sleepers;      /* workers that stopped spinning (they wait on wake) */
   atomic_int quit;
+  int polite;               /* more threads than cores: waiting threads yield at once */
   qora_pool_fn fn;
   void *ctx;
 };
@@ -89,22 +97,36 @@ static inline void cpu_relax(void) {
 ** worker which lost its core to another program gets it back instead of being waited on.
 */
 static void wait_workers(qora_pool *p) {
+  int spin = p->polite ? 0 : SPIN_BEFORE_YIELD;
+
   for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++)
-    if (i < SPIN_BEFORE_YIELD)
+    if (i < spin)
       cpu_relax();
     else
       sched_yield();
 }
 
 
-static unsigned wait_job(qora_pool *p, unsigned seen) {
-  unsigned g;
+/* Looks at gen n times, yielding the core between looks when polite; seen if it stayed. */
+static unsigned look_for_job(qora_pool *p, unsigned seen, int n, int polite) {
+  for (int i = 0; i < n; i++) {
+    unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
 
-  for (int i = 0; i < SPIN_ROUNDS; i++) {
-    g = atomic_load_explicit(&p->gen, memory_order_acquire);
     if (g != seen)
       return g;
+    if (polite)
+      sched_yield();
   }
+  return seen;
+}
+
+
+static unsigned wait_job(qora_pool *p, unsigned seen) {
+  unsigned g = p->polite ? look_for_job(p, seen, POLITE_ROUNDS, 1)
+                         : look_for_job(p, seen, SPIN_ROUNDS, 0);
+
+  if (g != seen)
+    return g;
   /*
   ** Announce the sleep before the last look at gen; qora_pool_run bumps gen before looking at
   ** sleepers. Both are sequentially consistent, so one of the two sees the other.
@@ -137,12 +159,25 @@ static void *worker(void *arg) {
 }
 
 
+/* The cores this process may run on (its affinity mask), or those online. */
+static int usable_cores(void) {
+#if defined(__linux__)
+  cpu_set_t set;
+
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return CPU_COUNT(&set);
+#endif
+  return (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+
 qora_pool *qora_pool_new(int n_threads) {
   qora_pool *p = calloc(1, sizeof *p);
 
   if (p == NULL)
     return NULL;
   p->n = n_threads < 1 ? 1 : n_threads;
+  p->polite = p->n > usable_cores();
   p->threads = calloc((size_t)p->n, sizeof *p->threads);
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->wake, NULL);

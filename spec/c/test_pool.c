@@ -1,7 +1,9 @@
 /*
 ** test_pool.c: the thread pool runs every job once on every thread, back to back and after
-** its workers have gone to sleep, and qora_split cuts a range into ordered, covering parts.
+** its workers have gone to sleep, with as many threads as cores (its workers spin) and with
+** more (they yield), and qora_split cuts a range into ordered, covering parts.
 */
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
@@ -9,7 +11,7 @@
 #include "pool.h"
 #include "tap.h"
 
-#define MAX_THREADS 4
+#define MAX_THREADS 64
 
 typedef struct job {
   atomic_int runs[MAX_THREADS];
@@ -74,6 +76,33 @@ static void test_subnormals(qora_pool *p) {
 }
 
 
+/* The cores this process may run on, as pool.c counts them. */
+static int usable_cores(void) {
+  cpu_set_t set;
+
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return CPU_COUNT(&set);
+  return (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+
+/* A pool of as many threads as cores spins between jobs; one of more gives its cores away. */
+static void test_cores(void) {
+  int cores = usable_cores();
+  int sizes[2] = { cores < MAX_THREADS ? cores : MAX_THREADS,
+                   cores + 2 < MAX_THREADS ? cores + 2 : MAX_THREADS };
+
+  for (int k = 0; k < 2; k++) {
+    qora_pool *p = qora_pool_new(sizes[k]);
+
+    TAP_OK(qora_pool_size(p) == sizes[k] && run_jobs(p, 5000, 0) && run_jobs(p, 10, 20000),
+           "%d threads on %d cores run 5000 back-to-back jobs, then jobs after pauses, each "
+           "once on every thread", sizes[k], cores);
+    qora_pool_free(p);
+  }
+}
+
+
 static void test_split(void) {
   int ok = 1;
   for (long n = 0; n < 50 && ok; n++)
@@ -106,6 +135,7 @@ int main(void) {
   test_subnormals(one);
   qora_pool_free(one);
   qora_pool_free(three);
+  test_cores();
   test_split();
   return tap_done();
 }
