@@ -387,6 +387,12 @@ static int parse_llama3(const cJSON *d, hf_rope *r, qora_err *err) {
   if (!(r->low_freq_factor > 0 && r->high_freq_factor > r->low_freq_factor))
     return qora_fail(err, "config.json: llama3 RoPE needs 0 < low_freq_factor < "
                      "high_freq_factor");
+  /* the wavelengths are measured against it; transformers raises a KeyError without it */
+  if (field(d, "original_max_position_embeddings") == NULL)
+    return qora_fail(err, "config.json: llama3 RoPE scaling needs its "
+                     "original_max_position_embeddings, the context before scaling (8192 for "
+                     "Llama 3.1 and 3.2), as transformers requires; add it to the scaling's "
+                     "settings");
   return 0;
 }
 

@@ -247,6 +247,12 @@ static void test_refusals(void) {
     {"llama3 scaling without high_freq_factor",
      "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 1}",
      "needs low_freq_factor and high_freq_factor"},
+    /* was accepted, taking max_position_embeddings for it: transformers refuses it */
+    {"llama3 scaling without original_max_position_embeddings",
+     "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 1, "
+     "\"high_freq_factor\": 4}",
+     "config.json: llama3 RoPE scaling needs its original_max_position_embeddings, the context "
+     "before scaling"},
     {"linear scaling without a factor", "\"rope_scaling\": {\"type\": \"linear\"}",
      "needs a \"factor\""},
     {"YaRN scaling without a factor", "\"rope_scaling\": {\"rope_type\": \"yarn\"}",
@@ -310,17 +316,17 @@ static void test_refusals(void) {
      "rope_parameters.factor is 1e+39; linear RoPE scaling needs a finite factor"},
     {"a llama3 factor of 0.25",
      "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 0.25, "
-     "\"low_freq_factor\": 1, \"high_freq_factor\": 4}",
+     "\"low_freq_factor\": 1, \"high_freq_factor\": 4, \"original_max_position_embeddings\": 16}",
      "config.json: rope_scaling.factor is 0.25; llama3 RoPE scaling needs a finite factor of "
      "at least 1 (the slow frequencies are divided by it; transformers requires a float >= 1 "
      "too). Give the factor the model was trained with, or leave out rope_scaling"},
     {"a negative llama3 factor",
      "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": -8, "
-     "\"low_freq_factor\": 1, \"high_freq_factor\": 4}",
+     "\"low_freq_factor\": 1, \"high_freq_factor\": 4, \"original_max_position_embeddings\": 16}",
      "rope_scaling.factor is -8; llama3 RoPE scaling needs a finite factor of at least 1"},
     {"a llama3 factor beyond a float",
      "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 1e300, "
-     "\"low_freq_factor\": 1, \"high_freq_factor\": 4}",
+     "\"low_freq_factor\": 1, \"high_freq_factor\": 4, \"original_max_position_embeddings\": 16}",
      "rope_scaling.factor is 1e+300; llama3 RoPE scaling needs a finite factor"},
     {"an odd head_dim", "\"head_dim\": 15", "head_dim 15 is odd"},
     {"a fractional size", "\"max_position_embeddings\": 12.5",
