@@ -334,9 +334,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bench_qora -m FILE [-t threads] [-p prompt] [-n gen] "
             "[-c ctx,ctx...] [-s steps] [-r seed] [-f copy|eval]\n(the first context above "
             "prompt + gen, each other more than steps above the one before; -f: how long "
-            "contexts are filled; token "
-            "ids are random below 128000, so the model needs a vocabulary of at least that "
-            "many)\n");
+            "contexts are filled; token ids are random below 128000, or below the "
+            "vocabulary's size when it is smaller)\n");
     return 2;
   }
   if (run(&a, &err) != 0) {
