@@ -156,6 +156,18 @@ static void set_failures(tok_trie *t, const uint32_t *parent, const unsigned cha
 }
 
 
+/* Gives back the room of the nodes that shared suffixes saved (n_node was an upper bound). */
+static void shrink(tok_trie *t) {
+  tok_node *node = realloc(t->node, t->n_node * sizeof *t->node);
+  uint32_t *edge = realloc(t->edge, t->n_node * sizeof *t->edge);
+  unsigned char *edge_byte = realloc(t->edge_byte, t->n_node);
+
+  t->node = node ? node : t->node;          /* a failed shrink keeps the larger block */
+  t->edge = edge ? edge : t->edge;
+  t->edge_byte = edge_byte ? edge_byte : t->edge_byte;
+}
+
+
 int tok_specials_build(qora_tokenizer *tk, qora_err *err) {
   tok_trie *t = &tk->specials;
   special_key *keys;
@@ -179,6 +191,12 @@ int tok_specials_build(qora_tokenizer *tk, qora_err *err) {
     max_len = keys[n].len > max_len ? keys[n].len : max_len;
     n++;
   }
+  if (n_node - 1 > TOK_SPECIAL_TEXT_MAX) {
+    free(keys);
+    return qora_fail(err, "the vocabulary's %zu special and user-defined tokens hold %zu bytes "
+                     "of text, more than qora reads (%u; real tokenizers hold a few KB): this "
+                     "is not a usable tokenizer", n, n_node - 1, TOK_SPECIAL_TEXT_MAX);
+  }
   qsort(keys, n, sizeof *keys, backward_order);
 
   memset(t, 0, sizeof *t);
@@ -194,6 +212,7 @@ int tok_specials_build(qora_tokenizer *tk, qora_err *err) {
     add_keys(tk, t, keys, n, parent, byte_of, scratch);
     link_nodes(t, parent, byte_of);
     set_failures(t, parent, byte_of, scratch);
+    shrink(t);
   }
   free(keys);
   free(parent);

@@ -429,10 +429,57 @@ static void test_hostile_text(void) {
 }
 
 
+/*
+** Special tokens holding more text together than TOK_SPECIAL_TEXT_MAX (4 MiB): two CONTROL
+** tokens of 2 MiB + 1 bytes each. The trie of a made-up vocabulary of 50 MB of them asked
+** 1.8 GB; such a file is refused with a message that says why.
+*/
+static void test_too_much_special_text(void) {
+  enum { HALF = (2 << 20) + 1, N = 258 };
+  static char bytes[256][4];
+  const char *tok[N];
+  size_t len[N], n;
+  int32_t type[N];
+  char *big[2] = { malloc(HALF), malloc(HALF) };
+  gbuf b = { 0 };
+  qora_err err = {{0}};
+
+  for (int i = 0; i < 256; i++) {
+    len[i] = (size_t)utf8proc_encode_char((utf8proc_int32_t)gen_byte_cp((unsigned char)i),
+                                          (utf8proc_uint8_t *)bytes[i]);
+    tok[i] = bytes[i], type[i] = QORA_TOKEN_NORMAL;
+  }
+  for (int k = 0; k < 2; k++) {
+    memset(big[k], 'a' + k, HALF);
+    tok[256 + k] = big[k], len[256 + k] = HALF, type[256 + k] = QORA_TOKEN_CONTROL;
+  }
+  gb_str(&b, "tokenizer.ggml.model", "gpt2");
+  gb_str(&b, "tokenizer.ggml.pre", "gpt-2");
+  gb_strs(&b, "tokenizer.ggml.tokens", tok, len, N);
+  gb_i32s(&b, "tokenizer.ggml.token_type", type, N);
+  gb_strs(&b, "tokenizer.ggml.merges", NULL, NULL, 0);
+  unsigned char *img = gb_image(&b, &n);
+  gguf_file *f = gguf_open_memory(img, n, &err);
+  qora_tokenizer *tk = f ? qora_tokenizer_from_gguf(f, &err) : NULL;
+
+  TAP_OK(f != NULL && tk == NULL && strstr(err.msg, "2 special and user-defined tokens hold "
+                                           "4194306 bytes of text, more than qora reads"),
+         "refuses special tokens of 4 MiB + 2 bytes of text in all, saying so: %s",
+         tk ? "(loaded)" : err.msg);
+  qora_tokenizer_free(tk);
+  gguf_close(f);
+  free(img);
+  free(b.p);
+  free(big[0]);
+  free(big[1]);
+}
+
+
 int main(void) {
   test_rules();
   test_refusals();
   test_many_specials();
   test_hostile_text();
+  test_too_much_special_text();
   return tap_done();
 }
