@@ -158,6 +158,34 @@ static void test_refusals(void) {
 
 /* ------------------------------------------------------- many special tokens */
 
+/* The 256 byte tokens, id = byte, NORMAL, their texts written in bytes. */
+static void byte_tokens(char bytes[256][4], const char **tok, size_t *len, int32_t *type) {
+  for (int i = 0; i < 256; i++) {
+    len[i] = (size_t)utf8proc_encode_char((utf8proc_int32_t)gen_byte_cp((unsigned char)i),
+                                          (utf8proc_uint8_t *)bytes[i]);
+    tok[i] = bytes[i];
+    type[i] = QORA_TOKEN_NORMAL;
+  }
+}
+
+
+/* A GPT-2 style vocabulary of n tokens without merges: plain text is one token a byte. */
+static unsigned char *vocab_image(const char **tok, const size_t *len, const int32_t *type,
+                                  int n, size_t *size) {
+  gbuf b = { 0 };
+  unsigned char *img;
+
+  gb_str(&b, "tokenizer.ggml.model", "gpt2");
+  gb_str(&b, "tokenizer.ggml.pre", "gpt-2");
+  gb_strs(&b, "tokenizer.ggml.tokens", tok, len, n);
+  gb_i32s(&b, "tokenizer.ggml.token_type", type, n);
+  gb_strs(&b, "tokenizer.ggml.merges", NULL, NULL, 0);
+  img = gb_image(&b, size);
+  free(b.p);
+  return img;
+}
+
+
 #define N_SPECIAL 50000
 #define SP(i) (256 + (i))           /* "<s%05d>": CONTROL for even i, USER_DEFINED for odd */
 #define LT (256 + N_SPECIAL)        /* "<", USER_DEFINED: begins every other special */
@@ -183,15 +211,8 @@ static unsigned char *many_specials_image(size_t *n) {
                                         QORA_TOKEN_USER_DEFINED, QORA_TOKEN_CONTROL,
                                         QORA_TOKEN_USER_DEFINED, QORA_TOKEN_CONTROL,
                                         QORA_TOKEN_USER_DEFINED };
-  gbuf b = { 0 };
-  unsigned char *img;
 
-  for (int i = 0; i < 256; i++) {
-    len[i] = (size_t)utf8proc_encode_char((utf8proc_int32_t)gen_byte_cp((unsigned char)i),
-                                          (utf8proc_uint8_t *)bytes[i]);
-    tok[i] = bytes[i];
-    type[i] = QORA_TOKEN_NORMAL;
-  }
+  byte_tokens(bytes, tok, len, type);
   for (int i = 0; i < N_SPECIAL; i++) {
     memcpy(names[i], "<s", 2);
     for (int d = 0, v = i; d < 5; d++, v /= 10)
@@ -202,14 +223,7 @@ static unsigned char *many_specials_image(size_t *n) {
   }
   for (int i = 0; i < N_MANY - LT; i++)
     tok[LT + i] = extra[i], len[LT + i] = strlen(extra[i]), type[LT + i] = extra_type[i];
-  gb_str(&b, "tokenizer.ggml.model", "gpt2");
-  gb_str(&b, "tokenizer.ggml.pre", "gpt-2");
-  gb_strs(&b, "tokenizer.ggml.tokens", tok, len, N_MANY);
-  gb_i32s(&b, "tokenizer.ggml.token_type", type, N_MANY);
-  gb_strs(&b, "tokenizer.ggml.merges", NULL, NULL, 0);
-  img = gb_image(&b, n);
-  free(b.p);
-  return img;
+  return vocab_image(tok, len, type, N_MANY, n);
 }
 
 
@@ -283,15 +297,8 @@ static unsigned char *hostile_image(size_t *n, char **texts, size_t *lens) {
   static const int32_t sp_type[] = { QORA_TOKEN_CONTROL, QORA_TOKEN_USER_DEFINED,
                                      QORA_TOKEN_USER_DEFINED, QORA_TOKEN_CONTROL,
                                      QORA_TOKEN_CONTROL, QORA_TOKEN_USER_DEFINED };
-  gbuf b = { 0 };
-  unsigned char *img;
 
-  for (int i = 0; i < 256; i++) {
-    len[i] = (size_t)utf8proc_encode_char((utf8proc_int32_t)gen_byte_cp((unsigned char)i),
-                                          (utf8proc_uint8_t *)bytes[i]);
-    tok[i] = bytes[i];
-    type[i] = QORA_TOKEN_NORMAL;
-  }
+  byte_tokens(bytes, tok, len, type);
   memset(texts[0], 'a', LONG_LEN - 1);
   texts[0][LONG_LEN - 1] = 'b', lens[0] = LONG_LEN;
   memcpy(texts[1], "ab", 2), lens[1] = 2;
@@ -302,14 +309,7 @@ static unsigned char *hostile_image(size_t *n, char **texts, size_t *lens) {
   memcpy(texts[5], "ba", 2), lens[5] = 2;
   for (int i = 0; i < 6; i++)
     tok[256 + i] = texts[i], len[256 + i] = lens[i], type[256 + i] = sp_type[i];
-  gb_str(&b, "tokenizer.ggml.model", "gpt2");
-  gb_str(&b, "tokenizer.ggml.pre", "gpt-2");
-  gb_strs(&b, "tokenizer.ggml.tokens", tok, len, N_HOSTILE);
-  gb_i32s(&b, "tokenizer.ggml.token_type", type, N_HOSTILE);
-  gb_strs(&b, "tokenizer.ggml.merges", NULL, NULL, 0);
-  img = gb_image(&b, n);
-  free(b.p);
-  return img;
+  return vocab_image(tok, len, type, N_HOSTILE, n);
 }
 
 
@@ -441,24 +441,14 @@ static void test_too_much_special_text(void) {
   size_t len[N], n;
   int32_t type[N];
   char *big[2] = { malloc(HALF), malloc(HALF) };
-  gbuf b = { 0 };
   qora_err err = {{0}};
 
-  for (int i = 0; i < 256; i++) {
-    len[i] = (size_t)utf8proc_encode_char((utf8proc_int32_t)gen_byte_cp((unsigned char)i),
-                                          (utf8proc_uint8_t *)bytes[i]);
-    tok[i] = bytes[i], type[i] = QORA_TOKEN_NORMAL;
-  }
+  byte_tokens(bytes, tok, len, type);
   for (int k = 0; k < 2; k++) {
     memset(big[k], 'a' + k, HALF);
     tok[256 + k] = big[k], len[256 + k] = HALF, type[256 + k] = QORA_TOKEN_CONTROL;
   }
-  gb_str(&b, "tokenizer.ggml.model", "gpt2");
-  gb_str(&b, "tokenizer.ggml.pre", "gpt-2");
-  gb_strs(&b, "tokenizer.ggml.tokens", tok, len, N);
-  gb_i32s(&b, "tokenizer.ggml.token_type", type, N);
-  gb_strs(&b, "tokenizer.ggml.merges", NULL, NULL, 0);
-  unsigned char *img = gb_image(&b, &n);
+  unsigned char *img = vocab_image(tok, len, type, N, &n);
   gguf_file *f = gguf_open_memory(img, n, &err);
   qora_tokenizer *tk = f ? qora_tokenizer_from_gguf(f, &err) : NULL;
 
@@ -469,7 +459,6 @@ static void test_too_much_special_text(void) {
   qora_tokenizer_free(tk);
   gguf_close(f);
   free(img);
-  free(b.p);
   free(big[0]);
   free(big[1]);
 }
