@@ -307,7 +307,7 @@ static double yarn_m(double s, double k) {
   return s <= 1 ? 1.0 : 0.1 * k * log(s) + 1.0;
 }
 
-static int parse_yarn(const cJSON *root, const cJSON *d, hf_config *c, qora_err *err) {
+static int parse_yarn(const cJSON *d, const char *pre, hf_config *c, qora_err *err) {
   hf_rope *r = &c->rope;
   double m = 0, m_all = 0, att = 0;
   int has_att, trunc;
@@ -317,11 +317,11 @@ static int parse_yarn(const cJSON *root, const cJSON *d, hf_config *c, qora_err 
                      "transformers requires)");
   if (field(d, "factor") == NULL)   /* null: transformers derives it from the two contexts */
     r->factor = (double)c->n_ctx_train / r->original_ctx;
-  if (get_num(d, "rope_scaling.", "beta_fast", &r->beta_fast, err) < 0 ||
-      get_num(d, "rope_scaling.", "beta_slow", &r->beta_slow, err) < 0 ||
-      get_num(d, "rope_scaling.", "mscale", &m, err) < 0 ||
-      get_num(d, "rope_scaling.", "mscale_all_dim", &m_all, err) < 0 ||
-      (has_att = get_num(d, "rope_scaling.", "attention_factor", &att, err)) < 0 ||
+  if (get_num(d, pre, "beta_fast", &r->beta_fast, err) < 0 ||
+      get_num(d, pre, "beta_slow", &r->beta_slow, err) < 0 ||
+      get_num(d, pre, "mscale", &m, err) < 0 ||
+      get_num(d, pre, "mscale_all_dim", &m_all, err) < 0 ||
+      (has_att = get_num(d, pre, "attention_factor", &att, err)) < 0 ||
       get_bool(d, "truncate", 1, &trunc, err) < 0)
     return -1;
   if (r->beta_fast == 0)
@@ -330,9 +330,8 @@ static int parse_yarn(const cJSON *root, const cJSON *d, hf_config *c, qora_err 
     r->beta_slow = 1;
   /* transformers takes their logarithm: a negative one fails there, and here gave a NaN */
   if (r->beta_fast < 0 || r->beta_slow < 0)
-    return qora_fail(err, "config.json: rope_scaling.beta_fast %g and beta_slow %g must be "
-                     "positive (transformers' defaults are 32 and 1)", r->beta_fast,
-                     r->beta_slow);
+    return qora_fail(err, "config.json: %sbeta_fast %g and beta_slow %g must be positive "
+                     "(transformers' defaults are 32 and 1)", pre, r->beta_fast, r->beta_slow);
   r->truncate = trunc;
   if (has_att)
     r->attention_factor = att;
@@ -375,9 +374,9 @@ static int check_factor(const cJSON *root, const cJSON *d, const hf_rope *r, qor
                    "plain RoPE", dict, r->factor, what[r->type], dict);
 }
 
-static int parse_llama3(const cJSON *d, hf_rope *r, qora_err *err) {
-  int has_low = get_num(d, "rope_scaling.", "low_freq_factor", &r->low_freq_factor, err);
-  int has_high = get_num(d, "rope_scaling.", "high_freq_factor", &r->high_freq_factor, err);
+static int parse_llama3(const cJSON *d, const char *pre, hf_rope *r, qora_err *err) {
+  int has_low = get_num(d, pre, "low_freq_factor", &r->low_freq_factor, err);
+  int has_high = get_num(d, pre, "high_freq_factor", &r->high_freq_factor, err);
 
   if (has_low < 0 || has_high < 0)
     return -1;
@@ -400,6 +399,7 @@ static int parse_llama3(const cJSON *d, hf_rope *r, qora_err *err) {
 static int parse_rope(const cJSON *root, const struct hf_arch *a, hf_config *c, qora_err *err) {
   hf_rope *r = &c->rope;
   const cJSON *d = field(root, "rope_scaling");
+  const char *pre = d ? "rope_scaling." : "rope_parameters.";   /* names keys in messages */
   double orig;
 
   if (d == NULL)
@@ -412,7 +412,7 @@ static int parse_rope(const cJSON *root, const struct hf_arch *a, hf_config *c, 
   r->attention_factor = 1;
   r->original_ctx = c->n_ctx_train;
   if (get_num(root, "", "rope_theta", &r->theta, err) < 0 ||
-      get_num(d, "rope_parameters.", "rope_theta", &r->theta, err) < 0 ||
+      get_num(d, pre, "rope_theta", &r->theta, err) < 0 ||
       rope_type(d, &r->type, err) < 0)
     return -1;
   /* Of 1 or less, every pair turns as fast as the first or faster. qora keeps it as a float. */
@@ -423,20 +423,20 @@ static int parse_rope(const cJSON *root, const struct hf_arch *a, hf_config *c, 
     return 0;
 
   orig = r->original_ctx;
-  if (get_num(d, "rope_scaling.", "original_max_position_embeddings", &orig, err) < 0 ||
+  if (get_num(d, pre, "original_max_position_embeddings", &orig, err) < 0 ||
       get_num(root, "", "original_max_position_embeddings", &orig, err) < 0)
     return -1;
   if (!(orig >= 1 && orig <= (1 << 30)) || orig != floor(orig))
     return qora_fail(err, "config.json: original_max_position_embeddings must be a positive "
                      "integer");
   r->original_ctx = (int)orig;
-  if (get_num(d, "rope_scaling.", "factor", &r->factor, err) < 0)
+  if (get_num(d, pre, "factor", &r->factor, err) < 0)
     return -1;
   if (field(d, "factor") == NULL && r->type != HF_ROPE_YARN)
     return qora_fail(err, "config.json: rope_scaling of this type needs a \"factor\"");
-  if (r->type == HF_ROPE_YARN && parse_yarn(root, d, c, err) < 0)
+  if (r->type == HF_ROPE_YARN && parse_yarn(d, pre, c, err) < 0)
     return -1;
-  if (r->type == HF_ROPE_LLAMA3 && parse_llama3(d, r, err) < 0)
+  if (r->type == HF_ROPE_LLAMA3 && parse_llama3(d, pre, r, err) < 0)
     return -1;
   return check_factor(root, d, r, err);
 }

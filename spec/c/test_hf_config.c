@@ -290,6 +290,14 @@ static void test_refusals(void) {
     {"a negative YaRN beta_slow",
      "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 2, \"beta_slow\": -1}",
      "beta_fast 32 and beta_slow -1 must be positive"},
+    /* these named their keys rope_scaling.* under rope_parameters too */
+    {"a negative YaRN beta_fast in rope_parameters",
+     "\"rope_parameters\": {\"rope_type\": \"yarn\", \"factor\": 2, \"beta_fast\": -32}",
+     "config.json: rope_parameters.beta_fast -32 and beta_slow 1 must be positive"},
+    {"a string llama3 low_freq_factor in rope_parameters",
+     "\"rope_parameters\": {\"rope_type\": \"llama3\", \"factor\": 8, "
+     "\"low_freq_factor\": \"1\", \"high_freq_factor\": 4, "
+     "\"original_max_position_embeddings\": 8192}", "rope_parameters.low_freq_factor"},
     /* were accepted, and saved as GGUF without YaRN (the saver writes a factor above 1 only),
     ** loaded back as plain RoPE: transformers' check wants a float >= 1 */
     {"a YaRN factor of 0.5", "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 0.5}",
