@@ -46,6 +46,25 @@ compile() {
   fi
 }
 
+# verdict N NAME: test N's TAP line, with what went wrong ($bad) when anything did.
+verdict() {
+  if [ -z "$bad" ]; then
+    echo "ok $1 - $2"
+  else
+    echo "not ok $1 - $2"
+    echo "#$bad"
+  fi
+}
+
+# check_tap PROGRAM TAP STATUS PATTERN: adds to $bad when the run ended with a status other
+# than 0, failed a test, or printed no line matching PATTERN (no test ran where it should).
+check_tap() {
+  if [ "$3" -ne 0 ] || grep -q '^not ok' "$2" || ! grep -q "$4" "$2"; then
+    bad="$bad $1 (status $3: $(grep -m 1 '^not ok' "$2"); after: $(grep '^ok' "$2" |
+      tail -n 1))"
+  fi
+}
+
 # Tests 1 to 4: aarch64.
 aarch64() {
   if ! command -v "$CROSS" >/dev/null 2>&1; then
@@ -77,12 +96,8 @@ aarch64() {
     [ -x "$out/test/$b" ] || m="$m $(grep -m 1 -v 'undefined reference' "$out/$b.link")"
     [ -n "$m" ] && missing="$missing $b: $m;"
   done
-  if [ -z "$missing" ]; then
-    echo "ok 3 - the C tests and tools link for aarch64 with every engine symbol defined"
-  else
-    echo "not ok 3 - the C tests and tools link for aarch64 with every engine symbol defined"
-    echo "#$missing"
-  fi
+  bad=$missing
+  verdict 3 "the C tests and tools link for aarch64 with every engine symbol defined"
 
   name="$RUNS pass on aarch64 under qemu"
   if ! command -v "$QEMU" >/dev/null 2>&1; then
@@ -92,17 +107,9 @@ aarch64() {
   bad=""
   for b in $RUNS; do
     "$QEMU" "$out/test/$b" > "$out/$b.tap" 2>&1
-    rc=$?
-    if [ "$rc" -ne 0 ] || grep -q '^not ok' "$out/$b.tap" || ! grep -q '^ok' "$out/$b.tap"; then
-      bad="$bad $b (status $rc: $(grep -m 1 '^not ok' "$out/$b.tap"))"
-    fi
+    check_tap "$b" "$out/$b.tap" $? '^ok'
   done
-  if [ -z "$bad" ]; then
-    echo "ok 4 - $name"
-  else
-    echo "not ok 4 - $name"
-    echo "#$bad"
-  fi
+  verdict 4 "$name"
 }
 
 # Test 5: x86-64 with no AVX, on the host's own build.
@@ -116,18 +123,9 @@ no_avx() {
   bad=""
   for b in $RUNS; do
     "$QEMU_X86" -cpu Nehalem "build/test/$b" > "$out/$b.x86.tap" 2>&1
-    rc=$?
-    if [ "$rc" -ne 0 ] || grep -q '^not ok' "$out/$b.x86.tap"; then
-      bad="$bad $b (status $rc: $(grep -m 1 '^not ok' "$out/$b.x86.tap"); after: $(grep '^ok' \
-        "$out/$b.x86.tap" | tail -n 1))"
-    fi
+    check_tap "$b" "$out/$b.x86.tap" $? '^ok'
   done
-  if [ -z "$bad" ]; then
-    echo "ok 5 - $name"
-  else
-    echo "not ok 5 - $name"
-    echo "#$bad"
-  fi
+  verdict 5 "$name"
 }
 
 # Test 6: x86-64 with AVX2 and no AVX-512. QEMU (7.2 to 10.0.13 at least) flushes subnormal
@@ -161,19 +159,9 @@ avx2_only() {
       continue
     fi
     "$QEMU_X86" -cpu Haswell "$hsw/$b" > "$hsw/$b.tap" 2>&1
-    rc=$?
-    if [ "$rc" -ne 0 ] || grep -q '^not ok' "$hsw/$b.tap" || ! grep -q '^ok .*avx2' \
-        "$hsw/$b.tap"; then
-      bad="$bad $b (status $rc: $(grep -m 1 '^not ok' "$hsw/$b.tap"); after: $(grep '^ok' \
-        "$hsw/$b.tap" | tail -n 1))"
-    fi
+    check_tap "$b" "$hsw/$b.tap" $? '^ok .*avx2'
   done
-  if [ -z "$bad" ]; then
-    echo "ok 6 - $name"
-  else
-    echo "not ok 6 - $name"
-    echo "#$bad"
-  fi
+  verdict 6 "$name"
 }
 
 echo "1..6"
