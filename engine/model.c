@@ -232,8 +232,8 @@ int qora_model_threads(const qora_model *m) {
 }
 
 
-/* Threads for a new model: the request, else one per online core. */
+/* Threads for a new model: the request, else one per core it may run on. */
 int qora_threads_default(int requested) {
-  long n = requested > 0 ? requested : sysconf(_SC_NPROCESSORS_ONLN);
+  long n = requested > 0 ? requested : qora_cores();
   return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }

@@ -108,6 +108,12 @@ const char *qora_model_meta_str(const qora_model *m, const char *key, size_t *le
 const qora_tokenizer *qora_model_tokenizer(const qora_model *m);
 int qora_model_threads(const qora_model *m);
 
+/*
+** The cores this process may run on (its affinity mask on Linux, else those online): the
+** default thread count. A pool with more threads than this waits politely, yielding its cores.
+*/
+int qora_cores(void);
+
 /* ------------------------------------------------------------ tokenizer */
 
 typedef struct qora_tokens {

@@ -165,11 +165,9 @@ static int core_isatty(lua_State *L) {
 }
 
 
-/* core.cores() -> the number of online processors (for the CLI's warning about --threads). */
+/* core.cores() -> the cores the process may run on (for the CLI's warning about --threads). */
 static int core_cores(lua_State *L) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-  lua_pushinteger(L, n > 0 ? n : 1);
+  lua_pushinteger(L, qora_cores());
   return 1;
 }
 

@@ -8,6 +8,19 @@ local function tiny_prompt()
 end
 
 describe("qora.load", function()
+  it("takes one thread per core the process may run on, as taskset limits them", function()
+    if os.execute("command -v taskset >/dev/null 2>&1") ~= true then
+      pending("no taskset")
+      return
+    end
+    local code = ("local q = require('qora'); local m = assert(q.load(%q)); "
+                  .. "io.write(q.core.cores(), ' ', m.info.threads)"):format(S.tiny("f32"))
+    local p = assert(io.popen("taskset -c 0 lua5.4 -e " .. S.quote(code) .. " 2>&1"))
+    local out = p:read("a")
+    p:close()
+    assert.equal("1 1", out)
+  end)
+
   it("describes the tiny SmolLM3 model as its README does", function()
     local m = assert(qora.load(S.tiny("f32"), { threads = 2 }))
     local i = m.info
