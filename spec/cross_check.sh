@@ -112,13 +112,19 @@ aarch64() {
   verdict 4 "$name"
 }
 
+# no_x86_qemu N NAME: true, test N printed as skipped, off x86-64 or without $QEMU_X86.
+no_x86_qemu() {
+  if [ "$(uname -m)" != x86_64 ] || ! command -v "$QEMU_X86" >/dev/null 2>&1; then
+    echo "ok $1 - $2 # SKIP not x86-64, or no $QEMU_X86"
+    return 0
+  fi
+  return 1
+}
+
 # Test 5: x86-64 with no AVX, on the host's own build.
 no_avx() {
   name="$RUNS pass on x86-64 with no AVX (qemu -cpu Nehalem)"
-  if [ "$(uname -m)" != x86_64 ] || ! command -v "$QEMU_X86" >/dev/null 2>&1; then
-    echo "ok 5 - $name # SKIP not x86-64, or no $QEMU_X86"
-    return
-  fi
+  no_x86_qemu 5 "$name" && return
   mkdir -p "$out"
   bad=""
   for b in $RUNS; do
@@ -136,10 +142,7 @@ no_avx() {
 # builds: the tests' float64 references took test_matmul 53 s at -O1 here, 40 at -O2.
 avx2_only() {
   name="$RUNS pass on x86-64 with AVX2 and no AVX-512 (qemu -cpu Haswell, jobs without DAZ)"
-  if [ "$(uname -m)" != x86_64 ] || ! command -v "$QEMU_X86" >/dev/null 2>&1; then
-    echo "ok 6 - $name # SKIP not x86-64, or no $QEMU_X86"
-    return
-  fi
+  no_x86_qemu 6 "$name" && return
   hsw="$out/haswell"
   mkdir -p "$hsw"
   cp build/libqora.a "$hsw/libqora.a"
