@@ -13,6 +13,7 @@
 ** subnormal range, where every operation takes a microcode assist: with random weights that
 ** made attention half of a prompt's time. Values below 1.2e-38 change no result that matters.
 */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -160,16 +161,38 @@ static void *worker(void *arg) {
 }
 
 
-int qora_cores(void) {
+/*
+** The CPUs in the affinity mask. A machine of more than CPU_SETSIZE (1024) CPUs needs a larger
+** set than cpu_set_t: sched_getaffinity refuses a smaller one (EINVAL), so the set doubles
+** until the mask fits. 0 when it cannot be read.
+*/
+static int affinity_cores(void) {
 #if defined(__linux__)
-  cpu_set_t set;
+  for (int n = CPU_SETSIZE; n <= (1 << 20); n *= 2) {
+    cpu_set_t *set = CPU_ALLOC(n);
+    size_t size = CPU_ALLOC_SIZE(n);
+    int count = -1;
 
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-    return CPU_COUNT(&set);
+    if (set == NULL)
+      return 0;
+    if (sched_getaffinity(0, size, set) == 0)
+      count = CPU_COUNT_S(size, set);
+    else if (errno != EINVAL)
+      count = 0;
+    CPU_FREE(set);
+    if (count >= 0)
+      return count;
+  }
 #endif
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return 0;
+}
 
-  return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+
+int qora_cores(void) {
+  int n_affinity = affinity_cores();
+  long n = n_affinity > 0 ? n_affinity : sysconf(_SC_NPROCESSORS_ONLN);
+
+  return n < 1 ? 1 : n > 1024 && n_affinity == 0 ? 1024 : (int)n;
 }
 
 
