@@ -302,7 +302,7 @@ local function load(opts)
   end
   local threads = opts.threads
   if threads and threads > qora.core.cores() then
-    warn("--threads %d is more than the %d cores of this machine, which makes qora slower",
+    warn("--threads %d is more than the %d cores qora may run on, which makes it slower",
          threads, qora.core.cores())
   end
   local model, err = qora.load(opts.path, { threads = threads, quant = opts.quant,
