@@ -75,14 +75,15 @@ static int get_num(const cJSON *obj, const char *where, const char *key, double 
   return 1;
 }
 
-static int get_bool(const cJSON *obj, const char *key, int def, int *out, qora_err *err) {
+static int get_bool(const cJSON *obj, const char *where, const char *key, int def, int *out,
+                    qora_err *err) {
   const cJSON *v = field(obj, key);
 
   *out = def;
   if (v == NULL)
     return 0;
   if (!cJSON_IsBool(v))
-    return qora_fail(err, "config.json: \"%s\" must be true or false", key);
+    return qora_fail(err, "config.json: \"%s%s\" must be true or false", where, key);
   *out = cJSON_IsTrue(v);
   return 1;
 }
@@ -167,7 +168,7 @@ static int check_unsupported(const cJSON *root, qora_err *err) {
   int on;
 
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-    if (get_bool(root, flags[i], 0, &on, err) < 0)
+    if (get_bool(root, "", flags[i], 0, &on, err) < 0)
       return -1;
     if (on)
       return qora_fail(err, "config.json: \"%s\" is true; qora's model has no biases",
@@ -176,7 +177,7 @@ static int check_unsupported(const cJSON *root, qora_err *err) {
   if (act != NULL && (!cJSON_IsString(act) || strcmp(act->valuestring, "silu") != 0))
     return qora_fail(err, "config.json: hidden_act \"%.40s\" is not supported (only silu)",
                      cJSON_IsString(act) ? act->valuestring : "?");
-  if (get_bool(root, "use_sliding_window", 0, &on, err) < 0)
+  if (get_bool(root, "", "use_sliding_window", 0, &on, err) < 0)
     return -1;
   if (on && field(root, "sliding_window") != NULL)
     return qora_fail(err, "config.json: use_sliding_window is true; qora has no sliding "
@@ -240,7 +241,7 @@ static int parse_norm_and_tokens(const cJSON *root, const struct hf_arch *a, hf_
     return qora_fail(err, "config.json: rms_norm_eps %g must be in (0, 1), also as a 32-bit "
                      "float", eps);
   c->norm_eps = (float)eps;
-  if (get_bool(root, "tie_word_embeddings", a->tied, &c->tied_embeddings, err) < 0 ||
+  if (get_bool(root, "", "tie_word_embeddings", a->tied, &c->tied_embeddings, err) < 0 ||
       get_token_id(root, "bos_token_id", &c->bos_id, err) < 0 ||
       get_token_id(root, "eos_token_id", &c->eos_id, err) < 0)
     return -1;
@@ -313,8 +314,8 @@ static int parse_yarn(const cJSON *d, const char *pre, hf_config *c, qora_err *e
   int has_att, trunc;
 
   if (cJSON_GetObjectItemCaseSensitive(d, "factor") == NULL)
-    return qora_fail(err, "config.json: YaRN rope_scaling needs its \"factor\" (as "
-                     "transformers requires)");
+    return qora_fail(err, "config.json: YaRN %.*s needs its \"factor\" (as transformers "
+                     "requires)", (int)strlen(pre) - 1, pre);
   if (field(d, "factor") == NULL)   /* null: transformers derives it from the two contexts */
     r->factor = (double)c->n_ctx_train / r->original_ctx;
   if (get_num(d, pre, "beta_fast", &r->beta_fast, err) < 0 ||
@@ -322,7 +323,7 @@ static int parse_yarn(const cJSON *d, const char *pre, hf_config *c, qora_err *e
       get_num(d, pre, "mscale", &m, err) < 0 ||
       get_num(d, pre, "mscale_all_dim", &m_all, err) < 0 ||
       (has_att = get_num(d, pre, "attention_factor", &att, err)) < 0 ||
-      get_bool(d, "truncate", 1, &trunc, err) < 0)
+      get_bool(d, pre, "truncate", 1, &trunc, err) < 0)
     return -1;
   if (r->beta_fast == 0)
     r->beta_fast = 32;    /* transformers reads them with `or`: 0 means the default too */
@@ -433,7 +434,8 @@ static int parse_rope(const cJSON *root, const struct hf_arch *a, hf_config *c, 
   if (get_num(d, pre, "factor", &r->factor, err) < 0)
     return -1;
   if (field(d, "factor") == NULL && r->type != HF_ROPE_YARN)
-    return qora_fail(err, "config.json: rope_scaling of this type needs a \"factor\"");
+    return qora_fail(err, "config.json: %.*s of this type needs a \"factor\"",
+                     (int)strlen(pre) - 1, pre);
   if (r->type == HF_ROPE_YARN && parse_yarn(d, pre, c, err) < 0)
     return -1;
   if (r->type == HF_ROPE_LLAMA3 && parse_llama3(d, pre, r, err) < 0)

@@ -298,6 +298,16 @@ static void test_refusals(void) {
      "\"rope_parameters\": {\"rope_type\": \"llama3\", \"factor\": 8, "
      "\"low_freq_factor\": \"1\", \"high_freq_factor\": 4, "
      "\"original_max_position_embeddings\": 8192}", "rope_parameters.low_freq_factor"},
+    /* named rope_scaling, or no dictionary, under rope_parameters */
+    {"linear scaling without a factor in rope_parameters",
+     "\"rope_parameters\": {\"rope_type\": \"linear\"}",
+     "config.json: rope_parameters of this type needs a \"factor\""},
+    {"YaRN scaling without a factor in rope_parameters",
+     "\"rope_parameters\": {\"rope_type\": \"yarn\"}",
+     "config.json: YaRN rope_parameters needs its \"factor\""},
+    {"a YaRN truncate that is not a boolean",
+     "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 2, \"truncate\": 0}",
+     "config.json: \"rope_scaling.truncate\" must be true or false"},
     /* were accepted, and saved as GGUF without YaRN (the saver writes a factor above 1 only),
     ** loaded back as plain RoPE: transformers' check wants a float >= 1 */
     {"a YaRN factor of 0.5", "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 0.5}",
