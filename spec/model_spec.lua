@@ -15,7 +15,10 @@ describe("qora.load", function()
     end
     local code = ("local q = require('qora'); local m = assert(q.load(%q)); "
                   .. "io.write(q.core.cores(), ' ', m.info.threads)"):format(S.tiny("f32"))
-    local p = assert(io.popen("taskset -c 0 lua5.4 -e " .. S.quote(code) .. " 2>&1"))
+    -- the first CPU this process may run on: CPU 0 may be outside a container's cpuset
+    local first = [=[$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' ]=]
+                  .. "/proc/self/status)"
+    local p = assert(io.popen(("taskset -c %s lua5.4 -e %s 2>&1"):format(first, S.quote(code))))
     local out = p:read("a")
     p:close()
     assert.equal("1 1", out)
