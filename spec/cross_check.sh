@@ -57,11 +57,14 @@ verdict() {
 }
 
 # check_tap PROGRAM TAP STATUS PATTERN: adds to $bad when the run ended with a status other
-# than 0, failed a test, or printed no line matching PATTERN (no test ran where it should).
+# than 0, failed a test, printed no line matching PATTERN (no test ran where it should), or
+# printed no plan of as many tests as it passed (it stopped before the end).
 check_tap() {
-  if [ "$3" -ne 0 ] || grep -q '^not ok' "$2" || ! grep -q "$4" "$2"; then
-    bad="$bad $1 (status $3: $(grep -m 1 '^not ok' "$2"); after: $(grep '^ok' "$2" |
-      tail -n 1))"
+  plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$2" | tail -n 1)
+  if [ "$3" -ne 0 ] || grep -q '^not ok' "$2" || ! grep -q "$4" "$2" ||
+      [ "$plan" != "$(grep -c '^ok ' "$2")" ]; then
+    bad="$bad $1 (status $3, plan 1..${plan:-none}: $(grep -m 1 '^not ok' "$2"); after: $(grep \
+      '^ok' "$2" | tail -n 1))"
   fi
 }
 
