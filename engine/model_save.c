@@ -281,7 +281,7 @@ static int write_tokens(saver *s, const qora_tokenizer *tk) {
     for (int i = 0; i < n; i++) {
       if (i < tk->n_vocab) {
         strs[i] = tk->text + tk->text_off[i];
-        lens[i] = tk->text_off[i + 1] - tk->text_off[i] - 1;
+        lens[i] = tok_text_len(tk, i);
         types[i] = tk->type[i];
       } else {
         char *p = pads + (size_t)(i - tk->n_vocab) * 24;

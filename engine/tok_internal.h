@@ -172,6 +172,11 @@ typedef struct tok_spec {
   const char *source;       /* names the file or key in error messages */
 } tok_spec;
 
+/* The length of token id's text (text_off counts its NUL). */
+static inline uint32_t tok_text_len(const qora_tokenizer *tk, int32_t id) {
+  return tk->text_off[id + 1] - tk->text_off[id] - 1;
+}
+
 /* A CONTROL or USER_DEFINED token: its text written in a text can stand for it. */
 static inline int tok_is_special(const qora_tokenizer *tk, int32_t id) {
   return tk->type[id] == QORA_TOKEN_CONTROL || tk->type[id] == QORA_TOKEN_USER_DEFINED;

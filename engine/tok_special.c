@@ -24,11 +24,6 @@ typedef struct special_key {
 } special_key;
 
 
-static uint32_t text_len(const qora_tokenizer *tk, int32_t id) {
-  return tk->text_off[id + 1] - tk->text_off[id] - 1;
-}
-
-
 /* By the bytes read from the end (unsigned), a text before the longer ones that end with it;
 ** then by id. */
 static int backward_order(const void *pa, const void *pb) {
@@ -183,10 +178,10 @@ int tok_specials_build(qora_tokenizer *tk, qora_err *err) {
     return qora_fail(err, "out of memory for %zu special tokens", n);
   n = 0;
   for (int32_t i = 0; i < tk->n_vocab; i++) {
-    if (!tok_is_special(tk, i) || text_len(tk, i) == 0)
+    if (!tok_is_special(tk, i) || tok_text_len(tk, i) == 0)
       continue;
-    keys[n] = (special_key){ (const unsigned char *)tk->text + tk->text_off[i], text_len(tk, i),
-                             i };
+    keys[n] = (special_key){ (const unsigned char *)tk->text + tk->text_off[i],
+                             tok_text_len(tk, i), i };
     n_node += keys[n].len;
     max_len = keys[n].len > max_len ? keys[n].len : max_len;
     n++;

@@ -98,7 +98,7 @@ static int copy_vocab(qora_tokenizer *tk, const tok_spec *sp, qora_err *err) {
 ** Face's ByteLevel decoder has it). */
 static size_t byte_decode(const qora_tokenizer *tk, int32_t id, char *dst) {
   const unsigned char *s = (const unsigned char *)tk->text + tk->text_off[id];
-  size_t n = tk->text_off[id + 1] - tk->text_off[id] - 1, w = 0;
+  size_t n = tok_text_len(tk, id), w = 0;
 
   for (size_t i = 0; i < n;) {
     uint32_t cp;
@@ -123,7 +123,7 @@ static void decode_vocab(qora_tokenizer *tk) {
 
   for (int32_t i = 0; i < tk->n_vocab; i++) {
     const char *t = tk->text + tk->text_off[i];
-    size_t n = tk->text_off[i + 1] - tk->text_off[i] - 1, k = 0;
+    size_t n = tok_text_len(tk, i), k = 0;
 
     tk->bytes_off[i] = w;
     if (!tok_is_special(tk, i))
@@ -212,11 +212,6 @@ static int check_id(const tok_spec *sp, int32_t id, const char *what, qora_err *
     return qora_fail(err, "%s: the %s id %d is outside the vocabulary of %d tokens",
                      sp->source, what, id, sp->n_vocab);
   return 0;
-}
-
-
-static size_t tlen(const qora_tokenizer *tk, int32_t id) {
-  return tk->text_off[id + 1] - tk->text_off[id] - 1;
 }
 
 
@@ -416,7 +411,7 @@ static int encode(const qora_tokenizer *tk, const char *text, size_t len, int fl
     }
     if (encode_plain(tk, text + plain, i - plain, w, out, err) < 0 || tok_push(out, id, err) < 0)
       return -1;
-    i += tlen(tk, id);
+    i += tok_text_len(tk, id);
     plain = i;
   }
   return encode_plain(tk, text + plain, len - plain, w, out, err);
@@ -472,7 +467,7 @@ const char *qora_token_text(const qora_tokenizer *tk, int32_t id, size_t *len) {
   if (!valid_id(tk, id))
     return NULL;
   if (len)
-    *len = tlen(tk, id);
+    *len = tok_text_len(tk, id);
   return tk->text + tk->text_off[id];
 }
 
