@@ -102,6 +102,15 @@ const char *lqora_opttext(lua_State *L, int arg, const char *def) {
 }
 
 
+const char *lqora_checkpath(lua_State *L, int arg) {
+  size_t len;
+  const char *path = lqora_checktext(L, arg, &len);
+
+  luaL_argcheck(L, strlen(path) == len, arg, "the path contains a NUL byte");
+  return path;
+}
+
+
 int lqora_optbool(lua_State *L, int arg) {
   if (lua_isnoneornil(L, arg))
     return 0;
@@ -177,11 +186,9 @@ static int core_cores(lua_State *L) {
 ** links followed), or nil and a message. dev and ino tell whether two paths are one file.
 */
 static int core_stat(lua_State *L) {
-  size_t len;
-  const char *path = lqora_checktext(L, 1, &len);
+  const char *path = lqora_checkpath(L, 1);
   struct stat st;
 
-  luaL_argcheck(L, strlen(path) == len, 1, "the path contains a NUL byte");
   if (stat(path, &st) != 0) {
     luaL_pushfail(L);
     lua_pushfstring(L, "%s: %s", path, strerror(errno));

@@ -69,6 +69,9 @@ int32_t lqora_check_id(lua_State *L, int arg, lua_Integer id, int n);
 const char *lqora_checktext(lua_State *L, int arg, size_t *len);
 const char *lqora_opttext(lua_State *L, int arg, const char *def);
 
+/* The string at arg as a file path: text without a NUL byte, which would cut it short. */
+const char *lqora_checkpath(lua_State *L, int arg);
+
 /* The boolean at arg, 0 when absent or nil; any other type is refused ("no" is not false). */
 int lqora_optbool(lua_State *L, int arg);
 

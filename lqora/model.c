@@ -67,8 +67,7 @@ static int32_t check_token(lua_State *L, int arg, const qora_tokenizer *tk) {
 ** slower decoding); small_pages keeps the repacked copy off huge pages (see qora.h).
 */
 static int model_load(lua_State *L) {
-  size_t len;
-  const char *path = lqora_checktext(L, 1, &len);
+  const char *path = lqora_checkpath(L, 1);
   lua_Integer threads = lqora_optint(L, 2, 0);
   qora_load_opts opts = { .quant = lqora_opttext(L, 3, NULL), .progress = lqora_optbool(L, 4),
                           .keep_layout = lqora_optbool(L, 5),
@@ -76,7 +75,6 @@ static int model_load(lua_State *L) {
   qora_err err = { "" };
   lqora_model *lm;
 
-  luaL_argcheck(L, strlen(path) == len, 1, "the path contains a NUL byte");
   luaL_argcheck(L, threads >= 0 && threads <= 256, 2, "threads must be from 0 (all cores) "
                 "to 256");
   opts.n_threads = (int)threads;
@@ -97,11 +95,9 @@ static int model_load(lua_State *L) {
 /* m:save(path) -> true, or nil and a message when the file cannot be written. */
 static int model_save(lua_State *L) {
   lqora_model *lm = lqora_check_model(L, 1);
-  size_t len;
-  const char *path = lqora_checktext(L, 2, &len);
+  const char *path = lqora_checkpath(L, 2);
   qora_err err = { "" };
 
-  luaL_argcheck(L, strlen(path) == len, 2, "the path contains a NUL byte");
   if (qora_model_save(lm->m, path, &err) != 0) {
     luaL_pushfail(L);
     lua_pushstring(L, err.msg[0] ? err.msg : "the model could not be saved");
