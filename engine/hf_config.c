@@ -352,7 +352,7 @@ static int parse_yarn(const cJSON *d, const char *pre, hf_config *c, qora_err *e
 ** below 1, and the saver writes YaRN only above 1, so that such a folder saved as GGUF would
 ** load back as plain RoPE: refused here, with the key. qora keeps the factor as a float.
 */
-static int check_factor(const cJSON *root, const cJSON *d, const hf_rope *r, qora_err *err) {
+static int check_factor(const cJSON *d, const char *pre, const hf_rope *r, qora_err *err) {
   static const char *const what[] = {
     [HF_ROPE_LINEAR] = "linear RoPE scaling needs a finite factor of at least 1 (positions are "
                        "divided by it",
@@ -361,18 +361,18 @@ static int check_factor(const cJSON *root, const cJSON *d, const hf_rope *r, qor
     [HF_ROPE_LLAMA3] = "llama3 RoPE scaling needs a finite factor of at least 1 (the slow "
                        "frequencies are divided by it",
   };
-  const char *dict = field(root, "rope_scaling") ? "rope_scaling" : "rope_parameters";
+  int dict = (int)strlen(pre) - 1;   /* the dictionary's name, pre less its dot */
 
   if (r->factor >= 1 && r->factor <= FLT_MAX)
     return 0;
   if (field(d, "factor") == NULL)   /* YaRN only: the others refused a missing factor */
-    return qora_fail(err, "config.json: %s.factor is null, which makes it "
+    return qora_fail(err, "config.json: %sfactor is null, which makes it "
                      "max_position_embeddings / original_max_position_embeddings = %g; YaRN "
                      "needs a factor of at least 1 (give original_max_position_embeddings no "
-                     "larger than max_position_embeddings)", dict, r->factor);
-  return qora_fail(err, "config.json: %s.factor is %g; %s; transformers requires a float >= 1 "
-                   "too). Give the factor the model was trained with, or leave out %s for "
-                   "plain RoPE", dict, r->factor, what[r->type], dict);
+                     "larger than max_position_embeddings)", pre, r->factor);
+  return qora_fail(err, "config.json: %sfactor is %g; %s; transformers requires a float >= 1 "
+                   "too). Give the factor the model was trained with, or leave out %.*s for "
+                   "plain RoPE", pre, r->factor, what[r->type], dict, pre);
 }
 
 static int parse_llama3(const cJSON *d, const char *pre, hf_rope *r, qora_err *err) {
@@ -440,7 +440,7 @@ static int parse_rope(const cJSON *root, const struct hf_arch *a, hf_config *c, 
     return -1;
   if (r->type == HF_ROPE_LLAMA3 && parse_llama3(d, pre, r, err) < 0)
     return -1;
-  return check_factor(root, d, r, err);
+  return check_factor(d, pre, r, err);
 }
 
 
