@@ -308,8 +308,8 @@ static double yarn_m(double s, double k) {
   return s <= 1 ? 1.0 : 0.1 * k * log(s) + 1.0;
 }
 
-static int parse_yarn(const cJSON *d, const char *pre, hf_config *c, qora_err *err) {
-  hf_rope *r = &c->rope;
+static int parse_yarn(const cJSON *d, const char *pre, const hf_config *c, hf_rope *r,
+                      qora_err *err) {
   double m = 0, m_all = 0, att = 0;
   int has_att, trunc;
 
@@ -397,16 +397,14 @@ static int parse_llama3(const cJSON *d, const char *pre, hf_rope *r, qora_err *e
 }
 
 
-static int parse_rope(const cJSON *root, const struct hf_arch *a, hf_config *c, qora_err *err) {
-  hf_rope *r = &c->rope;
-  const cJSON *d = field(root, "rope_scaling");
-  const char *pre = d ? "rope_scaling." : "rope_parameters.";   /* names keys in messages */
+/*
+** Reads the RoPE settings of dictionary d (rope_scaling or rope_parameters; NULL for none),
+** named pre in messages, with the top-level keys and the class defaults, into *r.
+*/
+static int read_rope(const cJSON *root, const cJSON *d, const char *pre,
+                     const struct hf_arch *a, const hf_config *c, hf_rope *r, qora_err *err) {
   double orig;
 
-  if (d == NULL)
-    d = field(root, "rope_parameters");
-  if (d != NULL && !cJSON_IsObject(d))
-    return qora_fail(err, "config.json: rope_scaling / rope_parameters must be an object");
   memset(r, 0, sizeof *r);
   r->theta = a->theta;
   r->factor = 1;
@@ -436,11 +434,99 @@ static int parse_rope(const cJSON *root, const struct hf_arch *a, hf_config *c, 
   if (field(d, "factor") == NULL && r->type != HF_ROPE_YARN)
     return qora_fail(err, "config.json: %.*s of this type needs a \"factor\"",
                      (int)strlen(pre) - 1, pre);
-  if (r->type == HF_ROPE_YARN && parse_yarn(d, pre, c, err) < 0)
+  if (r->type == HF_ROPE_YARN && parse_yarn(d, pre, c, r, err) < 0)
     return -1;
   if (r->type == HF_ROPE_LLAMA3 && parse_llama3(d, pre, r, err) < 0)
     return -1;
   return check_factor(d, pre, r, err);
+}
+
+/*
+** The first setting that a and b give differently, among those a's type uses, as its key and
+** the two values in text; NULL when they agree.
+*/
+static const char *rope_differs(const hf_rope *a, const hf_rope *b, char *va, char *vb,
+                                size_t n) {
+  static const char *const types[] = {"default", "linear", "yarn", "llama3"};
+  const struct { const char *key; double x, y; int used; } s[] = {
+    {"rope_theta", a->theta, b->theta, 1},
+    {"factor", a->factor, b->factor, a->type != HF_ROPE_DEFAULT},
+    {"original_max_position_embeddings", a->original_ctx, b->original_ctx,
+     a->type == HF_ROPE_YARN || a->type == HF_ROPE_LLAMA3},
+    {"beta_fast", a->beta_fast, b->beta_fast, a->type == HF_ROPE_YARN},
+    {"beta_slow", a->beta_slow, b->beta_slow, a->type == HF_ROPE_YARN},
+    {"attention_factor", a->attention_factor, b->attention_factor, a->type == HF_ROPE_YARN},
+    {"truncate", a->truncate, b->truncate, a->type == HF_ROPE_YARN},
+    {"low_freq_factor", a->low_freq_factor, b->low_freq_factor, a->type == HF_ROPE_LLAMA3},
+    {"high_freq_factor", a->high_freq_factor, b->high_freq_factor, a->type == HF_ROPE_LLAMA3},
+  };
+
+  if (a->type != b->type) {
+    snprintf(va, n, "%s", types[a->type]);
+    snprintf(vb, n, "%s", types[b->type]);
+    return "rope_type";
+  }
+  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+    if (!s[i].used || s[i].x == s[i].y)
+      continue;
+    snprintf(va, n, "%g", s[i].x);
+    snprintf(vb, n, "%g", s[i].y);
+    if (strcmp(va, vb) == 0) {   /* apart beyond 6 digits: all of them */
+      snprintf(va, n, "%.17g", s[i].x);
+      snprintf(vb, n, "%.17g", s[i].y);
+    }
+    return s[i].key;
+  }
+  return NULL;
+}
+
+/* Rewrites err's message as before, the message, then after; returns -1. */
+static int reword(qora_err *err, const char *before, const char *after) {
+  char msg[QORA_ERR_MAX];
+
+  if (err == NULL)
+    return -1;
+  snprintf(msg, sizeof msg, "%s", err->msg);
+  return qora_fail(err, "%s%s%s", before, msg, after);
+}
+
+/*
+** transformers 5 (PreTrainedConfig's convert_rope_params_to_dict) takes rope_scaling when it
+** is a non-empty object and then drops rope_parameters whole, a rope_theta in it included; an
+** empty or null rope_scaling leaves rope_parameters. Where the two would give different RoPE,
+** which one the model was trained with cannot be told: refused, naming both values. Two that
+** agree load.
+*/
+static int parse_rope(const cJSON *root, const struct hf_arch *a, hf_config *c, qora_err *err) {
+  static const char why[] = "; transformers reads only rope_scaling when both are given: keep "
+                            "the one the model was trained with and delete the other";
+  const cJSON *scaling = field(root, "rope_scaling"), *params = field(root, "rope_parameters");
+  char vs[40], vp[40];
+  const char *key;
+  hf_rope other;
+
+  if (scaling != NULL && !cJSON_IsObject(scaling))
+    return qora_fail(err, "config.json: rope_scaling must be an object (or null)");
+  if (params != NULL && !cJSON_IsObject(params))
+    return qora_fail(err, "config.json: rope_parameters must be an object (or null)");
+  if (scaling != NULL && cJSON_GetArraySize(scaling) == 0)
+    scaling = NULL;
+  if (params != NULL && cJSON_GetArraySize(params) == 0)
+    params = NULL;
+  if (scaling == NULL)
+    return read_rope(root, params, "rope_parameters.", a, c, &c->rope, err);
+  if (read_rope(root, scaling, "rope_scaling.", a, c, &c->rope, err) < 0)
+    return -1;
+  if (params == NULL)
+    return 0;
+  if (read_rope(root, params, "rope_parameters.", a, c, &other, err) < 0)
+    return reword(err, "", why);
+  key = rope_differs(&c->rope, &other, vs, vp, sizeof vs);
+  if (key != NULL)
+    return qora_fail(err, "config.json: rope_scaling and rope_parameters are both given and "
+                     "disagree: %s is %s by rope_scaling and %s by rope_parameters (each read "
+                     "with the top-level keys and defaults)%s", key, vs, vp, why);
+  return 0;
 }
 
 
@@ -467,16 +553,6 @@ int hf_config_parse(const char *json, size_t len, hf_config *cfg, qora_err *err)
   if (rc != 0)
     hf_config_free(cfg);
   return rc;
-}
-
-/* Rewrites err's message as before, the message, then after; returns -1. */
-static int reword(qora_err *err, const char *before, const char *after) {
-  char msg[QORA_ERR_MAX];
-
-  if (err == NULL)
-    return -1;
-  snprintf(msg, sizeof msg, "%s", err->msg);
-  return qora_fail(err, "%s%s%s", before, msg, after);
 }
 
 int hf_config_load(const char *dir, hf_config *cfg, qora_err *err) {

@@ -11,9 +11,11 @@
 ** activation, partial or dynamic RoPE) is refused by name.
 **
 ** ------------------------------------------------------------------ RoPE, as transformers
-** Keys: rope_scaling (transformers 4 layout) or rope_parameters (5); rope_scaling wins when
-** both are given and not null. The type is its "rope_type", else "type", else "default". Theta
-** is the dict's rope_theta, else the top-level rope_theta, else the class default.
+** Keys: rope_scaling (transformers 4 layout) or rope_parameters (5). transformers 5 reads
+** rope_scaling alone when both are given and it is not null or empty; qora then reads each and
+** refuses the config when the two give different settings. The type is its "rope_type", else
+** "type", else "default". Theta is the dict's rope_theta, else the top-level rope_theta, else
+** the class default.
 **
 ** For a head of dim d, pair i (0 <= i < d/2) turns by angle p * inv_freq[i] at position p:
 **   default   inv_freq[i] = theta^(-2i/d)

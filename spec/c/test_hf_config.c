@@ -201,12 +201,29 @@ static void test_other_configs(void) {
 
   TAP_OK(parse(smollm3_with("\"max_position_embeddings\": 1000, \"rope_scaling\": {\"type\": "
                             "\"yarn\", \"factor\": null, \"original_max_position_embeddings\": "
-                            "250, \"beta_fast\": 0, \"attention_factor\": 0.5}, "
-                            "\"rope_parameters\": {\"rope_type\": \"default\"}")) == 0 &&
+                            "250, \"beta_fast\": 0, \"attention_factor\": 0.5}")) == 0 &&
          cfg.rope.type == HF_ROPE_YARN && cfg.rope.factor == 4 && cfg.rope.beta_fast == 32 &&
          cfg.rope.attention_factor == 0.5,
-         "rope_scaling wins; a null factor is max / original; beta 0 means 32; "
-         "attention_factor as given");
+         "a null factor is max / original; beta 0 means 32; attention_factor as given");
+  hf_config_free(&cfg);
+
+  /* transformers 5.25 reads the rope_scaling alone; the same settings twice are no conflict */
+  TAP_OK(parse(smollm3_with("\"rope_theta\": 50000, \"rope_scaling\": {\"type\": \"yarn\", "
+                            "\"factor\": 4, \"original_max_position_embeddings\": 64}, "
+                            "\"rope_parameters\": {\"rope_type\": \"yarn\", \"factor\": 4.0, "
+                            "\"rope_theta\": 50000.0, \"original_max_position_embeddings\": "
+                            "64}")) == 0 &&
+         cfg.rope.type == HF_ROPE_YARN && cfg.rope.theta == 50000 && cfg.rope.factor == 4 &&
+         cfg.rope.original_ctx == 64,
+         "reads rope_scaling and rope_parameters that agree: %s", err.msg);
+  hf_config_free(&cfg);
+
+  /* was read as plain RoPE of theta 2e6: transformers 5.25 takes rope_parameters then */
+  TAP_OK(parse(smollm3_with("\"rope_scaling\": {}, \"rope_parameters\": {\"rope_type\": "
+                            "\"linear\", \"factor\": 2, \"rope_theta\": 500000}")) == 0 &&
+         cfg.rope.type == HF_ROPE_LINEAR && cfg.rope.factor == 2 && cfg.rope.theta == 500000,
+         "reads rope_parameters beside an empty rope_scaling, as transformers does: %s",
+         err.msg);
   hf_config_free(&cfg);
 
   TAP_OK(parse(smollm3_with("\"original_max_position_embeddings\": 100, \"rope_scaling\": "
@@ -351,6 +368,27 @@ static void test_refusals(void) {
      "\"max_position_embeddings\" must be an integer"},
     {"a key given twice (transformers would take the last, cJSON the first)",
      "\"num_key_value_heads\": 4", "\"num_key_value_heads\" appears twice"},
+    /* were read as rope_scaling says, the other dictionary ignored without a word */
+    {"rope_scaling and rope_parameters with different thetas",
+     "\"rope_theta\": 10000, \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2}, "
+     "\"rope_parameters\": {\"rope_type\": \"linear\", \"factor\": 2, \"rope_theta\": 500000}",
+     "config.json: rope_scaling and rope_parameters are both given and disagree: rope_theta is "
+     "10000 by rope_scaling and 500000 by rope_parameters (each read with the top-level keys "
+     "and defaults); transformers reads only rope_scaling when both are given: keep the one "
+     "the model was trained with and delete the other"},
+    {"rope_scaling and rope_parameters with different YaRN factors",
+     "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 2}, "
+     "\"rope_parameters\": {\"rope_type\": \"yarn\", \"factor\": 4}",
+     "disagree: factor is 2 by rope_scaling and 4 by rope_parameters"},
+    {"rope_scaling and rope_parameters of different types",
+     "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 2}, "
+     "\"rope_parameters\": {\"rope_type\": \"default\"}",
+     "disagree: rope_type is yarn by rope_scaling and default by rope_parameters"},
+    {"an unreadable rope_parameters beside rope_scaling",
+     "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2}, "
+     "\"rope_parameters\": {\"rope_type\": \"longrope\"}",
+     "RoPE type \"longrope\" is not supported (qora applies default, linear, yarn and llama3); "
+     "transformers reads only rope_scaling when both are given"},
     {"a key given twice inside rope_scaling",
      "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 2, \"factor\": 4}",
      "\"factor\" appears twice"},
