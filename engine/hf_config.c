@@ -375,7 +375,8 @@ static int check_factor(const cJSON *d, const char *pre, const hf_rope *r, qora_
                    "plain RoPE", pre, r->factor, what[r->type], dict, pre);
 }
 
-static int parse_llama3(const cJSON *d, const char *pre, hf_rope *r, qora_err *err) {
+static int parse_llama3(const cJSON *d, const char *pre, int has_orig, hf_rope *r,
+                        qora_err *err) {
   int has_low = get_num(d, pre, "low_freq_factor", &r->low_freq_factor, err);
   int has_high = get_num(d, pre, "high_freq_factor", &r->high_freq_factor, err);
 
@@ -387,12 +388,15 @@ static int parse_llama3(const cJSON *d, const char *pre, hf_rope *r, qora_err *e
   if (!(r->low_freq_factor > 0 && r->high_freq_factor > r->low_freq_factor))
     return qora_fail(err, "config.json: llama3 RoPE needs 0 < low_freq_factor < "
                      "high_freq_factor");
-  /* the wavelengths are measured against it; transformers raises a KeyError without it */
-  if (field(d, "original_max_position_embeddings") == NULL)
+  /*
+  ** The wavelengths are measured against it. Without it transformers 4 raised a KeyError, and
+  ** 5 takes max_position_embeddings, warning that it must be less.
+  */
+  if (!has_orig)
     return qora_fail(err, "config.json: llama3 RoPE scaling needs its "
                      "original_max_position_embeddings, the context before scaling (8192 for "
-                     "Llama 3.1 and 3.2), as transformers requires; add it to the scaling's "
-                     "settings");
+                     "Llama 3.1 and 3.2), which transformers 4 requires and 5 warns about; "
+                     "add it to the scaling's settings");
   return 0;
 }
 
@@ -403,7 +407,9 @@ static int parse_llama3(const cJSON *d, const char *pre, hf_rope *r, qora_err *e
 */
 static int read_rope(const cJSON *root, const cJSON *d, const char *pre,
                      const struct hf_arch *a, const hf_config *c, hf_rope *r, qora_err *err) {
-  double orig;
+  const char *key = "original_max_position_embeddings";
+  double orig, top = 0;
+  int has_orig, has_top;
 
   memset(r, 0, sizeof *r);
   r->theta = a->theta;
@@ -422,9 +428,22 @@ static int read_rope(const cJSON *root, const cJSON *d, const char *pre,
     return 0;
 
   orig = r->original_ctx;
-  if (get_num(d, pre, "original_max_position_embeddings", &orig, err) < 0 ||
-      get_num(root, "", "original_max_position_embeddings", &orig, err) < 0)
+  if ((has_orig = get_num(d, pre, key, &orig, err)) < 0 ||
+      (has_top = get_num(root, "", key, &top, err)) < 0)
     return -1;
+  /*
+  ** yarn and llama3 measure against it. transformers 5 reads the top-level one for them (the
+  ** frequency functions call standardize_rope_params first, which copies it over the dict's),
+  ** 4 read the dict's: two different numbers are refused. linear uses neither.
+  */
+  if (has_orig && has_top && orig != top && r->type != HF_ROPE_LINEAR)
+    return qora_fail(err, "config.json: %s is %g at the top level and %g in %.*s; transformers "
+                     "5 reads the top-level one for %s RoPE, transformers 4 the other. Keep "
+                     "one of the two, the context the model was trained with before scaling",
+                     key, top, orig, (int)strlen(pre) - 1, pre,
+                     r->type == HF_ROPE_YARN ? "YaRN" : "llama3");
+  if (has_top)
+    orig = top;
   if (!(orig >= 1 && orig <= (1 << 30)) || orig != floor(orig))
     return qora_fail(err, "config.json: original_max_position_embeddings must be a positive "
                      "integer");
@@ -436,7 +455,7 @@ static int read_rope(const cJSON *root, const cJSON *d, const char *pre,
                      (int)strlen(pre) - 1, pre);
   if (r->type == HF_ROPE_YARN && parse_yarn(d, pre, c, r, err) < 0)
     return -1;
-  if (r->type == HF_ROPE_LLAMA3 && parse_llama3(d, pre, r, err) < 0)
+  if (r->type == HF_ROPE_LLAMA3 && parse_llama3(d, pre, has_orig || has_top, r, err) < 0)
     return -1;
   return check_factor(d, pre, r, err);
 }

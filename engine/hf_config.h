@@ -39,10 +39,12 @@
 ** else m(factor, 1), with m(s, k) = 1 + 0.1 k ln s for s > 1 and 1 otherwise. It is 1 for the
 ** other types. yarn's factor, when null, is max_position_embeddings / original_ctx; beta_fast
 ** and beta_slow default to 32 and 1 (also when 0); original_ctx defaults to
-** max_position_embeddings, and a top-level original_max_position_embeddings overrides the
-** dict's. transformers 4.4x-4.5x instead replaced an explicit factor by max_position_embeddings
-** / original_ctx whenever original_max_position_embeddings was given; configs where the two
-** disagree give different numbers under transformers 4 and 5 (qora follows 5).
+** max_position_embeddings, and a top-level original_max_position_embeddings stands in for the
+** dict's (as in transformers 5; yarn or llama3 with two different numbers is refused, since
+** transformers 4 read the dict's). transformers 4.4x-4.5x also replaced an explicit factor by
+** max_position_embeddings / original_ctx whenever original_max_position_embeddings was given;
+** configs where the two disagree give different numbers under transformers 4 and 5 (qora
+** follows 5).
 **
 ** Pairing: transformers rotates dimension i with i + d/2 ("rotate half"): for q or k of one
 ** head, x'[i] = x[i] cos - x[i + d/2] sin and x'[i + d/2] = x[i + d/2] cos + x[i] sin,

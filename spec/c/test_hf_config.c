@@ -226,12 +226,40 @@ static void test_other_configs(void) {
          err.msg);
   hf_config_free(&cfg);
 
+  /*
+  ** transformers 5.25 reads a top-level original_max_position_embeddings for yarn and llama3
+  ** (standardize_rope_params copies it over the dict's); 4 read the dict's. One number in both
+  ** places loads; two different ones are refused (test_refusals).
+  */
   TAP_OK(parse(smollm3_with("\"original_max_position_embeddings\": 100, \"rope_scaling\": "
+                            "{\"type\": \"yarn\", \"factor\": 2}")) == 0 &&
+         cfg.rope.original_ctx == 100,
+         "reads a top-level original_max_position_embeddings for YaRN, as transformers 5");
+  hf_config_free(&cfg);
+
+  TAP_OK(parse(smollm3_with("\"original_max_position_embeddings\": 50, \"rope_scaling\": "
                             "{\"type\": \"yarn\", \"factor\": 2, "
                             "\"original_max_position_embeddings\": 50}")) == 0 &&
-         cfg.rope.original_ctx == 100,
-         "a top-level original_max_position_embeddings overrides the scaling's, as in "
-         "transformers");
+         cfg.rope.original_ctx == 50,
+         "reads original_max_position_embeddings given alike at the top level and in the "
+         "scaling");
+  hf_config_free(&cfg);
+
+  /* was refused as missing: transformers 5.25 reads the top-level one for llama3 too */
+  TAP_OK(parse(smollm3_with("\"original_max_position_embeddings\": 8192, \"rope_parameters\": "
+                            "{\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": "
+                            "1, \"high_freq_factor\": 4}")) == 0 &&
+         cfg.rope.type == HF_ROPE_LLAMA3 && cfg.rope.original_ctx == 8192,
+         "reads a top-level original_max_position_embeddings for llama3, as transformers 5: %s",
+         err.msg);
+  hf_config_free(&cfg);
+
+  TAP_OK(parse(smollm3_with("\"original_max_position_embeddings\": 100, \"rope_scaling\": "
+                            "{\"type\": \"linear\", \"factor\": 2, "
+                            "\"original_max_position_embeddings\": 50}")) == 0 &&
+         cfg.rope.type == HF_ROPE_LINEAR,
+         "reads linear scaling with two original_max_position_embeddings, which it does not "
+         "use (nor does transformers): %s", err.msg);
   hf_config_free(&cfg);
 
   TAP_OK(parse(smollm3_with("\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2}")) == 0 &&
@@ -264,7 +292,8 @@ static void test_refusals(void) {
     {"llama3 scaling without high_freq_factor",
      "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 1}",
      "needs low_freq_factor and high_freq_factor"},
-    /* was accepted, taking max_position_embeddings for it: transformers refuses it */
+    /* was accepted, taking max_position_embeddings for it: transformers 4 raised a KeyError,
+    ** 5 takes max_position_embeddings and warns that it must be less */
     {"llama3 scaling without original_max_position_embeddings",
      "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 1, "
      "\"high_freq_factor\": 4}",
@@ -368,6 +397,19 @@ static void test_refusals(void) {
      "\"max_position_embeddings\" must be an integer"},
     {"a key given twice (transformers would take the last, cJSON the first)",
      "\"num_key_value_heads\": 4", "\"num_key_value_heads\" appears twice"},
+    /* were read with the top-level number: transformers 4 read the other */
+    {"two different YaRN original_max_position_embeddings",
+     "\"original_max_position_embeddings\": 100, \"rope_scaling\": {\"type\": \"yarn\", "
+     "\"factor\": 2, \"original_max_position_embeddings\": 50}",
+     "config.json: original_max_position_embeddings is 100 at the top level and 50 in "
+     "rope_scaling; transformers 5 reads the top-level one for YaRN RoPE, transformers 4 the "
+     "other. Keep one of the two, the context the model was trained with before scaling"},
+    {"two different llama3 original_max_position_embeddings",
+     "\"original_max_position_embeddings\": 4096, \"rope_parameters\": {\"rope_type\": "
+     "\"llama3\", \"factor\": 8, \"low_freq_factor\": 1, \"high_freq_factor\": 4, "
+     "\"original_max_position_embeddings\": 8192}",
+     "original_max_position_embeddings is 4096 at the top level and 8192 in rope_parameters; "
+     "transformers 5 reads the top-level one for llama3 RoPE"},
     /* were read as rope_scaling says, the other dictionary ignored without a word */
     {"rope_scaling and rope_parameters with different thetas",
      "\"rope_theta\": 10000, \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2}, "
