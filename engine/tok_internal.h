@@ -193,9 +193,9 @@ static inline int tok_is_special(const qora_tokenizer *tk, int32_t id) {
 
 /*
 ** The special tokens' trie (tok_special.c). -1 with err when out of memory or when their texts
-** hold more than TOK_SPECIAL_TEXT_MAX bytes.
+** hold more than TOK_SPECIAL_TEXT_MAX bytes (a message that starts with source, as tok_spec's).
 */
-int tok_specials_build(qora_tokenizer *tk, qora_err *err);
+int tok_specials_build(qora_tokenizer *tk, const char *source, qora_err *err);
 void tok_specials_free(tok_trie *t);
 
 /*

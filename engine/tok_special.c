@@ -163,7 +163,7 @@ static void shrink(tok_trie *t) {
 }
 
 
-int tok_specials_build(qora_tokenizer *tk, qora_err *err) {
+int tok_specials_build(qora_tokenizer *tk, const char *source, qora_err *err) {
   tok_trie *t = &tk->specials;
   special_key *keys;
   uint32_t *parent = NULL, *scratch = NULL, max_len = 0;
@@ -188,9 +188,9 @@ int tok_specials_build(qora_tokenizer *tk, qora_err *err) {
   }
   if (n_node - 1 > TOK_SPECIAL_TEXT_MAX) {
     free(keys);
-    return qora_fail(err, "the vocabulary's %zu special and user-defined tokens hold %zu bytes "
-                     "of text, more than qora reads (%u; real tokenizers hold a few KB): this "
-                     "is not a usable tokenizer", n, n_node - 1, TOK_SPECIAL_TEXT_MAX);
+    return qora_fail(err, "%s: %zu special and user-defined tokens hold %zu bytes of text, "
+                     "more than qora reads (%u; real tokenizers hold a few KB): this is not a "
+                     "usable tokenizer", source, n, n_node - 1, TOK_SPECIAL_TEXT_MAX);
   }
   qsort(keys, n, sizeof *keys, backward_order);
 

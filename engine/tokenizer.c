@@ -287,7 +287,7 @@ static int build(qora_tokenizer *tk, const tok_spec *sp, qora_err *err) {
     return qora_fail(err, "%s: BOS is to be added but no BOS id is given", sp->source);
   decode_vocab(tk);
   find_byte_tokens(tk);
-  if (add_merges(tk, sp, err) < 0 || tok_specials_build(tk, err) < 0 ||
+  if (add_merges(tk, sp, err) < 0 || tok_specials_build(tk, sp->source, err) < 0 ||
       copy_template(tk, sp, err) < 0)
     return -1;
   mark_eog(tk);

@@ -440,6 +440,8 @@ static void test_too_much_special_text(void) {
   const char *tok[N];
   size_t len[N], n;
   int32_t type[N];
+  static const char want[] = "GGUF vocabulary: 2 special and user-defined tokens hold "
+                             "4194306 bytes of text, more than qora reads";
   char *big[2] = { malloc(HALF), malloc(HALF) };
   qora_err err = {{0}};
 
@@ -452,8 +454,8 @@ static void test_too_much_special_text(void) {
   gguf_file *f = gguf_open_memory(img, n, &err);
   qora_tokenizer *tk = f ? qora_tokenizer_from_gguf(f, &err) : NULL;
 
-  TAP_OK(f != NULL && tk == NULL && strstr(err.msg, "2 special and user-defined tokens hold "
-                                           "4194306 bytes of text, more than qora reads"),
+  /* began "the vocabulary's", without the "GGUF vocabulary: " of its neighbours in build */
+  TAP_OK(f != NULL && tk == NULL && strncmp(err.msg, want, strlen(want)) == 0,
          "refuses special tokens of 4 MiB + 2 bytes of text in all, saying so: %s",
          tk ? "(loaded)" : err.msg);
   qora_tokenizer_free(tk);

@@ -286,6 +286,37 @@ static void test_refusals(void) {
 }
 
 
+/*
+** Added tokens holding more text together than TOK_SPECIAL_TEXT_MAX (4 MiB): two of 2 MiB + 1
+** bytes each. The message names tokenizer.json first, as the other messages of the file do.
+*/
+static void test_too_much_special_text(void) {
+  enum { HALF = (2 << 20) + 1 };
+  static const char want[] = "tokenizer.json: 2 special and user-defined tokens hold 4194306 "
+                             "bytes of text, more than qora reads";
+  char *json = malloc(2 * HALF + 256), *p = json;
+  qora_err err = {{0}};
+  qora_tokenizer *tk;
+
+  p += sprintf(p, "[");
+  for (int k = 0; k < 2; k++) {
+    p += sprintf(p, "%s{\"id\": %d, \"special\": true, \"content\": \"", k ? ", " : "", 3 + k);
+    memset(p, 'x' + k, HALF);
+    p += HALF;
+    p += sprintf(p, "\"}");
+  }
+  strcpy(p, "]");
+  write_variant(OUT "/big-specials", "added_tokens", json, NULL);
+  tk = qora_tokenizer_from_hf(OUT "/big-specials", &err);
+  /* began "the vocabulary's", without the "tokenizer.json: " of the other messages */
+  TAP_OK(tk == NULL && strncmp(err.msg, want, strlen(want)) == 0,
+         "refuses added tokens of 4 MiB + 2 bytes of text in all, naming tokenizer.json: %s",
+         tk ? "(loaded)" : err.msg);
+  qora_tokenizer_free(tk);
+  free(json);
+}
+
+
 static void test_missing(void) {
   qora_err err = {{0}};
   qora_tokenizer *tk = qora_tokenizer_from_hf(OUT "/no-such-folder", &err);
@@ -318,6 +349,7 @@ int main(int argc, char **argv) {
   }
   test_small_json();
   test_refusals();
+  test_too_much_special_text();
   test_missing();
   qora_tokenizer_free(l_json);
   qora_tokenizer_free(s_json);
