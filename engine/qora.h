@@ -223,7 +223,8 @@ float *qora_session_logits(qora_session *s);
 int qora_session_pos(const qora_session *s);
 int qora_session_ctx(const qora_session *s);
 
-/* Forgets every cached token from position pos on. */
+/* Forgets every cached token from position pos on; the logits stay when pos is the current
+** position (nothing is forgotten). */
 int qora_session_rewind(qora_session *s, int pos, qora_err *err);
 
 /* ------------------------------------------------------------- sampling */

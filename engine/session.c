@@ -176,7 +176,8 @@ int qora_session_ctx(const qora_session *s) {
 int qora_session_rewind(qora_session *s, int pos, qora_err *err) {
   if (pos < 0 || pos > s->pos)
     return qora_fail(err, "cannot rewind to %d: the session holds %d tokens", pos, s->pos);
-  s->pos = pos;
-  s->has_logits = 0;        /* the logits belonged to a token now forgotten */
+  if (pos < s->pos)
+    s->has_logits = 0;      /* the logits belonged to a token now forgotten */
+  s->pos = pos;             /* (a rewind to the current position forgets nothing) */
   return 0;
 }
