@@ -212,7 +212,8 @@ void qora_session_free(qora_session *s);
 /*
 ** Evaluates n tokens at the session's position as one batch (split in n_batch pieces) and
 ** appends them to the KV cache. When all_logits is not NULL it receives n rows of n_vocab
-** logits; the last row is always kept and readable with qora_session_logits.
+** logits; the last row is always kept and readable with qora_session_logits. On an error
+** the session holds the tokens it held before (and no logits until the next evaluation).
 */
 int qora_session_eval(qora_session *s, const int32_t *ids, int n, float *all_logits,
                       qora_err *err);

@@ -136,7 +136,7 @@ void qora_session_free(qora_session *s) {
 
 int qora_session_eval(qora_session *s, const int32_t *ids, int n, float *all_logits,
                       qora_err *err) {
-  int n_vocab = s->m->info.n_vocab;
+  int n_vocab = s->m->info.n_vocab, pos0 = s->pos;
 
   if (n < 0 || (n > 0 && ids == NULL))
     return qora_fail(err, "no tokens to evaluate");
@@ -150,8 +150,10 @@ int qora_session_eval(qora_session *s, const int32_t *ids, int n, float *all_log
   for (int done = 0; done < n;) {
     int chunk = n - done < s->n_batch ? n - done : s->n_batch;
     float *rows = all_logits ? all_logits + (size_t)done * n_vocab : NULL;
-    if (qora_forward(s, ids + done, chunk, rows, err) < 0)
+    if (qora_forward(s, ids + done, chunk, rows, err) < 0) {
+      s->pos = pos0;        /* all or nothing: the batches already done are forgotten too */
       return -1;
+    }
     done += chunk;
   }
   return 0;

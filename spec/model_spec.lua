@@ -256,6 +256,40 @@ describe("a session", function()
     assert.equal(0, s:pos())
   end)
 
+  it("keeps its cache and tokens as they were when an evaluation fails past its first batch",
+     function()
+    -- A damaged copy of the tiny F32 model: one weight of token 100's embedding row (tied, so
+    -- also its output row) set to 3e38, which makes its logit overflow at some positions only.
+    -- token_embd.weight opens the file's tensor data, at byte 16960, 256 floats a row.
+    local good = S.read(S.tiny("f32"))
+    local at = 16960 + 100 * 256 * 4
+    local path = S.write_temp(good:sub(1, at) .. string.pack("<f", 3e38) .. good:sub(at + 5))
+    local damaged = assert(qora.load(path, { threads = 2 }))
+    os.remove(path)
+    local ids = S.read_ids(S.TINY .. "prompts/chat.ids")
+    local head, rest = table.move(ids, 1, 8, 1, {}), table.move(ids, 9, #ids, 1, {})
+    local s = damaged:session({ batch = 8 })
+    s:eval(head)
+    local ok, err = pcall(s.eval, s, rest)
+    assert.is_false(ok, "the damaged model evaluated the whole prompt")
+    assert.truthy(tostring(err):find("not a number", 1, true), err)
+    assert.equal(8, s:pos())
+    assert.same(head, s.tokens)
+    -- and generation goes on from the cache: the sampler sees the logits after the same 8
+    -- ids, the last one evaluated again (the failed evaluation overwrote them); it answers
+    -- the prompt's next id, which this model evaluates without overflowing
+    local seen
+    S.collect(s:generate({ max_tokens = 1, sampler = function()
+      seen = s.core:logits()
+      return ids[9]
+    end }))
+    local t = damaged:session()
+    t:eval(table.move(head, 1, 7, 1, {}))
+    t:eval(head[8])
+    assert.equal(t.core:logits(), seen)
+    assert.equal(9, s:pos())
+  end)
+
   it("reuses one candidate set, loaded afresh each time", function()
     local s = m:session()
     s:eval({ 1, 2 })

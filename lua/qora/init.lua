@@ -177,7 +177,14 @@ function Session:eval(ids, opts)
   check.boolean("eval", "all_logits", all)
   local tokens = self.tokens
   -- the engine checks every id and the room left before it evaluates any: all or nothing
-  local logits = check.call(function() return self.core:eval(ids, all) end)
+  local logits = check.call(function()
+    local ok, rows = pcall(function() return self.core:eval(ids, all) end)
+    if not ok then     -- a failed evaluation may have overwritten the last logits
+      self.fresh = self.fresh and self.core:logits() ~= nil
+      error(rows, 0)
+    end
+    return rows
+  end)
   if math.type(ids) == "integer" then
     tokens[#tokens + 1] = ids
     self.fresh = true
