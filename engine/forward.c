@@ -266,12 +266,15 @@ static void output_head(step *st, float *all_logits) {
 }
 
 
-/* Damaged weights (NaN, infinities) show up as logits that are not finite: say so. */
-static int check_finite(const float *x, size_t n, qora_err *err) {
+/* Damaged weights (NaN, infinities) show up as logits that are not finite: say so.
+** x holds rows of n_vocab logits. */
+static int check_finite(const float *x, int rows, int n_vocab, qora_err *err) {
+  size_t n = (size_t)rows * n_vocab;
+
   for (size_t i = 0; i < n; i++)
     if (!isfinite(x[i]))
       return qora_fail(err, "the model produced a logit that is not a number (id %zu): its "
-                       "weights are damaged or overflow; check the file", i);
+                       "weights are damaged or overflow; check the file", i % n_vocab);
   return 0;
 }
 
@@ -290,7 +293,8 @@ int qora_forward(qora_session *s, const int32_t *ids, int n, float *all_logits, 
     ffn_block(&st);
   }
   output_head(&st, all_logits);
-  if (check_finite(s->logits, (size_t)s->m->info.n_vocab, err) < 0) {
+  if (check_finite(all_logits ? all_logits : s->logits,       /* every row the caller sees */
+                   all_logits ? n : 1, s->m->info.n_vocab, err) < 0) {
     s->has_logits = 0;      /* and the batch's cache rows are left out of the session */
     return -1;
   }

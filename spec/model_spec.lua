@@ -189,6 +189,18 @@ end)
 describe("a session", function()
   local m = assert(qora.load(S.tiny("f32"), { threads = 2 }))
 
+  -- A damaged copy of the tiny F32 model: one weight of token 100's embedding row (tied, so
+  -- also its output row) set to 3e38, which makes its logit overflow at some positions only.
+  -- token_embd.weight opens the file's tensor data, at byte 16960, 256 floats a row.
+  local function damaged_tiny()
+    local good = S.read(S.tiny("f32"))
+    local at = 16960 + 100 * 256 * 4
+    local path = S.write_temp(good:sub(1, at) .. string.pack("<f", 3e38) .. good:sub(at + 5))
+    local damaged = assert(qora.load(path, { threads = 2 }))
+    os.remove(path)
+    return damaged
+  end
+
   it("returns every position's logits, as llama.cpp computes them", function()
     local ids = tiny_prompt()
     local s = m:session()
@@ -258,14 +270,7 @@ describe("a session", function()
 
   it("keeps its cache and tokens as they were when an evaluation fails past its first batch",
      function()
-    -- A damaged copy of the tiny F32 model: one weight of token 100's embedding row (tied, so
-    -- also its output row) set to 3e38, which makes its logit overflow at some positions only.
-    -- token_embd.weight opens the file's tensor data, at byte 16960, 256 floats a row.
-    local good = S.read(S.tiny("f32"))
-    local at = 16960 + 100 * 256 * 4
-    local path = S.write_temp(good:sub(1, at) .. string.pack("<f", 3e38) .. good:sub(at + 5))
-    local damaged = assert(qora.load(path, { threads = 2 }))
-    os.remove(path)
+    local damaged = damaged_tiny()
     local ids = S.read_ids(S.TINY .. "prompts/chat.ids")
     local head, rest = table.move(ids, 1, 8, 1, {}), table.move(ids, 9, #ids, 1, {})
     local s = damaged:session({ batch = 8 })
@@ -288,6 +293,20 @@ describe("a session", function()
     t:eval(head[8])
     assert.equal(t.core:logits(), seen)
     assert.equal(9, s:pos())
+  end)
+
+  it("refuses every row of all_logits that is not finite, not only the last", function()
+    -- after the chat prompt's first 16 ids the last logits are finite, but the 14th row's
+    -- logit of token 100 overflows
+    local damaged = damaged_tiny()
+    local ids = table.move(S.read_ids(S.TINY .. "prompts/chat.ids"), 1, 16, 1, {})
+    local s = damaged:session()
+    s:eval(ids)
+    s:rewind(0)
+    local ok, err = pcall(s.eval, s, ids, { all_logits = true })
+    assert.is_false(ok, "all_logits returned a row that is not finite")
+    assert.truthy(tostring(err):find("not a number (id 100)", 1, true), err)
+    assert.equal(0, s:pos())
   end)
 
   it("reuses one candidate set, loaded afresh each time", function()
