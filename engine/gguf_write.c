@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "err.h"
 #include "gguf_write.h"
@@ -496,10 +497,14 @@ static int put_tensor_infos(gguf_writer *w, qora_err *err) {
 
 int gguf_writer_begin(gguf_writer *w, const char *path, qora_err *err) {
   size_t n = strlen(path);
+  struct stat st;
   long header;
 
   if (check_open(w, "begin twice", err) != 0 || resolve_alignment(w, err) != 0)
     return -1;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))   /* found now, not after the whole file */
+    return qora_fail(err, "cannot write %s: it is a folder; give a file path such as "
+                     "%s/model.gguf", path, path);
   free(w->path);
   free(w->tmp);
   w->path = dup_str(path, n);

@@ -302,7 +302,7 @@ static void test_misuse(void) {
   qora_err err = {{0}};
   gguf_writer *w = gguf_writer_new(&err);
   uint64_t ne[2] = {32, 2}, zero[1] = {0};
-  char long_name[80];
+  char long_name[80], tmp_of_dir[sizeof dir + 4];
 
   memset(long_name, 'x', 64);
   long_name[64] = '\0';
@@ -344,6 +344,11 @@ static void test_misuse(void) {
          gguf_writer_write(w, long_name, 64, &err) == 0 &&
          gguf_writer_write(w, long_name, 65, &err) == -1 && strstr(err.msg, "beyond"),
          "refuses bytes beyond the last tensor: %s", err.msg);
+  gguf_writer_free(w);
+  w = gguf_writer_new(&err);
+  snprintf(tmp_of_dir, sizeof tmp_of_dir, "%s.tmp", dir);
+  TAP_OK(gguf_writer_begin(w, dir, &err) == -1 && strstr(err.msg, "folder") &&
+         !exists(tmp_of_dir), "refuses a folder before writing anything: %s", err.msg);
   gguf_writer_free(w);
   w = gguf_writer_new(&err);
   TAP_OK(gguf_writer_begin(w, "/nonexistent-dir/x.gguf", &err) == -1 &&
