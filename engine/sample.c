@@ -175,8 +175,15 @@ void qora_cands_penalize(qora_cands *c, const int32_t *recent, int n_recent, flo
 }
 
 
-/* Divides logits by t; t <= 0 keeps only the best candidate (greedy). */
+/*
+** Divides logits by t; t <= 0 keeps only the best candidate (greedy). When t is so small that
+** a quotient overflows (3 / 1e-40), the distances from the best are divided instead: the best
+** stays at 0 and the others fall towards -inf, the distribution's limit as t goes to 0, where
+** the plain quotients would turn every positive logit into +inf and share the draw among them.
+*/
 void qora_cands_temperature(qora_cands *c, float t) {
+  float max = -INFINITY, far = 0.0f, shift = 0.0f;
+
   if (c->n == 0)
     return;
   if (t <= 0.0f) {
@@ -186,8 +193,15 @@ void qora_cands_temperature(qora_cands *c, float t) {
   }
   if (t == 1.0f)
     return;
+  for (int i = 0; i < c->n; i++) {
+    float l = c->logits[i];
+    max = l > max ? l : max;
+    far = isfinite(l) && fabsf(l) > far ? fabsf(l) : far;
+  }
+  if (isinf(far / t) && isfinite(max))
+    shift = max;
   for (int i = 0; i < c->n; i++)
-    c->logits[i] /= t;
+    c->logits[i] = (c->logits[i] - shift) / t;
   c->has_probs = 0;
 }
 

@@ -173,6 +173,23 @@ describe("candidates", function()
     assert.same({ 1 }, ids_of(core.candidates({ 1, 3, -2, 3 }):temperature(0)))
   end)
 
+  it("a temperature so small that the logits would overflow leaves the best alone", function()
+    -- as t goes to 0 the softmax of l / t puts all the mass on the best logit (shared among
+    -- equals); 3 / 1e-40 overflows a float, and so would every positive logit
+    for _, logits in ipairs({ { 1, 3, -2, 2.5 }, { -1, -3, -0.5 }, { 1, 3, -2, 3 } }) do
+      local c = core.candidates(logits):temperature(1e-40):softmax()
+      local best, n_best = -math.huge, 0
+      for _, l in ipairs(logits) do best = math.max(best, l) end
+      for _, l in ipairs(logits) do n_best = n_best + (l == best and 1 or 0) end
+      for i = 1, c:count() do
+        local id, _, p = c:get(i)
+        local want = logits[id + 1] == best and 1 / n_best or 0
+        assert(p == want, ("logits {%s}: id %d has probability %s, expected %s")
+               :format(table.concat(logits, ", "), id, p, want))
+      end
+    end
+  end)
+
   it("argmax returns the best id, the smallest among equals", function()
     assert.equal(1, core.candidates({ 0, 5, 2, 5 }):argmax())
     assert.equal(3, core.candidates({ 0, 1, 2, 7 }):softmax():argmax())
