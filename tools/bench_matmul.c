@@ -6,13 +6,15 @@
 ** "cpu" is the process's CPU time per call divided by the threads: well below the wall time
 ** when other programs share the cores, so the figures are not the machine's.
 **
-** Weights of types with an r16 layout are repacked (repack.h) as a loader does, unless -R 0.
+** Weights of types with an r16 layout are repacked (repack.h) as a loader does, unless -R 0,
+** into a copy on 2 MB pages as a loader asks for, unless -H 0 (4 KB pages, as a model loaded
+** with huge_pages = false).
 **
 ** usage: bench_matmul [-t threads] [-n tokens,...] [-T type,...] [-s seconds] [-l level]
-**                     [-R 0|1] [-m MiB] [-W runs,bytes]
+**                     [-R 0|1] [-H 0|1] [-m MiB] [-W runs,bytes]
 **        defaults: 2 threads, tokens 1,512, types Q4_0,Q8_0,Q4_K,Q6_K, 1 second per case,
-**        the best CPU level (0 scalar, 1 AVX2, 2 AVX-512), repacking on, the CPU's own walk
-**        (-W: how one-token r16 products read the weights, qora_r16_set_walk)
+**        the best CPU level (0 scalar, 1 AVX2, 2 AVX-512), repacking on, 2 MB pages, the CPU's
+**        own walk (-W: how one-token r16 products read the weights, qora_r16_set_walk)
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +78,7 @@ static double time_case(qora_pool *pool, qora_weight *w, int n_copies, const flo
 }
 
 
-static int repack = 1, huge = 0;
+static int repack = 1, huge = 1;
 static double decode_mib = 1024;   /* weights read round-robin by decode cases, at least */
 
 static void bench(qora_pool *pool, int type, const shape *s, int n_tok, double secs) {
@@ -138,8 +140,9 @@ static int set_walk(const char *arg) {
     fprintf(stderr, "bench_matmul: -W wants runs,bytes: 1 to 4 runs, 0 to 65536 bytes\n");
     return -1;
   }
-  qora_r16_get_walk(&runs, &bytes);
-  printf("# r16 walk: %d run%s, %d bytes ahead\n", runs, runs > 1 ? "s" : "", bytes);
+  r16_walk w = qora_r16_walk();
+  printf("# r16 walk: %d run%s, %zu bytes ahead (Q4_0 and Q8_0: %zu)\n", w.streams,
+         w.streams > 1 ? "s" : "", w.prefetch, w.prefetch32);
 #else
   (void)arg;
 #endif
@@ -152,11 +155,11 @@ int main(int argc, char **argv) {
   double secs = 1;
   char *list, *walk = NULL;
 
-  for (int o; (o = getopt(argc, argv, "t:n:T:s:l:R:m:HW:")) != -1;) {
+  for (int o; (o = getopt(argc, argv, "t:n:T:s:l:R:H:m:W:")) != -1;) {
     switch (o) {
     case 'R': repack = atoi(optarg); break;
     case 'm': decode_mib = atof(optarg); break;
-    case 'H': huge = 1; break;
+    case 'H': huge = atoi(optarg); break;
     case 'W': walk = optarg; break;
     case 't': threads = atoi(optarg); break;
     case 's': secs = atof(optarg); break;
@@ -178,7 +181,7 @@ int main(int argc, char **argv) {
       break;
     default:
       fprintf(stderr, "usage: bench_matmul [-t threads] [-n tokens,...] [-T type,...] "
-              "[-s seconds] [-l level] [-R 0|1] [-m MiB] [-W runs,bytes]\n");
+              "[-s seconds] [-l level] [-R 0|1] [-H 0|1] [-m MiB] [-W runs,bytes]\n");
       return 2;
     }
   }
@@ -195,7 +198,8 @@ int main(int argc, char **argv) {
 
   printf("# bench_matmul: %d threads, CPU level %s, %s\n", threads,
          qora_cpu_name(qora_cpu_level()),
-         repack ? "r16 repacking" : "stored layout");
+         !repack ? "stored layout"
+                 : huge ? "r16 repacking, 2 MB pages" : "r16 repacking, 4 KB pages");
   qora_pool *pool = qora_pool_new(threads);
   for (int ti = 0; ti < n_types; ti++)
     for (int k = 0; k < n_toks; k++)
