@@ -143,7 +143,7 @@ static float exp_sum(float *x, int n, float max) {
   float sum = 0.0f;
 
   for (int i = 0; i < n; i++) {
-    x[i] = expf(fmaxf(x[i] - max, QORA_EXP_MIN));
+    x[i] = qora_exp_floor(x[i] - max);
     sum += x[i];
   }
   return sum;
@@ -152,7 +152,7 @@ static float exp_sum(float *x, int n, float max) {
 
 static void exp_sub(float *x, const float *m, int n) {
   for (int i = 0; i < n; i++)
-    x[i] = expf(fmaxf(x[i] - m[i], QORA_EXP_MIN));
+    x[i] = qora_exp_floor(x[i] - m[i]);
 }
 
 

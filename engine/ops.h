@@ -6,6 +6,7 @@
 #ifndef QORA_OPS_H
 #define QORA_OPS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,14 @@ typedef void (*qora_accum_fn)(const void *v, size_t stride, int n, const float *
 
 /* Exponents below this are raised to it: exp stays a normal float (subnormals are slow). */
 #define QORA_EXP_MIN -87.3f
+
+/*
+** exp(x) with x raised to QORA_EXP_MIN, a NaN x kept (fmaxf would drop it): a NaN score,
+** from a damaged weight or an overflow, must reach the logits, which are checked.
+*/
+static inline float qora_exp_floor(float x) {
+  return expf(x < QORA_EXP_MIN ? QORA_EXP_MIN : x);
+}
 
 /*
 ** Prefill attention works on tiles of QORA_TILE query rows, stored transposed so that the

@@ -400,10 +400,11 @@ static void tile_accum(const float *st, const float *vb, int nk, int hd, float *
 /*
 ** exp(x) for x in [QORA_EXP_MIN, 88.7] (inputs are clamped there, so results stay normal and
 ** finite): x = n ln 2 + r with |r| <= ln 2 / 2, a degree-7 polynomial for exp(r) (Cephes'
-** expf coefficients), then the exponent raised by n. Within 2 ulp of expf.
+** expf coefficients), then the exponent raised by n. Within 2 ulp of expf. A NaN stays NaN,
+** as in qora_exp_floor: VMAX and VMIN return their second operand when one is NaN.
 */
 static inline VEC vexp(VEC x) {
-  x = VMIN(VMAX(x, VSET1(QORA_EXP_MIN)), VSET1(88.7f));
+  x = VMIN(VSET1(88.7f), VMAX(VSET1(QORA_EXP_MIN), x));
   VEC n = VROUND(VMUL(x, VSET1(1.44269504088896341f)));
   VEC r = VSUB(VSUB(x, VMUL(n, VSET1(0.693359375f))), VMUL(n, VSET1(-2.12194440e-4f)));
   VEC p = VSET1(1.9875691500e-4f);
@@ -461,7 +462,7 @@ static float exp_sum(float *x, int n, float max) {
     acc = VADD(acc, e);
   }
   for (; i < n; i++) {
-    x[i] = expf(fmaxf(x[i] - max, QORA_EXP_MIN));
+    x[i] = qora_exp_floor(x[i] - max);
     sum += x[i];
   }
   return sum + VSUM(acc);
@@ -474,7 +475,7 @@ static void exp_sub(float *x, const float *m, int n) {
   for (; i + W <= n; i += W)
     VSTORE(x + i, vexp(VSUB(VLOAD(x + i), VLOAD(m + i))));
   for (; i < n; i++)
-    x[i] = expf(fmaxf(x[i] - m[i], QORA_EXP_MIN));
+    x[i] = qora_exp_floor(x[i] - m[i]);
 }
 
 

@@ -5,7 +5,9 @@
 */
 #if defined(__x86_64__)
 
+#include <float.h>
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "hsum_x86.h"
@@ -60,13 +62,28 @@ static inline __m256i pack_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
 
 /* ------------------------------------------------------------------ quantizers */
 
-/* One block of 32 as the scalar q8_block does: d = amax / 127, x * (127 / amax) rounded. */
+/* Lanes of v that are NaN or infinite, as a movemask (see any_not_finite in quant_ref.c). */
+static inline int not_finite(__m256 v) {
+  return _mm256_movemask_ps(_mm256_cmp_ps(abs_ps(v), _mm256_set1_ps(FLT_MAX), _CMP_NLE_UQ));
+}
+
+
+/*
+** One block of 32 as the scalar q8_block does: d = amax / 127, x * (127 / amax) rounded; a
+** NaN d and zero quants when a value is NaN or infinite.
+*/
 static inline __m256i q8_block(const float *x, float *d_out) {
   __m256 v[4];
   __m256 amax = _mm256_setzero_ps();
+  int bad = 0;
   for (int k = 0; k < 4; k++) {
     v[k] = _mm256_loadu_ps(x + 8 * k);
     amax = _mm256_max_ps(amax, abs_ps(v[k]));
+    bad |= not_finite(v[k]);
+  }
+  if (bad) {
+    *d_out = NAN;
+    return _mm256_setzero_si256();
   }
   float m = hmax_ps(amax);
   __m256 id = _mm256_set1_ps(m != 0 ? 127.0f / m : 0);
@@ -102,11 +119,19 @@ static void from_float_q8_1(const float *x, void *y, int64_t n) {
 }
 
 
-/* The signed value of largest magnitude among n (the first one, as the scalar loop finds). */
+/*
+** The signed value of largest magnitude among n (the first one, as the scalar loop finds);
+** NaN when one of them is NaN or infinite.
+*/
 static float signed_max(const float *x, int n) {
   __m256 amax = _mm256_setzero_ps();
-  for (int j = 0; j < n; j += 8)
+  int bad = 0;
+  for (int j = 0; j < n; j += 8) {
     amax = _mm256_max_ps(amax, abs_ps(_mm256_loadu_ps(x + j)));
+    bad |= not_finite(_mm256_loadu_ps(x + j));
+  }
+  if (bad)
+    return NAN;
   float m = hmax_ps(amax);
   __m256 mv = _mm256_set1_ps(m);
   for (int j = 0; j < n; j += 8) {
@@ -123,7 +148,8 @@ static void from_float_q8_K(const float *x, void *y, int64_t n) {
   for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
     float max = signed_max(x, QK_K);
     memset(&b[i], 0, sizeof b[i]);
-    if (max == 0)
+    b[i].d = isnan(max) ? NAN : 0.0f;
+    if (max == 0 || isnan(max))
       continue;
     float iscale = -127.0f / max;
     __m256 is = _mm256_set1_ps(iscale);

@@ -5,7 +5,9 @@
 */
 #if defined(__x86_64__)
 
+#include <float.h>
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "hsum_x86.h"
@@ -63,9 +65,24 @@ static inline __m512i dot_off_64(__m512i x, __m512i y, int off) {
 
 /* ------------------------------------------------------------------ quantizers */
 
-/* One block of 32 exactly as the scalar q8_block: d = amax / 127, x * (127 / amax) rounded. */
+/* Lanes of v that are NaN or infinite (see any_not_finite in quant_ref.c). */
+static inline __mmask16 not_finite(__m512 v) {
+  return _mm512_cmp_ps_mask(_mm512_abs_ps(v), _mm512_set1_ps(FLT_MAX), _CMP_NLE_UQ);
+}
+
+
+/*
+** One block of 32 exactly as the scalar q8_block: d = amax / 127, x * (127 / amax) rounded;
+** a NaN d and zero quants when a value is NaN or infinite.
+*/
 static inline void q8_block(const float *x, float *d_out, int8_t *qs, int *sum) {
   __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+  if (not_finite(a) | not_finite(b)) {
+    memset(qs, 0, 32);
+    *sum = 0;
+    *d_out = NAN;
+    return;
+  }
   float m = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
   __m512 id = _mm512_set1_ps(m != 0 ? 127.0f / m : 0);
   __m512i qa = _mm512_cvtps_epi32(_mm512_roundscale_ps(_mm512_mul_ps(a, id), ROUND_NEAREST));
@@ -100,11 +117,19 @@ static void from_float_q8_1(const float *x, void *y, int64_t n) {
 }
 
 
-/* The signed value of largest magnitude among the 256 (the first, as the scalar loop finds). */
+/*
+** The signed value of largest magnitude among the 256 (the first, as the scalar loop finds);
+** NaN when one of them is NaN or infinite.
+*/
 static float signed_max_256(const float *x) {
   __m512 amax = _mm512_setzero_ps();
-  for (int j = 0; j < QK_K; j += 16)
+  __mmask16 bad = 0;
+  for (int j = 0; j < QK_K; j += 16) {
     amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+    bad |= not_finite(_mm512_loadu_ps(x + j));
+  }
+  if (bad)
+    return NAN;
   __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(amax));
   for (int j = 0; j < QK_K; j += 16) {
     __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), m, _CMP_EQ_OQ);
@@ -120,7 +145,8 @@ static void from_float_q8_K(const float *x, void *y, int64_t n) {
   for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
     float max = signed_max_256(x);
     memset(&b[i], 0, sizeof b[i]);
-    if (max == 0)
+    b[i].d = isnan(max) ? NAN : 0.0f;
+    if (max == 0 || isnan(max))
       continue;
     float iscale = -127.0f / max;
     __m512 is = _mm512_set1_ps(iscale);

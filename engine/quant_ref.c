@@ -3,6 +3,7 @@
 ** (from_float) and dot products against the activation type. They define the numerics
 ** (those of GGML's CPU backend); the SIMD files must agree with them.
 */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -176,11 +177,30 @@ void qora_from_float_q4_1(const float *x, void *y, int64_t n) {
 
 
 /*
+** 1 when one of x[0 .. n) is NaN or infinite. A block of activations holding one gets a NaN
+** scale and zero quants: the damage (a NaN or infinite weight upstream) then reaches the
+** logits, which are checked, where the largest magnitude would have skipped a NaN and the
+** quants of an infinity would have been NaN cast to an integer.
+*/
+static int any_not_finite(const float *x, int n) {
+  for (int j = 0; j < n; j++)
+    if (!(fabsf(x[j]) <= FLT_MAX))
+      return 1;
+  return 0;
+}
+
+
+/*
 ** Q8_0 / Q8_1 as GGML's x86 CPU backend quantizes activations: d = amax / 127, each value
 ** multiplied by 127 / amax and rounded to nearest even. Returns the sum of the quants.
 */
 static int q8_block(const float *x, float *d_out, int8_t *qs) {
   float amax = 0;
+  if (any_not_finite(x, 32)) {
+    memset(qs, 0, 32);
+    *d_out = NAN;
+    return 0;
+  }
   for (int j = 0; j < 32; j++)
     amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
   float id = amax != 0 ? 127.0f / amax : 0;
@@ -356,6 +376,10 @@ void qora_from_float_q8_K(const float *x, void *y, int64_t n) {
         max = x[j];
       }
     memset(&b[i], 0, sizeof b[i]);
+    if (any_not_finite(x, QK_K)) {
+      b[i].d = NAN;
+      continue;
+    }
     if (amax == 0)
       continue;
     float iscale = -127.0f / max;
