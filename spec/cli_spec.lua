@@ -43,6 +43,26 @@ describe("qora command", function()
     help_without_paths(HERE .. "/bin", "qora")
   end)
 
+  it("takes a Lua path variable that is set but empty as unset", function()
+    local out, err, code = S.sh("cd /tmp && LUA_PATH= LUA_CPATH= lua5.4 "
+                                .. quote(HERE .. "/bin/qora") .. " --version")
+    assert.equal(0, code, err)
+    assert.equal("qora " .. qora._VERSION .. "\n", out)
+
+    -- installed (no lua/ beside it): an empty LUA_PATH_5_4 leaves LUA_PATH to Lua, as unset
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. quote(dir .. "/bin") .. " && cp bin/qora " ..
+                      quote(dir .. "/bin/qora")))
+    out, err, code = S.sh("cd /tmp && LUA_PATH_5_4= LUA_CPATH_5_4= LUA_PATH="
+                          .. quote(HERE .. "/lua/?.lua;" .. HERE .. "/lua/?/init.lua;;")
+                          .. " LUA_CPATH=" .. quote(HERE .. "/build/?.so;;") .. " lua5.4 "
+                          .. quote(dir .. "/bin/qora") .. " --version")
+    os.execute("rm -rf " .. quote(dir))
+    assert.equal(0, code, err)
+    assert.equal("qora " .. qora._VERSION .. "\n", out)
+  end)
+
   it("says how to find its modules when they are nowhere to be found, and exits 1", function()
     local dir = os.tmpname()
     os.remove(dir)
