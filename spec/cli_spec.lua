@@ -384,6 +384,25 @@ describe("qora command", function()
     assert.truthy(#out > 1)
   end)
 
+  it("warns once that --no-think is ignored when the chat template has no thinking switch",
+     function()
+    local warning = "qora: warning: --no-think is ignored: the model's chat template (chatml) "
+                    .. "has no thinking switch\n"
+    local args = { "--load", S.SMOLLM2, "--no-think", "--greedy", "--max-tokens", "2",
+                   "--prompt", "Hi" }
+    local out, err, code = run(args)
+    assert.equal(0, code, err)
+    assert.truthy(#out > 1)
+    assert.equal(warning, err)
+
+    -- SmolLM3's template (the tiny model carries it) has the switch: nothing to say
+    args[2] = TINY
+    out, err, code = run(args)
+    assert.equal(0, code, err)
+    assert.truthy(#out > 1)
+    assert.equal("", err)
+  end)
+
   it("stops at a full context with exit 0, a final newline and its stats", function()
     local out, err, code = run({ "--load", TINY, "--raw", "--greedy", "--prompt", RAW,
                                  "--ctx", "40", "--max-tokens", "100000000", "--stats" })

@@ -366,6 +366,10 @@ local function pieces(model, opts)
   end
   local chat = open(opts, model.chat, model, { system = opts.system, ctx = opts.ctx,
                                                think = not opts["no-think"] })
+  if opts["no-think"] and not chat.template.reasoning then
+    warn("--no-think is ignored: the model's chat template (%s) has no thinking switch",
+         chat.template.name)
+  end
   check_fit(#chat:prompt_ids(opts.prompt), chat.session:ctx(), " with the chat template")
   return chat:reply(opts.prompt, { max_tokens = max, sampler = sampler_of(opts) }),
          chat.session
