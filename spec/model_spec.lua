@@ -171,6 +171,17 @@ describe("a model", function()
     assert.equal("<|im_start|>", m:detokenize({ 460 }, { special = true }))
   end)
 
+  it("detokenizes to the raw bytes, a cut character kept, where a stream gives U+FFFD",
+     function()
+    -- byte-level BPE writes byte 0xC3 as "Ã" (U+00C3) and 0xA9 as "©" (U+00A9)
+    local c3, a9 = m:token_id("Ã"), m:token_id("©")
+    assert.equal("\xC3", m:detokenize({ c3 }))
+    assert.equal("é", m:detokenize({ c3, a9 }))
+    local st = m.core:stream(false)
+    assert.equal("", st:push(c3))
+    assert.equal("\u{FFFD}", st:flush())
+  end)
+
   it("opens sessions with the options given", function()
     local s = m:session({ ctx = 64, batch = 8, kv_type = "f32" })
     assert.equal(64, s:ctx())

@@ -89,6 +89,9 @@ function Model:tokenize(text, opts)
 end
 
 --- Ids to the text they stand for (control tokens only with special = true).
+-- The bytes come back as they are, invalid UTF-8 included (a character cut between ids stays
+-- cut, so the parts of a sequence join into the whole), where generated pieces hold only valid
+-- UTF-8, bytes that never form a character becoming U+FFFD.
 -- @param ids table array of ids
 -- @param opts table|nil { special = false }
 -- @return string
