@@ -182,6 +182,34 @@ describe("a model", function()
     assert.equal("\u{FFFD}", st:flush())
   end)
 
+  -- The u32 value of a GGUF metadata key, read from the file's first bytes.
+  local function gguf_u32(path, key)
+    local f = assert(io.open(path, "rb"))
+    local head = f:read(1 << 16)
+    f:close()
+    local at = assert(head:find(key, 1, true), key)
+    local type_id, value = string.unpack("<I4I4", head, at + #key)
+    assert.equal(4, type_id)   -- GGUF_TYPE_UINT32
+    return value
+  end
+
+  it("gives the training context in info, and opens a longer session without a word",
+     function()
+    assert.equal(gguf_u32(S.tiny("f32"), "smollm3.context_length"), m.info.n_ctx_train)
+    assert.equal(4096, m.info.n_ctx_train)
+    local smollm2 = assert(qora.load(S.SMOLLM2, { repack = false }))
+    assert.equal(gguf_u32(S.SMOLLM2, "llama.context_length"), smollm2.info.n_ctx_train)
+    assert.equal(8192, smollm2.info.n_ctx_train)   -- max_position_embeddings in its config
+    smollm2:close()
+
+    local code = ("local m = assert(require('qora').load(%q)); "
+                  .. "io.write(m:session({ ctx = 9000 }):ctx())"):format(S.tiny("f32"))
+    local out, err, rc = S.sh("lua5.4 -e " .. S.quote(code))
+    assert.equal(0, rc, err)
+    assert.equal("9000", out)
+    assert.equal("", err)
+  end)
+
   it("opens sessions with the options given", function()
     local s = m:session({ ctx = 64, batch = 8, kv_type = "f32" })
     assert.equal(64, s:ctx())

@@ -48,7 +48,12 @@ local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
 --   milliseconds and decodes more slowly), huge_pages = true (keep that copy on 2 MB pages
 --   where the kernel allows: decoding is faster, but where fresh memory is slow to fault in,
 --   as on some virtual machines, the load takes seconds longer) }
--- @return Model, or nil and a message when the file or folder cannot be used
+-- @return Model, or nil and a message when the file or folder cannot be used. model.info
+--   describes it: arch, name, has_weights, n_layer, n_embd, n_ff, n_head, n_head_kv,
+--   head_dim, n_vocab, n_ctx_train (the context it was trained on; 0 for a vocabulary-only
+--   file), rope_theta, norm_eps, tied_embeddings, n_params, weight_bytes (as stored),
+--   threads, tensor_types (tensors of each type, by name), and when the file has them
+--   bos_id, eos_id and chat_template.
 function M.load(path, opts)
   if type(path) ~= "string" then
     check.error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")")
@@ -147,6 +152,8 @@ end
 local SESSION = { ctx = true, batch = true, kv_type = true }
 
 --- Opens a session: a KV cache of its own over this model (which it keeps alive).
+-- A ctx beyond the training context (model.info.n_ctx_train) is taken without a word, though
+-- text past it may degrade: a host that should warn compares the two.
 -- @param opts table|nil { ctx = min(4096, training context) (from 1 to 16777216),
 --   batch = 512 (from 1 to 65536), kv_type = "f16" | "f32" }
 -- @return Session
