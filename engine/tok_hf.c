@@ -267,13 +267,20 @@ static int place(hf *h, double v, const char *text, uint8_t type, const char *wh
 }
 
 
-/* The added tokens: their flags say how they are matched in text. */
-static int read_added(hf *h, const cJSON *added, qora_err *err) {
+/*
+** The added tokens: their flags say how they are matched in text. tokenizers does not take
+** the id of an added token from the file: one that model.vocab lacks gets the next id after
+** model.vocab's n_model, in list order (it only warns when the file says otherwise). Ids it
+** would give differently are refused, since the file's and tokenizers' token ids would part.
+*/
+static int read_added(hf *h, const cJSON *added, int32_t n_model, qora_err *err) {
   static const char *const unsupported[] = { "lstrip", "rstrip", "single_word" };
   const cJSON *a;
+  int32_t next = n_model;
 
   cJSON_ArrayForEach(a, added) {
     const cJSON *id = get(a, "id"), *content = get(a, "content");
+    int is_new;
 
     if (!cJSON_IsNumber(id) || !cJSON_IsString(content))
       return qora_fail(err, "tokenizer.json: an added token without id or content");
@@ -281,9 +288,39 @@ static int read_added(hf *h, const cJSON *added, qora_err *err) {
       if (!unset(a, unsupported[i]))
         return qora_fail(err, "tokenizer.json: the added token '%.64s' sets %s, which qora "
                          "does not honour", content->valuestring, unsupported[i]);
+    is_new = !(id->valuedouble >= 0 && id->valuedouble < h->n_vocab &&
+               h->tokens[(int32_t)id->valuedouble].ptr != NULL);
     if (place(h, id->valuedouble, content->valuestring, cJSON_IsTrue(get(a, "special")) ?
               QORA_TOKEN_CONTROL : QORA_TOKEN_USER_DEFINED, "the added token", err) < 0)
       return -1;
+    if (is_new && id->valuedouble != next)
+      return qora_fail(err, "tokenizer.json: the added token '%.64s' has id %g, but tokenizers "
+                       "would give it id %d (it numbers the added tokens model.vocab lacks "
+                       "from %d, in list order); list them by id, without a gap",
+                       content->valuestring, id->valuedouble, next, n_model);
+    next += is_new;
+  }
+  return 0;
+}
+
+
+/*
+** An added token whose text model.vocab holds under another id: tokenizers matches it in text
+** but gives the vocabulary's id. The tables keep a text's lowest id, so such a token is found
+** once tk is built (the file's ids are then in question: refused).
+*/
+static int check_added_texts(const hf *h, const qora_tokenizer *tk, qora_err *err) {
+  const cJSON *a;
+
+  cJSON_ArrayForEach(a, get(h->json, "added_tokens")) {
+    const char *text = get(a, "content")->valuestring;
+    int32_t id = (int32_t)get(a, "id")->valuedouble;
+    int32_t first = tok_strmap_find(tk, text, strlen(text));
+
+    if (first != id)
+      return qora_fail(err, "tokenizer.json: the added token '%.64s' has id %d, but token %d "
+                       "has the same text, and tokenizers would give it id %d; give the text "
+                       "one id", text, id, first, first);
   }
   return 0;
 }
@@ -307,7 +344,7 @@ static int read_vocab(hf *h, const cJSON *vocab, const cJSON *added, qora_err *e
                                     "the token", err) < 0)
       return cJSON_IsNumber(v) ? -1 : qora_fail(err, "tokenizer.json: the id of '%.64s' is not "
                                                 "a number", v->string);
-  if (read_added(h, added, err) < 0)
+  if (read_added(h, added, cJSON_GetArraySize(vocab), err) < 0)
     return -1;
   while (h->n_vocab > 0 && h->tokens[h->n_vocab - 1].ptr == NULL)
     h->n_vocab--;               /* added tokens already in the vocabulary count once */
@@ -461,6 +498,10 @@ qora_tokenizer *qora_tokenizer_from_hf(const char *dir, qora_err *err) {
 
   if (read_all_parts(&h, err) == 0)
     tk = tok_build(&h.spec, err);
+  if (tk != NULL && check_added_texts(&h, tk, err) < 0) {
+    qora_tokenizer_free(tk);
+    tk = NULL;
+  }
   cJSON_Delete(h.json);
   cJSON_Delete(h.config);
   free(h.tokens);

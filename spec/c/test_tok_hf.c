@@ -256,6 +256,12 @@ static void test_refusals(void) {
     { "model.byte_fallback", "true", NULL, "byte_fallback" },
     { "added_tokens.0.lstrip", "true", NULL, "sets lstrip" },
     { "added_tokens.0.id", "0", NULL, "id 0 is both 'a' and '<s>'" },
+    /* tokenizers 0.23.3 numbers added tokens from 3 in list order: '<t>' -> [3], '<s>' -> [4] */
+    { "added_tokens", "[{\"id\": 4, \"content\": \"<t>\"}, {\"id\": 3, \"content\": "
+      "\"<s>\"}]", NULL, "the added token '<t>' has id 4, but tokenizers would give it id 3" },
+    /* tokenizers 0.23.3 matches the added 'ab' but gives it model.vocab's id: "ab" -> [2] */
+    { "added_tokens", "[{\"id\": 3, \"content\": \"ab\", \"special\": true}]", NULL,
+      "the added token 'ab' has id 3, but token 2 has the same text" },
     { "model.merges", "[\"a b c\"]", NULL, "merge 0 is not" },
     { "model.merges", "[[\"a\", \"c\"]]", NULL, "not in the vocabulary" },
     { "model.vocab", "{\"a\": 0, \"b\": 1, \"ab\": 5}", NULL, "gap" },
