@@ -18,6 +18,7 @@
 #include "hf_config.h"
 #include "model.h"
 #include "quant.h"
+#include "repack.h"
 #include "safetensors.h"
 #include "tokenizer.h"
 
@@ -469,6 +470,8 @@ static int load(qora_model *m, const char *dir, const qora_load_opts *opts, qora
     m->info.has_weights = 1;
     qora_model_count(m);
   }
+  if (rc == 0 && !(opts && opts->keep_layout))
+    qora_model_repack(m, !(opts && opts->small_pages));
   free(ld.scratch);
   st_checkpoint_close((st_checkpoint *)ld.ck);
   hf_config_free(&cfg);

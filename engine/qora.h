@@ -49,8 +49,10 @@ typedef struct qora_load_opts {
   ** keeps the types it stores, and a non-NULL quant for one is refused. */
   const char *quant;
   int progress;             /* 1: a progress bar on stderr while converting, if a terminal */
-  /* 1: GGUF weights stay in their stored layout. By default, on CPUs with AVX-512 VNNI, the
-  ** matrices are repacked once at load for faster decoding (memory: their size again). */
+  /* 1: the weights stay in their stored layout. By default, on CPUs with AVX-512 VNNI, the
+  ** matrices are repacked once at load for faster decoding (memory: their size again; a
+  ** GGUF's stored pages go back to the page cache as they are copied, while a folder's
+  ** converted matrices stay in memory beside the copy, since prompts read them). */
   int keep_layout;
   /* 1: the repacked copy stays on 4 KB pages. By default it asks the kernel for 2 MB pages
   ** (MADV_HUGEPAGE, honoured when transparent huge pages are set to madvise or always):

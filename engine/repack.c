@@ -363,7 +363,9 @@ void qora_model_repack(qora_model *m, int huge) {
   size_t total = 0;
   char *buf;
 
-  if (ws == NULL || m->gguf == NULL || !m->info.has_weights || !qora_gemm_available()) {
+  int drop = m->gguf != NULL && m->gguf->owns_map;   /* pages of a file, not of the heap */
+
+  if (ws == NULL || !m->info.has_weights || !qora_gemm_available()) {
     free(ws);
     return;
   }
@@ -383,10 +385,10 @@ void qora_model_repack(qora_model *m, int huge) {
     size_t bytes = qora_r16_bytes(ws[i]);
     if (bytes == 0)
       continue;
-    repack_sliced(m->pool, ws[i], buf, m->gguf->owns_map);   /* not memory a caller lent */
+    repack_sliced(m->pool, ws[i], buf, drop);
     buf += bytes;
   }
   free(ws);
-  if (m->gguf->owns_map)
+  if (drop)
     own_norms(m);
 }
