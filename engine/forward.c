@@ -266,8 +266,10 @@ static void output_head(step *st, float *all_logits) {
 }
 
 
-/* Damaged weights (NaN, infinities) show up as logits that are not finite: say so.
-** x holds rows of n_vocab logits. */
+/*
+** Damaged weights (NaN, infinities) show up as logits that are not finite: say so. x holds
+** rows of n_vocab logits.
+*/
 static int check_finite(const float *x, int rows, int n_vocab, qora_err *err) {
   size_t n = (size_t)rows * n_vocab;
 

@@ -127,8 +127,9 @@ static float signed_max(const float *x, int n) {
   __m256 amax = _mm256_setzero_ps();
   int bad = 0;
   for (int j = 0; j < n; j += 8) {
-    amax = _mm256_max_ps(amax, abs_ps(_mm256_loadu_ps(x + j)));
-    bad |= not_finite(_mm256_loadu_ps(x + j));
+    __m256 v = _mm256_loadu_ps(x + j);
+    amax = _mm256_max_ps(amax, abs_ps(v));
+    bad |= not_finite(v);
   }
   if (bad)
     return NAN;

@@ -125,8 +125,9 @@ static float signed_max_256(const float *x) {
   __m512 amax = _mm512_setzero_ps();
   __mmask16 bad = 0;
   for (int j = 0; j < QK_K; j += 16) {
-    amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
-    bad |= not_finite(_mm512_loadu_ps(x + j));
+    __m512 v = _mm512_loadu_ps(x + j);
+    amax = _mm512_max_ps(amax, _mm512_abs_ps(v));
+    bad |= not_finite(v);
   }
   if (bad)
     return NAN;

@@ -362,7 +362,6 @@ void qora_model_repack(qora_model *m, int huge) {
   qora_weight **ws = malloc((size_t)n_max * sizeof *ws);
   size_t total = 0;
   char *buf;
-
   int drop = m->gguf != NULL && m->gguf->owns_map;   /* pages of a file, not of the heap */
 
   if (ws == NULL || !m->info.has_weights || !qora_gemm_available()) {

@@ -46,9 +46,9 @@ local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
 --   on stderr while converting, when stderr is a terminal), repack = true (rearrange the
 --   weight matrices once, at load, for faster decoding; false loads a GGUF in a few tens of
 --   milliseconds and decodes more slowly; a folder's converted matrices stay beside the
---   copy), huge_pages = true (keep that copy on 2 MB pages
---   where the kernel allows: decoding is faster, but where fresh memory is slow to fault in,
---   as on some virtual machines, the load takes seconds longer) }
+--   copy), huge_pages = true (keep that copy on 2 MB pages where the kernel allows: decoding
+--   is faster, but where fresh memory is slow to fault in, as on some virtual machines, the
+--   load takes seconds longer) }
 -- @return Model, or nil and a message when the file or folder cannot be used. model.info
 --   describes it: arch, name, has_weights, n_layer, n_embd, n_ff, n_head, n_head_kv,
 --   head_dim, n_vocab, n_ctx_train (the context it was trained on; 0 for a vocabulary-only
