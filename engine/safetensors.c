@@ -14,6 +14,7 @@
 #include "json_keys.h"
 #include "fileio.h"
 #include "safetensors.h"
+#include "utf8.h"
 
 #define ST_MAX_INDEX (64u << 20)     /* bytes of model.safetensors.index.json we accept */
 #define ST_MAX_INT 9007199254740992.0  /* 2^53: JSON numbers above it are not exact */
@@ -195,6 +196,12 @@ static int parse_entries(st_file *f, const cJSON *root, qora_err *err) {
   cJSON_ArrayForEach(entry, root) {
     st_tensor *t = &f->tensors[f->n_tensors];
 
+    size_t len = strlen(entry->string), ok = utf8_check(entry->string, len);
+
+    if (ok != len)          /* the format's header is JSON, which is UTF-8 */
+      return qora_fail(err, "%s: the header holds a tensor name \"%.*s\" then a byte that is "
+                       "not UTF-8: the file is damaged", f->name, (int)(ok < 64 ? ok : 64),
+                       entry->string);
     if (strcmp(entry->string, "__metadata__") == 0)
       continue;
     t->name = strdup(entry->string);
