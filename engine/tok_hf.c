@@ -246,93 +246,163 @@ static int check_model(const cJSON *m, qora_err *err) {
 }
 
 
-/* Puts text at id; a second, different text for the same id is an error. */
-static int place(hf *h, double v, const char *text, uint8_t type, const char *what,
-                 qora_err *err) {
+/* Puts model.vocab's text at id; a second, different text for the same id is an error. */
+static int place(hf *h, double v, const char *text, qora_err *err) {
   int32_t id;
 
   /* Checked before the conversion: a double outside int32_t's range does not convert. */
   if (!(v >= 0 && v < h->n_vocab) || v != (double)(id = (int32_t)v))
-    return qora_fail(err, "tokenizer.json: %s '%.64s' has id %g, which leaves a gap or is not "
-                     "a token id", what, text, v);
+    return qora_fail(err, "tokenizer.json: the token '%.64s' has id %g, which leaves a gap or "
+                     "is not a token id", text, v);
   if (text[0] == '\0')
-    return qora_fail(err, "tokenizer.json: %s %d is empty", what, id);
+    return qora_fail(err, "tokenizer.json: the token %d is empty", id);
   if (h->tokens[id].ptr != NULL && strcmp(h->tokens[id].ptr, text) != 0)
     return qora_fail(err, "tokenizer.json: id %d is both '%.64s' and '%.64s'", id,
                      h->tokens[id].ptr, text);
   h->tokens[id] = (gguf_str){ text, strlen(text) };
-  if (type != QORA_TOKEN_NORMAL)
-    h->types[id] = type;
   return 0;
 }
 
 
 /*
-** The added tokens: their flags say how they are matched in text. tokenizers does not take
-** the id of an added token from the file: one that model.vocab lacks gets the next id after
-** model.vocab's n_model, in list order (it only warns when the file says otherwise). Ids it
-** would give differently are refused, since the file's and tokenizers' token ids would part.
+** Text -> id while the added tokens are numbered: open addressing over h->tokens, whose texts
+** the slots hold the ids of (-1: empty).
 */
-static int read_added(hf *h, const cJSON *added, int32_t n_model, qora_err *err) {
+typedef struct textmap {
+  int32_t *slot;
+  uint64_t mask;
+} textmap;
+
+static uint64_t fnv1a(const char *s, size_t n) {
+  uint64_t h = 0xCBF29CE484222325u;
+
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (unsigned char)s[i]) * 0x100000001B3u;
+  return h;
+}
+
+
+/* The slot that holds text's id, or the empty slot where it would go. */
+static int32_t *textmap_slot(const hf *h, const textmap *m, const char *text) {
+  size_t n = strlen(text);
+  uint64_t i = fnv1a(text, n) & m->mask;
+
+  while (m->slot[i] >= 0 && !(h->tokens[m->slot[i]].len == n &&
+                              memcmp(h->tokens[m->slot[i]].ptr, text, n) == 0))
+    i = (i + 1) & m->mask;
+  return &m->slot[i];
+}
+
+
+/* A map of model.vocab's texts (ids 0 .. n_vocab - 1), with room for cap texts in all. */
+static int textmap_init(const hf *h, textmap *m, int64_t cap, qora_err *err) {
+  uint64_t n = 16;
+
+  while (n < 2 * (uint64_t)cap)
+    n *= 2;
+  m->mask = n - 1;
+  if ((m->slot = malloc(n * sizeof *m->slot)) == NULL)
+    return qora_fail(err, "out of memory for the added tokens");
+  memset(m->slot, 0xFF, n * sizeof *m->slot);
+  for (int32_t id = 0; id < h->n_vocab; id++) {
+    int32_t *slot = textmap_slot(h, m, h->tokens[id].ptr);
+    if (*slot < 0)
+      *slot = id;               /* a text given twice keeps its lowest id, as the tables do */
+  }
+  return 0;
+}
+
+
+/*
+** What tokenizers reads from an added token: an id from 0 to 2^32 - 1 (which it then
+** ignores), a text, and five true-or-false flags; it refuses a file without any of them.
+** (cJSON cannot tell 3.0 from 3, which tokenizers refuses.)
+*/
+static int check_added(const cJSON *a, qora_err *err) {
+  static const char *const flags[] = { "single_word", "lstrip", "rstrip", "normalized",
+                                       "special" };
   static const char *const unsupported[] = { "lstrip", "rstrip", "single_word" };
-  const cJSON *a;
-  int32_t next = n_model;
+  const cJSON *id = get(a, "id"), *content = get(a, "content");
+  double v = cJSON_IsNumber(id) ? id->valuedouble : -1;
+  const char *text;
 
-  cJSON_ArrayForEach(a, added) {
-    const cJSON *id = get(a, "id"), *content = get(a, "content");
-    int is_new;
+  if (!cJSON_IsString(content))
+    return qora_fail(err, "tokenizer.json: an added token has no text (content)");
+  text = content->valuestring;
+  if (!(v >= 0 && v <= 4294967295.0) || v != (double)(int64_t)v)
+    return qora_fail(err, "tokenizer.json: the added token '%.64s' has no id from 0 to "
+                     "4294967295, which tokenizers needs (it then numbers the token itself)",
+                     text);
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+    if (!cJSON_IsBool(get(a, flags[i])))
+      return qora_fail(err, "tokenizer.json: the added token '%.64s' has no true or false "
+                       "%s, which tokenizers needs", text, flags[i]);
+  for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
+    if (cJSON_IsTrue(get(a, unsupported[i])))
+      return qora_fail(err, "tokenizer.json: the added token '%.64s' sets %s, which qora "
+                       "does not honour", text, unsupported[i]);
+  return 0;
+}
 
-    if (!cJSON_IsNumber(id) || !cJSON_IsString(content))
-      return qora_fail(err, "tokenizer.json: an added token without id or content");
-    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
-      if (!unset(a, unsupported[i]))
-        return qora_fail(err, "tokenizer.json: the added token '%.64s' sets %s, which qora "
-                         "does not honour", content->valuestring, unsupported[i]);
-    is_new = !(id->valuedouble >= 0 && id->valuedouble < h->n_vocab &&
-               h->tokens[(int32_t)id->valuedouble].ptr != NULL);
-    if (place(h, id->valuedouble, content->valuestring, cJSON_IsTrue(get(a, "special")) ?
-              QORA_TOKEN_CONTROL : QORA_TOKEN_USER_DEFINED, "the added token", err) < 0)
-      return -1;
-    if (is_new && id->valuedouble != next)
-      return qora_fail(err, "tokenizer.json: the added token '%.64s' has id %g, but tokenizers "
-                       "would give it id %d (it numbers the added tokens model.vocab lacks "
-                       "from %d, in list order); list them by id, without a gap",
-                       content->valuestring, id->valuedouble, next, n_model);
-    next += is_new;
+
+/* One added token: its text's id so far, or the next id; its type says how text matches it. */
+static int add_one(hf *h, textmap *m, const cJSON *a, qora_err *err) {
+  const char *text;
+  uint8_t type;
+  int32_t *slot;
+
+  if (check_added(a, err) < 0)
+    return -1;
+  text = get(a, "content")->valuestring;
+  if (text[0] == '\0')
+    return 0;                   /* tokenizers skips it, giving it no id */
+  type = cJSON_IsTrue(get(a, "special")) ? QORA_TOKEN_CONTROL : QORA_TOKEN_USER_DEFINED;
+  slot = textmap_slot(h, m, text);
+  if (*slot < 0) {
+    *slot = h->n_vocab++;
+    h->tokens[*slot] = (gguf_str){ text, strlen(text) };
+  } else if (h->types[*slot] != QORA_TOKEN_NORMAL && h->types[*slot] != type) {
+    return qora_fail(err, "tokenizer.json: the added token '%.64s' is listed twice, special "
+                     "and not; tokenizers then answers both ways (its decoder takes the last "
+                     "listing, skip_special_tokens any special one): list it once", text);
   }
+  h->types[*slot] = type;
   return 0;
 }
 
 
 /*
-** An added token whose text model.vocab holds under another id: tokenizers matches it in text
-** but gives the vocabulary's id. The tables keep a text's lowest id, so such a token is found
-** once tk is built (the file's ids are then in question: refused).
+** The added tokens. tokenizers ignores the id the file writes beside one: in list order, a
+** text model.vocab or an earlier added token holds keeps that id, an empty text is skipped,
+** and any other text gets the next id after model.vocab's (it only logs a warning when the
+** file says otherwise). qora numbers them the same way, so that both give the same ids.
 */
-static int check_added_texts(const hf *h, const qora_tokenizer *tk, qora_err *err) {
+static int read_added(hf *h, const cJSON *added, qora_err *err) {
+  textmap m;
   const cJSON *a;
+  int rc = 0;
 
-  cJSON_ArrayForEach(a, get(h->json, "added_tokens")) {
-    const char *text = get(a, "content")->valuestring;
-    int32_t id = (int32_t)get(a, "id")->valuedouble;
-    int32_t first = tok_strmap_find(tk, text, strlen(text));
-
-    if (first != id)
-      return qora_fail(err, "tokenizer.json: the added token '%.64s' has id %d, but token %d "
-                       "has the same text, and tokenizers would give it id %d; give the text "
-                       "one id", text, id, first, first);
-  }
-  return 0;
+  if (added != NULL && !cJSON_IsArray(added))
+    return qora_fail(err, "tokenizer.json: added_tokens should be a list");
+  if (textmap_init(h, &m, (int64_t)h->n_vocab + cJSON_GetArraySize(added), err) < 0)
+    return -1;
+  cJSON_ArrayForEach(a, added)
+    if ((rc = add_one(h, &m, a, err)) < 0)
+      break;
+  free(m.slot);
+  return rc;
 }
 
 
+/* model.vocab fills ids 0 .. its size - 1, without a gap; the added tokens come after. */
 static int read_vocab(hf *h, const cJSON *vocab, const cJSON *added, qora_err *err) {
   const cJSON *v;
-  int64_t n = cJSON_GetArraySize(vocab) + (int64_t)cJSON_GetArraySize(added);
+  int n_model = cJSON_GetArraySize(vocab);
+  int64_t n = n_model + (int64_t)cJSON_GetArraySize(added);
 
-  if (!cJSON_IsObject(vocab) || n == 0 || n > INT32_MAX)
+  if (!cJSON_IsObject(vocab) || n_model == 0 || n > INT32_MAX)
     return qora_fail(err, "tokenizer.json: model.vocab should be an object of token ids");
-  h->n_vocab = (int32_t)n;
+  h->n_vocab = n_model;
   h->tokens = calloc((size_t)n, sizeof *h->tokens);
   h->types = malloc((size_t)n);
   if (h->tokens == NULL || h->types == NULL)
@@ -340,18 +410,13 @@ static int read_vocab(hf *h, const cJSON *vocab, const cJSON *added, qora_err *e
   memset(h->types, QORA_TOKEN_NORMAL, (size_t)n);
 
   cJSON_ArrayForEach(v, vocab)
-    if (!cJSON_IsNumber(v) || place(h, v->valuedouble, v->string, QORA_TOKEN_NORMAL,
-                                    "the token", err) < 0)
+    if (!cJSON_IsNumber(v) || place(h, v->valuedouble, v->string, err) < 0)
       return cJSON_IsNumber(v) ? -1 : qora_fail(err, "tokenizer.json: the id of '%.64s' is not "
                                                 "a number", v->string);
-  if (read_added(h, added, cJSON_GetArraySize(vocab), err) < 0)
-    return -1;
-  while (h->n_vocab > 0 && h->tokens[h->n_vocab - 1].ptr == NULL)
-    h->n_vocab--;               /* added tokens already in the vocabulary count once */
   for (int32_t i = 0; i < h->n_vocab; i++)
     if (h->tokens[i].ptr == NULL)
       return qora_fail(err, "tokenizer.json: no token has id %d; the ids have a gap", i);
-  return 0;
+  return read_added(h, added, err);
 }
 
 
@@ -498,10 +563,6 @@ qora_tokenizer *qora_tokenizer_from_hf(const char *dir, qora_err *err) {
 
   if (read_all_parts(&h, err) == 0)
     tk = tok_build(&h.spec, err);
-  if (tk != NULL && check_added_texts(&h, tk, err) < 0) {
-    qora_tokenizer_free(tk);
-    tk = NULL;
-  }
   cJSON_Delete(h.json);
   cJSON_Delete(h.config);
   free(h.tokens);
