@@ -430,18 +430,26 @@ static int setup(qora_model *m, const hf_config *c, qora_err *err) {
 }
 
 
-/* The tokenizer's vocabulary may be shorter than the embedding (padded rows), never longer. */
+/*
+** The tokenizer's vocabulary may be shorter than the embedding (padded rows), never longer: the
+** message names the first token without a row (an added token's id is the one tokenizers
+** gives it, which may not be the one the file writes).
+*/
 static int load_tokenizer(qora_model *m, const char *dir, qora_err *err) {
-  int n;
+  int n, id = m->info.n_vocab;
+  const char *text;
 
   m->tok = qora_tokenizer_from_hf(dir, err);
   if (m->tok == NULL)
     return -1;
   n = qora_vocab_size(m->tok);
-  if (n > m->info.n_vocab)
-    return qora_fail(err, "%s: tokenizer.json has %d tokens but config.json's vocab_size is "
-                     "%d; the embedding has no row for the rest", dir, n, m->info.n_vocab);
-  return 0;
+  if (n <= id)
+    return 0;
+  text = qora_token_text(m->tok, id, NULL);
+  return qora_fail(err, "%s: the token '%.64s' of tokenizer.json has id %d, but config.json's "
+                   "vocab_size is %d, so the embedding has no row for it (tokenizer.json has "
+                   "%d tokens; tokenizers numbers added tokens after model.vocab, in list "
+                   "order, whatever ids the file writes)", dir, text, id, id, n);
 }
 
 

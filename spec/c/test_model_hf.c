@@ -377,6 +377,12 @@ static void test_refused_configs(void) {
                "lm_head.weight");
   refused_edit("tiny-nope", "config.json", "\"vocab_size\": 462", "\"vocab_size\": 400",
                "a vocabulary larger than the embedding", "vocab_size");
+  /* tokenizers 0.23.3 gives '<extra>' 456, so the last listed, '<|im_end|>' (461), 462 */
+  refused_edit("tiny-nope", "tokenizer.json", "\"added_tokens\": [",
+               "\"added_tokens\": [{\"id\": 462, \"content\": \"<extra>\", \"single_word\": "
+               "false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, "
+               "\"special\": true},", "an added token that tokenizers numbers past the "
+               "embedding", "the token '<|im_end|>' of tokenizer.json has id 462");
   refused_edit("tiny-nope", "config.json", "\"rope_scaling\": null,",
                "\"rope_scaling\": {\"rope_type\": \"dynamic\", \"factor\": 2},",
                "RoPE scaling qora does not apply", "dynamic");
