@@ -403,6 +403,16 @@ describe("qora command", function()
     assert.equal("", err)
   end)
 
+  it("warns once that --no-think is ignored with --raw, which uses no chat template",
+     function()
+    local out, err, code = run({ "--load", TINY, "--raw", "--no-think", "--greedy",
+                                 "--max-tokens", "2", "--prompt", "Hi" })
+    assert.equal(0, code, err)
+    assert.truthy(#out > 1)
+    assert.equal("qora: warning: --no-think is ignored: --raw gives the prompt without a chat "
+                 .. "template\n", err)
+  end)
+
   it("stops at a full context with exit 0, a final newline and its stats", function()
     local out, err, code = run({ "--load", TINY, "--raw", "--greedy", "--prompt", RAW,
                                  "--ctx", "40", "--max-tokens", "100000000", "--stats" })

@@ -351,6 +351,9 @@ end
 local function pieces(model, opts)
   local max = opts["max-tokens"] or 256
   if opts.raw then
+    if opts["no-think"] then
+      warn("--no-think is ignored: --raw gives the prompt without a chat template")
+    end
     local s = open(opts, model.session, model, { ctx = opts.ctx })
     local ids = s.core:tokenize(opts.prompt, true, true)
     check_fit(#ids, s:ctx(), "")
