@@ -200,8 +200,8 @@ void qora_cands_temperature(qora_cands *c, float t) {
   }
   if (isinf(far / t) && isfinite(max))
     shift = max;
-  for (int i = 0; i < c->n; i++)
-    c->logits[i] = (c->logits[i] - shift) / t;
+  for (int i = 0; i < c->n; i++)   /* an infinite logit stays (inf / inf would be NaN) */
+    c->logits[i] = isinf(c->logits[i]) ? c->logits[i] : (c->logits[i] - shift) / t;
   c->has_probs = 0;
 }
 

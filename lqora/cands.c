@@ -26,6 +26,19 @@ static float check_number(lua_State *L, int arg) {
 }
 
 
+/*
+** A penalty, finite as the float the engine computes with: inf - inf, or 0 * inf for a zero
+** logit, would be a NaN logit, which argmax takes when it stands first.
+*/
+static float check_penalty(lua_State *L, int arg) {
+  float x = check_number(L, arg);
+
+  luaL_argcheck(L, isfinite(x), arg, "a penalty must be finite as a float32 (at most 3.4e38 "
+                "in size)");
+  return x;
+}
+
+
 static int check_min_keep(lua_State *L, int arg) {
   lua_Integer k = lqora_optint(L, arg, 1);
 
@@ -111,10 +124,10 @@ static int cands_penalize(lua_State *L) {
   int32_t *ids;
 
   luaL_checktype(L, 2, LUA_TTABLE);
-  repeat = check_number(L, 3);
+  repeat = check_penalty(L, 3);
   luaL_argcheck(L, repeat > 0.0f, 3, "the repeat penalty must be positive (1 disables it)");
-  frequency = check_number(L, 4);
-  presence = check_number(L, 5);
+  frequency = check_penalty(L, 4);
+  presence = check_penalty(L, 5);
   len = luaL_len(L, 2);
   last_n = lqora_optint(L, 6, len);
   luaL_argcheck(L, last_n >= 0, 6, "last_n must not be negative");

@@ -173,6 +173,30 @@ describe("candidates", function()
     assert.same({ 1 }, ids_of(core.candidates({ 1, 3, -2, 3 }):temperature(0)))
   end)
 
+  it("an infinite temperature keeps a -inf logit at -inf: the rest share the draw", function()
+    -- the limit as t grows: finite logits / t -> 0, -inf / t stays -inf (never chosen)
+    local c = core.candidates({ 1, -math.huge, 3 }):temperature(math.huge):softmax()
+    local p = {}
+    for i = 1, c:count() do
+      local id, _, prob = c:get(i)
+      p[id] = prob
+    end
+    assert.same({ [0] = 0.5, [1] = 0, [2] = 0.5 }, p)
+  end)
+
+  it("refuse penalties that are infinite as float32: they would make NaN logits", function()
+    -- inf - inf: a token seen twice with frequency +inf and presence -inf had a NaN logit,
+    -- which argmax then took when it stood first
+    local c = core.candidates({ 1, 2 })
+    for _, args in ipairs({ { 1, math.huge, -math.huge }, { 1, 1e39, -1e39 },
+                            { math.huge, 0, 0 }, { 1, 0, -math.huge } }) do
+      local ok, err = pcall(c.penalize, c, { 0, 0 }, table.unpack(args))
+      assert.is_false(ok)
+      assert.is_truthy(err:find("must be finite as a float32", 1, true), err)
+    end
+    assert.equal(1, c:argmax())
+  end)
+
   it("a temperature so small that the logits would overflow leaves the best alone", function()
     -- as t goes to 0 the softmax of l / t puts all the mass on the best logit (shared among
     -- equals); 3 / 1e-40 overflows a float, and so would every positive logit

@@ -82,6 +82,20 @@ describe("sampling", function()
                      "sampling: min_p must be a number from 0 to 1, got nan")
   end)
 
+  it("refuses penalties beyond float32's range, which the engine would make infinite",
+     function()
+    assert.has_error(function() sampling.penalties({ frequency = math.huge }) end,
+                     "sampling: frequency_penalty must be a number from -3.4e38 to 3.4e38, "
+                     .. "got inf")
+    assert.has_error(function() sampling.new({ presence_penalty = -1e39 }) end,
+                     "sampling: presence_penalty must be a number from -3.4e38 to 3.4e38, "
+                     .. "got -1e+39")
+    assert.has_error(function() sampling.new({ repeat_penalty = 1e39 }) end,
+                     "sampling: repeat_penalty must be a number from 1e-06 to 3.4e38, "
+                     .. "got 1e+39")
+    assert.is_function(sampling.penalties({ frequency = 3e38, presence = -3e38 }))
+  end)
+
   it("defaults to temperature 0.6, top-k 40, top-p 0.95 and min-p 0.05", function()
     assert.same({ temperature = 0.6, top_k = 40, top_p = 0.95, min_p = 0.05 }, sampling.DEFAULTS)
     local wide = { 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1 }

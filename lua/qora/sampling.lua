@@ -58,11 +58,19 @@ function M.chain(steps)
   return setmetatable({ steps = steps }, Policy)
 end
 
+-- The largest float32: the engine computes with floats, where a larger number is infinite.
+local FLOAT_MAX = 3.4028234663852886e38
+
+-- A bound as a message shows it.
+local function bound(x)
+  return x == FLOAT_MAX and "3.4e38" or x == -FLOAT_MAX and "-3.4e38" or tostring(x)
+end
+
 local function check_number(name, value, lo, hi)
   if type(value) ~= "number" or value ~= value or value < lo or value > hi then
     local range = hi == math.huge and (lo == -math.huge and "a number"
                                        or ("a number of at least %s"):format(lo))
-                  or ("a number from %s to %s"):format(lo, hi)
+                  or ("a number from %s to %s"):format(bound(lo), bound(hi))
     check.error(("sampling: %s must be %s, got %s"):format(name, range, describe(value)))
   end
   return value
@@ -80,9 +88,10 @@ end
 -- @param opts table { repeat_penalty = 1.1, frequency = 0, presence = 0, last_n = 64 }
 function M.penalties(opts)
   opts = opts or {}
-  local rep = check_number("repeat_penalty", opts.repeat_penalty or 1, 1e-6, math.huge)
-  local freq = check_number("frequency_penalty", opts.frequency or 0, -math.huge, math.huge)
-  local pres = check_number("presence_penalty", opts.presence or 0, -math.huge, math.huge)
+  -- finite as floats: inf - inf (or 0 * inf) would make NaN logits
+  local rep = check_number("repeat_penalty", opts.repeat_penalty or 1, 1e-6, FLOAT_MAX)
+  local freq = check_number("frequency_penalty", opts.frequency or 0, -FLOAT_MAX, FLOAT_MAX)
+  local pres = check_number("presence_penalty", opts.presence or 0, -FLOAT_MAX, FLOAT_MAX)
   local last_n = check_integer("repeat_last_n", opts.last_n or 64, 0)
   return function(c, history)
     c:penalize(history, rep, freq, pres, last_n)
