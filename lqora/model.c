@@ -197,7 +197,10 @@ static int model_info(lua_State *L) {
 static int model_meta(lua_State *L) {
   lqora_model *lm = lqora_check_model(L, 1);
   size_t len;
-  const char *v = qora_model_meta_str(lm->m, lqora_checktext(L, 2, NULL), &len);
+  const char *key = lqora_checktext(L, 2, &len), *v;
+
+  luaL_argcheck(L, strlen(key) == len, 2, "the key contains a NUL byte");  /* read up to it */
+  v = qora_model_meta_str(lm->m, key, &len);
 
   if (v == NULL)
     lua_pushnil(L);

@@ -130,6 +130,10 @@ describe("a model", function()
     assert.is_false(m:is_eog(460))
     assert.is_nil(m:meta("no.such.key"))
     assert.equal("smollm3", m:meta("general.architecture"))
+    -- the engine reads keys up to a NUL: this one answered general.architecture's value
+    assert.has_error(function() m:meta("general.architecture\0x") end,
+                     "bad argument #1 to 'meta' (the key contains a NUL byte)")
+    assert.is_nil(m:token_id("<|im_start|>\0"))
     for _, bad in ipairs({ -1, 462, 1e9, "x", 1.5 }) do
       assert.has_error(function() m:token(bad) end)
       assert.has_error(function() m:is_eog(bad) end)
