@@ -39,11 +39,12 @@ static float check_penalty(lua_State *L, int arg) {
 }
 
 
+/* min_keep: at least 1; more than a set can hold keeps it all (as top_k does with k). */
 static int check_min_keep(lua_State *L, int arg) {
   lua_Integer k = lqora_optint(L, arg, 1);
 
-  luaL_argcheck(L, k >= 1 && k <= INT32_MAX, arg, "min_keep must be at least 1");
-  return (int)k;
+  luaL_argcheck(L, k >= 1, arg, "min_keep must be at least 1");
+  return k > INT32_MAX ? INT32_MAX : (int)k;
 }
 
 

@@ -86,6 +86,12 @@ describe("candidates", function()
     assert.same({ 1, 3, 0 }, ids_of(core.candidates(logits):top_p(0.1, 3)))
   end)
 
+  it("a min_keep beyond any set keeps it all", function()
+    -- 2^40 was refused with "min_keep must be at least 1"
+    assert.equal(3, core.candidates({ 1, 2, 3 }):top_p(0.1, 1 << 40):count())
+    assert.equal(3, core.candidates({ 1, 2, 3 }):min_p(0.9, math.maxinteger):count())
+  end)
+
   it("top_p works past its first sorting window", function()
     local logits = {}
     for i = 1, 1000 do logits[i] = 0 end
