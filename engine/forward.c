@@ -68,7 +68,8 @@ static void for_rows(const step *st, row_fn fn, int n) {
 /*
 ** A tied table is read back from the LM head's repacked copy when there is one: looking rows
 ** up in the stored layout would bring its mapped pages back into memory (the kernel maps 64 KB
-** around each faulting row), up to a second copy of the table after a few thousand tokens.
+** around each faulting row), up to a second copy of the table after a few thousand tokens. A
+** folder's table has no stored layout left then (e->data NULL: qora_model_repack freed it).
 */
 static void embed_row(const step *st, int t) {
   const qora_model *m = st->s->m;
@@ -78,7 +79,7 @@ static void embed_row(const step *st, int t) {
   float *x = st->s->x + (size_t)t * e->cols;
   _Alignas(64) uint8_t blk[sizeof(block_q6_K)];     /* the largest block with an r16 layout */
 
-  if (m->output.r16 == NULL || m->output.data != e->data) {
+  if (e->data != NULL && (m->output.r16 == NULL || m->output.data != e->data)) {
     tt->to_float((const uint8_t *)e->data + (size_t)id * e->row_bytes, x, e->cols);
     return;
   }

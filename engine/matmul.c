@@ -10,6 +10,7 @@
 #include "matmul.h"
 #include "matmul_kernels.h"
 #include "quant.h"
+#include "repack.h"
 
 #define SCRATCH_ALIGN 64
 
@@ -130,6 +131,23 @@ static void gemm_part(void *ctx, int ith, int nth) {
 }
 
 
+/*
+** The row kernels on a matrix held only in the r16 layout (a CPU level below the one it was
+** repacked for, as tests force): each row is read back into the stored layout first, so the
+** sums are those of the stored copy, bit for bit.
+*/
+static void dot_rows_r16(const mm_job *j, long lo, long hi) {
+  _Alignas(64) uint8_t row[R16_ROW_MAX];
+  int n = (int)j->w->cols;
+
+  for (long r = lo; r < hi; r++) {
+    qora_r16_row(j->w, r, row);
+    for (int t = 0; t < j->n_tok; t++)
+      j->vec_dot(n, &j->y[(size_t)t * j->ldy + r], row, j->q + t * j->qrow);
+  }
+}
+
+
 static void dot_part(void *ctx, int ith, int nth) {
   mm_job *j = ctx;
   const char *wd = j->w->data;
@@ -138,6 +156,10 @@ static void dot_part(void *ctx, int ith, int nth) {
   long lo, hi;
 
   qora_split(j->w->rows, ith, nth, &lo, &hi);
+  if (wd == NULL) {
+    dot_rows_r16(j, lo, hi);
+    return;
+  }
   for (long r0 = lo; r0 < hi; r0 += ROW_TILE) {
     long r1 = r0 + ROW_TILE < hi ? r0 + ROW_TILE : hi;
     for (int t = 0; t < j->n_tok; t++) {

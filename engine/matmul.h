@@ -11,7 +11,8 @@
 
 /*
 ** A weight matrix: rows of cols values each, stored row after row in type. Never copied; a
-** loader may add a copy rearranged for the decode kernels (repack.h), which they then read.
+** loader may add a copy rearranged for the decode kernels (repack.h), which every product then
+** reads, and free the stored one (data NULL: a folder's matrices, qora_model_repack).
 */
 typedef struct qora_weight {
   int type;

@@ -31,6 +31,17 @@ void *qora_model_own(qora_model *m, void *p) {
 }
 
 
+int qora_model_drop(qora_model *m, const void *p) {
+  for (int i = 0; p != NULL && i < m->n_owned; i++)
+    if (m->owned[i] == p) {
+      free(m->owned[i]);
+      m->owned[i] = NULL;     /* free(NULL) at qora_model_free */
+      return 1;
+    }
+  return 0;
+}
+
+
 /*
 ** Refuses sizes and float settings no model has; names says how the messages call the floats.
 ** A RoPE base of 1 or less turns every pair as fast as the first or faster, so positions blur.

@@ -66,6 +66,9 @@ struct qora_model {
 /* Registers a malloc'd buffer to free with the model; returns it (NULL when p is NULL). */
 void *qora_model_own(qora_model *m, void *p);
 
+/* Frees p now when the model owns it (1), else leaves it alone (0: a map, a caller's memory). */
+int qora_model_drop(qora_model *m, const void *p);
+
 /*
 ** How a loader's messages name the float settings qora_model_setup checks, as its file spells
 ** them ("metadata smollm3.rope.freq_base"), and what they conclude ("; the file is corrupt").

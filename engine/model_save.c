@@ -21,6 +21,7 @@
 #include "gguf_write.h"
 #include "model.h"
 #include "quant.h"
+#include "repack.h"
 #include "tok_internal.h"
 #include "tokenizer.h"
 
@@ -404,6 +405,7 @@ typedef struct out_tensor {
   uint64_t ne[2];
   int n_dims;
   const void *data;
+  const qora_weight *w;     /* a matrix held only in the r16 layout (data NULL), or NULL */
   uint64_t nbytes;
 } out_tensor;
 
@@ -417,6 +419,7 @@ static void add_matrix(out_tensor *t, int *n, const char *name, const qora_weigh
   o->ne[1] = (uint64_t)w->rows;
   o->n_dims = 2;
   o->data = w->data;
+  o->w = w->data ? NULL : w;
   o->nbytes = (uint64_t)w->rows * w->row_bytes;
 }
 
@@ -440,7 +443,8 @@ static int list_tensors(const qora_model *m, out_tensor *t) {
   char name[64];
   int n = 0;
 
-  add_matrix(t, &n, "token_embd.weight", &m->tok_embd);
+  /* A tied table is the LM head's: a folder's is only in the head's repacked copy then. */
+  add_matrix(t, &n, "token_embd.weight", in->tied_embeddings ? &m->output : &m->tok_embd);
   for (int il = 0; il < in->n_layer; il++) {
     const qora_layer *l = &m->layers[il];
 #define NAME(s) (snprintf(name, sizeof name, "blk.%d." s, il), name)
@@ -462,6 +466,22 @@ static int list_tensors(const qora_model *m, out_tensor *t) {
 }
 
 
+/* A matrix freed after repacking (repack.h), written row by row in its stored layout. */
+static int write_r16(saver *s, const qora_weight *w) {
+  uint8_t *row = malloc(w->row_bytes);
+  int rc = 0;
+
+  if (row == NULL)
+    return qora_fail(s->err, "out of memory");
+  for (int64_t r = 0; r < w->rows && rc == 0; r++) {
+    qora_r16_row(w, r, row);
+    rc = gguf_writer_write(s->w, row, w->row_bytes, s->err);
+  }
+  free(row);
+  return rc;
+}
+
+
 static int write_tensors(saver *s, const char *path) {
   out_tensor *t = calloc((size_t)s->m->info.n_layer * 9 + 3, sizeof *t);
   int n, rc = 0;
@@ -475,7 +495,8 @@ static int write_tensors(saver *s, const char *path) {
   if (rc == 0)
     rc = gguf_writer_begin(s->w, path, s->err);
   for (int i = 0; i < n && rc == 0; i++)
-    rc = gguf_writer_write(s->w, t[i].data, (size_t)t[i].nbytes, s->err);
+    rc = t[i].w ? write_r16(s, t[i].w)
+                : gguf_writer_write(s->w, t[i].data, (size_t)t[i].nbytes, s->err);
   if (rc == 0)
     rc = gguf_writer_finish(s->w, s->err);
   free(t);

@@ -50,9 +50,9 @@ typedef struct qora_load_opts {
   const char *quant;
   int progress;             /* 1: a progress bar on stderr while converting, if a terminal */
   /* 1: the weights stay in their stored layout. By default, on CPUs with AVX-512 VNNI, the
-  ** matrices are repacked once at load for faster decoding (memory: their size again; a
-  ** GGUF's stored pages go back to the page cache as they are copied, while a folder's
-  ** converted matrices stay in memory beside the copy, since prompts read them). */
+  ** matrices are repacked once at load for faster decoding; every product then reads the
+  ** copy, and the stored layout goes as each matrix is copied (a GGUF's pages back to the
+  ** page cache, a folder's converted matrices freed), so a model holds its matrices once. */
   int keep_layout;
   /* 1: the repacked copy stays on 4 KB pages. By default it asks the kernel for 2 MB pages
   ** (MADV_HUGEPAGE, honoured when transparent huge pages are set to madvise or always):

@@ -3,6 +3,9 @@
 ** per weight at load, on the pool's threads, each thread writing whole groups in order.
 */
 #include <stdlib.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -234,6 +237,18 @@ void qora_r16_block(const qora_weight *w, int64_t row, int64_t b, void *out) {
 }
 
 
+void qora_r16_row(const qora_weight *w, int64_t row, void *out) {
+  const qora_type_traits *t = qora_type_get(w->type);
+
+  if (w->data != NULL) {
+    memcpy(out, (const uint8_t *)w->data + (size_t)row * w->row_bytes, w->row_bytes);
+    return;
+  }
+  for (int64_t b = 0; b < w->cols / t->blck; b++)
+    qora_r16_block(w, row, b, (uint8_t *)out + (size_t)b * t->type_size);
+}
+
+
 typedef struct repack_job {
   const qora_weight *w;
   void *out;
@@ -325,6 +340,30 @@ static void repack_sliced(qora_pool *pool, qora_weight *w, void *out, int drop) 
 
 
 /*
+** Frees w's stored copy when the model converted it into a buffer of its own (a folder's
+** matrices; a GGUF's are its map's pages), so that a matrix is held once. The tied embedding
+** shares the LM head's buffer, and goes with it.
+** glibc serves matrices below its mmap threshold (raised to 8 MB or more once the tokenizer
+** file is freed) from the heap, and a freed chunk there goes back to the kernel only when it
+** reaches the heap's top: loading a SmolLM3-3B-shaped folder as Q4_0 peaked at 3.19 GB, the
+** freed copies of 1.7 GB still resident while the repacked one filled in. malloc_trim hands
+** their pages back as each one goes.
+*/
+static void free_stored(qora_model *m, qora_weight *w) {
+  const void *p = w->data;
+
+  if (w->row_bytes > R16_ROW_MAX || !qora_model_drop(m, p))
+    return;
+  w->data = NULL;
+  if (m->tok_embd.data == p)
+    m->tok_embd.data = NULL;
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+
+/*
 ** Copies a norm vector (n floats) out of the map and drops its pages there. Read at every
 ** step, the map's copies kept their pages in memory, and the page cache may hold the file in
 ** 2 MB folios, which a fault maps whole: up to 60 MB for the 73 vectors of SmolLM3-3B.
@@ -385,6 +424,7 @@ void qora_model_repack(qora_model *m, int huge) {
     if (bytes == 0)
       continue;
     repack_sliced(m->pool, ws[i], buf, drop);
+    free_stored(m, ws[i]);
     buf += bytes;
   }
   free(ws);

@@ -100,16 +100,33 @@ void qora_r16_pack_avx512(const qora_weight *w, void *out, long g_lo, long g_hi)
 void qora_r16_block(const qora_weight *w, int64_t row, int64_t b, void *out);
 
 /*
+** Row `row` of w in the stored layout (w->row_bytes bytes at out): copied from w->data, or read
+** back from w->r16 when the stored copy was freed (qora_model_repack).
+*/
+void qora_r16_row(const qora_weight *w, int64_t row, void *out);
+
+/*
+** The longest row whose stored copy qora_model_repack frees: the row kernels of the CPU levels
+** below AVX-512 (tests force them) read such a row back into a buffer of this size on their
+** stack. 64 KB is a Q8_0 row of 61,000 values; longer rows keep their stored copy.
+*/
+#define R16_ROW_MAX (64u << 10)
+
+/*
 ** Repacks w into out (qora_r16_bytes(w) bytes, 64-byte aligned) on the pool's threads and
 ** points w->r16 at it. w->data stays valid: other paths and the saver read it.
 */
 void qora_r16_repack(qora_pool *pool, qora_weight *w, void *out);
 
 /*
-** Repacks every matrix of a model loaded from a GGUF file whose type has an r16 layout, when
-** the CPU runs the r16 kernels, into one buffer the model owns. The mapped pages of the
-** stored layout are then released: they stay in the page cache, and the paths that read
-** them (embedding rows, saving) fault them back in.
+** Repacks every matrix of a model whose type has an r16 layout, when the CPU runs the r16
+** kernels, into one buffer the model owns; every product on that CPU then reads the copy
+** alone (one token or a batch). The stored layout goes as each matrix is done: a GGUF's mapped
+** pages are released (they stay in the page cache, and the paths that read them, embedding
+** rows of an untied table or lower CPU levels, fault them back in); a matrix the model
+** converted into its own buffer (a checkpoint folder) is freed and w->data set to NULL, as is
+** the embedding's when it is the tied LM head. Saving and the lower CPU levels then read its
+** rows back from the copy (qora_r16_row).
 ** Out of memory, the model keeps the stored layout alone; nothing fails. With huge set, the
 ** buffer is aligned to 2 MB and advised to the kernel as huge pages (qora_load_opts).
 */

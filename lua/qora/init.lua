@@ -45,8 +45,8 @@ local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
 --   "f16" | "bf16" | "f32" (any case; folders only; default "q4_0"), progress = false (a bar
 --   on stderr while converting, when stderr is a terminal), repack = true (rearrange the
 --   weight matrices once, at load, for faster decoding; false loads a GGUF in a few tens of
---   milliseconds and decodes more slowly; a folder's converted matrices stay beside the
---   copy), huge_pages = true (keep that copy on 2 MB pages where the kernel allows: decoding
+--   milliseconds and decodes more slowly; either way a model holds its matrices once),
+--   huge_pages = true (keep that copy on 2 MB pages where the kernel allows: decoding
 --   is faster, but where fresh memory is slow to fault in, as on some virtual machines, the
 --   load takes seconds longer) }
 -- @return Model, or nil and a message when the file or folder cannot be used. model.info

@@ -7,6 +7,7 @@
 #include "matmul_kernels.h"
 #include "model.h"
 #include "quant.h"
+#include "repack.h"
 #include "tap.h"
 
 /* qora in F32 with an F32 KV cache against transformers in F32 (issue 3). */
@@ -135,11 +136,13 @@ static double block_bound(int type, double amax, double x) {
 static double weight_excess(const qora_weight *w, const qora_weight *ref, int64_t *row) {
   const qora_type_traits *t = qora_type_get(w->type);
   float *deq = malloc((size_t)w->cols * sizeof *deq);
+  uint8_t *raw = malloc(w->row_bytes);
   double worst = 0;
 
-  for (int64_t r = 0; deq && r < w->rows; r++) {
+  for (int64_t r = 0; deq && raw && r < w->rows; r++) {
     const float *x = (const float *)((const char *)ref->data + (size_t)r * ref->row_bytes);
-    t->to_float((const char *)w->data + (size_t)r * w->row_bytes, deq, w->cols);
+    qora_r16_row(w, r, raw);             /* a repacked matrix has no stored copy left */
+    t->to_float(raw, deq, w->cols);
     for (int64_t b = 0; b < w->cols; b += 32) {
       double amax = 0;
       for (int64_t i = b; i < b + 32 && i < w->cols; i++)
@@ -154,7 +157,8 @@ static double weight_excess(const qora_weight *w, const qora_weight *ref, int64_
     }
   }
   free(deq);
-  return deq ? worst : INFINITY;
+  free(raw);
+  return deq && raw ? worst : INFINITY;
 }
 
 
@@ -168,7 +172,9 @@ static void check_weights(const qora_model *m, const qora_model *ref, const char
     TAP_OK(0, "%s: the embedding has the F32 load's shape", what);
     return;
   }
-  worst = weight_excess(&m->tok_embd, &ref->tok_embd, &row);
+  /* A tied table is held only in the LM head's repacked copy. */
+  worst = weight_excess(m->info.tied_embeddings ? &m->output : &m->tok_embd, &ref->tok_embd,
+                        &row);
   if (worst > 0)
     where = "token_embd";
   if (!m->info.tied_embeddings && weight_excess(&m->output, &ref->output, &row) > worst) {
@@ -405,34 +411,118 @@ static void test_refused_options(void) {
 }
 
 
+/* The matrices repacked at load: every layer's and the LM head. */
+static int repacked_weights(const qora_model *m, const qora_weight **ws) {
+  int n = 0;
+
+  for (int il = 0; il < m->info.n_layer; il++) {
+    const qora_layer *l = &m->layers[il];
+    const qora_weight *lw[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up,
+                               &l->w_down};
+    for (size_t k = 0; k < sizeof lw / sizeof *lw; k++)
+      ws[n++] = lw[k];
+  }
+  ws[n++] = &m->output;
+  return n;
+}
+
+
 /*
 ** A folder's matrices are repacked for the decode kernels as a GGUF's are, unless keep_layout
 ** says otherwise: they were not, and a SmolLM3-3B-shaped Q4_0 model decoded at 10.7 tokens/s
-** in its stored layout where its repacked copy ran 17.9 (2 threads, Intel).
+** in its stored layout where its repacked copy ran 17.9 (2 threads, Intel). Each is then held
+** once: the converted copy stayed beside the repacked one (3.4 GB for SmolLM3-3B's 1.7 of
+** Q4_0), and a tied embedding with the LM head's.
 */
-static void test_repacked(void) {
+static void test_repacked(const char *ckpt, const char *quant) {
   for (int keep = 0; keep <= 1; keep++) {
-    qora_load_opts o = { .n_threads = 2, .quant = "q4_0", .keep_layout = keep };
+    qora_load_opts o = { .n_threads = 2, .quant = quant, .keep_layout = keep };
     qora_err err = {{0}};
-    qora_model *m = qora_model_load(FIX "tiny-nope", &o, &err);
-    int n = 0, got = 0, want;
+    char path[128];
+    const qora_weight *ws[QORA_MAX_LAYERS * 7 + 1];
+    qora_model *m;
+    int n, got = 0, once = 0, want;
 
-    if (!TAP_OK(m != NULL, "loads tiny-nope as q4_0%s", keep ? " with keep_layout" : "")) {
+    snprintf(path, sizeof path, FIX "%s", ckpt);
+    m = qora_model_load(path, &o, &err);
+    if (!TAP_OK(m != NULL, "loads %s as %s%s", ckpt, quant, keep ? " with keep_layout" : "")) {
       TAP_DIAG("%s", err.msg);
       continue;
     }
-    for (int il = 0; il < m->info.n_layer; il++) {
-      const qora_layer *l = &m->layers[il];
-      const qora_weight *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up,
-                                 &l->w_down};
-      for (size_t k = 0; k < sizeof ws / sizeof *ws; k++, n++)
-        got += ws[k]->r16 != NULL;
+    n = repacked_weights(m, ws);
+    for (int k = 0; k < n; k++) {
+      got += ws[k]->r16 != NULL;
+      once += (ws[k]->r16 != NULL) != (ws[k]->data != NULL);
     }
     want = !keep && qora_gemm_available() ? n : 0;
-    TAP_OK(got == want, "tiny-nope as q4_0%s: %d of its %d layer matrices repacked (want %d)",
+    TAP_OK(got == want, "%s as %s%s: %d of its %d matrices repacked (want %d)", ckpt, quant,
            keep ? " with keep_layout" : "", got, n, want);
+    TAP_OK(once == n, "%s as %s%s: %d of its %d matrices held in one layout, not both", ckpt,
+           quant, keep ? " with keep_layout" : "", once, n);
+    if (m->info.tied_embeddings)
+      TAP_OK((m->tok_embd.data == NULL) == (m->output.r16 != NULL), "%s as %s%s: the tied "
+             "embedding is held once, as the LM head", ckpt, quant, keep ? " with keep_layout" : "");
     qora_model_free(m);
   }
+}
+
+
+/* Largest difference between two models' logits over the three prompts (F16 KV cache). */
+static double logits_apart(qora_model *a, qora_model *b, const char *ckpt) {
+  double worst = 0;
+
+  for (size_t p = 0; p < 3; p++) {
+    int32_t ids[MAX_IDS];
+    int n = read_ids(prompts[p], ids);
+    qora_err err = {{0}};
+    float *la = n ? run_prompt(a, ids, n, 0, &err) : NULL;
+    float *lb = n ? run_prompt(b, ids, n, 0, &err) : NULL;
+
+    if (la == NULL || lb == NULL) {
+      TAP_DIAG("%s %s: %s", ckpt, prompts[p], err.msg);
+      worst = INFINITY;
+    } else {
+      worst = fmax(worst, compare(la, lb, (size_t)n * 462).max);
+    }
+    free(la);
+    free(lb);
+  }
+  return worst;
+}
+
+
+/*
+** Prompts over matrices held only repacked, at every CPU level: the levels below AVX-512 read
+** rows back from the r16 layout, and must give the logits of the stored layout to the bit,
+** and transformers' within the type's bounds. tiny-yarn is tied: its embedding rows come from
+** the LM head's copy.
+*/
+static void test_repacked_levels(const char *ckpt, const struct type_case *tc) {
+  char path[128];
+  qora_err err = {{0}};
+  qora_model *once, *stored;
+
+  snprintf(path, sizeof path, FIX "%s", ckpt);
+  once = load(path, tc->quant, &err);
+  stored = qora_model_load(path, &(qora_load_opts){ .n_threads = 2, .quant = tc->quant,
+                                                    .keep_layout = 1 }, &err);
+  if (!TAP_OK(once && stored, "loads %s as %s, repacked and not", ckpt, tc->quant)) {
+    TAP_DIAG("%s", err.msg);
+  } else {
+    for (int level = qora_cpu_best(); level >= QORA_CPU_SCALAR; level--) {
+      qora_cpu_set_level(level);
+      stats st = against_transformers(once, ckpt, 0);
+      TAP_OK(st.rms <= tc->rms && st.corr >= tc->corr, "[%s] %s as %s, held repacked: rms "
+             "%.4f <= %g and correlation %.4f >= %g with transformers", qora_cpu_name(level),
+             ckpt, tc->quant, st.rms, tc->rms, st.corr, tc->corr);
+      double d = logits_apart(once, stored, ckpt);
+      TAP_OK(d == 0, "[%s] %s as %s: the logits of the stored layout, bit for bit (max "
+             "difference %g)", qora_cpu_name(level), ckpt, tc->quant, d);
+    }
+    qora_cpu_set_level(qora_cpu_best());
+  }
+  qora_model_free(once);
+  qora_model_free(stored);
 }
 
 
@@ -453,7 +543,12 @@ int main(void) {
       test_bf16_exact(ref);
     qora_model_free(ref);
   }
-  test_repacked();
+  for (size_t i = 0; i < 2; i++) {
+    test_repacked(ckpts[i], "q4_0");
+    test_repacked(ckpts[i], "q8_0");
+    test_repacked_levels(ckpts[i], &type_cases[2]);
+    test_repacked_levels(ckpts[i], &(struct type_case){ "q4_0", QORA_Q4_0, 2.0, 0.35 });
+  }
   test_refused_files();
   test_refused_configs();
   test_refused_options();

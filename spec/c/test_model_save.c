@@ -11,6 +11,7 @@
 #include "gguf_copy.h"
 #include "hf_util.h"
 #include "model.h"
+#include "repack.h"
 #include "tap.h"
 
 #define TOL_F32 0.01        /* issue 3: qora in F32 against transformers */
@@ -75,13 +76,33 @@ static void logits_of_both(qora_model *a, qora_model *b, const char *ckpt, doubl
 }
 
 
+/*
+** The rows of a and b (of one shape) hold the same bytes in the stored layout. A matrix held
+** only repacked (a folder's, repack.h) is read back from its copy; a tied embedding from the
+** LM head's.
+*/
+static int same_rows(const qora_weight *a, const qora_weight *b) {
+  uint8_t *ra = malloc(a->row_bytes), *rb = malloc(a->row_bytes);
+  int same = ra && rb && a->row_bytes == b->row_bytes;
+
+  for (int64_t r = 0; same && r < a->rows; r++) {
+    qora_r16_row(a, r, ra);
+    qora_r16_row(b, r, rb);
+    same = memcmp(ra, rb, a->row_bytes) == 0;
+  }
+  free(ra);
+  free(rb);
+  return same;
+}
+
+
 /* Every weight of b has a's type, shape and bytes. */
 static int same_weights(const qora_model *a, const qora_model *b) {
   const qora_weight *wa[QORA_MAX_LAYERS * 7 + 2], *wb[QORA_MAX_LAYERS * 7 + 2];
   int n = 0, same = 1;
 
-  wa[n] = &a->tok_embd;
-  wb[n++] = &b->tok_embd;
+  wa[n] = a->info.tied_embeddings ? &a->output : &a->tok_embd;
+  wb[n++] = b->info.tied_embeddings ? &b->output : &b->tok_embd;
   wa[n] = &a->output;
   wb[n++] = &b->output;
   for (int il = 0; il < a->info.n_layer; il++) {
@@ -99,8 +120,7 @@ static int same_weights(const qora_model *a, const qora_model *b) {
   }
   for (int i = 0; i < n; i++)
     same &= wa[i]->type == wb[i]->type && wa[i]->rows == wb[i]->rows &&
-            wa[i]->cols == wb[i]->cols &&
-            memcmp(wa[i]->data, wb[i]->data, (size_t)wa[i]->rows * wa[i]->row_bytes) == 0;
+            wa[i]->cols == wb[i]->cols && same_rows(wa[i], wb[i]);
   return same && memcmp(a->output_norm, b->output_norm, (size_t)a->info.n_embd * 4) == 0;
 }
 
@@ -263,7 +283,7 @@ static void test_metadata_yarn(void) {
 static void test_quantized(const char *ckpt, const char *quant) {
   char src[128], path[256], name[64];
   qora_err err = {{0}};
-  qora_model *folder, *gguf;
+  qora_model *folder, *gguf, *stored;
 
   snprintf(src, sizeof src, FIX "%s", ckpt);
   folder = load(src, quant, &err);
@@ -279,6 +299,12 @@ static void test_quantized(const char *ckpt, const char *quant) {
            memcmp(a->type_counts, b->type_counts, sizeof a->type_counts) == 0,
            "%s: the GGUF keeps the %s weights as converted, byte for byte (%.2f MB)", name,
            quant, b->weight_bytes / 1e6);
+    stored = qora_model_load(src, &(qora_load_opts){ .n_threads = 2, .quant = quant,
+                                                     .keep_layout = 1 }, &err);
+    TAP_OK(stored && same_weights(stored, gguf), "%s: its bytes are those of the folder "
+           "loaded with keep_layout (converted, never repacked; the saved model held its "
+           "matrices %s)", name, folder->layers[0].wq.data ? "as converted" : "only repacked");
+    qora_model_free(stored);
   }
   qora_model_free(gguf);
   qora_model_free(folder);
