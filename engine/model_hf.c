@@ -379,18 +379,26 @@ static void fill_info(qora_model *m, const hf_config *c, const char *dir) {
 
 
 /*
-** RoPE exactly as transformers computes it (hf_rope_freqs, every type config.json may give),
-** replacing the plain table qora_model_setup built. cfg records YaRN for model_save.c, which
-** refuses what qora's GGUF reader cannot read back (not_gguf).
+** RoPE as transformers computes it (hf_rope_freqs, every type config.json may give), replacing
+** the plain table qora_model_setup built. The settings are first rounded to the 32-bit floats
+** a saved GGUF holds (transformers too computes in float32), so that the GGUF's table, which
+** qora_model_setup makes with the same function, is this one bit for bit. cfg records YaRN
+** for model_save.c, which refuses what qora's GGUF reader cannot read back (not_gguf).
 */
 static int set_rope(qora_model *m, const hf_rope *r, qora_err *err) {
   qora_rope *rope = &m->rope;
   int half = rope->n_dims / 2;
   float *f = malloc((size_t)half * sizeof *f);
+  hf_rope g = *r;
 
   if (f == NULL)
     return qora_fail(err, "out of memory");
-  rope->mscale = hf_rope_freqs(r, rope->n_dims, f);
+  g.theta = (float)r->theta;
+  g.factor = (float)r->factor;
+  g.beta_fast = (float)r->beta_fast;
+  g.beta_slow = (float)r->beta_slow;
+  g.attention_factor = (float)r->attention_factor;
+  rope->mscale = hf_rope_freqs(&g, rope->n_dims, f);
   for (int i = 0; i < half; i++)
     rope->freq[i] = f[i];
   free(f);
