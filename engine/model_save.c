@@ -139,25 +139,12 @@ static int write_general(saver *s) {
 }
 
 
-/*
-** The attn_factor that model_gguf.c turns back into mscale exactly: it multiplies YaRN's own
-** 0.1 ln(factor) + 1 (def, as a float) by it, and mscale / def, rounded, can miss by an ulp.
-*/
-static float attn_factor(float mscale, float def) {
-  float a = mscale / def;
-
-  for (int i = 0; i < 4 && def * a != mscale; i++)
-    a = nextafterf(a, def * a < mscale ? INFINITY : 0.0f);
-  return a;
-}
-
-
 /* YaRN as llama.cpp reads it: type, factor, original context; the rest only when not the
 ** defaults. attn_factor multiplies YaRN's own 0.1 ln(factor) + 1 in llama.cpp. */
 static int write_yarn(saver *s) {
   const qora_rope_cfg *c = &s->m->rope.cfg;
   char key[KEY_MAX];
-  float def_mscale = (float)(0.1 * log(c->yarn_factor) + 1.0);    /* as model.c computes it */
+  float def_mscale = (float)(0.1 * log(c->yarn_factor) + 1.0);
 
   snprintf(key, sizeof key, "%s.rope.scaling.type", s->m->info.arch);
   if (gguf_writer_set_str(s->w, key, "yarn", s->err) < 0 ||
@@ -170,8 +157,8 @@ static int write_yarn(saver *s) {
   if (c->yarn_beta_slow != YARN_BETA_SLOW &&
       set_f32(s, "rope.scaling.yarn_beta_slow", c->yarn_beta_slow) < 0)
     return -1;
-  if (c->yarn_mscale != def_mscale &&
-      set_f32(s, "rope.scaling.attn_factor", attn_factor(c->yarn_mscale, def_mscale)) < 0)
+  if (fabsf(c->yarn_mscale - def_mscale) > 1e-6f * def_mscale &&
+      set_f32(s, "rope.scaling.attn_factor", c->yarn_mscale / def_mscale) < 0)
     return -1;
   return 0;
 }
