@@ -85,7 +85,25 @@ CMAKE
       "IQK_FA_CASE($name) { return false; }   // head size not benchmarked (qora)" \
       '#endif' >"$f"
   done
+  ik_skip_tools "$src" || return 1
   echo "$src"
+}
+
+# The binding also builds llama-quantize, which links llama.cpp's common library and its HTTP
+# client: about 2.5 of ik_llama's 8.5 build minutes on 2 cores, for a program the benchmark
+# never runs. The libraries it loads (llama, ggml) build as before.
+ik_skip_tools() {
+  top=$1/CMakeLists.txt
+  sub=$1/vendor/ik_llama.cpp/CMakeLists.txt
+  perl -0pi -e 's{add_subdirectory\(vendor/ik_llama\.cpp/examples/quantize\)\n}{};
+                s{install\(\s*TARGETS llama-quantize[^)]*\)\n}{}' "$top" &&
+    sed -i -E 's@^(add_subdirectory\((common|vendor/cpp-httplib))\)$@\1 EXCLUDE_FROM_ALL)@' \
+      "$sub" || return 1
+  if grep -qE 'TARGETS llama-quantize|examples/quantize' "$top" ||
+     [ "$(grep -c '^add_subdirectory(.* EXCLUDE_FROM_ALL)$' "$sub")" != 2 ]; then
+    echo "peers: could not leave llama-quantize out of $1's build" >&2
+    return 1
+  fi
 }
 
 # llama-cpp-python 0.3.36 forces llama.cpp's common library on, which only its multimodal
