@@ -24,7 +24,9 @@
 -- round only: no target rests on mainline llama.cpp, and its second round took 70 to 90 s of a
 -- run that should stay under 20 minutes on a fresh machine. For the same reason the files in
 -- BENCH_ONE_ROUND (Q8_0, on which no target rests either) are measured in one round: its
--- second and third took 140 s of a 19-minute run.
+-- second and third took 140 s of a 19-minute run. Only the peers in BENCH_LONG_PEERS are
+-- measured at the long contexts: mainline llama.cpp's long run took 105 to 121 s, and a whole
+-- run on a fresh Intel host (Xeon model 207) 21.1 minutes with it.
 --
 -- Settings come from the environment (the Makefile passes them):
 --   BENCH_DIR      models/bench         where files and logs go
@@ -42,6 +44,7 @@
 --   BENCH_ROUNDS   3                    rounds of the rows at the prompt's context
 --   BENCH_ONCE     "llamacpp"           peers measured in the first round only (empty: none)
 --   BENCH_ONE_ROUND "q8_0"              files measured in one round (empty: none)
+--   BENCH_LONG_PEERS "ik_llama"         peers measured at the long contexts (empty: none)
 --   BENCH_WAIT     0                    seconds to wait, before each run, for idle cores
 
 local KV_BYTES_PER_TOKEN = 73728  -- 36 layers x 2 (K, V) x 4 heads x 128 dims x 2 bytes (F16)
@@ -70,6 +73,7 @@ local WAIT = tonumber(env("BENCH_WAIT", "0"))
 local ROUNDS = tonumber(env("BENCH_ROUNDS", "3"))
 local ONCE = " " .. (os.getenv("BENCH_ONCE") or "llamacpp") .. " "   -- set but empty: none
 local ONE_ROUND = " " .. (os.getenv("BENCH_ONE_ROUND") or "q8_0") .. " "  -- set but empty: none
+local LONG_PEERS = " " .. (os.getenv("BENCH_LONG_PEERS") or "ik_llama") .. " "  -- empty: none
 local START = os.time()
 local failed = 0            -- runs that failed: the exit status says so
 local bandwidths = {}       -- every read bandwidth measured, GB/s
@@ -328,7 +332,8 @@ local function measure_file(path, long, impls, rounds)
   -- The long contexts after the rounds, so that each round's runs stay back to back; their
   -- runs' figures at the prompt's context are left out.
   for _, impl in ipairs(long and impls or {}) do
-    for ctx, obj in pairs(measure(impl, path, long)) do
+    local runs = impl == "qora" or listed(LONG_PEERS, impl)
+    for ctx, obj in pairs(runs and measure(impl, path, long) or {}) do
       if ctx ~= PROMPT then
         by_ctx[ctx] = by_ctx[ctx] or {}
         by_ctx[ctx][impl] = keep_best(nil, obj, 1)
