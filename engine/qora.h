@@ -154,7 +154,7 @@ int qora_vocab_size(const qora_tokenizer *tk);
 
 /*
 ** The bytes a token stands for (byte-level decoding undone; a CONTROL or USER_DEFINED token
-** stands for its text), NUL-terminated; NULL for an invalid id.
+** stands for its text, an UNUSED one for nothing), NUL-terminated; NULL for an invalid id.
 */
 const char *qora_token_bytes(const qora_tokenizer *tk, int32_t id, size_t *len);
 

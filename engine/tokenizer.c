@@ -118,6 +118,10 @@ static size_t byte_decode(const qora_tokenizer *tk, int32_t id, char *dst) {
 }
 
 
+/*
+** An unused token (a padded embedding row, "[PAD<id>]") stands for no bytes: llama.cpp's
+** token_to_piece writes nothing for one, and tokenizers' decode skips an id it does not know.
+*/
 static void decode_vocab(qora_tokenizer *tk) {
   uint32_t w = 0;
 
@@ -126,6 +130,10 @@ static void decode_vocab(qora_tokenizer *tk) {
     size_t n = tok_text_len(tk, i), k = 0;
 
     tk->bytes_off[i] = w;
+    if (tk->type[i] == QORA_TOKEN_UNUSED) {
+      tk->bytes[w++] = '\0';
+      continue;
+    }
     if (!tok_is_special(tk, i))
       k = byte_decode(tk, i, tk->bytes + w);
     if (k == 0) {

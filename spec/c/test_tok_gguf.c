@@ -466,11 +466,58 @@ static void test_too_much_special_text(void) {
 }
 
 
+/* ---------------------------------------------------------- unused tokens */
+
+#define N_PADDED 258                /* 256 byte tokens, then "[PAD256]" and "[PAD257]" */
+
+/*
+** Padded embedding rows, as llama.cpp's converter writes them: unused "[PAD<id>]" tokens. Its
+** token_to_piece writes nothing for an UNUSED token (special or not), and tokenizers' decode
+** skips an id past its vocabulary, so the token stands for no bytes; its text still names it.
+*/
+static void test_unused_tokens(void) {
+  static char bytes[256][4];
+  const char *tok[N_PADDED];
+  size_t len[N_PADDED], n, size;
+  int32_t type[N_PADDED];
+  qora_err err = {{0}};
+  gguf_file *f;
+  qora_tokenizer *tk;
+  unsigned char *img;
+  const char *b;
+
+  byte_tokens(bytes, tok, len, type);
+  tok[256] = "[PAD256]", tok[257] = "[PAD257]";
+  for (int i = 256; i < N_PADDED; i++)
+    len[i] = strlen(tok[i]), type[i] = QORA_TOKEN_UNUSED;
+  img = vocab_image(tok, len, type, N_PADDED, &size);
+  f = gguf_open_memory(img, size, &err);
+  tk = f ? qora_tokenizer_from_gguf(f, &err) : NULL;
+  if (!TAP_OK(tk != NULL, "reads a vocabulary with unused tokens"))
+    TAP_DIAG("%s", err.msg);
+  b = tk ? qora_token_bytes(tk, 257, &n) : NULL;
+  TAP_OK(b != NULL && n == 0 && b[0] == '\0', "an unused token stands for no bytes (got %zu)",
+         b ? n : (size_t)0);
+  b = tk ? qora_token_text(tk, 256, &n) : NULL;
+  TAP_OK(b && n == 8 && memcmp(b, "[PAD256]", 8) == 0 &&
+         qora_token_type(tk, 256) == QORA_TOKEN_UNUSED &&
+         qora_token_find(tk, "[PAD257]", 8) == 257 && !qora_token_is_eog(tk, 257),
+         "keeps its text and type, and finds it by its text");
+  TAP_OK(tk && gives(tk, "[PAD256]", QORA_TOK_SPECIAL,
+                     (int32_t[]){ '[', 'P', 'A', 'D', '2', '5', '6', ']' }, 8),
+         "does not read its text in a text as the token");
+  qora_tokenizer_free(tk);
+  gguf_close(f);
+  free(img);
+}
+
+
 int main(void) {
   test_rules();
   test_refusals();
   test_many_specials();
   test_hostile_text();
   test_too_much_special_text();
+  test_unused_tokens();
   return tap_done();
 }
