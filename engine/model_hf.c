@@ -439,15 +439,28 @@ static int setup(qora_model *m, const hf_config *c, qora_err *err) {
 
 
 /*
-** The tokenizer's vocabulary may be shorter than the embedding (padded rows), never longer: the
-** message names the first token without a row (an added token's id is the one tokenizers
-** gives it, which may not be the one the file writes).
+** The embedding's rows when the checkpoint's embedding has the rows config.json implies, else
+** 0: the rows the tokenizer is padded to. A mismatch is refused later, by name, with the
+** shapes; padding for a vocab_size the weights do not have would only waste memory first.
 */
-static int load_tokenizer(qora_model *m, const char *dir, qora_err *err) {
+static int embedding_rows(const qora_model *m, const st_checkpoint *ck) {
+  const st_tensor *t = st_checkpoint_find(ck, "model.embed_tokens.weight");
+
+  return t && t->n_dims == 2 && t->shape[0] == (uint64_t)m->info.n_vocab ? m->info.n_vocab : 0;
+}
+
+
+/*
+** The tokenizer's vocabulary may be shorter than the embedding (padded rows), never longer: the
+** padded ids become unused tokens, and the message names the first token without a row (an
+** added token's id is the one tokenizers gives it, which may not be the one the file writes).
+*/
+static int load_tokenizer(qora_model *m, const char *dir, const st_checkpoint *ck,
+                          qora_err *err) {
   int n, id = m->info.n_vocab;
   const char *text;
 
-  m->tok = qora_tokenizer_from_hf(dir, err);
+  m->tok = qora_tokenizer_from_hf_padded(dir, embedding_rows(m, ck), err);
   if (m->tok == NULL)
     return -1;
   n = qora_vocab_size(m->tok);
@@ -471,9 +484,8 @@ static int load(qora_model *m, const char *dir, const qora_load_opts *opts, qora
     return -1;
   ld.cfg = &cfg;
   fill_info(m, &cfg, dir);
-  rc = setup(m, &cfg, err) < 0 || load_tokenizer(m, dir, err) < 0 ? -1 : 0;
-  if (rc == 0 && (ld.ck = st_checkpoint_open(dir, err)) == NULL)
-    rc = -1;
+  rc = setup(m, &cfg, err) < 0 || (ld.ck = st_checkpoint_open(dir, err)) == NULL ||
+       load_tokenizer(m, dir, ld.ck, err) < 0 ? -1 : 0;
   if (rc == 0 && (m->pool = qora_pool_new(qora_threads_default(opts ? opts->n_threads : 0)))
       == NULL)
     rc = qora_fail(err, "cannot start threads");

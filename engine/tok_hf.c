@@ -29,7 +29,9 @@ typedef struct hf {
   const char *dir;
   cJSON *json, *config;
   int32_t n_vocab;
-  gguf_str *tokens;         /* (n_vocab) into the cJSON tree; ptr NULL until an id is seen */
+  int32_t pad_to;           /* the embedding's rows: unused tokens fill the ids up to it */
+  gguf_str *tokens;         /* (n_vocab) into the cJSON tree or pads; NULL until an id is seen */
+  char *pads;               /* the texts of the padding tokens */
   uint8_t *types;
   const cJSON **merges;     /* (n_merges) the merge items, for access by index */
   char *named;              /* spec.named's bytes */
@@ -394,12 +396,38 @@ static int read_added(hf *h, const cJSON *added, qora_err *err) {
 }
 
 
+/*
+** Ids past the tokenizer up to the embedding's rows become unused "[PAD<id>]" tokens, as
+** llama.cpp's converter writes them, so that a folder answers for every id as the GGUF it
+** saves does (model_save.c pads the same way).
+*/
+static int pad(hf *h, qora_err *err) {
+  enum { PAD_TEXT = 24 };       /* "[PAD" + 10 digits + "]" + NUL fits */
+  int32_t n = h->pad_to - h->n_vocab;
+
+  if (n <= 0)
+    return 0;
+  if ((h->pads = malloc((size_t)n * PAD_TEXT)) == NULL)
+    return qora_fail(err, "out of memory for %d padding tokens", n);
+  for (int32_t i = 0; i < n; i++) {
+    char *p = h->pads + (size_t)i * PAD_TEXT;
+    int len = snprintf(p, PAD_TEXT, "[PAD%d]", h->n_vocab + i);
+
+    h->tokens[h->n_vocab + i] = (gguf_str){ p, (uint64_t)len };
+    h->types[h->n_vocab + i] = QORA_TOKEN_UNUSED;
+  }
+  h->n_vocab = h->pad_to;
+  return 0;
+}
+
+
 /* model.vocab fills ids 0 .. its size - 1, without a gap; the added tokens come after. */
 static int read_vocab(hf *h, const cJSON *vocab, const cJSON *added, qora_err *err) {
   const cJSON *v;
   int n_model = cJSON_GetArraySize(vocab);
   int64_t n = n_model + (int64_t)cJSON_GetArraySize(added);
 
+  n = n < h->pad_to ? h->pad_to : n;      /* room for the padding tokens */
   if (!cJSON_IsObject(vocab) || n_model == 0 || n > INT32_MAX)
     return qora_fail(err, "tokenizer.json: model.vocab should be an object of token ids");
   h->n_vocab = n_model;
@@ -416,7 +444,7 @@ static int read_vocab(hf *h, const cJSON *vocab, const cJSON *added, qora_err *e
   for (int32_t i = 0; i < h->n_vocab; i++)
     if (h->tokens[i].ptr == NULL)
       return qora_fail(err, "tokenizer.json: no token has id %d; the ids have a gap", i);
-  return read_added(h, added, err);
+  return read_added(h, added, err) < 0 ? -1 : pad(h, err);
 }
 
 
@@ -556,9 +584,10 @@ static int read_all_parts(hf *h, qora_err *err) {
 }
 
 
-qora_tokenizer *qora_tokenizer_from_hf(const char *dir, qora_err *err) {
-  hf h = { .dir = dir, .spec = { .bos = -1, .eos = -1, .eot = -1, .eom = -1,
-                                 .source = "tokenizer.json" } };
+qora_tokenizer *qora_tokenizer_from_hf_padded(const char *dir, int32_t n_vocab,
+                                              qora_err *err) {
+  hf h = { .dir = dir, .pad_to = n_vocab,
+            .spec = { .bos = -1, .eos = -1, .eot = -1, .eom = -1, .source = "tokenizer.json" } };
   qora_tokenizer *tk = NULL;
 
   if (read_all_parts(&h, err) == 0)
@@ -569,5 +598,11 @@ qora_tokenizer *qora_tokenizer_from_hf(const char *dir, qora_err *err) {
   free(h.types);
   free(h.merges);
   free(h.named);
+  free(h.pads);
   return tk;
+}
+
+
+qora_tokenizer *qora_tokenizer_from_hf(const char *dir, qora_err *err) {
+  return qora_tokenizer_from_hf_padded(dir, 0, err);
 }

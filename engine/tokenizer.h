@@ -17,6 +17,14 @@ qora_tokenizer *qora_tokenizer_from_gguf(const gguf_file *f, qora_err *err);
 */
 qora_tokenizer *qora_tokenizer_from_hf(const char *dir, qora_err *err);
 
+/*
+** The same, with ids from the tokenizer's size to n_vocab - 1 (the embedding's padded rows)
+** made unused "[PAD<id>]" tokens, as llama.cpp's converter and model_save.c write them. A
+** smaller n_vocab pads nothing.
+*/
+qora_tokenizer *qora_tokenizer_from_hf_padded(const char *dir, int32_t n_vocab,
+                                              qora_err *err);
+
 void qora_tokenizer_free(qora_tokenizer *tk);
 
 /* The chat template the vocabulary came with (tokenizer.chat_template or

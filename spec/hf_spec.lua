@@ -154,6 +154,96 @@ describe("model:save", function()
   end)
 end)
 
+-- tiny-nope without its last added token, <|im_end|> (461): row 461 of the embedding is then
+-- padding, as in published checkpoints whose vocab_size exceeds their tokenizer. llama.cpp's
+-- converter names such a row "[PAD<id>]", of type UNUSED, and its token_to_piece writes
+-- nothing for an UNUSED token; transformers' decode skips an id past the tokenizer. A folder
+-- and the GGUF it saves must both behave that way.
+describe("a folder whose embedding has rows past its tokenizer, and its GGUF", function()
+  local PAD = 461
+  local dir, path, models = nil, os.tmpname(), {}
+  local story_ids = S.read_ids(FIX .. "prompts/story.ids")
+  local story = S.read(FIX .. "prompts/story.txt")   -- transformers' text of those ids
+
+  setup(function()
+    dir = copy_of(NOPE)
+    edit(dir, "tokenizer.json", '"content": "<|im_end|>"', '"content": ""')
+    edit(dir, "tokenizer_config.json", '"eos_token": "<|im_end|>"', '"eos_token": null')
+    models.folder = assert(qora.load(dir, { quant = "f32" }))
+    assert(models.folder:save(path))
+    models.gguf = assert(qora.load(path))
+  end)
+
+  teardown(function()
+    for _, m in pairs(models) do
+      m:close()
+    end
+    remove(dir)
+    os.remove(path)
+  end)
+
+  -- The story's ids with the padded id first, in the middle and last.
+  local function padded_story()
+    local ids = { PAD }
+    for i, id in ipairs(story_ids) do
+      ids[#ids + 1] = id
+      if i == #story_ids // 2 then
+        ids[#ids + 1] = PAD
+      end
+    end
+    ids[#ids + 1] = PAD
+    return ids
+  end
+
+  for _, which in ipairs({ "folder", "gguf" }) do
+    it(which .. ": knows the padded id as the unused [PAD461], which prints nothing", function()
+      local m = models[which]
+      local text, kind = m:token(PAD)
+      assert.same({ "", "unused" }, { text, kind })
+      assert.equal(PAD, m:token_id("[PAD461]"))
+      assert.is_false(m:is_eog(PAD))
+      assert.equal("", m:detokenize({ PAD }))
+      assert.equal("", m:detokenize({ PAD }, { special = true }))
+    end)
+
+    it(which .. ": gives transformers' ids and text, padded ids printing nothing", function()
+      local m = models[which]
+      S.same_ids(story_ids, m:tokenize(story), "story")
+      -- tokenizers 0.23.3, the padded tokenizer.json: the text is not the token
+      local pad_text = { 91, 80, 65, 68, 52, 54, 49, 93 }
+      S.same_ids(pad_text, m:tokenize("[PAD461]"), "[PAD461]")
+      S.same_ids(pad_text, m:tokenize("[PAD461]", { special = true }), "[PAD461], special")
+      assert.equal(story, m:detokenize(padded_story()))
+      local st, pieces = m.core:stream(true), {}
+      for _, id in ipairs(padded_story()) do
+        pieces[#pieces + 1] = st:push(id)
+      end
+      assert.equal(story, table.concat(pieces) .. st:flush())
+    end)
+  end
+
+  it("generates through a padded id, the folder as its GGUF", function()
+    local runs = {}
+    for which, m in pairs(models) do
+      local n = 0
+      local function pad_second(c)
+        n = n + 1
+        return n == 2 and PAD or c:argmax()
+      end
+      local s, ids, pieces = m:session(), {}, {}
+      for id, piece in s:generate({ prompt = story_ids, max_tokens = 5, sampler = pad_second }) do
+        ids[#ids + 1], pieces[#pieces + 1] = id, piece
+      end
+      assert.equal(PAD, ids[2])
+      assert.equal("", pieces[2])
+      runs[which] = { ids = ids, pieces = pieces }
+      s:close()
+    end
+    assert.same(runs.folder, runs.gguf)
+  end)
+end)
+
+
 describe("qora --model-path", function()
   it("converts a folder and saves it with --save, without a prompt", function()
     local path = os.tmpname()

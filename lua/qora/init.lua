@@ -94,7 +94,8 @@ function Model:tokenize(text, opts)
   return check.call(function() return self.core:tokenize(text, opts.special, opts.bos) end)
 end
 
---- Ids to the text they stand for (control tokens only with special = true).
+--- Ids to the text they stand for (control tokens only with special = true; unused tokens,
+-- padded embedding rows, never).
 -- The bytes come back as they are, invalid UTF-8 included (a character cut between ids stays
 -- cut, so the parts of a sequence join into the whole), where generated pieces hold only valid
 -- UTF-8, bytes that never form a character becoming U+FFFD.
@@ -107,7 +108,8 @@ function Model:detokenize(ids, opts)
   return check.call(function() return self.core:detokenize(ids, opts.special) end)
 end
 
---- A token's bytes and its type ("normal", "control", "byte", ...).
+--- A token's bytes and its type ("normal", "control", "byte", ...); an unused token (a padded
+-- embedding row, "[PAD<id>]") has none.
 function Model:token(id)
   return check.call(function() return self.core:token(id) end)
 end

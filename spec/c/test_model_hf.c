@@ -383,6 +383,10 @@ static void test_refused_configs(void) {
                "lm_head.weight");
   refused_edit("tiny-nope", "config.json", "\"vocab_size\": 462", "\"vocab_size\": 400",
                "a vocabulary larger than the embedding", "vocab_size");
+  /* not padded first: 16M rows of "[PAD<id>]" would be built before the shapes are seen */
+  refused_edit("tiny-nope", "config.json", "\"vocab_size\": 462", "\"vocab_size\": 16000000",
+               "a vocab_size the embedding does not have", "implies 16000000x64, the "
+               "checkpoint has 462x64");
   /* tokenizers 0.23.3 gives '<extra>' 456, so the last listed, '<|im_end|>' (461), 462 */
   refused_edit("tiny-nope", "tokenizer.json", "\"added_tokens\": [",
                "\"added_tokens\": [{\"id\": 462, \"content\": \"<extra>\", \"single_word\": "

@@ -862,6 +862,85 @@ static void test_source_files(void) {
 }
 
 
+/* ------------------------------------------------------------ padded vocabulary */
+
+/* 1 when ids 0 .. n - 1 have the same text, type, bytes and end-of-generation flag in both. */
+static int same_vocab(const qora_tokenizer *a, const qora_tokenizer *b, int n, int32_t *at) {
+  for (*at = 0; *at < n; (*at)++) {
+    size_t la, lb, ba, bb;
+    const char *ta = qora_token_text(a, *at, &la), *tb = qora_token_text(b, *at, &lb);
+    const char *xa = qora_token_bytes(a, *at, &ba), *xb = qora_token_bytes(b, *at, &bb);
+
+    if (!ta || !tb || !xa || !xb || la != lb || memcmp(ta, tb, la) != 0 || ba != bb ||
+        memcmp(xa, xb, ba) != 0 || qora_token_type(a, *at) != qora_token_type(b, *at) ||
+        qora_token_is_eog(a, *at) != qora_token_is_eog(b, *at))
+      return 0;
+  }
+  return qora_vocab_size(a) == n && qora_vocab_size(b) == n;
+}
+
+
+/* Logits of the story prompt's first 8 ids, the padded id, then 3 more, in one batch. */
+static float *through_pad(qora_model *m, qora_err *err) {
+  int32_t ids[MAX_IDS];
+  int n = read_ids("story", ids);
+
+  if (n < 12)
+    return NULL;
+  memmove(ids + 9, ids + 8, 3 * sizeof *ids);
+  ids[8] = 461;
+  return run_prompt(m, ids, 12, 1, err);
+}
+
+
+/*
+** tiny-nope without its last added token (<|im_end|>, id 461): the embedding's row 461 is
+** then padding, as in published checkpoints whose vocab_size exceeds their tokenizer. The
+** folder must know id 461 as its GGUF does, the unused "[PAD461]" of llama.cpp's converter,
+** standing for no bytes (llama.cpp's token_to_piece writes none, tokenizers' decode skips an
+** id it lacks), and run through it.
+*/
+static void test_padded_folder(void) {
+  char path[256];
+  qora_err err = {{0}};
+  qora_model *folder = NULL, *gguf = NULL;
+  const qora_tokenizer *tk;
+  const char *text, *bytes;
+  size_t n_text = 0, n_bytes = 1;
+  float *a = NULL, *b = NULL;
+  int32_t at = 0;
+
+  if (!edited_fixture("tiny-nope", "tokenizer.json", "\"content\": \"<|im_end|>\"",
+                      "\"content\": \"\"", "a padded tiny-nope") ||
+      !TAP_OK(edit_file("tokenizer_config.json", "\"eos_token\": \"<|im_end|>\"",
+                        "\"eos_token\": null") == 0, "drops EOS from its tokenizer_config.json")) {
+    remove_scratch();
+    return;
+  }
+  folder = load(scratch_dir, "f32", &err);
+  if (!TAP_OK(folder != NULL, "loads tiny-nope with 461 tokens for 462 rows"))
+    TAP_DIAG("%s", err.msg);
+  tk = folder ? qora_model_tokenizer(folder) : NULL;
+  text = tk ? qora_token_text(tk, 461, &n_text) : NULL;
+  bytes = tk ? qora_token_bytes(tk, 461, &n_bytes) : NULL;
+  TAP_OK(qora_vocab_size(tk) == 462 && text && n_text == 8 && memcmp(text, "[PAD461]", 8) == 0 &&
+         qora_token_type(tk, 461) == QORA_TOKEN_UNUSED && bytes && n_bytes == 0 &&
+         !qora_token_is_eog(tk, 461), "the folder's id 461 is the unused [PAD461], no bytes");
+  gguf = folder ? save_and_reload(folder, "padded.gguf", path, sizeof path) : NULL;
+  TAP_OK(gguf && same_vocab(tk, qora_model_tokenizer(gguf), 462, &at), "the folder and its "
+         "GGUF have the same 462 tokens (first difference at id %d)", at);
+  a = folder ? through_pad(folder, &err) : NULL;
+  b = gguf ? through_pad(gguf, &err) : NULL;
+  TAP_OK(a && b && memcmp(a, b, 12 * 462 * sizeof *a) == 0, "both run a prompt through id 461 "
+         "to the same logits %s", err.msg);
+  free(a);
+  free(b);
+  qora_model_free(gguf);
+  qora_model_free(folder);
+  remove_scratch();
+}
+
+
 int main(void) {
   char cmd[96];
 
@@ -888,6 +967,7 @@ int main(void) {
   test_hf_named_templates();
   test_refusals();
   test_source_files();
+  test_padded_folder();
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", out_dir);
   if (system(cmd) != 0)
     TAP_DIAG("could not remove %s", out_dir);

@@ -237,6 +237,35 @@ static void test_small_json(void) {
 }
 
 
+/*
+** A folder's vocabulary padded to its embedding's rows, as llama.cpp's converter (and so the
+** GGUF model_save.c writes) pads it: unused "[PAD<id>]" tokens that stand for no bytes.
+*/
+static void test_padded(void) {
+  const char *dir = OUT "/small";
+  qora_err err = {{0}};
+  qora_tokenizer *tk, *same;
+  const char *text, *bytes;
+  size_t n_text = 0, n_bytes = 1;
+
+  write_variant(dir, NULL, NULL, NULL);
+  tk = qora_tokenizer_from_hf_padded(dir, 7, &err);
+  if (!TAP_OK(tk != NULL, "pads a small tokenizer.json to 7 ids"))
+    TAP_DIAG("%s", err.msg);
+  text = tk ? qora_token_text(tk, 6, &n_text) : NULL;
+  bytes = tk ? qora_token_bytes(tk, 4, &n_bytes) : NULL;
+  TAP_OK(qora_vocab_size(tk) == 7 && text && n_text == 6 && memcmp(text, "[PAD6]", 6) == 0 &&
+         qora_token_type(tk, 4) == QORA_TOKEN_UNUSED && bytes && n_bytes == 0 &&
+         qora_token_find(tk, "[PAD5]", 6) == 5 && qora_token_type(tk, 3) ==
+         QORA_TOKEN_CONTROL, "ids 4 to 6 are unused [PAD<id>] tokens without bytes, after <s>");
+  same = qora_tokenizer_from_hf_padded(dir, 2, &err);
+  TAP_OK(qora_vocab_size(same) == 4, "a size below the tokenizer's pads nothing (%d tokens)",
+         qora_vocab_size(same));
+  qora_tokenizer_free(same);
+  qora_tokenizer_free(tk);
+}
+
+
 static void test_refusals(void) {
   static const struct { const char *path, *json, *config, *says; } cases[] = {
     { "normalizer", "{\"type\": \"NFC\"}", NULL, "normalizer NFC" },
@@ -443,6 +472,7 @@ int main(int argc, char **argv) {
     test_specials(l_json, s_json, sf);
   }
   test_small_json();
+  test_padded();
   test_refusals();
   test_added_tokens();
   test_too_much_special_text();
