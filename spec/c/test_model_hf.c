@@ -408,9 +408,9 @@ static void test_refused_options(void) {
   TAP_OK(m == NULL && strstr(err.msg, "q5_k") && strstr(err.msg, "q8_0"),
          "refuses a quant it cannot convert to, naming the choices: %s", err.msg);
   qora_model_free(m);
-  m = load("/work/shared/vectors/tiny-smollm3/tiny-smollm3-f32.gguf", "q8_0", &err);
-  TAP_OK(m == NULL && strstr(err.msg, "GGUF"), "refuses a quant for a GGUF file: %s",
-         err.msg);
+  m = load("../shared/vectors/tiny-smollm3/tiny-smollm3-f32.gguf", "q8_0", &err);
+  TAP_OK(m == NULL && strstr(err.msg, "loads in the types it stores"),
+         "refuses a quant for a GGUF file: %s", err.msg);
   qora_model_free(m);
 }
 
