@@ -91,7 +91,6 @@ static int build_rope(qora_model *m, const qora_rope_cfg *rc, qora_err *err) {
   qora_rope *r = &m->rope;
   hf_rope h = { .type = HF_ROPE_DEFAULT, .theta = m->info.rope_theta, .attention_factor = 1,
                 .truncate = 1 };
-  float *f;
 
   r->theta = m->info.rope_theta;
   r->n_dims = m->info.head_dim;
@@ -110,12 +109,18 @@ static int build_rope(qora_model *m, const qora_rope_cfg *rc, qora_err *err) {
                    .attention_factor = r->cfg.yarn_mscale };
   }
   r->freq = qora_model_own(m, malloc((size_t)r->n_dims / 2 * sizeof *r->freq));
-  f = malloc((size_t)r->n_dims / 2 * sizeof *f);
-  if (r->freq == NULL || f == NULL) {
-    free(f);
+  if (r->freq == NULL)
     return qora_fail(err, "out of memory");
-  }
-  r->mscale = hf_rope_freqs(&h, r->n_dims, f);
+  return qora_rope_fill(r, &h, err);
+}
+
+
+int qora_rope_fill(qora_rope *r, const hf_rope *h, qora_err *err) {
+  float *f = malloc((size_t)r->n_dims / 2 * sizeof *f);
+
+  if (f == NULL)
+    return qora_fail(err, "out of memory");
+  r->mscale = hf_rope_freqs(h, r->n_dims, f);
   for (int i = 0; i < r->n_dims / 2; i++)
     r->freq[i] = f[i];
   free(f);

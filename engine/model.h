@@ -69,6 +69,11 @@ void *qora_model_own(qora_model *m, void *p);
 /* Frees p now when the model owns it (1), else leaves it alone (0: a map, a caller's memory). */
 int qora_model_drop(qora_model *m, const void *p);
 
+struct hf_rope;             /* hf_config.h */
+
+/* Fills r->freq (n_dims / 2, allocated) and r->mscale with transformers' float32 table for h. */
+int qora_rope_fill(qora_rope *r, const struct hf_rope *h, qora_err *err);
+
 /*
 ** How a loader's messages name the float settings qora_model_setup checks, as its file spells
 ** them ("metadata smollm3.rope.freq_base"), and what they conclude ("; the file is corrupt").

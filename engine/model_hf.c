@@ -387,21 +387,15 @@ static void fill_info(qora_model *m, const hf_config *c, const char *dir) {
 */
 static int set_rope(qora_model *m, const hf_rope *r, qora_err *err) {
   qora_rope *rope = &m->rope;
-  int half = rope->n_dims / 2;
-  float *f = malloc((size_t)half * sizeof *f);
   hf_rope g = *r;
 
-  if (f == NULL)
-    return qora_fail(err, "out of memory");
   g.theta = (float)r->theta;
   g.factor = (float)r->factor;
   g.beta_fast = (float)r->beta_fast;
   g.beta_slow = (float)r->beta_slow;
   g.attention_factor = (float)r->attention_factor;
-  rope->mscale = hf_rope_freqs(&g, rope->n_dims, f);
-  for (int i = 0; i < half; i++)
-    rope->freq[i] = f[i];
-  free(f);
+  if (qora_rope_fill(rope, &g, err) < 0)
+    return -1;
   memset(&rope->cfg, 0, sizeof rope->cfg);
   if (r->type == HF_ROPE_LINEAR)
     rope->not_gguf = "linear RoPE scaling";
