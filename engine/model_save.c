@@ -265,31 +265,27 @@ static int write_merges(saver *s, const qora_tokenizer *tk) {
 
 
 /*
-** Token texts and types. A vocabulary shorter than the embedding (padded rows) is padded as
-** llama.cpp's converter pads it, with unused "[PAD<id>]" tokens.
+** Token texts and types. A folder's tokenizer arrives padded to the embedding's rows with
+** unused "[PAD<id>]" tokens (tok_hf.c), as llama.cpp's converter pads it; a GGUF's has a token
+** per row: so there is one token per row here.
 */
 static int write_tokens(saver *s, const qora_tokenizer *tk) {
-  int n = s->m->info.n_vocab;
+  int n = tk->n_vocab;
   const char **strs = calloc((size_t)n, sizeof *strs);
   uint64_t *lens = calloc((size_t)n, sizeof *lens);
   int32_t *types = calloc((size_t)n, sizeof *types);
-  char *pads = calloc((size_t)(n - tk->n_vocab) + 1, 24);
   int rc;
 
-  if (strs == NULL || lens == NULL || types == NULL || pads == NULL) {
+  if (n != s->m->info.n_vocab)
+    rc = qora_fail(s->err, "the vocabulary has %d tokens for %d embedding rows", n,
+                   s->m->info.n_vocab);
+  else if (strs == NULL || lens == NULL || types == NULL)
     rc = qora_fail(s->err, "out of memory for the vocabulary");
-  } else {
+  else {
     for (int i = 0; i < n; i++) {
-      if (i < tk->n_vocab) {
-        strs[i] = tk->text + tk->text_off[i];
-        lens[i] = tok_text_len(tk, i);
-        types[i] = tk->type[i];
-      } else {
-        char *p = pads + (size_t)(i - tk->n_vocab) * 24;
-        lens[i] = (uint64_t)snprintf(p, 24, "[PAD%d]", i);
-        strs[i] = p;
-        types[i] = QORA_TOKEN_UNUSED;
-      }
+      strs[i] = tk->text + tk->text_off[i];
+      lens[i] = tok_text_len(tk, i);
+      types[i] = tk->type[i];
     }
     rc = gguf_writer_set_str_arr(s->w, "tokenizer.ggml.tokens", strs, lens, (uint64_t)n,
                                  s->err) < 0 ||
@@ -299,7 +295,6 @@ static int write_tokens(saver *s, const qora_tokenizer *tk) {
   free(strs);
   free(lens);
   free(types);
-  free(pads);
   return rc;
 }
 
