@@ -102,6 +102,12 @@ describe("qora command", function()
       "--ctx must be from 1 to 16777216, got 100000000" },
     { { "--threads", "257", "--load", TINY, "--prompt", "hi" },
       "--threads must be from 0 (one per core) to 256, got 257" },
+    { { "--threads", "-1", "--load", TINY, "--prompt", "hi" },
+      "--threads must be from 0 (one per core) to 256, got -1" },
+    { { "--threads=99999999999999999999", "--load", TINY, "--prompt", "hi" },
+      "--threads must be from 0 (one per core) to 256, got 99999999999999999999" },
+    { { "--ctx", "-99999999999999999999", "--load", TINY, "--prompt", "hi" },
+      "--ctx must be from 1 to 16777216, got -99999999999999999999" },
     { { "--load", TINY, "--raw", "--prompt", "" }, "--raw needs a prompt to continue" },
     { { "--" }, "--load PATH is required" },
     { { "--load", TINY, "--", "hello" }, "unexpected argument 'hello' after --" },
@@ -249,6 +255,12 @@ describe("qora command", function()
     local out, err, code = run({ "--version" })
     assert.equal(0, code, err)
     assert.equal("qora " .. qora._VERSION .. "\n", out)
+  end)
+
+  it("says what --threads 0 means", function()
+    local out = run({ "--help" })
+    assert.truthy(out:find("--threads N         threads to use, from 1 to 256; 0 (the default) "
+                           .. "takes one per core\n", 1, true), out)
   end)
 
   it("documents the sampling it applies", function()

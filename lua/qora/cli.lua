@@ -46,7 +46,7 @@ Generation:
   --seed N            random seed (default: a new one each run); the same seed, model
                       and prompt give the same text, whatever --threads
 Running:
-  --threads N         threads to use (default: one per core)
+  --threads N         threads to use, from 1 to 256; 0 (the default) takes one per core
   --stats             print load time, speeds and why generation stopped to stderr
   -h, --help          show this help and exit
   --version           show qora's version and exit
@@ -68,6 +68,13 @@ local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
 
 -- The engine's limits (engine/session.c, lqora/model.c).
 local MAX_CTX, MAX_THREADS = 1 << 24, 256
+
+-- The integer flags whose values are bounded, and the words that give the bounds: a value
+-- out of them, even out of Lua's integers, is refused in these words.
+local LIMITS = {
+  ctx = { 1, MAX_CTX, ("from 1 to %d"):format(MAX_CTX) },
+  threads = { 0, MAX_THREADS, ("from 0 (one per core) to %d"):format(MAX_THREADS) },
+}
 
 local function fail(fmt, ...)
   error({ message = fmt:format(...) })
@@ -98,7 +105,9 @@ local function convert(name, kind, v)
   end
   local what = kind == "count" and "a non-negative integer" or "an integer"
   local n = is_decimal_integer(v) and math.tointeger(tonumber(v))
-  if not n and is_decimal_integer(v) then
+  if LIMITS[name] and is_decimal_integer(v) and (not n or n < LIMITS[name][1]) then
+    fail("--%s must be %s, got %s", name, LIMITS[name][3], v)
+  elseif not n and is_decimal_integer(v) then
     fail("--%s expects %s, got '%s', which is out of range", name, what, v)
   elseif not n or (kind == "count" and n < 0) then
     fail("--%s expects %s in decimal digits, got '%s'", name, what, v)
@@ -163,9 +172,12 @@ function M.parse(argv)
   return opts
 end
 
--- Checks that a number flag lies in [lo, hi].
+-- Checks that a number flag lies in [lo, hi] (by default its LIMITS).
 local function range(opts, name, lo, hi, what)
   local v = opts[name]
+  if LIMITS[name] then
+    lo, hi, what = table.unpack(LIMITS[name])
+  end
   if v ~= nil and (v < lo or v > hi) then
     fail("--%s must be %s, got %s", name, what, v)
   end
@@ -184,8 +196,8 @@ local function check_values(opts)
   range(opts, "temperature", 0, math.huge, "0 or more")
   range(opts, "top-p", 0, 1, "from 0 to 1")
   range(opts, "min-p", 0, 1, "from 0 to 1")
-  range(opts, "ctx", 1, MAX_CTX, ("from 1 to %d"):format(MAX_CTX))
-  range(opts, "threads", 0, MAX_THREADS, ("from 0 (one per core) to %d"):format(MAX_THREADS))
+  range(opts, "ctx")
+  range(opts, "threads")
   if opts.load and opts["model-path"] then
     fail("give --load FILE or --model-path DIR, not both")
   end
