@@ -120,9 +120,13 @@ describe("qora command", function()
     { { "--load", TINY, "--raw", "--ctx", "5", "--prompt", RAW }, "give a larger --ctx" },
     { { "--min-p", "2", "--load", TINY }, "--min-p must be from 0 to 1" },
     { { "--top-k", "-1" }, "--top-k expects a non-negative integer in decimal digits, got '-1'" },
-    { { "--seed", "1.5" }, "--seed expects an integer in decimal digits, got '1.5'" },
+    { { "--seed", "1.5" },
+      "--seed expects an integer in decimal digits, from 0 to 9223372036854775807, or -1 "
+      .. "for a new one each run, got '1.5'" },
+    { { "--seed", "-2", "--load", TINY, "--prompt", "hi" },
+      "--seed must be from 0 to 9223372036854775807, or -1 for a new one each run, got -2" },
     { { "--threads", "many" },
-      "--threads expects a non-negative integer in decimal digits, got 'many'" },
+      "--threads expects an integer in decimal digits, from 0 (one per core) to 256, got 'many'" },
     { { "--temperature", "warm" }, "--temperature expects a finite decimal number, got 'warm'" },
     { { "--temperature", "-1", "--load", TINY }, "--temperature must be 0 or more" },
     { { "--top-p", "1.5", "--load", TINY }, "--top-p must be from 0 to 1" },
@@ -148,17 +152,20 @@ describe("qora command", function()
     { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--max-tokens", "1e3" },
       "--max-tokens expects a non-negative integer in decimal digits, got '1e3'" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--threads", "0x2" },
-      "--threads expects a non-negative integer in decimal digits, got '0x2'" },
+      "--threads expects an integer in decimal digits, from 0 (one per core) to 256, "
+      .. "got '0x2'" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--ctx", " 512" },
-      "--ctx expects an integer in decimal digits, got ' 512'" },
+      "--ctx expects an integer in decimal digits, from 1 to 16777216, got ' 512'" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--ctx", "512.0" },
-      "--ctx expects an integer in decimal digits, got '512.0'" },
+      "--ctx expects an integer in decimal digits, from 1 to 16777216, got '512.0'" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--top-k=4e1" },
       "--top-k expects a non-negative integer in decimal digits, got '4e1'" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--seed", "1E3" },
-      "--seed expects an integer in decimal digits, got '1E3'" },
+      "--seed expects an integer in decimal digits, from 0 to 9223372036854775807, or -1 "
+      .. "for a new one each run, got '1E3'" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--seed", "99999999999999999999" },
-      "--seed expects an integer, got '99999999999999999999', which is out of range" },
+      "--seed must be from 0 to 9223372036854775807, or -1 for a new one each run, "
+      .. "got 99999999999999999999" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--temperature", "nan" },
       "--temperature expects a finite decimal number, got 'nan'" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--temperature", "inf" },
@@ -191,10 +198,10 @@ describe("qora command", function()
   end
 
   it("reads plain decimal numbers, with a sign, a point or an exponent where they fit", function()
-    local opts = require("qora.cli").parse({ "--max-tokens", "007", "--seed", "-7", "--ctx", "+64",
+    local opts = require("qora.cli").parse({ "--max-tokens", "007", "--seed", "-1", "--ctx", "+64",
                                              "--temperature", ".5", "--top-p", "1e-1",
                                              "--min-p", "+5E-2", "--top-k", "0" })
-    assert.same({ ["max-tokens"] = 7, seed = -7, ctx = 64, temperature = 0.5, ["top-p"] = 0.1,
+    assert.same({ ["max-tokens"] = 7, seed = -1, ctx = 64, temperature = 0.5, ["top-p"] = 0.1,
                   ["min-p"] = 0.05, ["top-k"] = 0 }, opts)
     for _, k in ipairs({ "max-tokens", "seed", "ctx", "top-k" }) do
       assert.equal("integer", math.type(opts[k]), k)
@@ -261,6 +268,12 @@ describe("qora command", function()
     local out = run({ "--help" })
     assert.truthy(out:find("--threads N         threads to use, from 1 to 256; 0 (the default) "
                            .. "takes one per core\n", 1, true), out)
+  end)
+
+  it("says that --seed -1 takes a new seed each run", function()
+    local out = run({ "--help" })
+    assert.truthy(out:find("--seed N            random seed, from 0 to 2^63 - 1; -1 (the "
+                           .. "default) takes a new one\n", 1, true), out)
   end)
 
   it("documents the sampling it applies", function()
@@ -371,6 +384,36 @@ describe("qora command", function()
     assert.truthy(err:find("load: [%d.]+ s"), err)
     assert.truthy(err:find("prompt: 30 tokens in [%d.]+ s, [%d.]+ tokens/s"), err)
     assert.truthy(err:find("generation: 5 tokens in [%d.]+ s, [%d.]+ tokens/s"), err)
+  end)
+
+  it("takes a new seed each run for --seed -1 or none, which --stats shows and repeats",
+     function()
+    local args = { "--load", TINY, "--raw", "--max-tokens", "16", "--prompt", RAW,
+                   "--temperature", "1.5", "--top-p", "1", "--stats" }
+    local seeds = {}
+    for i, seed in ipairs({ { "--seed", "-1" }, { "--seed", "-1" }, {} }) do
+      local out, err, code = run(table.move(seed, 1, #seed, #args + 1, table.move(args, 1,
+                                                                                  #args, 1, {})))
+      assert.equal(0, code, err)
+      local n = err:match("\nseed: (%d+) %(%-%-seed %1 gives this text again%)\n$")
+      assert.truthy(n, err)
+      assert.is_nil(seeds[n], "seed " .. n .. " came twice")
+      seeds[n] = i
+
+      args[#args + 1], args[#args + 2] = "--seed", n
+      local again, err2 = run(args)
+      args[#args], args[#args - 1] = nil, nil
+      assert.equal(out, again)
+      assert.truthy(err2:find("\nseed: " .. n .. " ", 1, true), err2)
+    end
+  end)
+
+  it("shows no seed with --stats when nothing is drawn at random", function()
+    local _, err, code = run({ "--load", TINY, "--raw", "--max-tokens", "4", "--prompt", RAW,
+                               "--greedy", "--stats", "--seed", "5" })
+    assert.equal(0, code, err)
+    assert.truthy(err:find("stop: ", 1, true), err)
+    assert.falsy(err:find("seed", 1, true), err)
   end)
 
   it("samples reproducibly for a seed", function()

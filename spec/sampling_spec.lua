@@ -24,6 +24,17 @@ describe("sampling", function()
     assert.same({ 1 }, draw(sampling.new({ greedy = true }), 1))
   end)
 
+  it("makes new seeds from 0 to math.maxinteger, a new one each call", function()
+    local seen = {}
+    for _ = 1, 64 do
+      local seed = sampling.new_seed()
+      assert.equal("integer", math.type(seed))
+      assert.is_true(seed >= 0, tostring(seed))
+      assert.is_nil(seen[seed], "seed " .. seed .. " came twice")
+      seen[seed] = true
+    end
+  end)
+
   it("draws the same tokens for the same seed", function()
     local a = draw(sampling.new({ temperature = 1.5, top_k = 0, min_p = 0, seed = 7 }), 50)
     local b = draw(sampling.new({ temperature = 1.5, top_k = 0, min_p = 0, seed = 7 }), 50)

@@ -43,11 +43,13 @@ Generation:
                       (default %s; 1 keeps all)
   --min-p X           ... and drop those less than X times as likely as the best one
                       (default %s; 0 keeps all)
-  --seed N            random seed (default: a new one each run); the same seed, model
-                      and prompt give the same text, whatever --threads
+  --seed N            random seed, from 0 to 2^63 - 1; -1 (the default) takes a new one
+                      each run, which --stats shows; the same seed, model and prompt give
+                      the same text, whatever --threads
 Running:
   --threads N         threads to use, from 1 to 256; 0 (the default) takes one per core
-  --stats             print load time, speeds and why generation stopped to stderr
+  --stats             print to stderr the load time, speeds, why generation stopped and
+                      the seed used
   -h, --help          show this help and exit
   --version           show qora's version and exit
 
@@ -74,6 +76,8 @@ local MAX_CTX, MAX_THREADS = 1 << 24, 256
 local LIMITS = {
   ctx = { 1, MAX_CTX, ("from 1 to %d"):format(MAX_CTX) },
   threads = { 0, MAX_THREADS, ("from 0 (one per core) to %d"):format(MAX_THREADS) },
+  seed = { -1, math.maxinteger, ("from 0 to %d, or -1 for a new one each run")
+                                :format(math.maxinteger) },
 }
 
 local function fail(fmt, ...)
@@ -109,6 +113,8 @@ local function convert(name, kind, v)
     fail("--%s must be %s, got %s", name, LIMITS[name][3], v)
   elseif not n and is_decimal_integer(v) then
     fail("--%s expects %s, got '%s', which is out of range", name, what, v)
+  elseif not n and LIMITS[name] then
+    fail("--%s expects an integer in decimal digits, %s, got '%s'", name, LIMITS[name][3], v)
   elseif not n or (kind == "count" and n < 0) then
     fail("--%s expects %s in decimal digits, got '%s'", name, what, v)
   end
@@ -198,6 +204,7 @@ local function check_values(opts)
   range(opts, "min-p", 0, 1, "from 0 to 1")
   range(opts, "ctx")
   range(opts, "threads")
+  range(opts, "seed")
   if opts.load and opts["model-path"] then
     fail("give --load FILE or --model-path DIR, not both")
   end
@@ -330,12 +337,19 @@ local function load(opts)
   return model
 end
 
+-- The sampling policy of the flags. A policy that draws at random takes --seed, or a new seed
+-- for -1 or none, kept in opts.drawn_seed for --stats to show.
 local function sampler_of(opts)
-  if opts.greedy then
+  if opts.greedy or opts.temperature == 0 then
     return sampling.greedy()
   end
+  local seed = opts.seed
+  if seed == nil or seed == -1 then
+    seed = sampling.new_seed()
+  end
+  opts.drawn_seed = seed
   return sampling.new({ temperature = opts.temperature, top_k = opts["top-k"],
-                        top_p = opts["top-p"], min_p = opts["min-p"], seed = opts.seed })
+                        top_p = opts["top-p"], min_p = opts["min-p"], seed = seed })
 end
 
 -- Opens what runs the prompt (a session, or a conversation), with a failure put in CLI words.
@@ -390,7 +404,7 @@ local function pieces(model, opts)
          chat.session
 end
 
-local function report(load_s, st)
+local function report(load_s, st, seed)
   local function rate(n, s) return s > 0 and n / s or 0 end
   local why = { eog = "the model ended its answer", length = "--max-tokens reached",
                 context = "the context is full (--ctx)" }
@@ -399,7 +413,8 @@ local function report(load_s, st)
       :format(st.prompt_tokens, st.prompt_seconds, rate(st.prompt_tokens, st.prompt_seconds)),
     ("generation: %d tokens in %.3f s, %.1f tokens/s\n")
       :format(st.tokens, st.seconds, rate(st.tokens, st.seconds)),
-    ("stop: %s\n"):format(why[st.stop] or tostring(st.stop)))
+    ("stop: %s\n"):format(why[st.stop] or tostring(st.stop)),
+    seed and ("seed: %d (--seed %d gives this text again)\n"):format(seed, seed) or "")
 end
 
 -- Writes to stdout now; a closed pipe or a full disk ends the run with an error.
@@ -444,7 +459,7 @@ local function run(argv)
   end
   out("\n")
   if opts.stats then
-    report(load_s, session.stats)
+    report(load_s, session.stats, opts.drawn_seed)
   elseif session.stats.stop == "context" then
     warn("the answer stopped at the end of the context (%d tokens); --ctx sets it",
          session:ctx())

@@ -129,11 +129,24 @@ function M.argmax()
   return function(c) return c:argmax() end
 end
 
--- A seed for callers that give none: different for each policy made.
+-- Policies made without /dev/urandom, counted: two made in the same microsecond differ.
 local unseeded = 0
-local function fresh_seed()
+
+--- A new seed, from 0 to math.maxinteger: 8 bytes of /dev/urandom, or where it cannot be
+-- read the clocks, so that two runs started together (two processes) differ. What
+-- sampling.dist(nil) takes; a program that shows it lets its user repeat a run.
+-- @return integer
+function M.new_seed()
+  local f = io.open("/dev/urandom", "rb")
+  local bytes = f and f:read(8)
+  if f then
+    f:close()
+  end
+  if bytes and #bytes == 8 then
+    return string.unpack("<i8", bytes) & math.maxinteger
+  end
   unseeded = unseeded + 1
-  return math.floor(core.now() * 1e6) ~ (os.time() << 20) ~ unseeded
+  return (math.floor(core.now() * 1e6) ~ (os.time() << 20) ~ unseeded) & math.maxinteger
 end
 
 --- Draws a token from the probabilities with a seeded random source.
@@ -143,7 +156,7 @@ function M.dist(seed)
   if type(seed) == "userdata" then
     rng = seed
   elseif seed == nil then
-    rng = core.rng(fresh_seed())
+    rng = core.rng(M.new_seed())
   else
     rng = core.rng(check_integer("seed", seed, math.mininteger))
   end
