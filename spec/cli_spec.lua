@@ -108,7 +108,6 @@ describe("qora command", function()
       "--threads must be from 0 (one per core) to 256, got 99999999999999999999" },
     { { "--ctx", "-99999999999999999999", "--load", TINY, "--prompt", "hi" },
       "--ctx must be from 1 to 16777216, got -99999999999999999999" },
-    { { "--load", TINY, "--raw", "--prompt", "" }, "--raw needs a prompt to continue" },
     { { "--" }, "--load PATH is required" },
     { { "--load", TINY, "--", "hello" }, "unexpected argument 'hello' after --" },
     { { "--load", TINY, "--prompt", "a", "--prompt", "b" }, "--prompt is given twice" },
@@ -136,7 +135,7 @@ describe("qora command", function()
     { { "--prompt", "hi" }, "--load PATH is required" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi" }, "/nonexistent.gguf" },
     { { "--load", CUT, "--prompt", "hi" }, "qora: " .. CUT .. ": " },
-    { { "--load", TINY }, "no prompt" },
+    { { "--load", TINY }, "the prompt is empty: give --prompt TEXT, or pipe" },
     { { "--load", TINY, "--raw", "--system", "x", "--prompt", "hi" }, "--system" },
     { { "--load", S.VOCAB, "--prompt", "hi", "--raw" }, "without weights" },
     -- text that is not UTF-8, refused before the model loads (the path does not exist)
@@ -373,6 +372,24 @@ describe("qora command", function()
                                  input)
       assert.equal(0, code, err)
       assert.equal(library_text(RAW, 20) .. "\n", out)
+    end
+  end)
+
+  it("refuses an empty prompt in one message, from --prompt or stdin, with --raw or not",
+     function()
+    local message = "qora: the prompt is empty: give --prompt TEXT, or pipe the prompt into "
+                    .. "standard input\n"
+    for _, raw in ipairs({ {}, { "--raw" } }) do
+      for _, case in ipairs({ { { "--prompt", "" } }, { { "--prompt=" } }, { {}, "" },
+                              { {}, "\n" }, { {}, "\r\n" } }) do
+        local args = { "--load", TINY, "--max-tokens", "2", table.unpack(raw) }
+        table.move(case[1], 1, #case[1], #args + 1, args)
+        local out, err, code = run(args, case[2])
+        local what = table.concat(args, " ") .. " <" .. ("%q"):format(case[2] or "(nothing)")
+        assert.equal(1, code, what)
+        assert.equal("", out, what)
+        assert.equal(message, err, what)
+      end
     end
   end)
 

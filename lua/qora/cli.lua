@@ -26,7 +26,7 @@ Model:
                       without --prompt, qora stops there
 Prompt:
   --prompt TEXT       the prompt (default: standard input when it is not a terminal, less
-                      its final newline)
+                      its final newline); an empty one is refused, with --raw too
   --system TEXT       a system prompt for the chat template
   --no-think          SmolLM3: answer without a reasoning block
   --raw               give the prompt to the model as it is, without the chat template;
@@ -228,16 +228,15 @@ local function check_values(opts)
   end
 end
 
+local HOW_TO_PROMPT = "give --prompt TEXT, or pipe the prompt into standard input"
+
 -- The prompt from standard input, less its final newline (what `echo` and editors add).
 local function stdin_prompt()
   if qora.core.isatty(0) then
-    fail("no prompt: give --prompt TEXT, or pipe the prompt into standard input")
+    fail("no prompt: %s", HOW_TO_PROMPT)
   end
   local text = io.stdin:read("a") or ""
   text = text:gsub("\r?\n$", "")
-  if text == "" then
-    fail("no prompt: standard input was empty; give --prompt TEXT")
-  end
   check_utf8(text, "standard input")
   return text
 end
@@ -257,8 +256,11 @@ local function settle(opts)
     check_utf8(opts.prompt, "--prompt")
   end
   opts.prompt = opts.prompt or stdin_prompt()
-  if opts.raw and opts.prompt == "" then
-    fail("--raw needs a prompt to continue: give --prompt TEXT")
+  -- Refused with --raw too, however it came: llama.cpp continues BOS alone, but SmolLM's
+  -- vocabularies add no BOS, which leaves nothing to continue; and through the template an
+  -- empty message is rarely what was meant.
+  if opts.prompt == "" then
+    fail("the prompt is empty: %s", HOW_TO_PROMPT)
   end
   return opts
 end
