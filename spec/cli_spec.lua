@@ -433,6 +433,37 @@ describe("qora command", function()
     assert.falsy(err:find("seed", 1, true), err)
   end)
 
+  it("says with --stats what --save wrote, and nothing without", function()
+    local path = os.tmpname()
+    local out, err, code = run({ "--load", TINY, "--save", path })
+    assert.equal(0, code, err)
+    assert.equal("", out)
+    assert.equal("", err)
+
+    out, err, code = run({ "--load", TINY, "--save", path, "--stats" })
+    local f = assert(io.open(path, "rb"))
+    local size = f:seek("end")
+    f:close()
+    os.remove(path)
+    assert.equal(0, code, err)
+    assert.equal("", out)
+    local pattern = "^load: %d+%.%d%d%d s\nsave: " .. path:gsub("%p", "%%%0")
+                    .. ", (%d+) bytes %((%d+%.%d) MB%) in %d+%.%d%d%d s\n$"
+    local bytes, mb = err:match(pattern)
+    assert.truthy(bytes, err)
+    assert.equal(size, tonumber(bytes))
+    assert.equal(("%.1f"):format(size / 1e6), mb)
+
+    -- with a prompt too: the load's time once, before the save's
+    out, err, code = run({ "--load", TINY, "--save", path, "--stats", "--raw", "--greedy",
+                           "--max-tokens", "2", "--prompt", RAW })
+    os.remove(path)
+    assert.equal(0, code, err)
+    assert.truthy(#out > 1)
+    assert.truthy(err:match("^load: [^\n]*\nsave: [^\n]*\nprompt: [^\n]*\ngeneration: [^\n]*\n"
+                            .. "stop: [^\n]*\n$"), err)
+  end)
+
   it("samples reproducibly for a seed", function()
     local args = { "--load", TINY, "--raw", "--max-tokens", "16", "--prompt", RAW,
                    "--temperature", "1.5", "--top-p", "1", "--seed", "11" }

@@ -49,7 +49,7 @@ Generation:
 Running:
   --threads N         threads to use, from 1 to 256; 0 (the default) takes one per core
   --stats             print to stderr the load time, speeds, why generation stopped and
-                      the seed used
+                      the seed used; with --save, the file's size and the time it took
   -h, --help          show this help and exit
   --version           show qora's version and exit
 
@@ -406,11 +406,38 @@ local function pieces(model, opts)
          chat.session
 end
 
+-- The size in bytes of the file at path, or nil when it cannot be opened.
+local function file_size(path)
+  local f = io.open(path, "rb")
+  local size = f and f:seek("end")
+  if f then
+    f:close()
+  end
+  return size
+end
+
+-- Writes the model to opts.save; with --stats, shows the load's time and what was written.
+local function save(model, opts, load_s)
+  local t0 = qora.core.now()
+  local ok, err = model:save(opts.save)
+  if not ok then
+    fail("%s", err)
+  end
+  if opts.stats then
+    local size = file_size(opts.save) or 0
+    io.stderr:write(("load: %.3f s\n"):format(load_s),
+                    ("save: %s, %d bytes (%.1f MB) in %.3f s\n")
+                      :format(opts.save, size, size / 1e6, qora.core.now() - t0))
+  end
+end
+
+-- The --stats of a run: load_s is false when save has already shown it, seed nil when
+-- nothing was drawn at random.
 local function report(load_s, st, seed)
   local function rate(n, s) return s > 0 and n / s or 0 end
   local why = { eog = "the model ended its answer", length = "--max-tokens reached",
                 context = "the context is full (--ctx)" }
-  io.stderr:write(("load: %.3f s\n"):format(load_s),
+  io.stderr:write(load_s and ("load: %.3f s\n"):format(load_s) or "",
     ("prompt: %d tokens in %.3f s, %.1f tokens/s\n")
       :format(st.prompt_tokens, st.prompt_seconds, rate(st.prompt_tokens, st.prompt_seconds)),
     ("generation: %d tokens in %.3f s, %.1f tokens/s\n")
@@ -446,10 +473,7 @@ local function run(argv)
   local model = load(opts)
   local load_s = qora.core.now() - t0
   if opts.save then
-    local ok, serr = model:save(opts.save)
-    if not ok then
-      fail("%s", serr)
-    end
+    save(model, opts, load_s)
     if not opts.prompt then
       return 0
     end
@@ -461,7 +485,7 @@ local function run(argv)
   end
   out("\n")
   if opts.stats then
-    report(load_s, session.stats, opts.drawn_seed)
+    report(not opts.save and load_s, session.stats, opts.drawn_seed)
   elseif session.stats.stop == "context" then
     warn("the answer stopped at the end of the context (%d tokens); --ctx sets it",
          session:ctx())
