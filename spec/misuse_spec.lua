@@ -193,6 +193,22 @@ describe("misuse of an argument", function()
       { "gone:eval(1)", "the session is closed" },
       { "gone:pos()", "the session is closed" },
       { "gone:generate({ prompt = 'x' })", "the session is closed" },
+      -- an unknown option, with the names that would have been right
+      { "qora.load('x', { bad_option = 1 })", "bad argument to 'load' (unknown option "
+        .. "'bad_option'; known: huge_pages, progress, quant, repack, threads)" },
+      { "m:chat({ thinking = false })", "bad argument to 'chat' (unknown option 'thinking'; "
+        .. "known: batch, ctx, date, parse_special, system, template, think, tools)" },
+      { "m:session({ context = 8 })",
+        "bad argument to 'session' (unknown option 'context'; known: batch, ctx, kv_type)" },
+      { "chat:reply('x', { temp = 1 })", "bad argument to 'reply' (unknown option 'temp'; "
+        .. "known: frequency_penalty, greedy, max_tokens, min_p, prefill_chunk, "
+        .. "presence_penalty, repeat_last_n, repeat_penalty, sampler, seed, temperature, top_k, "
+        .. "top_p)" },
+      { "s:generate({ promt = 'x' })", "bad argument #1 to 'generate' (unknown option 'promt'; "
+        .. "known: bos, ignore_eog, max_tokens, parse_special, prefill_chunk, prompt, sampler, "
+        .. "special)" },
+      { "m:tokenize('x', { bos = true, eos = true })",
+        "bad argument to 'tokenize' (unknown option 'eos'; known: bos, special)" },
     }
     local wrong = {}
     for _, c in ipairs(cases) do

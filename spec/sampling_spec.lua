@@ -69,7 +69,9 @@ describe("sampling", function()
 
   it("refuses unknown options and bad values", function()
     assert.has_error(function() sampling.new({ temprature = 1 }) end,
-                     "sampling: unknown option 'temprature'")
+                     "sampling: unknown option 'temprature'; known: frequency_penalty, "
+                     .. "greedy, min_p, presence_penalty, repeat_last_n, repeat_penalty, seed, "
+                     .. "temperature, top_k, top_p")
     assert.has_error(function() sampling.new({ top_p = 2 }) end)
     assert.has_error(function() sampling.new({ top_k = 1.5 }) end)
     assert.has_error(function() sampling.new({ temperature = "hot" }) end)

@@ -140,6 +140,20 @@ function M.fail(fname, what, level)
   M.error(msg)
 end
 
+--- Why k is not an option: "unknown option 'k'; known: a, b, c", the names of known (a set)
+-- in alphabetical order, so that a misspelt option shows its right spelling.
+-- @param k any the key given
+-- @tparam table known set of the option names
+-- @treturn string
+function M.unknown_option(k, known)
+  local names = {}
+  for name in pairs(known) do
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  return ("unknown option '%s'; known: %s"):format(tostring(k), table.concat(names, ", "))
+end
+
 --- Checks that opts is nil or a table holding only the known keys; returns a table.
 -- @param fname string the public function, for the message
 -- @param opts table|nil
@@ -153,7 +167,7 @@ function M.options(fname, opts, known, level)
   end
   for k in pairs(opts) do
     if not known[k] then
-      M.fail(fname, ("unknown option '%s'"):format(tostring(k)), level)
+      M.fail(fname, M.unknown_option(k, known), level)
     end
   end
   return opts

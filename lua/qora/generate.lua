@@ -58,7 +58,7 @@ local function check_options(opts)
   end
   for k in pairs(opts) do
     if not OPTIONS[k] then
-      bad(("unknown option '%s'"):format(tostring(k)))
+      bad(check.unknown_option(k, OPTIONS))
     end
   end
   local p = opts.prompt

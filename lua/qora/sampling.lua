@@ -189,7 +189,7 @@ function M.new(opts)
   end
   for k in pairs(opts) do
     if not KNOWN[k] then
-      check.error(("sampling: unknown option '%s'"):format(tostring(k)))
+      check.error("sampling: " .. check.unknown_option(k, KNOWN))
     end
   end
 
