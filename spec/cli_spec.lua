@@ -487,23 +487,29 @@ describe("qora command", function()
     assert.truthy(#out > 1)
   end)
 
-  it("warns once that --no-think is ignored when the chat template has no thinking switch",
-     function()
-    local warning = "qora: warning: --no-think is ignored: the model's chat template (chatml) "
-                    .. "has no thinking switch\n"
-    local args = { "--load", S.SMOLLM2, "--no-think", "--greedy", "--max-tokens", "2",
-                   "--prompt", "Hi" }
-    local out, err, code = run(args)
+  it("takes --no-think without a word on a chat template that never reasons, as model:chat "
+     .. "takes think = false", function()
+    local args = { "--load", S.SMOLLM2, "--greedy", "--max-tokens", "6", "--prompt", "Hi" }
+    local plain, err, code = run(args)
     assert.equal(0, code, err)
-    assert.truthy(#out > 1)
-    assert.equal(warning, err)
+    args[#args + 1] = "--no-think"
+    local out
+    out, err, code = run(args)
+    assert.equal(0, code, err)
+    assert.equal("", err)
+    assert.equal(plain, out)
 
-    -- SmolLM3's template (the tiny model carries it) has the switch: nothing to say
+    -- SmolLM3's template (the tiny model carries it) has the switch: it changes the prompt
+    local m = assert(qora.load(TINY))
+    local want = m:chat({ think = false }):prompt_ids("Hi")
+    assert.are_not.same(m:chat():prompt_ids("Hi"), want)
+    local s = m:session()
+    local _, text = S.collect(s:generate({ prompt = want, max_tokens = 6 }))
     args[2] = TINY
     out, err, code = run(args)
     assert.equal(0, code, err)
-    assert.truthy(#out > 1)
     assert.equal("", err)
+    assert.equal(text .. "\n", out)
   end)
 
   it("warns once that --no-think is ignored with --raw, which uses no chat template",

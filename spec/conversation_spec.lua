@@ -288,6 +288,31 @@ describe("a conversation", function()
     end
   end)
 
+  it("refuses think = true on a template that never reasons, naming it and what to do",
+     function()
+    local smollm2 = assert(qora.load(S.SMOLLM2))
+    for _, case in ipairs({ { smollm2 }, { model, "chatml" } }) do
+      local m, template = case[1], case[2]
+      local ok, err = pcall(m.chat, m, { think = true, template = template })
+      assert.is_false(ok)
+      assert.equal("bad argument to 'chat' (think = true, but the chatml template has no "
+                   .. "reasoning mode: its answers hold no <think> block; leave think out, or "
+                   .. "name the template of a model that reasons (template = \"smollm3\"))",
+                   err:match("^spec/conversation_spec%.lua:%d+: (.*)$"))
+      -- think = false asks for what it does anyway: the prompt of think left out
+      assert.equal(m:chat({ template = template }):prompt(),
+                   m:chat({ think = false, template = template }):prompt())
+    end
+    smollm2:close()
+
+    -- SmolLM3's templates take either
+    for _, template in ipairs({ "smollm3", "smollm3-llamacpp" }) do
+      for _, think in ipairs({ true, false }) do
+        assert.equal(template, model:chat({ think = think, template = template }).template.name)
+      end
+    end
+  end)
+
   it("refuses a think or greedy option that is not a boolean", function()
     local ok, err = pcall(model.chat, model, { think = "no" })
     assert.is_false(ok)

@@ -28,7 +28,8 @@ Prompt:
   --prompt TEXT       the prompt (default: standard input when it is not a terminal, less
                       its final newline); an empty one is refused, with --raw too
   --system TEXT       a system prompt for the chat template
-  --no-think          SmolLM3: answer without a reasoning block
+  --no-think          SmolLM3: answer without a reasoning block (a model whose template
+                      has none, such as SmolLM2's ChatML, never writes one)
   --raw               give the prompt to the model as it is, without the chat template;
                       special tokens written in it, such as <|im_start|>, are recognised
                       (through the template, the prompt's text is only text)
@@ -395,12 +396,14 @@ local function pieces(model, opts)
   if err then
     fail("%s", (err:gsub(": name one.*", "; --raw gives it the prompt without a template")))
   end
-  local chat = open(opts, model.chat, model, { system = opts.system, ctx = opts.ctx,
-                                               think = not opts["no-think"] })
-  if opts["no-think"] and not chat.template.reasoning then
-    warn("--no-think is ignored: the model's chat template (%s) has no thinking switch",
-         chat.template.name)
+  -- the template's own mode unless --no-think; a template that never reasons, ChatML, meets
+  -- --no-think as it is, as model:chat meets think = false
+  local think = nil
+  if opts["no-think"] then
+    think = false
   end
+  local chat = open(opts, model.chat, model, { system = opts.system, ctx = opts.ctx,
+                                               think = think })
   check_fit(#chat:prompt_ids(opts.prompt), chat.session:ctx(), " with the chat template")
   return chat:reply(opts.prompt, { max_tokens = max, sampler = sampler_of(opts) }),
          chat.session

@@ -69,8 +69,9 @@ end
 
 --- Starts a conversation.
 -- @param model Model
--- @param opts table|nil { system = nil (a system prompt), think = true (SmolLM3's reasoning
---   mode), template = nil (by the model's metadata; or "smollm3", "smollm3-llamacpp",
+-- @param opts table|nil { system = nil (a system prompt), think = nil (SmolLM3's reasoning
+--   mode, on unless false; true with a template that has none, ChatML, is an error),
+--   template = nil (by the model's metadata; or "smollm3", "smollm3-llamacpp",
 --   "chatml"), tools = nil (JSON array string or tables, SmolLM3; printed as the chat is
 --   made, so later changes to the tables do not reach the prompt), date = today
 --   ("04 December 2026"), ctx = 4096, batch = 512, parse_special = false (recognise special
@@ -97,6 +98,14 @@ function M.new(model, opts)
   local template, err = chat.for_model(model.info, opts.template)
   if not template then
     check.error(err)
+  end
+  -- No template qora knows always reasons, so think = false is always met: switched off, or
+  -- never on. think = true is not, on a template whose answers never reason.
+  if opts.think == true and not template.reasoning then
+    check.fail("chat", ("think = true, but the %s template has no reasoning mode: its "
+                        .. "answers hold no <think> block; leave think out, or name the "
+                        .. "template of a model that reasons (template = \"smollm3\")")
+                       :format(template.name))
   end
   -- refused now, not at the first reply, and named as the user named them
   local tools, why = template:check_tools(opts.tools, "tools")
