@@ -17,10 +17,12 @@
 
 /*
 ** Keys per chunk when a decoded token's key range is split (a range is split in equal parts
-** of at most this many). Each chunk reads its keys, then its values, as two runs; decoding
-** SmolLM3-3B Q4_0 at 16K on 2 threads, in alternating runs, gave 9.2 tokens/s with 256 (mean
-** of 12), 11.0 with 2048 (mean of 9; ahead in 7 of 9 pairs), 9.6 with 1024, 10.3 with 4096
-** and 9.5 with 8192 (means of 3 to 6). At 4K, no difference.
+** of at most this many). When each chunk read its keys, then its values, as two passes,
+** decoding SmolLM3-3B Q4_0 at 16K on 2 threads, in alternating runs, gave 9.2 tokens/s with
+** 256 (mean of 12), 11.0 with 2048 (mean of 9; ahead in 7 of 9 pairs), 9.6 with 1024, 10.3
+** with 4096 and 9.5 with 8192 (means of 3 to 6); at 4K, no difference. Read in one walk
+** (attend), 4096 and 8192 took 2 to 3 % less time than 2048 in attention alone (Xeon model
+** 207), too little to change it for.
 */
 #define KEY_CHUNK 2048
 
@@ -38,9 +40,9 @@ static int key_chunks(int n_keys) {
 }
 
 
-/* Decoding: per thread, scores and one item's part; after all threads', the chunks' parts. */
+/* Per thread, one block's scores and one item's part; after all threads', the chunks' parts. */
 static size_t decode_thread_scratch(int n_ctx, int group, int head_dim) {
-  return (size_t)group * n_ctx + (size_t)group * (head_dim + 2);
+  return (size_t)group * QORA_ATTEND_BLOCK + (size_t)group * (head_dim + 2);
 }
 
 
@@ -55,31 +57,24 @@ typedef struct attn_part {
 
 /* Keys [j0, j1) of token t's query heads sharing key/value head g, softmax left open. */
 static void attend_range(const attn_job *job, const qora_ops *kk, int t, int g,
-                         int j0, int j1, float *sc, attn_part *part) {
+                         int j0, int j1, float *work, attn_part *part) {
   const qora_session *s = job->s;
   const qora_model_info *in = &s->m->info;
-  int hd = in->head_dim, group = in->n_head / in->n_head_kv, n = j1 - j0;
+  int hd = in->head_dim, group = in->n_head / in->n_head_kv;
   const float *q = s->q + (size_t)t * in->n_head * hd + (size_t)g * group * hd;
-  int f32 = s->kv_type == QORA_F32;
 
-  memset(part->out, 0, (size_t)group * hd * sizeof *part->out);
-  for (int h = 0; h < group; h++) {
-    part->max[h] = -INFINITY;
-    part->sum[h] = 0.0f;
-  }
-  if (n <= 0)
+  if (j1 <= j0) {
+    memset(part->out, 0, (size_t)group * hd * sizeof *part->out);
+    for (int h = 0; h < group; h++) {
+      part->max[h] = -INFINITY;
+      part->sum[h] = 0.0f;
+    }
     return;
-  (f32 ? kk->scores_f32 : kk->scores_f16)(qora_kv_at(s, s->k_cache, job->il, g, j0),
-                                          qora_kv_at(s, s->v_cache, job->il, g, j0), s->kv_row,
-                                          n, q, group, hd,
-                                          1.0f / sqrtf((float)hd), sc, n);
-  for (int h = 0; h < group; h++) {
-    float *x = sc + (size_t)h * n;
-    part->max[h] = kk->max(x, n);
-    part->sum[h] = kk->exp_sum(x, n, part->max[h]);
   }
-  (f32 ? kk->accum_f32 : kk->accum_f16)(qora_kv_at(s, s->v_cache, job->il, g, j0), s->kv_row,
-                                        n, sc, n, group, hd, part->out);
+  (s->kv_type == QORA_F32 ? kk->attend_f32 : kk->attend_f16)(
+      qora_kv_at(s, s->k_cache, job->il, g, j0), qora_kv_at(s, s->v_cache, job->il, g, j0),
+      s->kv_row, j1 - j0, q, group, hd, 1.0f / sqrtf((float)hd), part->max, part->sum,
+      part->out, work);
 }
 
 
@@ -96,7 +91,7 @@ static void attention_worker(void *ctx, int ith, int nth) {
   int n_kv = in->n_head_kv, group = in->n_head / n_kv, hd = in->head_dim;
   size_t per_part = (size_t)group * (hd + 2);
   float *sc = s->scores + (size_t)ith * decode_thread_scratch(s->n_ctx, group, hd);
-  float *own = sc + (size_t)group * s->n_ctx;
+  float *own = sc + (size_t)group * QORA_ATTEND_BLOCK;
   long lo, hi;
 
   qora_split((long)job->n * n_kv * job->chunks, ith, nth, &lo, &hi);

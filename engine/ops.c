@@ -103,6 +103,65 @@ static void accum_f16(const void *v, size_t stride, int n, const float *p, int p
 }
 
 
+/*
+** One key at a time: each score that beats the maximum so far scales what was gathered by
+** exp(old - new) first.
+*/
+static void attend_row(const float *k, const float *v, const float *q, int group, int hd,
+                       float scale, float *max, float *sum, float *out) {
+  for (int h = 0; h < group; h++) {
+    float s;
+    scores_f32(k, NULL, 0, 1, q + h * hd, 1, hd, scale, &s, 1);
+    if (s > max[h]) {
+      float c = qora_exp_floor(max[h] - s);
+      sum[h] *= c;
+      for (int i = 0; i < hd; i++)
+        out[h * hd + i] *= c;
+      max[h] = s;
+    }
+    float e = qora_exp_floor(s - max[h]);
+    sum[h] += e;
+    accum_f32(v, 0, 1, &e, 1, 1, hd, out + h * hd);
+  }
+}
+
+
+static void attend(const void *k, const void *v, size_t stride, int n, const float *q,
+                   int group, int hd, float scale, float *max, float *sum, float *out,
+                   int f16) {
+  float kr[1024], vr[1024];
+
+  for (int h = 0; h < group; h++) {
+    max[h] = -INFINITY;
+    sum[h] = 0.0f;
+  }
+  for (int i = 0; i < group * hd; i++)
+    out[i] = 0.0f;
+  for (int j = 0; j < n; j++) {
+    const char *kj = (const char *)k + j * stride, *vj = (const char *)v + j * stride;
+    for (int i = 0; i < hd; i++) {
+      kr[i] = f16 ? qora_f16_to_f32(((const qora_f16 *)kj)[i]) : ((const float *)kj)[i];
+      vr[i] = f16 ? qora_f16_to_f32(((const qora_f16 *)vj)[i]) : ((const float *)vj)[i];
+    }
+    attend_row(kr, vr, q, group, hd, scale, max, sum, out);
+  }
+}
+
+
+static void attend_f16(const void *k, const void *v, size_t stride, int n, const float *q,
+                       int group, int hd, float scale, float *max, float *sum, float *out,
+                       float *work) {
+  attend(k, v, stride, n, q, group, hd, scale, max, sum, out, 1);
+}
+
+
+static void attend_f32(const void *k, const void *v, size_t stride, int n, const float *q,
+                       int group, int hd, float scale, float *max, float *sum, float *out,
+                       float *work) {
+  attend(k, v, stride, n, q, group, hd, scale, max, sum, out, 0);
+}
+
+
 static void tile_scores(const float *qt, const float *kb, int nk, int hd, float *st) {
   for (int j = 0; j < nk; j++) {
     float *row = st + (size_t)j * QORA_TILE;
@@ -167,6 +226,8 @@ void qora_ops_install_scalar(qora_ops *k) {
   k->scores_f32 = scores_f32;
   k->accum_f16 = accum_f16;
   k->accum_f32 = accum_f32;
+  k->attend_f16 = attend_f16;
+  k->attend_f32 = attend_f32;
   k->tile_scores = tile_scores;
   k->tile_accum = tile_accum;
   k->swiglu = swiglu;

@@ -24,6 +24,20 @@ typedef void (*qora_scores_fn)(const void *k, const void *v, size_t stride, int 
 typedef void (*qora_accum_fn)(const void *v, size_t stride, int n, const float *p, int ps,
                               int group, int hd, float *out);
 
+/*
+** attend: the whole of a range for group query heads, with s[h][j] the scores above:
+**   max[h] = the largest s[h][j] over j < n (n >= 1),
+**   sum[h] = the sum over j of e[h][j] = exp(max(s[h][j] - max[h], QORA_EXP_MIN)),
+**   out[h * hd + i] = the sum over j of e[h][j] * (row j of v)[i].
+** work holds group * QORA_ATTEND_BLOCK floats. The order of the additions, hence the last
+** bits, depends on the walk over the keys (qora_kv_set_walk).
+*/
+#define QORA_ATTEND_BLOCK 64
+
+typedef void (*qora_attend_fn)(const void *k, const void *v, size_t stride, int n,
+                               const float *q, int group, int hd, float scale, float *max,
+                               float *sum, float *out, float *work);
+
 /* Exponents below this are raised to it: exp stays a normal float (subnormals are slow). */
 #define QORA_EXP_MIN -87.3f
 
@@ -52,6 +66,7 @@ typedef void (*qora_tile_accum_fn)(const float *st, const float *vb, int nk, int
 typedef struct qora_ops {
   qora_scores_fn scores_f16, scores_f32;
   qora_accum_fn accum_f16, accum_f32;
+  qora_attend_fn attend_f16, attend_f32;
   qora_tile_scores_fn tile_scores;
   qora_tile_accum_fn tile_accum;
   /* g[i] = silu(g[i]) * u[i] */
@@ -73,7 +88,8 @@ const qora_ops *qora_ops_get(void);
 ** How decoding's scores walk a head's cached keys (the results depend on neither field): runs,
 ** 1 or 4, is how many far-apart runs of the range are read side by side, four keys at a time
 ** taking one from each (AVX-512 only); v_ahead, how many rows ahead the values are asked for
-** while the keys are read (0: not asked; AVX2 and AVX-512). Chosen per CPU at first use;
+** while the keys are read (0: not asked; AVX2 and AVX-512), and whether attend asks for the
+** next block's keys and values while it adds a block's values. Chosen per CPU at first use;
 ** returns -1 on a bad value.
 */
 typedef struct qora_kv_walk {
