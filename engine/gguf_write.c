@@ -502,9 +502,11 @@ int gguf_writer_begin(gguf_writer *w, const char *path, qora_err *err) {
 
   if (check_open(w, "begin twice", err) != 0 || resolve_alignment(w, err) != 0)
     return -1;
+  if (n == 0)
+    return qora_fail(err, "no file name given (an empty path); give one such as model.gguf");
   if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))   /* found now, not after the whole file */
     return qora_fail(err, "cannot write %s: it is a folder; give a file path such as "
-                     "%s/model.gguf", path, path);
+                     "%s%smodel.gguf", path, path, path[n - 1] == '/' ? "" : "/");
   free(w->path);
   free(w->tmp);
   w->path = dup_str(path, n);

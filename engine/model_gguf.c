@@ -406,8 +406,9 @@ static int start(qora_model *m, const qora_load_opts *opts, qora_err *err) {
 qora_model *qora_model_load(const char *path, const qora_load_opts *opts, qora_err *err) {
   qora_model *m;
 
-  if (path == NULL) {
-    qora_fail(err, "no model path given");
+  if (path == NULL || path[0] == '\0') {
+    qora_fail(err, "no model path given (an empty one); give a GGUF file or a Hugging Face "
+              "checkpoint folder");
     return NULL;
   }
   if (qora_path_is_hf(path))

@@ -82,6 +82,11 @@ describe("qora.load", function()
     teardown(function()
       for i = 3, #cases do os.remove(cases[i][2]) end
     end)
+    it("an empty path, saying that none was given", function()
+      local m, err = qora.load("")
+      assert.is_nil(m)
+      assert.truthy(err:find("no model path given", 1, true), err)
+    end)
     for _, case in ipairs(cases) do
       it(case[1], function()
         local m, err = qora.load(case[2])

@@ -302,7 +302,8 @@ static void test_misuse(void) {
   qora_err err = {{0}};
   gguf_writer *w = gguf_writer_new(&err);
   uint64_t ne[2] = {32, 2}, zero[1] = {0};
-  char long_name[80], tmp_of_dir[sizeof dir + 4];
+  char long_name[80], tmp_of_dir[sizeof dir + 4], slashed[sizeof dir + 1];
+  char hint[sizeof dir + 16];
 
   memset(long_name, 'x', 64);
   long_name[64] = '\0';
@@ -349,6 +350,17 @@ static void test_misuse(void) {
   snprintf(tmp_of_dir, sizeof tmp_of_dir, "%s.tmp", dir);
   TAP_OK(gguf_writer_begin(w, dir, &err) == -1 && strstr(err.msg, "folder") &&
          !exists(tmp_of_dir), "refuses a folder before writing anything: %s", err.msg);
+  gguf_writer_free(w);
+  w = gguf_writer_new(&err);
+  snprintf(slashed, sizeof slashed, "%s/", dir);
+  snprintf(hint, sizeof hint, "%s/model.gguf", dir);
+  TAP_OK(gguf_writer_begin(w, slashed, &err) == -1 && strstr(err.msg, hint) &&
+         !strstr(err.msg, "//model.gguf"), "names a file in a folder given with its slash: %s",
+         err.msg);
+  gguf_writer_free(w);
+  w = gguf_writer_new(&err);
+  TAP_OK(gguf_writer_begin(w, "", &err) == -1 && strstr(err.msg, "no file name given") &&
+         !exists(".tmp"), "refuses an empty path before writing anything: %s", err.msg);
   gguf_writer_free(w);
   w = gguf_writer_new(&err);
   TAP_OK(gguf_writer_begin(w, "/nonexistent-dir/x.gguf", &err) == -1 &&
