@@ -137,6 +137,8 @@ describe("qora command", function()
     { { "--load", CUT, "--prompt", "hi" }, "qora: " .. CUT .. ": " },
     { { "--load", TINY }, "the prompt is empty: give --prompt TEXT, or pipe" },
     { { "--load", TINY, "--raw", "--system", "x", "--prompt", "hi" }, "--system" },
+    { { "--load", TINY, "--greedy", "--temperature", "0.9", "--prompt", "hi" },
+      "--greedy and --temperature 0.9 disagree: --greedy is temperature 0; give one" },
     { { "--load", S.VOCAB, "--prompt", "hi", "--raw" }, "without weights" },
     -- text that is not UTF-8, refused before the model loads (the path does not exist)
     { { "--load", "/nonexistent.gguf", "--prompt", "ok \255" },

@@ -209,6 +209,10 @@ local function check_values(opts)
   if opts.load and opts["model-path"] then
     fail("give --load FILE or --model-path DIR, not both")
   end
+  if opts.greedy and opts.temperature and opts.temperature ~= 0 then
+    fail("--greedy and --temperature %s disagree: --greedy is temperature 0; give one",
+         opts.temperature)
+  end
   local quant = opts.quant and opts.quant:lower()
   if opts.f16 and quant and quant ~= "f16" then
     fail("--f16 and --quant %s ask for two types; give one", opts.quant)
