@@ -7,9 +7,15 @@
 #include "ops.h"
 #include "quant.h"
 
-static qora_ops kernels;
-static int kernels_level = -1;
-static pthread_mutex_t kernels_mu = PTHREAD_MUTEX_INITIALIZER;
+/*
+** One table per CPU level, filled at its first use and never written again: a thread keeps
+** the table it was given while others ask for theirs. One shared table, filled again by each
+** thread that met another at a level's first use, gave a thread already in attention the
+** scalar kernels for a moment, and so results that changed from run to run.
+*/
+static qora_ops tables[QORA_CPU_AMX + 1];
+static int filled[QORA_CPU_AMX + 1];
+static pthread_mutex_t tables_mu = PTHREAD_MUTEX_INITIALIZER;
 
 qora_kv_walk qora_kv_walk_now = {1, 0};
 static pthread_once_t kv_walk_once = PTHREAD_ONCE_INIT;
@@ -238,23 +244,31 @@ void qora_ops_install_scalar(qora_ops *k) {
 }
 
 
-const qora_ops *qora_ops_get(void) {
-  int level = qora_cpu_level();
-
-  pthread_once(&kv_walk_once, kv_walk_init);   /* before any kernel reads the walk */
-  if (__atomic_load_n(&kernels_level, __ATOMIC_ACQUIRE) == level)
-    return &kernels;
-  pthread_mutex_lock(&kernels_mu);
-  qora_ops_install_scalar(&kernels);
+static void fill(qora_ops *k, int level) {
+  qora_ops_install_scalar(k);
 #if defined(__x86_64__)
   if (level >= QORA_CPU_AVX2)
-    qora_ops_install_avx2(&kernels);
+    qora_ops_install_avx2(k);
   if (level >= QORA_CPU_AVX512)
-    qora_ops_install_avx512(&kernels);
+    qora_ops_install_avx512(k);
 #endif
-  __atomic_store_n(&kernels_level, level, __ATOMIC_RELEASE);
-  pthread_mutex_unlock(&kernels_mu);
-  return &kernels;
+}
+
+
+const qora_ops *qora_ops_get(void) {
+  int level = qora_cpu_level();
+  qora_ops *k = &tables[level];
+
+  pthread_once(&kv_walk_once, kv_walk_init);   /* before any kernel reads the walk */
+  if (__atomic_load_n(&filled[level], __ATOMIC_ACQUIRE))
+    return k;
+  pthread_mutex_lock(&tables_mu);
+  if (!__atomic_load_n(&filled[level], __ATOMIC_RELAXED)) {   /* or another thread did */
+    fill(k, level);
+    __atomic_store_n(&filled[level], 1, __ATOMIC_RELEASE);
+  }
+  pthread_mutex_unlock(&tables_mu);
+  return k;
 }
 
 
