@@ -296,8 +296,8 @@ describe("a conversation", function()
       local ok, err = pcall(m.chat, m, { think = true, template = template })
       assert.is_false(ok)
       assert.equal("bad argument to 'chat' (think = true, but the chatml template has no "
-                   .. "reasoning mode: its answers hold no <think> block; leave think out, or "
-                   .. "name the template of a model that reasons (template = \"smollm3\"))",
+                   .. "reasoning mode: its answers hold no <think> block; leave think out "
+                   .. "(reasoning takes a model trained for it, such as SmolLM3))",
                    err:match("^spec/conversation_spec%.lua:%d+: (.*)$"))
       -- think = false asks for what it does anyway: the prompt of think left out
       assert.equal(m:chat({ template = template }):prompt(),

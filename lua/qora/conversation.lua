@@ -103,8 +103,8 @@ function M.new(model, opts)
   -- never on. think = true is not, on a template whose answers never reason.
   if opts.think == true and not template.reasoning then
     check.fail("chat", ("think = true, but the %s template has no reasoning mode: its "
-                        .. "answers hold no <think> block; leave think out, or name the "
-                        .. "template of a model that reasons (template = \"smollm3\")")
+                        .. "answers hold no <think> block; leave think out (reasoning takes "
+                        .. "a model trained for it, such as SmolLM3)")
                        :format(template.name))
   end
   -- refused now, not at the first reply, and named as the user named them
