@@ -55,54 +55,69 @@ static inline void prefetch_value(const void *row, size_t stride, int bytes, int
 
 
 /*
-** Scores of four query heads when head_dim is a multiple of W, for SC_KEYS keys at a time:
-** the 4 * SC_KEYS accumulators stay in registers, each query vector is loaded once for all the
-** keys, and the chains of additions are independent. left: the rows from k to the end.
+** Scores of four query heads for nk <= 4 keys, whatever rows they are: t[h * ts + r] for row
+** r. The 4 * nk accumulators stay in registers, each query vector is loaded once for all the
+** keys, and the chains of additions are independent.
 */
 static inline __attribute__((always_inline))
-void scores4_keys(const void *k, const void *v, size_t stride, int nk, int left,
-                  const float *q, int hd, float scale, float *s, int ss, int f16) {
-  VEC acc[SC_KEYS][4];
-  float dot[4];
-  int va = qora_kv_walk_now.v_ahead;
+void score_rows(const char *const *rows, int nk, const float *q, int hd, float scale,
+                float *t, int ts, int f16) {
+  VEC acc[4][4];
 
-  #pragma GCC unroll 8
-  for (int r = 0; r < nk; r++) {
-    prefetch_row((const char *)k + r * stride, stride, hd * (f16 ? 2 : 4), r + KV_AHEAD < left);
-    if (v != NULL && va > 0 && r + va < left)
-      prefetch_value((const char *)v + r * stride, stride, hd * (f16 ? 2 : 4), va);
+  #pragma GCC unroll 4
+  for (int r = 0; r < nk; r++)
     #pragma GCC unroll 4
     for (int h = 0; h < 4; h++)
       acc[r][h] = VZERO();
-  }
   for (int i = 0; i < hd; i += W) {
-    VEC kv[SC_KEYS];
-    #pragma GCC unroll 8
-    for (int r = 0; r < nk; r++) {
-      const void *row = (const char *)k + r * stride;
-      kv[r] = f16 ? VLOAD_F16((const qora_f16 *)row + i) : VLOAD((const float *)row + i);
-    }
+    VEC kv[4];
+    #pragma GCC unroll 4
+    for (int r = 0; r < nk; r++)
+      kv[r] = f16 ? VLOAD_F16((const qora_f16 *)rows[r] + i)
+                  : VLOAD((const float *)rows[r] + i);
     #pragma GCC unroll 4
     for (int h = 0; h < 4; h++) {
       VEC qv = VLOAD(q + h * hd + i);
-      #pragma GCC unroll 8
+      #pragma GCC unroll 4
       for (int r = 0; r < nk; r++)
         acc[r][h] = VFMA(qv, kv[r], acc[r][h]);
     }
   }
 #if defined(VSUM4X4)
   if (nk == 4) {
-    VSUM4X4(acc, scale, s, ss);
+    VSUM4X4(acc, scale, t, ts);
     return;
   }
 #endif
-  #pragma GCC unroll 8
+  #pragma GCC unroll 4
   for (int r = 0; r < nk; r++) {
+    float dot[4];
     VSUM4(acc[r], dot);
     #pragma GCC unroll 4
     for (int h = 0; h < 4; h++)
-      s[h * ss + r] = dot[h] * scale;
+      t[h * ts + r] = dot[h] * scale;
   }
+}
+
+
+/*
+** Scores of four query heads when head_dim is a multiple of W, for nk <= SC_KEYS keys at a
+** time. left: the rows from k to the end.
+*/
+static inline __attribute__((always_inline))
+void scores4_keys(const void *k, const void *v, size_t stride, int nk, int left,
+                  const float *q, int hd, float scale, float *s, int ss, int f16) {
+  const char *rows[SC_KEYS];
+  int va = qora_kv_walk_now.v_ahead;
+
+  #pragma GCC unroll 8
+  for (int r = 0; r < nk; r++) {
+    rows[r] = (const char *)k + r * stride;
+    prefetch_row(rows[r], stride, hd * (f16 ? 2 : 4), r + KV_AHEAD < left);
+    if (v != NULL && va > 0 && r + va < left)
+      prefetch_value((const char *)v + r * stride, stride, hd * (f16 ? 2 : 4), va);
+  }
+  score_rows(rows, nk, q, hd, scale, s, ss, f16);
 }
 
 
@@ -120,34 +135,17 @@ void scores4_runs(const void *k, const void *v, size_t stride, int run, const fl
   int bytes = hd * (f16 ? 2 : 4), va = v != NULL ? qora_kv_walk_now.v_ahead : 0;
 
   for (int j = 0; j < run; j++) {
-    VEC acc[4][4];
+    const char *rows[4];
     float t[16];
     #pragma GCC unroll 4
     for (int r = 0; r < 4; r++) {
       size_t at = (size_t)(j + r * run) * stride;
-      prefetch_row((const char *)k + at, stride, bytes, j + KV_AHEAD < run);
+      rows[r] = (const char *)k + at;
+      prefetch_row(rows[r], stride, bytes, j + KV_AHEAD < run);
       if (va > 0 && j + va < run)
         prefetch_value((const char *)v + at, stride, bytes, va);
-      #pragma GCC unroll 4
-      for (int h = 0; h < 4; h++)
-        acc[r][h] = VZERO();
     }
-    for (int i = 0; i < hd; i += W) {
-      VEC kv[4];
-      #pragma GCC unroll 4
-      for (int r = 0; r < 4; r++) {
-        const char *row = (const char *)k + (size_t)(j + r * run) * stride;
-        kv[r] = f16 ? VLOAD_F16((const qora_f16 *)row + i) : VLOAD((const float *)row + i);
-      }
-      #pragma GCC unroll 4
-      for (int h = 0; h < 4; h++) {
-        VEC qv = VLOAD(q + h * hd + i);
-        #pragma GCC unroll 4
-        for (int r = 0; r < 4; r++)
-          acc[r][h] = VFMA(qv, kv[r], acc[r][h]);
-      }
-    }
-    VSUM4X4(acc, scale, t, 4);
+    score_rows(rows, 4, q, hd, scale, t, 4, f16);
     #pragma GCC unroll 4
     for (int h = 0; h < 4; h++)
       #pragma GCC unroll 4
@@ -505,48 +503,6 @@ static void widen_f16(const uint16_t *x, float *y, int n) {
 /* Rows ahead of the scores that the keys are asked for into L2 in the four-run walk. */
 #define AT_K_AHEAD 4
 
-/* Scores of four heads for nk <= 4 keys at rows: t[h * 4 + r]. */
-static inline __attribute__((always_inline))
-void score_rows(const char *const *rows, int nk, const float *q, int hd, float scale,
-                float *t, int f16) {
-  VEC acc[4][4];
-
-  #pragma GCC unroll 4
-  for (int r = 0; r < nk; r++)
-    #pragma GCC unroll 4
-    for (int h = 0; h < 4; h++)
-      acc[r][h] = VZERO();
-  for (int i = 0; i < hd; i += W) {
-    VEC kv[4];
-    #pragma GCC unroll 4
-    for (int r = 0; r < nk; r++)
-      kv[r] = f16 ? VLOAD_F16((const qora_f16 *)rows[r] + i)
-                  : VLOAD((const float *)rows[r] + i);
-    #pragma GCC unroll 4
-    for (int h = 0; h < 4; h++) {
-      VEC qv = VLOAD(q + h * hd + i);
-      #pragma GCC unroll 4
-      for (int r = 0; r < nk; r++)
-        acc[r][h] = VFMA(qv, kv[r], acc[r][h]);
-    }
-  }
-#if defined(VSUM4X4)
-  if (nk == 4) {
-    VSUM4X4(acc, scale, t, 4);
-    return;
-  }
-#endif
-  #pragma GCC unroll 4
-  for (int r = 0; r < nk; r++) {
-    float dot[4];
-    VSUM4(acc[r], dot);
-    #pragma GCC unroll 4
-    for (int h = 0; h < 4; h++)
-      t[h * 4 + r] = dot[h] * scale;
-  }
-}
-
-
 /* One block: parts runs of len rows, at byte offsets off, left rows to each run's end. */
 typedef struct at_block {
   size_t off[4];
@@ -574,7 +530,7 @@ void block_scores4(const char *k, const char *v, size_t stride, const at_block *
         if (va > 0 && j + va < b->left)
           prefetch_value(v + at, stride, bytes, va);
       }
-      score_rows(rows, 4, q, hd, scale, t, f16);
+      score_rows(rows, 4, q, hd, scale, t, 4, f16);
       #pragma GCC unroll 4
       for (int h = 0; h < 4; h++)
         #pragma GCC unroll 4
@@ -594,10 +550,10 @@ void block_scores4(const char *k, const char *v, size_t stride, const at_block *
         prefetch_value(v + at, stride, bytes, va);
     }
     if (nk == 4)
-      score_rows(rows, 4, q, hd, scale, t, f16);
+      score_rows(rows, 4, q, hd, scale, t, 4, f16);
     else
       for (int r = 0; r < nk; r++)
-        score_rows(rows + r, 1, q, hd, scale, t + r, f16);
+        score_rows(rows + r, 1, q, hd, scale, t + r, 4, f16);
     #pragma GCC unroll 4
     for (int h = 0; h < 4; h++)
       for (int r = 0; r < nk; r++)
