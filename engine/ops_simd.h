@@ -215,6 +215,50 @@ void scores(const void *k, const void *v, size_t stride, int n, const float *q, 
 
 
 /*
+** The ACC_V vectors from i0 of four heads' output rows, out[h * hd + i0 ...], into registers
+** (load) or back (store).
+*/
+static inline __attribute__((always_inline))
+void acc4_load(VEC acc[4][ACC_V], const float *out, int hd, int i0) {
+  #pragma GCC unroll 4
+  for (int h = 0; h < 4; h++)
+    #pragma GCC unroll 4
+    for (int u = 0; u < ACC_V; u++)
+      acc[h][u] = VLOAD(out + h * hd + i0 + u * W);
+}
+
+
+static inline __attribute__((always_inline))
+void acc4_store(VEC acc[4][ACC_V], float *out, int hd, int i0) {
+  #pragma GCC unroll 4
+  for (int h = 0; h < 4; h++)
+    #pragma GCC unroll 4
+    for (int u = 0; u < ACC_V; u++)
+      VSTORE(out + h * hd + i0 + u * W, acc[h][u]);
+}
+
+
+/* Adds one value row's ACC_V vectors from i0, weighted by w[h * ws] for head h. */
+static inline __attribute__((always_inline))
+void acc4_add_row(VEC acc[4][ACC_V], const char *row, int i0, const float *w, int ws,
+                  int f16) {
+  VEC x[ACC_V];
+
+  #pragma GCC unroll 4
+  for (int u = 0; u < ACC_V; u++)
+    x[u] = f16 ? VLOAD_F16((const qora_f16 *)row + i0 + u * W)
+               : VLOAD((const float *)row + i0 + u * W);
+  #pragma GCC unroll 4
+  for (int h = 0; h < 4; h++) {
+    VEC b = VSET1(w[h * ws]);
+    #pragma GCC unroll 4
+    for (int u = 0; u < ACC_V; u++)
+      acc[h][u] = VFMA(b, x[u], acc[h][u]);
+  }
+}
+
+
+/*
 ** Values for four query heads when head_dim is a multiple of ACC_V vectors: each pass keeps
 ** ACC_V vectors of the four outputs in registers over all n rows, where the general loop below
 ** loads and stores them once per row. The additions are the same, in the same order.
@@ -224,33 +268,15 @@ void accum4(const void *v, size_t stride, int n, const float *p, int ps, int hd,
             int f16) {
   for (int i0 = 0; i0 < hd; i0 += ACC_V * W) {
     VEC acc[4][ACC_V];
-    #pragma GCC unroll 4
-    for (int h = 0; h < 4; h++)
-      #pragma GCC unroll 4
-      for (int u = 0; u < ACC_V; u++)
-        acc[h][u] = VLOAD(out + h * hd + i0 + u * W);
+
+    acc4_load(acc, out, hd, i0);
     for (int j = 0; j < n; j++) {
-      const void *row = (const char *)v + j * stride;
-      VEC x[ACC_V];
+      const char *row = (const char *)v + j * stride;
       if (i0 == 0)
         prefetch_row(row, stride, hd * (f16 ? 2 : 4), j + KV_AHEAD < n);
-      #pragma GCC unroll 4
-      for (int u = 0; u < ACC_V; u++)
-        x[u] = f16 ? VLOAD_F16((const qora_f16 *)row + i0 + u * W)
-                   : VLOAD((const float *)row + i0 + u * W);
-      #pragma GCC unroll 4
-      for (int h = 0; h < 4; h++) {
-        VEC b = VSET1(p[h * ps + j]);
-        #pragma GCC unroll 4
-        for (int u = 0; u < ACC_V; u++)
-          acc[h][u] = VFMA(b, x[u], acc[h][u]);
-      }
+      acc4_add_row(acc, row, i0, p + j, ps, f16);
     }
-    #pragma GCC unroll 4
-    for (int h = 0; h < 4; h++)
-      #pragma GCC unroll 4
-      for (int u = 0; u < ACC_V; u++)
-        VSTORE(out + h * hd + i0 + u * W, acc[h][u]);
+    acc4_store(acc, out, hd, i0);
   }
 }
 
@@ -574,36 +600,18 @@ void block_accum4(const char *k, const char *v, size_t stride, const at_block *b
 
   for (int i0 = 0; i0 < hd; i0 += ACC_V * W) {
     VEC acc[4][ACC_V];
-    #pragma GCC unroll 4
-    for (int h = 0; h < 4; h++)
-      #pragma GCC unroll 4
-      for (int u = 0; u < ACC_V; u++)
-        acc[h][u] = VLOAD(out + h * hd + i0 + u * W);
+
+    acc4_load(acc, out, hd, i0);
     for (int r = 0; r < b->parts; r++)
       for (int j = 0; j < b->len; j++) {
         const char *row = v + b->off[r] + (size_t)j * stride;
-        VEC x[ACC_V];
         if (i0 == 0 && ahead && j + b->len < b->left) {   /* the next block's rows */
           prefetch_value(row, stride, bytes, b->len);
           prefetch_value(k + b->off[r] + (size_t)j * stride, stride, bytes, b->len);
         }
-        #pragma GCC unroll 4
-        for (int u = 0; u < ACC_V; u++)
-          x[u] = f16 ? VLOAD_F16((const qora_f16 *)row + i0 + u * W)
-                     : VLOAD((const float *)row + i0 + u * W);
-        #pragma GCC unroll 4
-        for (int h = 0; h < 4; h++) {
-          VEC w = VSET1(p[h * QORA_ATTEND_BLOCK + r * b->len + j]);
-          #pragma GCC unroll 4
-          for (int u = 0; u < ACC_V; u++)
-            acc[h][u] = VFMA(w, x[u], acc[h][u]);
-        }
+        acc4_add_row(acc, row, i0, p + r * b->len + j, QORA_ATTEND_BLOCK, f16);
       }
-    #pragma GCC unroll 4
-    for (int h = 0; h < 4; h++)
-      #pragma GCC unroll 4
-      for (int u = 0; u < ACC_V; u++)
-        VSTORE(out + h * hd + i0 + u * W, acc[h][u]);
+    acc4_store(acc, out, hd, i0);
   }
 }
 
