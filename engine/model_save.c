@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <strings.h>
 
 #include "err.h"
 #include "fileio.h"
@@ -501,30 +501,22 @@ static int write_tensors(saver *s, const char *path) {
 
 /* ====================================================================== entry */
 
-/* 1 when a and b are the same folder. */
-static int same_folder(const char *a, const char *b) {
-  struct stat sa, sb;
-  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-         sa.st_ino == sb.st_ino;
-}
-
-
 /*
-** Saving over a file of the checkpoint the model came from (a shard, config.json, a tokenizer
-** file) would leave a folder that no longer loads: refuse. New files in the folder are fine.
+** The extensions of the formats a saved file could be taken for. The checkpoint's own files
+** (shards, config.json, tokenizer files) all end in one, so no save can overwrite them.
 */
-static int check_destination(const qora_model *m, const char *path, qora_err *err) {
-  const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
-  char *dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
-  size_t n = strlen(base);
-  int source = n > 5 && (!strcmp(base + n - 5, ".json") ||
-                         (n > 12 && !strcmp(base + n - 12, ".safetensors")));
-  int clash = m->folder && dir && source && qora_exists(path) && same_folder(dir, m->folder);
+static const char *const OTHER_FORMATS[] = { ".safetensors", ".json", ".bin", ".pt", ".pth" };
 
-  free(dir);
-  if (clash)
-    return qora_fail(err, "%s is part of the checkpoint this model was loaded from; saving "
-                     "there would destroy it: choose another name, such as model.gguf", path);
+int qora_save_path_check(const char *path, qora_err *err) {
+  size_t n = path ? strlen(path) : 0;
+
+  for (size_t i = 0; i < sizeof OTHER_FORMATS / sizeof OTHER_FORMATS[0]; i++) {
+    size_t k = strlen(OTHER_FORMATS[i]);
+    if (n >= k && strcasecmp(path + n - k, OTHER_FORMATS[i]) == 0)
+      return qora_fail(err, "cannot save to %s: qora writes a GGUF file, and a name ending in "
+                       "%.*s says another format; give a name ending in .gguf, such as "
+                       "model.gguf", path, (int)k, path + n - k);
+  }
   return 0;
 }
 
@@ -538,7 +530,7 @@ int qora_model_save(const qora_model *m, const char *path, qora_err *err) {
   if (!m->info.has_weights)
     return qora_fail(err, "this model is a vocabulary without weights; there is nothing to "
                      "save");
-  if (check_destination(m, path, err) < 0)
+  if (qora_save_path_check(path, err) < 0)
     return -1;
   /* TODO(rope-save): linear and llama3 scaling (llama.cpp: rope.scaling.type linear, and a
   ** rope_freqs.weight tensor) are not written; such folders run, but are not saved. */

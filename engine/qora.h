@@ -97,6 +97,13 @@ qora_model *qora_model_load(const char *path, const qora_load_opts *opts, qora_e
 */
 int qora_model_save(const qora_model *m, const char *path, qora_err *err);
 
+/*
+** Refuses a save path named as another format (.safetensors, .json, .bin, .pt, .pth, in any
+** case): qora_model_save writes GGUF whatever the name, so such a name would mislead whoever
+** opens the file. qora_model_save checks it too; a caller may ask before the long work.
+*/
+int qora_save_path_check(const char *path, qora_err *err);
+
 void qora_model_free(qora_model *m);
 const qora_model_info *qora_model_get_info(const qora_model *m);
 

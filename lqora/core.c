@@ -205,6 +205,24 @@ static int core_stat(lua_State *L) {
 }
 
 
+/*
+** core.check_save_path(path) -> true, or nil and why a save there is refused (a name of another
+** format than GGUF), so that the command refuses it before a long conversion.
+*/
+static int core_check_save_path(lua_State *L) {
+  const char *path = lqora_checkpath(L, 1);
+  qora_err err = { "" };
+
+  if (qora_save_path_check(path, &err) != 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
 int luaopen_qora_core(lua_State *L) {
   lua_newtable(L);
   lua_pushcfunction(L, core_now);
@@ -215,6 +233,8 @@ int luaopen_qora_core(lua_State *L) {
   lua_setfield(L, -2, "cores");
   lua_pushcfunction(L, core_stat);
   lua_setfield(L, -2, "stat");
+  lua_pushcfunction(L, core_check_save_path);
+  lua_setfield(L, -2, "check_save_path");
   lqora_open_json(L);
   lqora_open_cands(L);
   lqora_open_rng(L);

@@ -137,6 +137,12 @@ describe("qora command", function()
     { { "--load", CUT, "--prompt", "hi" }, "qora: " .. CUT .. ": " },
     { { "--load", TINY }, "the prompt is empty: give --prompt TEXT, or pipe" },
     { { "--load", TINY, "--raw", "--system", "x", "--prompt", "hi" }, "--system" },
+    -- a GGUF under another format's name, refused before the model loads (it does not exist)
+    { { "--model-path", "/nonexistent", "--save", "/nonexistent/model.safetensors" },
+      "--save: cannot save to /nonexistent/model.safetensors: qora writes a GGUF file, and a "
+      .. "name ending in .safetensors says another format; give a name ending in .gguf" },
+    { { "--load", "/nonexistent.gguf", "--save", "out.BIN", "--prompt", "hi" },
+      "--save: cannot save to out.BIN: qora writes a GGUF file, and a name ending in .BIN" },
     { { "--load", TINY, "--greedy", "--temperature", "0.9", "--prompt", "hi" },
       "--greedy and --temperature 0.9 disagree: --greedy is temperature 0; give one" },
     { { "--load", S.VOCAB, "--prompt", "hi", "--raw" }, "without weights" },

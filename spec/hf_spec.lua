@@ -155,6 +155,27 @@ describe("model:save", function()
     assert.has_error(function() m:save("a\0b") end)
     m:close()
   end)
+
+  it("refuses a name of another format than GGUF, in any case, and writes nothing", function()
+    local m = assert(qora.load(S.tiny("f32")))
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir " .. quote(dir)))
+    for _, name in ipairs({ "model.safetensors", "x.JSON", "w.bin", "w.Pt", "w.PTH",
+                            "m.gguf.safetensors" }) do
+      local ok, err = m:save(dir .. "/" .. name)
+      assert.is_nil(ok, name)
+      assert.equal("cannot save to " .. dir .. "/" .. name .. ": qora writes a GGUF file, and a "
+                   .. "name ending in " .. name:match("%.[^.]+$") .. " says another format; "
+                   .. "give a name ending in .gguf, such as model.gguf", err)
+    end
+    assert.equal("", select(1, sh("ls -A " .. quote(dir))))
+    for _, name in ipairs({ "m.gguf", "m.GGUF", "m.pt.gguf", "m" }) do
+      assert.is_true(m:save(dir .. "/" .. name), name)
+    end
+    m:close()
+    remove(dir)
+  end)
 end)
 
 -- tiny-nope without its last added token, <|im_end|> (461): row 461 of the embedding is then
@@ -272,6 +293,7 @@ describe("qora --model-path", function()
   end)
 
   it("refuses to --save over a file of the folder it converts, which still loads", function()
+    -- every file of a checkpoint is named as another format than GGUF, refused as such
     local dir = copy_of(NOPE)
     local link = os.tmpname()
     os.remove(link)
@@ -285,8 +307,8 @@ describe("qora --model-path", function()
       local out, err, code = qora_cmd({ "--model-path", case[1], "--save", case[2] })
       assert.equal(1, code, err)
       assert.equal("", out)
-      assert.truthy(err:find("--save " .. case[2] .. " would replace a file of the checkpoint "
-                             .. "folder", 1, true), err)
+      assert.truthy(err:find("qora: --save: cannot save to " .. case[2] .. ": qora writes a "
+                             .. "GGUF file", 1, true), err)
     end
     assert.equal(before, S.read(dir .. "/model.safetensors"))
     local _, err, code = qora_cmd({ "--model-path", dir, "--save", dir .. "/converted.gguf" })

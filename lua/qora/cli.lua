@@ -23,7 +23,8 @@ Model:
                       f16, bf16 or f32 (any case)
   --f16               the same as --quant f16
   --save PATH         write the loaded model as a GGUF file (loads instantly next time);
-                      without --prompt, qora stops there
+                      without --prompt, qora stops there; a name ending in .safetensors,
+                      .json, .bin, .pt or .pth (another format's) is refused
 Prompt:
   --prompt TEXT       the prompt (default: standard input when it is not a terminal, less
                       its final newline); an empty one is refused, with --raw too
@@ -231,6 +232,12 @@ local function check_values(opts)
   if opts.system then
     check_utf8(opts.system, "--system")
   end
+  if opts.save then     -- a name of another format, refused before a long conversion
+    local ok, why = qora.core.check_save_path(opts.save)
+    if not ok then
+      fail("--save: %s", why)
+    end
+  end
 end
 
 local HOW_TO_PROMPT = "give --prompt TEXT, or pipe the prompt into standard input"
@@ -286,27 +293,6 @@ local function checkpoint_folder(path)
   return path:match("^(.*)/config%.json$")
 end
 
-local function dirname(path)
-  local dir = path:match("^(.*)/[^/]*$")
-  return dir == nil and "." or dir == "" and "/" or dir
-end
-
-local function same_file(a, b)
-  return a and b and a.dev == b.dev and a.ino == b.ino
-end
-
--- Refuses a --save that would replace a file of the checkpoint being converted. (Saving over
--- the --load GGUF itself is safe: the engine writes a new file and renames it, and the loaded
--- weights keep the old one open.)
-local function check_save(opts)
-  local folder = checkpoint_folder(opts.path)
-  local stat = qora.core.stat
-  if folder and stat(opts.save) and same_file(stat(dirname(opts.save)), stat(folder)) then
-    fail("--save %s would replace a file of the checkpoint folder %s, which would no longer "
-         .. "load; save the GGUF file elsewhere", opts.save, folder)
-  end
-end
-
 -- The load error, with a hint when the path is of the other kind than the flag takes.
 local function load_error(opts, err)
   local path, stat = opts.path, qora.core.stat
@@ -323,9 +309,6 @@ local function load_error(opts, err)
 end
 
 local function load(opts)
-  if opts.save then
-    check_save(opts)
-  end
   local threads = opts.threads
   if threads and threads > qora.core.cores() then
     warn("--threads %d is more than the %d cores qora may run on, which makes it slower",

@@ -132,7 +132,8 @@ end
 --- Writes the model as a GGUF file: the weights in their loaded types, the tokenizer and the
 -- chat template. A folder converted once loads from it without converting.
 -- @param path string
--- @return true, or nil and a message when the file cannot be written
+-- @return true, or nil and a message when the file cannot be written, or when its name ends
+--   in another format's extension (.safetensors, .json, .bin, .pt, .pth, in any case)
 function Model:save(path)
   if type(path) ~= "string" then
     check.error("bad argument #1 to 'save' (string expected, got " .. type(path) .. ")")
