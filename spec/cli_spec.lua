@@ -340,19 +340,50 @@ describe("qora command", function()
     assert.truthy(err:find("No space left on device", 1, true), err)
   end)
 
-  it("exits 130 on Ctrl-C (SIGINT)", function()
+  -- Runs a command line in the background, sends it SIGINT once its first piece is out (the
+  -- handler is in place by then) and waits for its end; returns stdout, stderr and the exit
+  -- code. The loops only bound the waits: a failure shows as a wrong exit code.
+  local function interrupt(line)
     local out_path = os.tmpname()
-    -- wait for the first piece (the handler is in place by then), interrupt, and wait for the
-    -- end; the loops only bound the waits, a failure shows as a wrong exit code
-    local err, rc = shell(LONG .. " >"
-      .. out_path .. " 2>@ERR@ & pid=$!; i=0; "
+    local err, rc = shell(line .. " >" .. out_path .. " 2>@ERR@ & pid=$!; i=0; "
       .. "while [ ! -s " .. out_path .. " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; "
       .. "kill -INT $pid; i=0; "
       .. "while kill -0 $pid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; "
       .. "kill -KILL $pid 2>/dev/null; wait $pid; echo $? >@RC@")
+    local out = S.read(out_path)
     os.remove(out_path)
+    return out, err, rc
+  end
+
+  it("exits 130 on Ctrl-C (SIGINT)", function()
+    local _, err, rc = interrupt(LONG)
     assert.equal(130, rc, err)
     assert.equal("qora: interrupted\n", err)
+  end)
+
+  it("shows with --stats what ran before Ctrl-C, marked as interrupted, and exits 130",
+     function()
+    -- SmolLM2 sampling with this seed writes 400 tokens without ending its answer (checked by
+    -- hand), far more than run before the interrupt
+    local args = { "--load", S.SMOLLM2, "--raw", "--prompt", "Once upon a time",
+                   "--temperature", "1.5", "--top-p", "1", "--seed", "5" }
+    local line = { "lua5.4 bin/qora --stats --max-tokens 3000" }
+    for _, a in ipairs(args) do line[#line + 1] = quote(a) end
+    local out, err, rc = interrupt(table.concat(line, " "))
+    assert.equal(130, rc, err)
+    local n = err:match("^load: %d+%.%d%d%d s\nprompt: 4 tokens in %d+%.%d%d%d s, %d+%.%d "
+                        .. "tokens/s\ngeneration: (%d+) tokens so far in %d+%.%d%d%d s, "
+                        .. "%d+%.%d tokens/s\nstop: interrupted %(Ctrl%-C%)\nseed: 5 %(%-%-seed 5 "
+                        .. "gives this text again%)\nqora: interrupted\n$")
+    assert.truthy(n, err)
+    assert.truthy(tonumber(n) >= 1, err)
+
+    -- the text so far is what the first n tokens give (the last piece may not be out yet)
+    args[#args + 1], args[#args + 2] = "--max-tokens", n
+    local again, err2, code = run(args)
+    assert.equal(0, code, err2)
+    assert.equal(out, again:sub(1, #out))
+    assert.truthy(#again - 1 - #out <= 16, "more than one piece is missing: " .. again)
   end)
 
   -- What the library streams for the same request; its ids are checked against llama.cpp's

@@ -421,19 +421,28 @@ local function save(model, opts, load_s)
   end
 end
 
--- The --stats of a run: load_s is false when save has already shown it, seed nil when
--- nothing was drawn at random.
-local function report(load_s, st, seed)
+-- The --stats of a run: load_s is false when save has already shown it (nil when the load
+-- did not end), seed nil when nothing was drawn at random. An interrupted run shows what ran:
+-- st is nil when no prompt was to run yet, and st.stop nil until the prompt has been read.
+local function report(load_s, st, seed, interrupted)
   local function rate(n, s) return s > 0 and n / s or 0 end
   local why = { eog = "the model ended its answer", length = "--max-tokens reached",
                 context = "the context is full (--ctx)" }
-  io.stderr:write(load_s and ("load: %.3f s\n"):format(load_s) or "",
-    ("prompt: %d tokens in %.3f s, %.1f tokens/s\n")
-      :format(st.prompt_tokens, st.prompt_seconds, rate(st.prompt_tokens, st.prompt_seconds)),
-    ("generation: %d tokens in %.3f s, %.1f tokens/s\n")
-      :format(st.tokens, st.seconds, rate(st.tokens, st.seconds)),
-    ("stop: %s\n"):format(why[st.stop] or tostring(st.stop)),
-    seed and ("seed: %d (--seed %d gives this text again)\n"):format(seed, seed) or "")
+  local lines = { load_s and ("load: %.3f s\n"):format(load_s) or "" }
+  if st and st.stop then
+    lines[#lines + 1] = ("prompt: %d tokens in %.3f s, %.1f tokens/s\n")
+      :format(st.prompt_tokens, st.prompt_seconds, rate(st.prompt_tokens, st.prompt_seconds))
+    lines[#lines + 1] = ("generation: %d tokens%s in %.3f s, %.1f tokens/s\n")
+      :format(st.tokens, interrupted and " so far" or "", st.seconds, rate(st.tokens, st.seconds))
+  elseif st then
+    lines[#lines + 1] = "prompt: interrupted before it was read\n"
+  end
+  lines[#lines + 1] = ("stop: %s\n"):format(interrupted and "interrupted (Ctrl-C)"
+                                            or why[st.stop] or tostring(st.stop))
+  if seed then
+    lines[#lines + 1] = ("seed: %d (--seed %d gives this text again)\n"):format(seed, seed)
+  end
+  io.stderr:write(table.concat(lines))
 end
 
 -- Writes to stdout now; a closed pipe or a full disk ends the run with an error.
@@ -447,7 +456,9 @@ local function out(s)
   end
 end
 
-local function run(argv)
+-- Runs the command; state keeps what an interruption's --stats shows (opts, load_s, whether
+-- the load's time was shown, the session).
+local function run(argv, state)
   if wants_help(argv) then
     io.stdout:write(M.USAGE)
     return 0
@@ -458,18 +469,22 @@ local function run(argv)
     return 0
   end
   settle(opts)
+  state.opts = opts
 
   local t0 = qora.core.now()
   local model = load(opts)
   local load_s = qora.core.now() - t0
+  state.load_s = load_s
   if opts.save then
     save(model, opts, load_s)
+    state.load_shown = true
     if not opts.prompt then
       return 0
     end
   end
 
   local next_piece, session = pieces(model, opts)
+  state.session = session
   for piece in next_piece do
     out(piece)
   end
@@ -483,17 +498,28 @@ local function run(argv)
   return 0
 end
 
+-- The --stats of a run interrupted at any point after its flags were read.
+local function report_interrupted(state)
+  local opts = state.opts
+  if opts and opts.stats then
+    local st = state.session and state.session.stats or state.load_s and opts.prompt and {}
+    report(not state.load_shown and state.load_s, st, opts.drawn_seed, true)
+  end
+end
+
 --- Runs the command.
 -- @param argv table array of strings (the script's arg)
 -- @return integer exit code
 function M.main(argv)
-  local ok, res = pcall(run, argv)
+  local state = {}
+  local ok, res = pcall(run, argv, state)
   if ok then
     return res
   end
   local msg = type(res) == "table" and res.message
               or tostring(res):gsub("^[^:]*:%d+: ", "")  -- a Lua error's place is noise here
   if msg:find("interrupted!$") then  -- lua5.4's answer to SIGINT (Ctrl-C)
+    report_interrupted(state)
     io.stderr:write("qora: interrupted\n")
     return 130
   end
