@@ -137,6 +137,9 @@ describe("qora command", function()
     { { "--load", CUT, "--prompt", "hi" }, "qora: " .. CUT .. ": " },
     { { "--load", TINY }, "the prompt is empty: give --prompt TEXT, or pipe" },
     { { "--load", TINY, "--raw", "--system", "x", "--prompt", "hi" }, "--system" },
+    { { "--model-path", TINY, "--prompt", "hi" }, "--model-path takes a Hugging Face "
+      .. "checkpoint folder, and " .. TINY .. " is a file; give a GGUF file with --load" },
+    { { "--model-path", TINY, "--save", "/nonexistent/x.gguf" }, "give a GGUF file with --load" },
     -- a GGUF under another format's name, refused before the model loads (it does not exist)
     { { "--model-path", "/nonexistent", "--save", "/nonexistent/model.safetensors" },
       "--save: cannot save to /nonexistent/model.safetensors: qora writes a GGUF file, and a "

@@ -18,7 +18,8 @@ Answers a prompt with a SmolLM3-family model, streaming the text to stdout.
 Model:
   --load PATH         GGUF model file to run
   --model-path DIR    Hugging Face checkpoint folder to run (config.json, *.safetensors,
-                      tokenizer.json), its weights converted while loading
+                      tokenizer.json), its weights converted while loading; a file other
+                      than its config.json is refused (a GGUF file goes with --load)
   --quant TYPE        the type a folder's weights are converted to: q4_0 (default), q8_0,
                       f16, bf16 or f32 (any case)
   --f16               the same as --quant f16
@@ -253,6 +254,29 @@ local function stdin_prompt()
   return text
 end
 
+-- The folder of a Hugging Face checkpoint path (the folder, or the folder of its config.json),
+-- or nil for a GGUF file; as the engine tells them apart.
+local function checkpoint_folder(path)
+  local st = qora.core.stat(path)
+  if st and st.kind == "directory" then
+    return path
+  elseif path == "config.json" then
+    return "."
+  end
+  return path:match("^(.*)/config%.json$")
+end
+
+-- Refuses a file given to --model-path, which the loader would run as --load runs it: the
+-- flag names a checkpoint folder, and a user who gives it a GGUF file probably meant --load.
+local function check_model_path(opts)
+  local path = opts["model-path"]
+  local st = path and qora.core.stat(path)
+  if st and st.kind ~= "directory" and not checkpoint_folder(path) then
+    fail("--model-path takes a Hugging Face checkpoint folder, and %s is a file; give a GGUF "
+         .. "file with --load", path)
+  end
+end
+
 -- Checks the values and sets the defaults; reads the prompt from stdin when it is needed.
 local function settle(opts)
   check_values(opts)
@@ -261,6 +285,7 @@ local function settle(opts)
     fail("--load PATH is required: the GGUF model to run (`make run` passes the default one); "
          .. "or --model-path DIR for a Hugging Face folder")
   end
+  check_model_path(opts)
   if opts.save and not opts.prompt then
     return opts               -- convert and save only
   end
@@ -279,18 +304,6 @@ end
 
 local function warn(fmt, ...)
   io.stderr:write("qora: warning: ", fmt:format(...), "\n")
-end
-
--- The folder of a Hugging Face checkpoint path (the folder, or the folder of its config.json),
--- or nil for a GGUF file; as the engine tells them apart.
-local function checkpoint_folder(path)
-  local st = qora.core.stat(path)
-  if st and st.kind == "directory" then
-    return path
-  elseif path == "config.json" then
-    return "."
-  end
-  return path:match("^(.*)/config%.json$")
 end
 
 -- The load error, with a hint when the path is of the other kind than the flag takes.
