@@ -136,7 +136,12 @@ describe("qora command", function()
     { { "--load", "/nonexistent.gguf", "--prompt", "hi" }, "/nonexistent.gguf" },
     { { "--load", CUT, "--prompt", "hi" }, "qora: " .. CUT .. ": " },
     { { "--load", TINY }, "the prompt is empty: give --prompt TEXT, or pipe" },
-    { { "--load", TINY, "--raw", "--system", "x", "--prompt", "hi" }, "--system" },
+    { { "--load", TINY, "--raw", "--system", "x", "--prompt", "hi" },
+      "qora: --system shapes the chat template, which --raw leaves out: give one of them\n" },
+    { { "--load", TINY, "--no-think", "--prompt", "hi", "--raw" },
+      "qora: --no-think shapes the chat template, which --raw leaves out: give one of them\n" },
+    { { "--raw", "--system", "x", "--no-think", "--load", "/nonexistent.gguf" },
+      "qora: --system shapes the chat template, which --raw leaves out: give one of them\n" },
     { { "--model-path", TINY, "--prompt", "hi" }, "--model-path takes a Hugging Face "
       .. "checkpoint folder, and " .. TINY .. " is a file; give a GGUF file with --load" },
     { { "--model-path", TINY, "--save", "/nonexistent/x.gguf" }, "give a GGUF file with --load" },
@@ -554,14 +559,19 @@ describe("qora command", function()
     assert.equal(text .. "\n", out)
   end)
 
-  it("warns once that --no-think is ignored with --raw, which uses no chat template",
-     function()
-    local out, err, code = run({ "--load", TINY, "--raw", "--no-think", "--greedy",
-                                 "--max-tokens", "2", "--prompt", "Hi" })
-    assert.equal(0, code, err)
-    assert.truthy(#out > 1)
-    assert.equal("qora: warning: --no-think is ignored: --raw gives the prompt without a chat "
-                 .. "template\n", err)
+  it("refuses each flag that shapes the chat template with --raw, in one form", function()
+    for _, case in ipairs({ { "--system", "Be brief." }, { "--no-think" } }) do
+      local args = { "--load", TINY, "--raw", "--greedy", "--max-tokens", "2", "--prompt", "hi" }
+      table.move(case, 1, #case, #args + 1, args)
+      local out, err, code = run(args)
+      assert.equal(1, code, err)
+      assert.equal("", out)
+      assert.equal("qora: " .. case[1] .. " shapes the chat template, which --raw leaves out: "
+                   .. "give one of them\n", err)
+    end
+    local usage = run({ "--help" })
+    assert.truthy(usage:find("; --system and\n" .. (" "):rep(22) .. "--no-think, which shape "
+                             .. "the template, are refused with it\n", 1, true), usage)
   end)
 
   it("stops at a full context with exit 0, a final newline and its stats", function()

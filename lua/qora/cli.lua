@@ -34,7 +34,8 @@ Prompt:
                       has none, such as SmolLM2's ChatML, never writes one)
   --raw               give the prompt to the model as it is, without the chat template;
                       special tokens written in it, such as <|im_start|>, are recognised
-                      (through the template, the prompt's text is only text)
+                      (through the template, the prompt's text is only text); --system and
+                      --no-think, which shape the template, are refused with it
 Generation:
   --max-tokens N      generate at most N tokens (default 256)
   --ctx N             context length in tokens, prompt and answer together (default 4096,
@@ -70,6 +71,9 @@ local FLAGS = {
 }
 
 local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
+
+-- The flags that act through the chat template, which --raw leaves out: refused with it.
+local TEMPLATE_FLAGS = { "system", "no-think" }
 
 -- The engine's limits (engine/session.c, lqora/model.c).
 local MAX_CTX, MAX_THREADS = 1 << 24, 256
@@ -227,8 +231,10 @@ local function check_values(opts)
     fail("--quant and --f16 convert a Hugging Face folder (--model-path); a GGUF file keeps "
          .. "its types")
   end
-  if opts.raw and opts.system then
-    fail("--system needs the chat template: it cannot go with --raw")
+  for _, name in ipairs(TEMPLATE_FLAGS) do
+    if opts.raw and opts[name] then
+      fail("--%s shapes the chat template, which --raw leaves out: give one of them", name)
+    end
   end
   if opts.system then
     check_utf8(opts.system, "--system")
@@ -380,9 +386,6 @@ end
 local function pieces(model, opts)
   local max = opts["max-tokens"] or 256
   if opts.raw then
-    if opts["no-think"] then
-      warn("--no-think is ignored: --raw gives the prompt without a chat template")
-    end
     local s = open(opts, model.session, model, { ctx = opts.ctx })
     local ids = s.core:tokenize(opts.prompt, true, true)
     check_fit(#ids, s:ctx(), "")
