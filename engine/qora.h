@@ -104,6 +104,13 @@ int qora_model_save(const qora_model *m, const char *path, qora_err *err);
 */
 int qora_save_path_check(const char *path, qora_err *err);
 
+/*
+** The kernels the engine runs on this CPU, the best level it supports (picked at run time, so
+** one build serves every x86-64 CPU): "scalar", "avx2" (AVX2, FMA, F16C), "avx512" (AVX-512
+** with VNNI and BF16) or "amx" (avx512 and AMX-INT8 tiles).
+*/
+const char *qora_cpu_kernels(void);
+
 void qora_model_free(qora_model *m);
 const qora_model_info *qora_model_get_info(const qora_model *m);
 

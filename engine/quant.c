@@ -231,6 +231,11 @@ const char *qora_cpu_name(int level) {
 }
 
 
+const char *qora_cpu_kernels(void) {
+  return qora_cpu_name(qora_cpu_level());
+}
+
+
 int qora_cpu_set_level(int level) {
   pthread_once(&init_once, init);
   if (level < QORA_CPU_SCALAR)

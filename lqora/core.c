@@ -205,6 +205,13 @@ static int core_stat(lua_State *L) {
 }
 
 
+/* core.cpu_kernels() -> the kernels the engine runs on this CPU ("avx2", ...), for --version. */
+static int core_cpu_kernels(lua_State *L) {
+  lua_pushstring(L, qora_cpu_kernels());
+  return 1;
+}
+
+
 /*
 ** core.check_save_path(path) -> true, or nil and why a save there is refused (a name of another
 ** format than GGUF), so that the command refuses it before a long conversion.
@@ -235,6 +242,8 @@ int luaopen_qora_core(lua_State *L) {
   lua_setfield(L, -2, "stat");
   lua_pushcfunction(L, core_check_save_path);
   lua_setfield(L, -2, "check_save_path");
+  lua_pushcfunction(L, core_cpu_kernels);
+  lua_setfield(L, -2, "cpu_kernels");
   lqora_open_json(L);
   lqora_open_cands(L);
   lqora_open_rng(L);

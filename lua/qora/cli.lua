@@ -55,7 +55,7 @@ Running:
   --stats             print to stderr the load time, speeds, why generation stopped and
                       the seed used; with --save, the file's size and the time it took
   -h, --help          show this help and exit
-  --version           show qora's version and exit
+  --version           show qora's version and the kernels it runs on this CPU, and exit
 
 Exit status: 0 when done, 1 on an error, 130 when interrupted.
 ]]):format(D.temperature, D.top_k, D.top_p, D.min_p)
@@ -461,6 +461,10 @@ local function report(load_s, st, seed, interrupted)
   io.stderr:write(table.concat(lines))
 end
 
+-- What --version says of each kernel level (engine/quant.c picks one at run time).
+local KERNELS = { scalar = "portable C, no SIMD", avx2 = "AVX2, FMA and F16C",
+                  avx512 = "AVX-512 with VNNI and BF16", amx = "AVX-512 and AMX-INT8 tiles" }
+
 -- Writes to stdout now; a closed pipe or a full disk ends the run with an error.
 local function out(s)
   local ok, err = io.stdout:write(s)
@@ -481,7 +485,9 @@ local function run(argv, state)
   end
   local opts = M.parse(argv)
   if opts.version then
-    io.stdout:write("qora ", qora._VERSION, "\n")
+    local kernels = qora.core.cpu_kernels()
+    io.stdout:write("qora ", qora._VERSION, "\n", "kernels: ", kernels, " (",
+                    KERNELS[kernels] or "?", "), the best this CPU runs\n")
     return 0
   end
   settle(opts)

@@ -15,8 +15,9 @@ local check = require("qora.check")
 
 local M = {}
 
---- The version of qora (the rockspec's).
-M._VERSION = "scm-1"
+--- The version of qora, X.Y.Z: its one place. The rockspec (rockspec/qora-X.Y.Z-1.rockspec)
+-- carries it too, and a spec checks that they agree.
+M._VERSION = "0.1.0"
 
 M.core = core
 M.rng = core.rng

@@ -1,9 +1,9 @@
--- LuaRocks package of qora: `luarocks --lua-version 5.4 make rockspec/qora-scm-1.rockspec`
+-- LuaRocks package of qora: `luarocks --lua-version 5.4 make rockspec/qora-*.rockspec`
 -- from the top of the source tree builds with the Makefile and installs the qora module
 -- (qora.core and lua/qora/*.lua) and the qora command.
 rockspec_format = "3.0"
 package = "qora"
-version = "scm-1"
+version = "0.1.0-1"             -- qora._VERSION (lua/qora/init.lua), then -1
 source = {
   url = "git+file://.",
 }
