@@ -172,7 +172,11 @@ describe("chat.render errors", function()
   local cyclic = {}
   cyclic.self = cyclic
   local cases = {
-    { "an unknown option", hi, { enable_think = false }, 'unknown option "enable_think"' },
+    { "an unknown option", hi, { enable_think = false }, "chat: unknown option 'enable_think'; "
+      .. "did you mean 'enable_thinking'? known: add_generation_prompt, enable_thinking, "
+      .. "python_tools, today, xml_tools" },
+    { "an option close to none", hi, { style = 1 }, "chat: unknown option 'style'; known: "
+      .. "add_generation_prompt, enable_thinking, python_tools, today, xml_tools" },
     { "an option of the wrong type", hi, { add_generation_prompt = "yes" },
       "option add_generation_prompt must be a boolean, got string" },
     { "options that are not a table", hi, "think", "options must be a table" },

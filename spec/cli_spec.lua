@@ -91,7 +91,17 @@ describe("qora command", function()
   end)
 
   local errors = {
-    { { "--bogus" }, "unknown flag --bogus" },
+    { { "--bogus" }, "qora: unknown flag --bogus (see qora --help)\n" },
+    -- a misspelt flag: one within two edits, or the one it shortens or extends
+    { { "--thread", "2" }, "qora: unknown flag --thread; did you mean --threads? (see qora "
+      .. "--help)\n" },
+    { { "--promt", "hi" }, "unknown flag --promt; did you mean --prompt? " },
+    { { "--ssed", "1" }, "unknown flag --ssed; did you mean --seed? " },
+    { { "--tpo-k", "1" }, "unknown flag --tpo-k; did you mean --top-k? " },
+    { { "--temp", "1" }, "unknown flag --temp; did you mean --temperature? " },
+    { { "--no-thinking" }, "unknown flag --no-thinking; did you mean --no-think? " },
+    { { "--top=1" }, "qora: unknown flag --top (see qora --help)\n" },    -- top-k or top-p
+    { { "--x" }, "qora: unknown flag --x (see qora --help)\n" },
     { { "--load" }, "--load needs a value" },
     { { "--max-tokens", "abc" },
       "--max-tokens expects a non-negative integer in decimal digits, got 'abc'" },

@@ -197,18 +197,24 @@ describe("misuse of an argument", function()
       { "qora.load('x', { bad_option = 1 })", "bad argument to 'load' (unknown option "
         .. "'bad_option'; known: huge_pages, progress, quant, repack, threads)" },
       { "m:chat({ thinking = false })", "bad argument to 'chat' (unknown option 'thinking'; "
-        .. "known: batch, ctx, date, parse_special, system, template, think, tools)" },
+        .. "did you mean 'think'? known: batch, ctx, date, parse_special, system, template, "
+        .. "think, tools)" },
       { "m:session({ context = 8 })",
         "bad argument to 'session' (unknown option 'context'; known: batch, ctx, kv_type)" },
       { "chat:reply('x', { temp = 1 })", "bad argument to 'reply' (unknown option 'temp'; "
-        .. "known: frequency_penalty, greedy, max_tokens, min_p, prefill_chunk, "
-        .. "presence_penalty, repeat_last_n, repeat_penalty, sampler, seed, temperature, top_k, "
-        .. "top_p)" },
+        .. "did you mean 'temperature'? known: frequency_penalty, greedy, max_tokens, min_p, "
+        .. "prefill_chunk, presence_penalty, repeat_last_n, repeat_penalty, sampler, seed, "
+        .. "temperature, top_k, top_p)" },
       { "s:generate({ promt = 'x' })", "bad argument #1 to 'generate' (unknown option 'promt'; "
-        .. "known: bos, ignore_eog, max_tokens, parse_special, prefill_chunk, prompt, sampler, "
-        .. "special)" },
+        .. "did you mean 'prompt'? known: bos, ignore_eog, max_tokens, parse_special, "
+        .. "prefill_chunk, prompt, sampler, special)" },
       { "m:tokenize('x', { bos = true, eos = true })",
-        "bad argument to 'tokenize' (unknown option 'eos'; known: bos, special)" },
+        "bad argument to 'tokenize' (unknown option 'eos'; did you mean 'bos'? known: bos, "
+        .. "special)" },
+      { "m:tokenize('x', { spec = true })", "bad argument to 'tokenize' (unknown option 'spec'; "
+        .. "did you mean 'special'? known: bos, special)" },
+      { "m:tokenize('x', { [1] = true })",
+        "bad argument to 'tokenize' (unknown option '1'; known: bos, special)" },
     }
     local wrong = {}
     for _, c in ipairs(cases) do

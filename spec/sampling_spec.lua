@@ -69,7 +69,8 @@ describe("sampling", function()
 
   it("refuses unknown options and bad values", function()
     assert.has_error(function() sampling.new({ temprature = 1 }) end,
-                     "sampling: unknown option 'temprature'; known: frequency_penalty, "
+                     "sampling: unknown option 'temprature'; did you mean 'temperature'? "
+                     .. "known: frequency_penalty, "
                      .. "greedy, min_p, presence_penalty, repeat_last_n, repeat_penalty, seed, "
                      .. "temperature, top_k, top_p")
     assert.has_error(function() sampling.new({ top_p = 2 }) end)

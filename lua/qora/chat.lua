@@ -137,8 +137,7 @@ local function check_options(opts)
   for k, v in pairs(opts) do
     local want = OPTIONS[k]
     if want == nil then
-      check.error(format("chat: unknown option %q (known: add_generation_prompt, enable_thinking, "
-                         .. "xml_tools, python_tools, today)", tostring(k)))
+      check.error("chat: " .. check.unknown_option(k, OPTIONS))
     elseif want ~= "tools" and type(v) ~= want then
       check.error(format("chat: option %s must be a %s, got %s", k, want, type(v)))
     end

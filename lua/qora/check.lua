@@ -140,8 +140,75 @@ function M.fail(fname, what, level)
   M.error(msg)
 end
 
+-- The edit distance of a and b: insertions, deletions, substitutions and swaps of two
+-- neighbouring bytes each count 1 (the optimal string alignment distance).
+local function distance(a, b)
+  local d = {}
+  for i = 0, #a do
+    d[i] = { [0] = i }
+  end
+  for j = 1, #b do
+    d[0][j] = j
+  end
+  for i = 1, #a do
+    for j = 1, #b do
+      local x, y = a:byte(i), b:byte(j)
+      local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (x == y and 0 or 1))
+      if i > 1 and j > 1 and x == b:byte(j - 1) and a:byte(i - 1) == y then
+        v = math.min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
+    end
+  end
+  return d[#a][#b]
+end
+
+local MAX_TYPO = 2     -- edits that still make a near miss
+local LONGEST = 64     -- longer keys are not compared (the distance costs their length squared)
+
+-- The one name of names that k begins or that begins k, or nil (none, or several).
+local function by_prefix(k, names)
+  local found
+  for _, name in ipairs(names) do
+    if name:sub(1, #k) == k or k:sub(1, #name) == name then
+      if found then
+        return nil
+      end
+      found = name
+    end
+  end
+  return found
+end
+
+--- The one name of names that k most likely misspells, or nil: the one name that k begins or
+-- that begins k (a shortened or extended name: temp, thinking), or else the closest within
+-- two edits (fewer edits than k has bytes). Two names as close, or none close: nil.
+-- @param k any the name given
+-- @tparam table names array of the known names
+-- @treturn string|nil
+function M.suggest(k, names)
+  if type(k) ~= "string" or k == "" or #k > LONGEST then
+    return nil
+  end
+  local prefixed = by_prefix(k, names)
+  if prefixed then
+    return prefixed
+  end
+  local best, best_d, tie = nil, MAX_TYPO + 1, false
+  for _, name in ipairs(names) do
+    local d = distance(k, name)
+    if d < best_d then
+      best, best_d, tie = name, d, false
+    elseif d == best_d then
+      tie = true
+    end
+  end
+  return best and not tie and best_d < #k and best or nil
+end
+
 --- Why k is not an option: "unknown option 'k'; known: a, b, c", the names of known (a set)
--- in alphabetical order, so that a misspelt option shows its right spelling.
+-- in alphabetical order, so that a misspelt option shows its right spelling; with "did you
+-- mean 'x'?" before the list when one of them is close (see suggest).
 -- @param k any the key given
 -- @tparam table known set of the option names
 -- @treturn string
@@ -151,7 +218,9 @@ function M.unknown_option(k, known)
     names[#names + 1] = name
   end
   table.sort(names)
-  return ("unknown option '%s'; known: %s"):format(tostring(k), table.concat(names, ", "))
+  local near = M.suggest(k, names)
+  return ("unknown option '%s'; %sknown: %s"):format(tostring(k),
+    near and ("did you mean '%s'? "):format(near) or "", table.concat(names, ", "))
 end
 
 --- Checks that opts is nil or a table holding only the known keys; returns a table.

@@ -5,6 +5,7 @@
 local qora = require("qora")
 local sampling = require("qora.sampling")
 local chat_templates = require("qora.chat")
+local check = require("qora.check")
 
 local M = {}
 
@@ -69,6 +70,12 @@ local FLAGS = {
   ["top-p"] = "number", ["min-p"] = "number", seed = "integer", threads = "count",
   ctx = "integer", stats = true, help = true, version = true,
 }
+
+local FLAG_NAMES = {}   -- in alphabetical order, for the suggestion of a misspelt flag
+for name in pairs(FLAGS) do
+  FLAG_NAMES[#FLAG_NAMES + 1] = name
+end
+table.sort(FLAG_NAMES)
 
 local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
 
@@ -166,7 +173,9 @@ function M.parse(argv)
     end
     local kind = FLAGS[name]
     if kind == nil then
-      fail("unknown flag --%s (see qora --help)", name)
+      local near = check.suggest(name, FLAG_NAMES)
+      fail("unknown flag --%s%s (see qora --help)", name,
+           near and ("; did you mean --%s?"):format(near) or "")
     elseif opts[name] ~= nil then
       fail("--%s is given twice; give it once", name)
     elseif kind == true then
