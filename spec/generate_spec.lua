@@ -33,6 +33,34 @@ describe("generate", function()
     end)
   end
 
+  it("shows in stats.seed the seed its policy draws with, a new one's too", function()
+    local policy = require("qora.sampling").new({ temperature = 1.5, top_p = 1, seed = -1 })
+    local s = model:session()
+    local ids = S.collect(s:generate({ prompt = prompt("raw"), max_tokens = 12,
+                                       sampler = policy, ignore_eog = true }))
+    assert.equal("integer", math.type(s.stats.seed))
+    assert.equal(policy.seed, s.stats.seed)
+    local chat = model:chat({ think = false })
+    local _, text = S.collect(chat:reply("Hi", { seed = -1, temperature = 1.5, max_tokens = 12 }))
+    local seed = chat.session.stats.seed
+    assert.equal("integer", math.type(seed))
+
+    -- that seed repeats the run
+    local again = model:session()
+    S.same_ids(ids, (S.collect(again:generate({ prompt = prompt("raw"), max_tokens = 12,
+      sampler = require("qora.sampling").new({ temperature = 1.5, top_p = 1,
+                                               seed = s.stats.seed }), ignore_eog = true }))))
+    local chat2 = model:chat({ think = false })
+    local _, text2 = S.collect(chat2:reply("Hi", { seed = seed, temperature = 1.5,
+                                                  max_tokens = 12 }))
+    assert.equal(text, text2)
+
+    -- no seed without a policy that draws
+    s:rewind(0)
+    S.collect(s:generate({ prompt = prompt("raw"), max_tokens = 2 }))
+    assert.is_nil(s.stats.seed)
+  end)
+
   it("keeps the tokens so far after a break, and continues from them", function()
     local s = model:session()
     local got = {}

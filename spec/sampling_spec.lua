@@ -43,6 +43,38 @@ describe("sampling", function()
     assert.are_not.same(a, c)
   end)
 
+  it("takes a new seed for seed = -1 or none, as the command's --seed -1, kept in policy.seed",
+     function()
+    local opts = { temperature = 1.5, top_k = 0, min_p = 0 }
+    local seeds = {}
+    for _, seed in ipairs({ -1, -1, "none" }) do
+      opts.seed = seed ~= "none" and seed or nil
+      local p = sampling.new(opts)
+      assert.equal("integer", math.type(p.seed), tostring(seed))
+      assert.is_true(p.seed >= 0, tostring(p.seed))
+      assert.is_nil(seeds[p.seed], "seed " .. tostring(p.seed) .. " came twice")
+      seeds[p.seed] = true
+      -- the seed shown repeats the draws; 50 draws among 5 tokens tell two seeds apart
+      opts.seed = p.seed
+      local again = sampling.new(opts)
+      assert.equal(p.seed, again.seed)
+      assert.same(draw(p, 50), draw(again, 50))
+    end
+    opts.seed = 5
+    assert.are_not.same(draw(sampling.new(opts), 50),
+                        draw(sampling.new({ temperature = 1.5, top_k = 0, min_p = 0,
+                                            seed = -1 }), 50))
+    assert.is_nil(sampling.new({ greedy = true, seed = 5 }).seed)
+    for _, bad in ipairs({ -2, math.mininteger, 1.5, "7" }) do
+      opts.seed = bad
+      local ok, err = pcall(sampling.new, opts)
+      assert.is_false(ok)
+      assert.truthy(err:find("sampling: seed must be an integer from 0 to "
+                             .. math.maxinteger .. ", or -1 (or nil) for a new one, got ", 1,
+                             true), err)
+    end
+  end)
+
   it("top_k = 1 always gives the most likely token", function()
     for _, id in ipairs(draw(sampling.new({ top_k = 1, temperature = 5, seed = 3 }), 20)) do
       assert.equal(1, id)
@@ -84,7 +116,8 @@ describe("sampling", function()
 
   it("names a wrong value as it was given, strings quoted", function()
     assert.has_error(function() sampling.new({ seed = "1" }) end,
-                     'sampling: seed must be an integer, got "1" (a string)')
+                     "sampling: seed must be an integer from 0 to 9223372036854775807, or -1 "
+                     .. '(or nil) for a new one, got "1" (a string)')
     assert.has_error(function() sampling.new({ top_k = 2.0 }) end,
                      "sampling: top_k must be an integer of at least 0, got 2.0")
     assert.has_error(function() sampling.new({ greedy = "no" }) end,

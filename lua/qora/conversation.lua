@@ -271,8 +271,9 @@ end
 -- before the loop ends ends this one, keeping its answer so far; this loop then raises.
 -- @param text string the user's message
 -- @param opts table|nil { max_tokens = 1024, sampler = a policy, or sampling options:
---   temperature = 0.6, top_p = 0.95, top_k = 40, min_p = 0.05, seed, greedy,
---   repeat_penalty, ...; prefill_chunk }
+--   temperature = 0.6, top_p = 0.95, top_k = 40, min_p = 0.05, seed (nil or -1: a new one,
+--   which chat.session.stats.seed shows afterwards), greedy, repeat_penalty, ...;
+--   prefill_chunk }
 function Conversation:reply(text, opts)
   opts = check_reply(self, text, opts)
   local ids = reply_ids(self, text)

@@ -234,7 +234,9 @@ end
 -- @return an iterator yielding id, piece; the session's `stats` field describes the run:
 --   prompt_tokens, prompt_seconds, tokens, seconds (generating, waits for the caller left out),
 --   decode_seconds (the part of seconds spent evaluating; the rest is sampling and
---   streaming), stop ("eog"; "length": max_tokens reached; "context": the cache is full)
+--   streaming), stop ("eog"; "length": max_tokens reached; "context": the cache is full),
+--   seed (the seed a qora.sampling policy draws with, a new one's too; nil for other samplers
+--   and for a policy that never draws)
 function M.generate(session, opts)
   opts = check_options(opts)
   local pick, ours = sampler_fn(opts.sampler)
@@ -244,7 +246,7 @@ function M.generate(session, opts)
     check.error("generate needs a prompt: the session holds no tokens yet")
   end
   local stats = { prompt_tokens = 0, prompt_seconds = 0, tokens = 0, seconds = 0,
-                  decode_seconds = 0 }
+                  decode_seconds = 0, seed = ours and opts.sampler and opts.sampler.seed or nil }
   session.generation = session.generation + 1
   session.stats = stats
   local generation = session.generation

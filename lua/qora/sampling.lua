@@ -149,17 +149,23 @@ function M.new_seed()
   return (math.floor(core.now() * 1e6) ~ (os.time() << 20) ~ unseeded) & math.maxinteger
 end
 
---- Draws a token from the probabilities with a seeded random source.
--- @param seed integer, an Rng from qora.rng, or nil for a fresh seed
-function M.dist(seed)
-  local rng
-  if type(seed) == "userdata" then
-    rng = seed
-  elseif seed == nil then
-    rng = core.rng(M.new_seed())
-  else
-    rng = core.rng(check_integer("seed", seed, math.mininteger))
+-- The seed to draw with: seed itself (from 0 to math.maxinteger), or a new one for nil or -1
+-- (as the qora command's --seed -1); anything else raises.
+local function seed_of(seed)
+  if seed == nil or seed == -1 then
+    return M.new_seed()
+  elseif math.type(seed) ~= "integer" or seed < 0 then
+    check.error(("sampling: seed must be an integer from 0 to %d, or -1 (or nil) for a new "
+                 .. "one, got %s"):format(math.maxinteger, describe(seed)))
   end
+  return seed
+end
+
+--- Draws a token from the probabilities with a seeded random source.
+-- @param seed integer from 0 to math.maxinteger, an Rng from qora.rng, or nil or -1 for a new
+--   seed (sampling.new keeps the seed it drew in policy.seed)
+function M.dist(seed)
+  local rng = type(seed) == "userdata" and seed or core.rng(seed_of(seed))
   return function(c) return c:sample(rng) end
 end
 
@@ -180,8 +186,10 @@ local KNOWN = {
 --- A policy in llama.cpp's order: penalties, top-k, top-p, min-p, temperature, draw.
 -- @param opts table { temperature = 0.6, top_k = 40, top_p = 0.95, min_p = 0.05,
 --   repeat_penalty = 1, repeat_last_n = 64, frequency_penalty = 0, presence_penalty = 0,
---   seed = nil, greedy = false }; temperature 0 or greedy = true picks the most likely token
--- @return policy
+--   seed = nil, greedy = false }; temperature 0 or greedy = true picks the most likely token;
+--   a seed of nil or -1 takes a new one each policy
+-- @return policy, whose field seed is the seed it draws with (a new one's too, so that
+--   seed = policy.seed repeats the run); nil for a policy that never draws at random
 function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then
@@ -214,8 +222,11 @@ function M.new(opts)
   steps[#steps + 1] = M.top_p(opts.top_p or M.DEFAULTS.top_p)
   steps[#steps + 1] = M.min_p(opts.min_p or M.DEFAULTS.min_p)
   steps[#steps + 1] = M.temperature(t)
-  steps[#steps + 1] = M.dist(opts.seed)
-  return M.chain(steps)
+  local seed = seed_of(opts.seed)
+  steps[#steps + 1] = M.dist(seed)
+  local policy = M.chain(steps)
+  policy.seed = seed
+  return policy
 end
 
 return M
