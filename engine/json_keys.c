@@ -1,4 +1,5 @@
-/* json_keys.c: finding a key written twice in a JSON object. */
+/* json_keys.c: finding a key written twice in a JSON object, and numbers written inexactly. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,5 +77,101 @@ int json_key_twice(const cJSON *obj, const char **dup) {
     if (strcmp(keys[i - 1], keys[i]) == 0)
       *dup = keys[i];
   free(keys);
+  return 0;
+}
+
+
+/* ------------------------------------------------------------ numbers as written */
+
+/* The offsets of text's numbers into at (when not NULL), in order; returns their count. */
+static size_t number_offsets(const char *text, size_t len, size_t *at) {
+  size_t n = 0;
+
+  for (size_t i = 0; i < len; i++) {
+    char c = text[i];
+    if (c == '"') {
+      for (i++; i < len && text[i] != '"'; i++)
+        i += text[i] == '\\';
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      if (at)
+        at[n] = i;
+      n++;
+      while (i + 1 < len && text[i + 1] != '\0' && strchr("0123456789+-.eE", text[i + 1]))
+        i++;
+    }
+  }
+  return n;
+}
+
+
+/* The length of the number at s, and whether it has a point or an exponent. */
+static size_t number_length(const char *s, const char *end, int *inexact) {
+  size_t k = 0;
+
+  *inexact = 0;
+  while (s + k < end && s[k] != '\0' && strchr("0123456789+-.eE", s[k])) {
+    *inexact |= s[k] == '.' || s[k] == 'e' || s[k] == 'E';
+    k++;
+  }
+  return k;
+}
+
+
+typedef struct walk {
+  const char *text, *end;
+  const size_t *at;
+  size_t n_at, next;
+  json_fraction *out;
+  size_t n, cap;
+} walk;
+
+/* Visits items in document order, matching each number to the next number of the text. */
+static int visit(walk *w, const cJSON *item) {
+  for (; item != NULL; item = item->next) {
+    if (cJSON_IsNumber(item) && w->next < w->n_at) {
+      const char *s = w->text + w->at[w->next++];
+      int inexact;
+      size_t k = number_length(s, w->end, &inexact);
+      if (inexact) {
+        if (w->n == w->cap) {
+          size_t cap = w->cap ? 2 * w->cap : 8;
+          json_fraction *grown = realloc(w->out, cap * sizeof *grown);
+          if (grown == NULL)
+            return -1;
+          w->out = grown, w->cap = cap;
+        }
+        w->out[w->n].item = item;
+        snprintf(w->out[w->n].text, sizeof w->out[w->n].text, "%.*s", (int)k, s);
+        w->n++;
+      }
+    } else if (cJSON_IsNumber(item)) {
+      w->next++;
+    }
+    if (visit(w, item->child) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+
+int json_fractions(const char *text, size_t len, const cJSON *root, json_fraction **out,
+                   size_t *n) {
+  walk w = { text, text + len, NULL, 0, 0, NULL, 0, 0 };
+  size_t count = number_offsets(text, len, NULL);
+  int rc = 0;
+
+  *out = NULL, *n = 0;
+  if (count == 0)
+    return 0;
+  if ((w.at = malloc(count * sizeof *w.at)) == NULL)
+    return -1;
+  w.n_at = number_offsets(text, len, (size_t *)w.at);
+  rc = visit(&w, root);
+  free((size_t *)w.at);
+  if (rc < 0 || w.next != w.n_at) {     /* out of memory, or the numbers did not match up */
+    free(w.out);
+    return rc;
+  }
+  *out = w.out, *n = w.n;
   return 0;
 }

@@ -27,4 +27,21 @@ cJSON *json_object_of(const char *text, size_t len, const char *what, qora_err *
 */
 int json_key_twice(const cJSON *obj, const char **dup);
 
+/*
+** A number written with a point or an exponent (3.0, 3e0): cJSON reads it as it reads 3, where
+** a reader that wants an integer (tokenizers' serde) refuses it.
+*/
+typedef struct json_fraction {
+  const cJSON *item;
+  char text[24];            /* as written, cut to fit */
+} json_fraction;
+
+/*
+** Sets *out (to free) and *n to the numbers of root, parsed from text[0..len), written with a
+** point or an exponent; items are matched to the text's numbers in document order (none are
+** given when the counts differ). Returns -1 when out of memory, else 0.
+*/
+int json_fractions(const char *text, size_t len, const cJSON *root, json_fraction **out,
+                   size_t *n);
+
 #endif

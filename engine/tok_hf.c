@@ -35,6 +35,8 @@ typedef struct hf {
   uint8_t *types;
   const cJSON **merges;     /* (n_merges) the merge items, for access by index */
   char *named;              /* spec.named's bytes */
+  json_fraction *fractions; /* (n_fractions) tokenizer.json's numbers written as 3.0 or 3e0 */
+  size_t n_fractions;
   tok_spec spec;
 } hf;
 
@@ -63,7 +65,12 @@ static int unset(const cJSON *obj, const char *key) {
 /* ---------------------------------------------------------------- files */
 
 /* Parses dir/name; NULL with err on error, or with *missing set when the file is absent. */
-static cJSON *parse_file(const char *dir, const char *name, int *missing, qora_err *err) {
+/*
+** Parses dir/name; with h, also finds its numbers written with a point or an exponent, which
+** cJSON reads as integers where tokenizers refuses them as ids.
+*/
+static cJSON *parse_file(const char *dir, const char *name, int *missing, hf *h,
+                         qora_err *err) {
   char path[4096];
   size_t len;
   char *text;
@@ -75,8 +82,33 @@ static cJSON *parse_file(const char *dir, const char *name, int *missing, qora_e
   if ((text = qora_read_file(path, MAX_JSON_BYTES, &len, err)) == NULL)
     return NULL;
   json = json_object_of(text, len, path, err);
+  if (json && h && json_fractions(text, len, json, &h->fractions, &h->n_fractions) < 0) {
+    qora_fail(err, "out of memory reading %s", path);
+    cJSON_Delete(json);
+    json = NULL;
+  }
   free(text);
   return json;
+}
+
+
+/* How the number v is written when it has a point or an exponent ("3.0"), else NULL. */
+static const char *fraction_of(const hf *h, const cJSON *v) {
+  for (size_t i = 0; i < h->n_fractions; i++)
+    if (h->fractions[i].item == v)
+      return h->fractions[i].text;
+  return NULL;
+}
+
+
+/* The lowest id whose text is text, or -1. */
+static int32_t id_of_text(const hf *h, const char *text) {
+  size_t n = strlen(text);
+
+  for (int32_t id = 0; id < h->n_vocab; id++)
+    if (h->tokens[id].len == n && memcmp(h->tokens[id].ptr, text, n) == 0)
+      return id;
+  return -1;
 }
 
 
@@ -184,6 +216,48 @@ static int check_components(hf *h, qora_err *err) {
 }
 
 
+/*
+** The id TemplateProcessing puts first for the special token name: the one id its
+** special_tokens.<name>.ids lists, which tokenizers adds as it is. It must be the vocabulary's
+** id for that text, or tokenizers and qora would start the same text with different ids.
+*/
+static int read_template_id(hf *h, const cJSON *p, const char *name, qora_err *err) {
+  const cJSON *ids = get(get(get(p, "special_tokens"), name), "ids"), *id;
+  const char *written;
+  int32_t want;
+
+  if (!cJSON_IsArray(ids))
+    return qora_fail(err, "tokenizer.json: the post_processor puts the special token '%.64s' "
+                     "first, but its special_tokens gives no ids for it (tokenizers refuses "
+                     "such a file)", name);
+  if (cJSON_GetArraySize(ids) != 1)
+    return qora_fail(err, "tokenizer.json: post_processor.special_tokens.%.64s.ids lists %d "
+                     "ids; qora puts one token first", name, cJSON_GetArraySize(ids));
+  id = ids->child;
+  written = cJSON_IsNumber(id) ? fraction_of(h, id) : "a value that is not a number";
+  if (written)
+    return qora_fail(err, "tokenizer.json: post_processor.special_tokens.%.64s.ids holds %s, "
+                     "which is not an integer (tokenizers refuses it); write it as a whole "
+                     "number", name, written);
+  if (!(id->valuedouble >= 0 && id->valuedouble < h->n_vocab))
+    return qora_fail(err, "tokenizer.json: post_processor.special_tokens.%.64s.ids holds %g, "
+                     "which is not a token id (0 to %d)", name, id->valuedouble,
+                     h->n_vocab - 1);
+  want = id_of_text(h, name);
+  if (want < 0)
+    return qora_fail(err, "tokenizer.json: the post_processor puts the special token '%.64s' "
+                     "first, which the vocabulary does not hold", name);
+  if (want != (int32_t)id->valuedouble)
+    return qora_fail(err, "tokenizer.json: post_processor.special_tokens.%.64s.ids says %d, "
+                     "but the vocabulary gives that token the id %d: tokenizers would put %d "
+                     "first, where the text means %d; make them agree", name,
+                     (int32_t)id->valuedouble, want, (int32_t)id->valuedouble, want);
+  h->spec.bos = want;
+  h->spec.bos_text = name;
+  return 0;
+}
+
+
 /* TemplateProcessing's single template: the text alone, or one special token then the text. */
 static int read_template(hf *h, const cJSON *p, qora_err *err) {
   const cJSON *single = get(p, "single"), *first, *second;
@@ -196,9 +270,7 @@ static int read_template(hf *h, const cJSON *p, qora_err *err) {
   tok = first ? get(get(first, "SpecialToken"), "id") : NULL;
   if (cJSON_IsString(tok) && second && !second->next && get(second, "Sequence")) {
     h->spec.add_bos = 1;
-    if (h->spec.bos_text == NULL)
-      h->spec.bos_text = tok->valuestring;
-    return 0;
+    return read_template_id(h, p, tok->valuestring, err);
   }
   return qora_fail(err, "tokenizer.json: a TemplateProcessing other than [special, text] or "
                    "[text] is not supported");
@@ -248,14 +320,24 @@ static int check_model(const cJSON *m, qora_err *err) {
 }
 
 
-/* Puts model.vocab's text at id; a second, different text for the same id is an error. */
-static int place(hf *h, double v, const char *text, qora_err *err) {
+/*
+** Puts model.vocab's text at its id, the number item; an id that is not an integer from 0 to
+** the size - 1, or a second, different text for the same id is an error.
+*/
+static int place(hf *h, const cJSON *item, const char *text, qora_err *err) {
+  const char *written = fraction_of(h, item);
+  double v = item->valuedouble;
   int32_t id;
 
+  if (written)
+    return qora_fail(err, "tokenizer.json: model.vocab: the token '%.64s' has the id %s, "
+                     "which is not an integer (tokenizers refuses it); write it as a whole "
+                     "number", text, written);
   /* Checked before the conversion: a double outside int32_t's range does not convert. */
   if (!(v >= 0 && v < h->n_vocab) || v != (double)(id = (int32_t)v))
-    return qora_fail(err, "tokenizer.json: the token '%.64s' has id %g, which leaves a gap or "
-                     "is not a token id", text, v);
+    return qora_fail(err, "tokenizer.json: model.vocab: the token '%.64s' has the id %g, "
+                     "which is not from 0 to %d: its %d tokens are numbered from 0, without a "
+                     "gap", text, v, h->n_vocab - 1, h->n_vocab);
   if (text[0] == '\0')
     return qora_fail(err, "tokenizer.json: the token %d is empty", id);
   if (h->tokens[id].ptr != NULL && strcmp(h->tokens[id].ptr, text) != 0)
@@ -317,10 +399,10 @@ static int textmap_init(const hf *h, textmap *m, int64_t cap, qora_err *err) {
 
 /*
 ** What tokenizers reads from an added token: an id from 0 to 2^32 - 1 (which it then
-** ignores), a text, and five true-or-false flags; it refuses a file without any of them.
-** (cJSON cannot tell 3.0 from 3, which tokenizers refuses.)
+** ignores), a text, and five true-or-false flags; it refuses a file without any of them, and
+** an id written 3.0 (which cJSON reads as 3: h->fractions tells them apart).
 */
-static int check_added(const cJSON *a, qora_err *err) {
+static int check_added(const hf *h, const cJSON *a, qora_err *err) {
   static const char *const flags[] = { "single_word", "lstrip", "rstrip", "normalized",
                                        "special" };
   static const char *const unsupported[] = { "lstrip", "rstrip", "single_word" };
@@ -331,6 +413,10 @@ static int check_added(const cJSON *a, qora_err *err) {
   if (!cJSON_IsString(content))
     return qora_fail(err, "tokenizer.json: an added token has no text (content)");
   text = content->valuestring;
+  if (cJSON_IsNumber(id) && fraction_of(h, id))
+    return qora_fail(err, "tokenizer.json: added_tokens: the added token '%.64s' has the id "
+                     "%s, which is not an integer (tokenizers refuses it); write it as a whole "
+                     "number", text, fraction_of(h, id));
   if (!(v >= 0 && v <= 4294967295.0) || v != (double)(int64_t)v)
     return qora_fail(err, "tokenizer.json: the added token '%.64s' has no id from 0 to "
                      "4294967295, which tokenizers needs (it then numbers the token itself)",
@@ -353,7 +439,7 @@ static int add_one(hf *h, textmap *m, const cJSON *a, qora_err *err) {
   uint8_t type;
   int32_t *slot;
 
-  if (check_added(a, err) < 0)
+  if (check_added(h, a, err) < 0)
     return -1;
   text = get(a, "content")->valuestring;
   if (text[0] == '\0')
@@ -438,7 +524,7 @@ static int read_vocab(hf *h, const cJSON *vocab, const cJSON *added, qora_err *e
   memset(h->types, QORA_TOKEN_NORMAL, (size_t)n);
 
   cJSON_ArrayForEach(v, vocab)
-    if (!cJSON_IsNumber(v) || place(h, v->valuedouble, v->string, err) < 0)
+    if (!cJSON_IsNumber(v) || place(h, v, v->string, err) < 0)
       return cJSON_IsNumber(v) ? -1 : qora_fail(err, "tokenizer.json: the id of '%.64s' is not "
                                                 "a number", v->string);
   for (int32_t i = 0; i < h->n_vocab; i++)
@@ -572,9 +658,9 @@ static int read_config(hf *h, qora_err *err) {
 static int read_all_parts(hf *h, qora_err *err) {
   int missing;
 
-  if ((h->json = parse_file(h->dir, "tokenizer.json", NULL, err)) == NULL)
+  if ((h->json = parse_file(h->dir, "tokenizer.json", NULL, h, err)) == NULL)
     return -1;
-  h->config = parse_file(h->dir, "tokenizer_config.json", &missing, err);
+  h->config = parse_file(h->dir, "tokenizer_config.json", &missing, NULL, err);
   if (h->config == NULL && !missing)
     return -1;
   if (check_components(h, err) < 0 || read_pre(h, err) < 0 || read_model(h, err) < 0 ||
@@ -599,6 +685,7 @@ qora_tokenizer *qora_tokenizer_from_hf_padded(const char *dir, int32_t n_vocab,
   free(h.merges);
   free(h.named);
   free(h.pads);
+  free(h.fractions);
   return tk;
 }
 

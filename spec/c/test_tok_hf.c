@@ -291,7 +291,10 @@ static void test_refusals(void) {
     { "model.merges", "[[\"a\", \"c\"]]", NULL, "not in the vocabulary" },
     { "model.vocab", "{\"a\": 0, \"b\": 1, \"ab\": 5}", NULL, "gap" },
     /* found by fuzz_tokenizer_json: converting such an id to int32_t was undefined */
-    { "model.vocab", "{\"a\": 0, \"b\": 1, \"ab\": 3e9}", NULL, "has id 3e+09" },
+    { "model.vocab", "{\"a\": 0, \"b\": 1, \"ab\": 3e9}", NULL,
+      "model.vocab: the token 'ab' has the id 3e+09, which is not from 0 to 2" },
+    { "model.vocab", "{\"a\": 0, \"b\": 1, \"ab\": -1}", NULL,
+      "model.vocab: the token 'ab' has the id -1, which is not from 0 to 2" },
     { "post_processor", "{\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": "
       "{\"id\": \"A\"}}, {\"SpecialToken\": {\"id\": \"<s>\"}}]}", NULL, "TemplateProcessing" },
     { "post_processor", "{\"type\": \"RobertaProcessing\"}", NULL, "RobertaProcessing" },
@@ -441,6 +444,94 @@ static void test_added_tokens(void) {
 }
 
 
+/*
+** base_json as written text with one piece of it replaced (cJSON, which write_variant prints
+** with, writes 3.0 as 3), and tokenizer_config.json empty.
+*/
+static void write_edited(const char *dir, const char *from, const char *to) {
+  const char *at = strstr(base_json, from);
+  FILE *f;
+
+  mkdir(dir, 0755);
+  f = gen_open(dir, "tokenizer.json");
+  fprintf(f, "%.*s%s%s", (int)(at - base_json), base_json, to, at + strlen(from));
+  fclose(f);
+  f = gen_open(dir, "tokenizer_config.json");
+  fputs("{}", f);
+  fclose(f);
+}
+
+
+/* A TemplateProcessing that puts <s> first, its special_tokens giving it ids. */
+#define BOS_FIRST(IDS) "\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [" \
+  "{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", " \
+  "\"type_id\": 0}}], \"pair\": [], \"special_tokens\": {\"<s>\": {\"id\": \"<s>\", " \
+  "\"ids\": " IDS ", \"tokens\": [\"<s>\"]}}}"
+
+/*
+** Ids as tokenizers reads them (serde's u32): 3.0 and 3e0 are refused, not read as 3, in
+** model.vocab, added_tokens and the post-processor's special_tokens; and the id that
+** TemplateProcessing lists is the one it adds, so it must be the vocabulary's for that text.
+*/
+static void test_id_literals(void) {
+  static const struct { const char *from, *to, *says; } cases[] = {
+    { "\"ab\": 2}", "\"ab\": 2.0}", "tokenizer.json: model.vocab: the token 'ab' has the id 2.0, "
+      "which is not an integer (tokenizers refuses it); write it as a whole number" },
+    { "\"ab\": 2}", "\"ab\": 2e0}", "model.vocab: the token 'ab' has the id 2e0, which is not an "
+      "integer" },
+    { "\"b\": 1,", "\"b\": 1E+0,", "model.vocab: the token 'b' has the id 1E+0, which is not" },
+    { "\"id\": 3,", "\"id\": 3.0,", "tokenizer.json: added_tokens: the added token '<s>' has the "
+      "id 3.0, which is not an integer" },
+    { "\"post_processor\": null", BOS_FIRST("[3.0]"), "tokenizer.json: post_processor."
+      "special_tokens.<s>.ids holds 3.0, which is not an integer" },
+    { "\"post_processor\": null", BOS_FIRST("[-1]"), "post_processor.special_tokens.<s>.ids "
+      "holds -1, which is not a token id (0 to 3)" },
+    { "\"post_processor\": null", BOS_FIRST("[4]"), "holds 4, which is not a token id (0 to 3)" },
+    { "\"post_processor\": null", BOS_FIRST("[\"3\"]"), "ids holds a value that is not a "
+      "number, which is not an integer" },
+    { "\"post_processor\": null", BOS_FIRST("[2]"), "tokenizer.json: post_processor."
+      "special_tokens.<s>.ids says 2, but the vocabulary gives that token the id 3: tokenizers "
+      "would put 2 first, where the text means 3; make them agree" },
+    { "\"post_processor\": null", BOS_FIRST("[3, 3]"), "special_tokens.<s>.ids lists 2 ids; "
+      "qora puts one token first" },
+    { "\"post_processor\": null", "\"post_processor\": {\"type\": \"TemplateProcessing\", "
+      "\"single\": [{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}}, {\"Sequence\": "
+      "{\"id\": \"A\", \"type_id\": 0}}], \"pair\": [], \"special_tokens\": {}}",
+      "puts the special token '<s>' first, but its special_tokens gives no ids for it" },
+  };
+  char dir[256];
+  qora_err err = {{0}};
+  qora_tokenizer *tk;
+  qora_tokens got = { 0 };
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(dir, sizeof dir, OUT "/ids%zu", i);
+    write_edited(dir, cases[i].from, cases[i].to);
+    err.msg[0] = '\0';
+    tk = qora_tokenizer_from_hf(dir, &err);
+    TAP_OK(tk == NULL && strstr(err.msg, cases[i].says), "refuses %s: %s", cases[i].to,
+           tk ? "(read)" : err.msg);
+    qora_tokenizer_free(tk);
+  }
+
+  /* the ids it lists, agreeing, are taken; a fraction elsewhere (dropout 0.0) is no id */
+  write_edited(OUT "/ids-ok", "\"post_processor\": null", BOS_FIRST("[3]"));
+  tk = qora_tokenizer_from_hf(OUT "/ids-ok", &err);
+  TAP_OK(tk && qora_token_bos(tk) == 3 && qora_tokenize(tk, "ab", 2, QORA_TOK_BOS, &got,
+         &err) == 0 && got.n == 2 && got.ids[0] == 3 && got.ids[1] == 2,
+         "puts the id special_tokens lists first: %s", tk ? "" : err.msg);
+  qora_tokenizer_free(tk);
+  write_edited(OUT "/ids-dropout", "\"dropout\": null", "\"dropout\": 0.0");
+  tk = qora_tokenizer_from_hf(OUT "/ids-dropout", &err);
+  got.n = 0;
+  TAP_OK(tk && qora_tokenize(tk, "ab", 2, 0, &got, &err) == 0 && got.n == 1 &&
+         got.ids[0] == 2, "reads a file whose only fraction is no id (dropout 0.0): %s",
+         tk ? "" : err.msg);
+  qora_tokenizer_free(tk);
+  qora_tokens_free(&got);
+}
+
+
 static void test_missing(void) {
   qora_err err = {{0}};
   qora_tokenizer *tk = qora_tokenizer_from_hf(OUT "/no-such-folder", &err);
@@ -476,6 +567,7 @@ int main(int argc, char **argv) {
   test_refusals();
   test_added_tokens();
   test_too_much_special_text();
+  test_id_literals();
   test_missing();
   qora_tokenizer_free(l_json);
   qora_tokenizer_free(s_json);
