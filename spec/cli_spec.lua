@@ -123,6 +123,12 @@ describe("qora command", function()
     { { "--load", TINY, "--prompt", "a", "--prompt", "b" }, "--prompt is given twice" },
     { { "--greedy", "--greedy" }, "--greedy is given twice" },
     { { "--load", "spec/fixtures", "--prompt", "hi" }, "folder without config.json" },
+    { { "--load", "spec/fixtures/hf/tiny-nope", "--prompt", "hi" },
+      "qora: --load takes a GGUF file, and spec/fixtures/hf/tiny-nope is a Hugging Face "
+      .. "checkpoint folder; give it with --model-path\n" },
+    { { "--load", "spec/fixtures/hf/tiny-nope/config.json", "--save", "x.gguf" },
+      "--load takes a GGUF file, and spec/fixtures/hf/tiny-nope/config.json is a Hugging Face "
+      .. "checkpoint folder; give it with --model-path" },
     { { "--load", "spec/fixtures/hf/tiny-nope/model.safetensors", "--prompt", "hi" },
       "--model-path" },
     { { "--load", TINY, "--ctx", "5", "--prompt", "Hello there" }, "give a larger --ctx" },

@@ -17,7 +17,8 @@ Usage: qora --load MODEL.gguf [options]
 Answers a prompt with a SmolLM3-family model, streaming the text to stdout.
 
 Model:
-  --load PATH         GGUF model file to run
+  --load PATH         GGUF model file to run (a checkpoint folder is refused, naming
+                      --model-path)
   --model-path DIR    Hugging Face checkpoint folder to run (config.json, *.safetensors,
                       tokenizer.json), its weights converted while loading; a file other
                       than its config.json is refused (a GGUF file goes with --load)
@@ -281,14 +282,20 @@ local function checkpoint_folder(path)
   return path:match("^(.*)/config%.json$")
 end
 
--- Refuses a file given to --model-path, which the loader would run as --load runs it: the
--- flag names a checkpoint folder, and a user who gives it a GGUF file probably meant --load.
+-- Refuses a path of the other kind than its flag takes: the loader tells the two apart and
+-- would run either, but a GGUF file given to --model-path or a checkpoint folder given to
+-- --load most likely means the user took one flag for the other, and --quant goes only with
+-- the folder.
 local function check_model_path(opts)
-  local path = opts["model-path"]
-  local st = path and qora.core.stat(path)
-  if st and st.kind ~= "directory" and not checkpoint_folder(path) then
+  local path = opts["model-path"] or opts.load
+  local st = qora.core.stat(path)
+  local folder = checkpoint_folder(path)
+  if opts["model-path"] and st and st.kind ~= "directory" and not folder then
     fail("--model-path takes a Hugging Face checkpoint folder, and %s is a file; give a GGUF "
          .. "file with --load", path)
+  elseif opts.load and folder and qora.core.stat(folder .. "/config.json") then
+    fail("--load takes a GGUF file, and %s is a Hugging Face checkpoint folder; give it with "
+         .. "--model-path", path)
   end
 end
 
