@@ -234,11 +234,14 @@ static int read_template_id(hf *h, const cJSON *p, const char *name, qora_err *e
     return qora_fail(err, "tokenizer.json: post_processor.special_tokens.%.64s.ids lists %d "
                      "ids; qora puts one token first", name, cJSON_GetArraySize(ids));
   id = ids->child;
-  written = cJSON_IsNumber(id) ? fraction_of(h, id) : "a value that is not a number";
+  if (!cJSON_IsNumber(id))
+    return qora_fail(err, "tokenizer.json: post_processor.special_tokens.%.64s.ids holds a "
+                     "value that is not a number; write the id as a whole number", name);
+  written = fraction_of(h, id);
   if (written)
     return qora_fail(err, "tokenizer.json: post_processor.special_tokens.%.64s.ids holds %s, "
-                     "which is not an integer (tokenizers refuses it); write it as a whole "
-                     "number", name, written);
+                     "which is not written as an integer (tokenizers refuses it); write it "
+                     "as a whole number", name, written);
   if (!(id->valuedouble >= 0 && id->valuedouble < h->n_vocab))
     return qora_fail(err, "tokenizer.json: post_processor.special_tokens.%.64s.ids holds %g, "
                      "which is not a token id (0 to %d)", name, id->valuedouble,
@@ -331,8 +334,8 @@ static int place(hf *h, const cJSON *item, const char *text, qora_err *err) {
 
   if (written)
     return qora_fail(err, "tokenizer.json: model.vocab: the token '%.64s' has the id %s, "
-                     "which is not an integer (tokenizers refuses it); write it as a whole "
-                     "number", text, written);
+                     "which is not written as an integer (tokenizers refuses it); write it "
+                     "as a whole number", text, written);
   /* Checked before the conversion: a double outside int32_t's range does not convert. */
   if (!(v >= 0 && v < h->n_vocab) || v != (double)(id = (int32_t)v))
     return qora_fail(err, "tokenizer.json: model.vocab: the token '%.64s' has the id %g, "
@@ -415,8 +418,8 @@ static int check_added(const hf *h, const cJSON *a, qora_err *err) {
   text = content->valuestring;
   if (cJSON_IsNumber(id) && fraction_of(h, id))
     return qora_fail(err, "tokenizer.json: added_tokens: the added token '%.64s' has the id "
-                     "%s, which is not an integer (tokenizers refuses it); write it as a whole "
-                     "number", text, fraction_of(h, id));
+                     "%s, which is not written as an integer (tokenizers refuses it); write "
+                     "it as a whole number", text, fraction_of(h, id));
   if (!(v >= 0 && v <= 4294967295.0) || v != (double)(int64_t)v)
     return qora_fail(err, "tokenizer.json: the added token '%.64s' has no id from 0 to "
                      "4294967295, which tokenizers needs (it then numbers the token itself)",
@@ -525,8 +528,9 @@ static int read_vocab(hf *h, const cJSON *vocab, const cJSON *added, qora_err *e
 
   cJSON_ArrayForEach(v, vocab)
     if (!cJSON_IsNumber(v) || place(h, v, v->string, err) < 0)
-      return cJSON_IsNumber(v) ? -1 : qora_fail(err, "tokenizer.json: the id of '%.64s' is not "
-                                                "a number", v->string);
+      return cJSON_IsNumber(v) ? -1 : qora_fail(err, "tokenizer.json: model.vocab: the token "
+                                                "'%.64s' has an id that is not a number; "
+                                                "write it as a whole number", v->string);
   for (int32_t i = 0; i < h->n_vocab; i++)
     if (h->tokens[i].ptr == NULL)
       return qora_fail(err, "tokenizer.json: no token has id %d; the ids have a gap", i);

@@ -476,19 +476,21 @@ static void write_edited(const char *dir, const char *from, const char *to) {
 static void test_id_literals(void) {
   static const struct { const char *from, *to, *says; } cases[] = {
     { "\"ab\": 2}", "\"ab\": 2.0}", "tokenizer.json: model.vocab: the token 'ab' has the id 2.0, "
-      "which is not an integer (tokenizers refuses it); write it as a whole number" },
-    { "\"ab\": 2}", "\"ab\": 2e0}", "model.vocab: the token 'ab' has the id 2e0, which is not an "
-      "integer" },
+      "which is not written as an integer (tokenizers refuses it); write it as a whole number" },
+    { "\"ab\": 2}", "\"ab\": 2e0}", "model.vocab: the token 'ab' has the id 2e0, which is not "
+      "written as an integer" },
     { "\"b\": 1,", "\"b\": 1E+0,", "model.vocab: the token 'b' has the id 1E+0, which is not" },
     { "\"id\": 3,", "\"id\": 3.0,", "tokenizer.json: added_tokens: the added token '<s>' has the "
-      "id 3.0, which is not an integer" },
+      "id 3.0, which is not written as an integer" },
     { "\"post_processor\": null", BOS_FIRST("[3.0]"), "tokenizer.json: post_processor."
-      "special_tokens.<s>.ids holds 3.0, which is not an integer" },
+      "special_tokens.<s>.ids holds 3.0, which is not written as an integer" },
     { "\"post_processor\": null", BOS_FIRST("[-1]"), "post_processor.special_tokens.<s>.ids "
       "holds -1, which is not a token id (0 to 3)" },
     { "\"post_processor\": null", BOS_FIRST("[4]"), "holds 4, which is not a token id (0 to 3)" },
     { "\"post_processor\": null", BOS_FIRST("[\"3\"]"), "ids holds a value that is not a "
-      "number, which is not an integer" },
+      "number; write the id as a whole number" },
+    { "\"ab\": 2}", "\"ab\": \"2\"}", "tokenizer.json: model.vocab: the token 'ab' has an id "
+      "that is not a number; write it as a whole number" },
     { "\"post_processor\": null", BOS_FIRST("[2]"), "tokenizer.json: post_processor."
       "special_tokens.<s>.ids says 2, but the vocabulary gives that token the id 3: tokenizers "
       "would put 2 first, where the text means 3; make them agree" },
