@@ -147,8 +147,15 @@ int qora_session_eval(qora_session *s, const int32_t *ids, int n, float *all_log
     if (ids[i] < 0 || ids[i] >= n_vocab)
       return qora_fail(err, "token id %d at index %d is outside the vocabulary (0 to %d)",
                        (int)ids[i], i, n_vocab - 1);
-  for (int done = 0; done < n;) {
-    int chunk = n - done < s->n_batch ? n - done : s->n_batch;
+  /*
+  ** Batches as even as can be (513 tokens in batches of 512: 257 and 256): a batch of one
+  ** token would go through the decode kernels, whose logits differ in the last bits from the
+  ** prompt kernels', which give batches of four or more tokens the logits of one batch.
+  */
+  int batches = n > 0 ? (n + s->n_batch - 1) / s->n_batch : 0;
+
+  for (int done = 0, b = 0; done < n; b++) {
+    int chunk = n / batches + (b < n % batches);
     float *rows = all_logits ? all_logits + (size_t)done * n_vocab : NULL;
     if (qora_forward(s, ids + done, chunk, rows, err) < 0) {
       s->pos = pos0;        /* all or nothing: the batches already done are forgotten too */

@@ -73,4 +73,39 @@ describe("SmolLM2-135M-Instruct", function()
       end
     end
   end)
+
+  it("reads a 513-token prompt in even chunks of at most 256 with the logits of one batch",
+     function()
+    -- 256, 256 and 1 would end on a one-token chunk, which the decode kernels read
+    local ids = {}
+    for i = 1, 513 do
+      ids[i] = 100 + (i * 7919) % 40000
+    end
+    local function logits(chunk)
+      local s = model:session({ ctx = 1024, batch = 1024 })
+      S.collect(s:generate({ prompt = ids, max_tokens = 0, prefill_chunk = chunk }))
+      return s.core:logits()
+    end
+    local one, parts = logits(nil), logits(256)
+    for i = 1, #one, 4 do
+      if one:sub(i, i + 3) ~= parts:sub(i, i + 3) then
+        error(string.format("logit of id %d: %g in one batch, %g in chunks of 256",
+                            (i - 1) // 4, string.unpack("<f", one, i),
+                            string.unpack("<f", parts, i)))
+      end
+    end
+  end)
+
+  it("reads a 513-token prompt in the default batches (512) with the logits of one batch",
+     function()
+    -- 512 and 1 would end on a one-token batch; 257 and 256 do not
+    local ids = {}
+    for i = 1, 513 do
+      ids[i] = 100 + (i * 7919) % 40000
+    end
+    local default, one = model:session({ ctx = 1024 }), model:session({ ctx = 1024, batch = 1024 })
+    default:eval(ids)
+    one:eval(ids)
+    assert.is_true(default.core:logits() == one.core:logits(), "the logits differ")
+  end)
 end)

@@ -116,18 +116,25 @@ local function check_room(session, n)
   end
 end
 
--- Evaluates ids, in chunks with a PREFILL yield between them when chunk is given.
+-- Evaluates ids, in chunks of at most chunk tokens with a PREFILL yield between them when
+-- chunk is given. The chunks are as even as can be (10 ids in chunks of 3: 3, 3, 2, 2): a
+-- chunk of one token would take the decode kernels, whose logits differ in the last bits
+-- from the prompt kernels' (chunks of 4 or more give the logits of one batch, bit for bit).
 local function prefill(session, ids, chunk)
   if chunk == nil or chunk >= #ids then
     session:eval(ids)
     return
   end
-  for i = 1, #ids, chunk do
-    local last = math.min(i + chunk - 1, #ids)
+  local n = (#ids + chunk - 1) // chunk
+  local base, extra = #ids // n, #ids % n
+  local i = 1
+  for k = 1, n do
+    local last = i + base - 1 + (k <= extra and 1 or 0)
     session:eval(table.move(ids, i, last, 1, {}))
     if last < #ids then
       coroutine.yield(PREFILL)
     end
+    i = last + 1
   end
 end
 
@@ -227,7 +234,8 @@ end
 --   prompt = string or array of ids (nil: continue from the cache),
 --   max_tokens = 256, sampler = a qora.sampling policy (default greedy) or a function,
 --   special = true (control tokens appear in pieces as their text),
---   prefill_chunk = nil (evaluate the prompt in chunks of this size, yielding between),
+--   prefill_chunk = nil (evaluate the prompt in chunks of at most this size, as even as can
+--   be, yielding between),
 --   ignore_eog = false, parse_special = true (for a string prompt), bos = true }
 --   A sampler is a function(cands, history) -> id or a policy; it must return an id of the
 --   vocabulary, and may yield (see the top of this file).
