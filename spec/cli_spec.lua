@@ -101,6 +101,15 @@ describe("qora command", function()
     { { "--temp", "1" }, "unknown flag --temp; did you mean --temperature? " },
     { { "--no-thinking" }, "unknown flag --no-thinking; did you mean --no-think? " },
     { { "--top=1" }, "qora: unknown flag --top (see qora --help)\n" },    -- top-k or top-p
+    { { "--top_k", "3" },
+      "qora: unknown flag --top_k; did you mean --top-k? (see qora --help)\n" },
+    { { "--min_p=0.1" }, "unknown flag --min_p; did you mean --min-p? " },
+    { { "--f32" }, "qora: unknown flag --f32; a folder's weights convert to f32 with --quant f32 "
+      .. "(see qora --help)\n" },
+    -- a word added or a start too short names no flag
+    { { "--prompt-file", "x" }, "qora: unknown flag --prompt-file (see qora --help)\n" },
+    { { "--threads-batch", "2" }, "qora: unknown flag --threads-batch (see qora --help)\n" },
+    { { "--n" }, "qora: unknown flag --n (see qora --help)\n" },
     { { "--x" }, "qora: unknown flag --x (see qora --help)\n" },
     { { "--load" }, "--load needs a value" },
     { { "--max-tokens", "abc" },
@@ -130,7 +139,8 @@ describe("qora command", function()
       "--load takes a GGUF file, and spec/fixtures/hf/tiny-nope/config.json is a Hugging Face "
       .. "checkpoint folder; give it with --model-path" },
     { { "--load", "spec/fixtures/hf/tiny-nope/model.safetensors", "--prompt", "hi" },
-      "--model-path" },
+      "qora: spec/fixtures/hf/tiny-nope/model.safetensors is one file of a Hugging Face "
+      .. "checkpoint: give its folder with --model-path\n" },
     { { "--load", TINY, "--ctx", "5", "--prompt", "Hello there" }, "give a larger --ctx" },
     { { "--load", TINY, "--raw", "--ctx", "5", "--prompt", RAW }, "give a larger --ctx" },
     { { "--min-p", "2", "--load", TINY }, "--min-p must be from 0 to 1" },
@@ -149,7 +159,11 @@ describe("qora command", function()
     { { "stray" }, "unexpected argument 'stray'" },
     { { "--model-path", "/nonexistent-folder", "--prompt", "hi" }, "/nonexistent-folder" },
     { { "--prompt", "hi" }, "--load PATH is required" },
-    { { "--load", "/nonexistent.gguf", "--prompt", "hi" }, "/nonexistent.gguf" },
+    { { "--load", "/nonexistent.gguf", "--prompt", "hi" },
+      "qora: cannot open /nonexistent.gguf: no such file or folder; --load takes a GGUF file\n" },
+    { { "--model-path", "/nonexistent/config.json", "--prompt", "hi" },
+      "qora: cannot open /nonexistent/config.json: no such file or folder; --model-path takes a "
+      .. "Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json)\n" },
     { { "--load", CUT, "--prompt", "hi" }, "qora: " .. CUT .. ": " },
     { { "--load", TINY }, "the prompt is empty: give --prompt TEXT, or pipe" },
     { { "--load", TINY, "--raw", "--system", "x", "--prompt", "hi" },
@@ -436,18 +450,40 @@ describe("qora command", function()
     local out, err, rc = interrupt(table.concat(line, " "))
     assert.equal(130, rc, err)
     local n = err:match("^load: %d+%.%d%d%d s\nprompt: 4 tokens in %d+%.%d%d%d s, %d+%.%d "
-                        .. "tokens/s\ngeneration: (%d+) tokens so far in %d+%.%d%d%d s, "
+                        .. "tokens/s\ngeneration: (%d+) tokens? so far in %d+%.%d%d%d s, "
                         .. "%d+%.%d tokens/s\nstop: interrupted %(Ctrl%-C%)\nseed: 5 %(%-%-seed 5 "
                         .. "gives this text again%)\nqora: interrupted\n$")
     assert.truthy(n, err)
     assert.truthy(tonumber(n) >= 1, err)
 
-    -- the text so far is what the first n tokens give (the last piece may not be out yet)
+    -- the text so far is what the first n tokens give (the last piece may not be out yet),
+    -- its line ended as a finished answer's is
+    assert.equal("\n", out:sub(-1))
+    out = out:sub(1, -2)
     args[#args + 1], args[#args + 2] = "--max-tokens", n
     local again, err2, code = run(args)
     assert.equal(0, code, err2)
     assert.equal(out, again:sub(1, #out))
     assert.truthy(#again - 1 - #out <= 16, "more than one piece is missing: " .. again)
+  end)
+
+  it("stops on Ctrl-C while it reads a long prompt, and says so with --stats", function()
+    -- 6,000 tokens take SmolLM2 10 s or more on 2 cores in one batch, which Ctrl-C could not
+    -- stop; read in chunks, the prompt stops at the next one
+    local words = {}
+    for i = 1, 6000 do
+      words[i] = ({ "the", "river", "ran", "past", "old", "stone", "walls" })[i % 7 + 1]
+    end
+    local prompt_path = S.write_temp(table.concat(words, " "))
+    local line = "lua5.4 bin/qora --stats --greedy --raw --max-tokens 1 --ctx 8192 --load "
+                 .. quote(S.SMOLLM2) .. " <" .. prompt_path
+    local err, rc = shell(line .. " >/dev/null 2>@ERR@ & pid=$!; sleep 1.5; kill -INT $pid; "
+      .. "i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); "
+      .. "done; kill -KILL $pid 2>/dev/null; wait $pid; echo $? >@RC@")
+    os.remove(prompt_path)
+    assert.equal(130, rc, err)
+    assert.truthy(err:find("^load: %d+%.%d%d%d s\nprompt: interrupted while it was read\n"
+                           .. "stop: interrupted %(Ctrl%-C%)\nqora: interrupted\n$"), err)
   end)
 
   -- What the library streams for the same request; its ids are checked against llama.cpp's

@@ -208,6 +208,14 @@ describe("misuse of an argument", function()
       { "s:generate({ promt = 'x' })", "bad argument #1 to 'generate' (unknown option 'promt'; "
         .. "did you mean 'prompt'? known: bos, ignore_eog, max_tokens, parse_special, "
         .. "prefill_chunk, prompt, sampler, special)" },
+      -- a sampling option given to generate, which takes them in its sampler
+      { "s:generate({ temp = 1 })", "bad argument #1 to 'generate' (unknown option 'temp'; "
+        .. "known: bos, ignore_eog, max_tokens, parse_special, prefill_chunk, prompt, sampler, "
+        .. "special; temperature is a sampling option: give sampler = "
+        .. "require(\"qora.sampling\").new({ temperature = ... }))" },
+      { "s:generate({ seed = 1 })", "(unknown option 'seed'; known: bos, ignore_eog, "
+        .. "max_tokens, parse_special, prefill_chunk, prompt, sampler, special; seed is a "
+        .. "sampling option: give sampler = require(\"qora.sampling\").new({ seed = ... }))" },
       { "m:tokenize('x', { bos = true, eos = true })",
         "bad argument to 'tokenize' (unknown option 'eos'; did you mean 'bos'? known: bos, "
         .. "special)" },

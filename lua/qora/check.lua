@@ -166,11 +166,17 @@ end
 local MAX_TYPO = 2     -- edits that still make a near miss
 local LONGEST = 64     -- longer keys are not compared (the distance costs their length squared)
 
--- The one name of names that k begins or that begins k, or nil (none, or several).
+local MIN_PREFIX = 3   -- a shorter start (--n, --f) says too little of the name meant
+
+-- The one name of names that k begins (k of MIN_PREFIX bytes or more) or that begins k with
+-- the same word going on (thinking, not prompt-file: a word added names another thing), or
+-- nil (none, or several).
 local function by_prefix(k, names)
   local found
   for _, name in ipairs(names) do
-    if name:sub(1, #k) == k or k:sub(1, #name) == name then
+    local shortens = #k >= MIN_PREFIX and name:sub(1, #k) == k
+    local extends = k:sub(1, #name) == name and not k:sub(#name + 1):find("^[-_]")
+    if shortens or extends then
       if found then
         return nil
       end
@@ -180,15 +186,21 @@ local function by_prefix(k, names)
   return found
 end
 
---- The one name of names that k most likely misspells, or nil: the one name that k begins or
--- that begins k (a shortened or extended name: temp, thinking), or else the closest within
--- two edits (fewer edits than k has bytes). Two names as close, or none close: nil.
+--- The one name of names that k most likely misspells, or nil: k with its words joined by
+-- the other separator (top_k for top-k, and back), the one name that k begins or that begins
+-- k (a shortened or extended name: temp, thinking), or else the closest within two edits
+-- (fewer edits than k has bytes). Two names as close, or none close: nil.
 -- @param k any the name given
 -- @tparam table names array of the known names
 -- @treturn string|nil
 function M.suggest(k, names)
   if type(k) ~= "string" or k == "" or #k > LONGEST then
     return nil
+  end
+  for _, name in ipairs(names) do
+    if k:gsub("_", "-") == name or k:gsub("-", "_") == name then
+      return name
+    end
   end
   local prefixed = by_prefix(k, names)
   if prefixed then

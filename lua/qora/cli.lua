@@ -59,6 +59,7 @@ Running:
   -h, --help          show this help and exit
   --version           show qora's version and the kernels it runs on this CPU, and exit
 
+A flag's value follows it (--ctx 8192) or an equals sign (--ctx=8192).
 Exit status: 0 when done, 1 on an error, 130 when interrupted.
 ]]):format(D.temperature, D.top_k, D.top_p, D.min_p)
 
@@ -167,13 +168,16 @@ function M.parse(argv)
       end
       break
     end
-    local name, value = a:match("^%-%-([%w%-]+)=(.*)$")
-    name = name or a:match("^%-%-([%w%-]+)$") or (a == "-h" and "help")
+    local name, value = a:match("^%-%-([%w%-_]+)=(.*)$")
+    name = name or a:match("^%-%-([%w%-_]+)$") or (a == "-h" and "help")
     if not name then
       fail("unexpected argument '%s' (options start with --; see qora --help)", a)
     end
     local kind = FLAGS[name]
-    if kind == nil then
+    if kind == nil and QUANTS[name:lower()] then    -- --f32 as --f16 is given
+      fail("unknown flag --%s; a folder's weights convert to %s with --quant %s (see qora "
+           .. "--help)", name, name:lower(), name:lower())
+    elseif kind == nil then
       local near = check.suggest(name, FLAG_NAMES)
       fail("unknown flag --%s%s (see qora --help)", name,
            near and ("; did you mean --%s?"):format(near) or "")
@@ -328,17 +332,28 @@ local function warn(fmt, ...)
   io.stderr:write("qora: warning: ", fmt:format(...), "\n")
 end
 
--- The load error, with a hint when the path is of the other kind than the flag takes.
+-- What the model flag given takes, for the hints of the load errors.
+local function flag_takes(opts)
+  return opts.load and "--load takes a GGUF file"
+         or "--model-path takes a Hugging Face checkpoint folder (config.json, *.safetensors, "
+            .. "tokenizer.json)"
+end
+
+-- The load error, with a hint when the path is missing or of the other kind than the flag
+-- takes.
 local function load_error(opts, err)
   local path, stat = opts.path, qora.core.stat
   local folder = checkpoint_folder(path)
-  if folder and not stat(folder .. "/config.json") then
+  local folder_st = folder and stat(folder)
+  if not stat(path) then
+    return ("cannot open %s: no such file or folder; %s"):format(path, flag_takes(opts))
+  elseif folder_st and folder_st.kind == "directory" and not stat(folder .. "/config.json") then
     return ("%s is a folder without config.json: --model-path takes a Hugging Face checkpoint "
             .. "folder (config.json, *.safetensors, tokenizer.json), --load a GGUF file")
            :format(path)
   elseif path:match("%.safetensors$") then
-    return ("%s (a .safetensors file is part of a Hugging Face folder: give the folder with "
-            .. "--model-path)"):format(err)
+    return ("%s is one file of a Hugging Face checkpoint: give its folder with --model-path")
+           :format(path)
   end
   return err
 end
@@ -398,6 +413,13 @@ local function check_fit(n, ctx, how)
   end
 end
 
+-- The prompt is read in chunks of at most this many tokens: Ctrl-C (lua5.4 stops at the next
+-- Lua instruction) is then met between two of them, where one batch left it unheard until
+-- the whole prompt was read (22 s for 3,000 tokens of SmolLM2 on 2 cores). Chunks of 4 or
+-- more tokens give the logits of one batch bit for bit; each one reads the weights again,
+-- about 3 % of a 256-token chunk's time for SmolLM3-3B.
+local PREFILL_CHUNK = 256
+
 -- The iterator of text pieces for the prompt, and the session that runs it.
 local function pieces(model, opts)
   local max = opts["max-tokens"] or 256
@@ -405,7 +427,8 @@ local function pieces(model, opts)
     local s = open(opts, model.session, model, { ctx = opts.ctx })
     local ids = s.core:tokenize(opts.prompt, true, true)
     check_fit(#ids, s:ctx(), "")
-    local gen = s:generate({ prompt = ids, max_tokens = max, sampler = sampler_of(opts) })
+    local gen = s:generate({ prompt = ids, max_tokens = max, sampler = sampler_of(opts),
+                             prefill_chunk = PREFILL_CHUNK })
     return function()
       local _, piece = gen()
       return piece
@@ -424,7 +447,8 @@ local function pieces(model, opts)
   local chat = open(opts, model.chat, model, { system = opts.system, ctx = opts.ctx,
                                                think = think })
   check_fit(#chat:prompt_ids(opts.prompt), chat.session:ctx(), " with the chat template")
-  return chat:reply(opts.prompt, { max_tokens = max, sampler = sampler_of(opts) }),
+  return chat:reply(opts.prompt, { max_tokens = max, sampler = sampler_of(opts),
+                                   prefill_chunk = PREFILL_CHUNK }),
          chat.session
 end
 
@@ -464,10 +488,11 @@ local function report(load_s, st, seed, interrupted)
   if st and st.stop then
     lines[#lines + 1] = ("prompt: %d tokens in %.3f s, %.1f tokens/s\n")
       :format(st.prompt_tokens, st.prompt_seconds, rate(st.prompt_tokens, st.prompt_seconds))
-    lines[#lines + 1] = ("generation: %d tokens%s in %.3f s, %.1f tokens/s\n")
-      :format(st.tokens, interrupted and " so far" or "", st.seconds, rate(st.tokens, st.seconds))
+    lines[#lines + 1] = ("generation: %d token%s%s in %.3f s, %.1f tokens/s\n")
+      :format(st.tokens, st.tokens == 1 and "" or "s", interrupted and " so far" or "",
+              st.seconds, rate(st.tokens, st.seconds))
   elseif st then
-    lines[#lines + 1] = "prompt: interrupted before it was read\n"
+    lines[#lines + 1] = "prompt: interrupted while it was read\n"
   end
   lines[#lines + 1] = ("stop: %s\n"):format(interrupted and "interrupted (Ctrl-C)"
                                             or why[st.stop] or tostring(st.stop))
@@ -524,6 +549,7 @@ local function run(argv, state)
   local next_piece, session = pieces(model, opts)
   state.session = session
   for piece in next_piece do
+    state.open_line = piece:sub(-1) ~= "\n"   -- Ctrl-C then ends the line first
     out(piece)
   end
   out("\n")
@@ -557,6 +583,10 @@ function M.main(argv)
   local msg = type(res) == "table" and res.message
               or tostring(res):gsub("^[^:]*:%d+: ", "")  -- a Lua error's place is noise here
   if msg:find("interrupted!$") then  -- lua5.4's answer to SIGINT (Ctrl-C)
+    if state.open_line then
+      io.stdout:write("\n")
+      io.stdout:flush()
+    end
     report_interrupted(state)
     io.stderr:write("qora: interrupted\n")
     return 130

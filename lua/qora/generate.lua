@@ -49,6 +49,17 @@ local function sampler_fn(sampler)
   bad("sampler must be a policy from qora.sampling or a function(cands, history)")
 end
 
+-- For an option of sampling.new (or close to one) given to generate, where it goes.
+local function sampling_hint(k)
+  local names = sampling.OPTIONS
+  local name = type(k) == "string" and (sampling.KNOWN[k] and k or check.suggest(k, names))
+  if not name then
+    return ""
+  end
+  return ('; %s is a sampling option: give sampler = require("qora.sampling").new({ %s = ... })')
+         :format(name, name)
+end
+
 local function check_options(opts)
   if opts == nil then
     return {}
@@ -58,7 +69,7 @@ local function check_options(opts)
   end
   for k in pairs(opts) do
     if not OPTIONS[k] then
-      bad(check.unknown_option(k, OPTIONS))
+      bad(check.unknown_option(k, OPTIONS) .. sampling_hint(k))
     end
   end
   local p = opts.prompt

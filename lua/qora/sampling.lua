@@ -183,6 +183,14 @@ local KNOWN = {
   presence_penalty = true, greedy = true,
 }
 
+--- The options of new: a set (KNOWN) and its names in alphabetical order (OPTIONS).
+M.KNOWN = KNOWN
+M.OPTIONS = {}
+for name in pairs(KNOWN) do
+  M.OPTIONS[#M.OPTIONS + 1] = name
+end
+table.sort(M.OPTIONS)
+
 --- A policy in llama.cpp's order: penalties, top-k, top-p, min-p, temperature, draw.
 -- @param opts table { temperature = 0.6, top_k = 40, top_p = 0.95, min_p = 0.05,
 --   repeat_penalty = 1, repeat_last_n = 64, frequency_penalty = 0, presence_penalty = 0,
