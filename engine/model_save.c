@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "err.h"
 #include "fileio.h"
@@ -521,6 +522,38 @@ int qora_save_path_check(const char *path, qora_err *err) {
 }
 
 
+/* 1 when a and b are the same folder. */
+static int same_folder(const char *a, const char *b) {
+  struct stat sa, sb;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
+
+/*
+** A file of the checkpoint folder the model came from, other than a GGUF one, is refused:
+** the extensions above keep the files qora reads, but a folder also holds what other tools
+** read (tokenizer.model, merges.txt, README.md), which a save must not destroy either.
+*/
+static int check_folder(const qora_model *m, const char *path, qora_err *err) {
+  const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+  size_t n = strlen(base);
+  char *dir;
+  int clash;
+
+  if (m->folder == NULL || !qora_exists(path) || (n > 5 && !strcasecmp(base + n - 5, ".gguf")))
+    return 0;
+  dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+  clash = dir != NULL && same_folder(dir, m->folder);
+  free(dir);
+  if (clash)
+    return qora_fail(err, "cannot save to %s: it is a file of the checkpoint folder this model "
+                     "was loaded from, which saving would destroy; give a new name ending in "
+                     ".gguf, such as model.gguf", path);
+  return 0;
+}
+
+
 int qora_model_save(const qora_model *m, const char *path, qora_err *err) {
   saver s = { m, NULL, err };
   int rc;
@@ -530,7 +563,7 @@ int qora_model_save(const qora_model *m, const char *path, qora_err *err) {
   if (!m->info.has_weights)
     return qora_fail(err, "this model is a vocabulary without weights; there is nothing to "
                      "save");
-  if (qora_save_path_check(path, err) < 0)
+  if (qora_save_path_check(path, err) < 0 || check_folder(m, path, err) < 0)
     return -1;
   /* TODO(rope-save): linear and llama3 scaling (llama.cpp: rope.scaling.type linear, and a
   ** rope_freqs.weight tensor) are not written; such folders run, but are not saved. */

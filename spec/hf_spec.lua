@@ -311,6 +311,19 @@ describe("qora --model-path", function()
                              .. "GGUF file", 1, true), err)
     end
     assert.equal(before, S.read(dir .. "/model.safetensors"))
+    -- the folder's other files, which qora does not read but other tools do
+    for _, name in ipairs({ "README.md", "tokenizer.model", "merges.txt" }) do
+      S.sh("printf kept > " .. quote(dir .. "/" .. name))
+      for _, via in ipairs({ dir, link }) do
+        local out, err, code = qora_cmd({ "--model-path", dir, "--save", via .. "/" .. name })
+        assert.equal(1, code, err)
+        assert.equal("", out)
+        assert.equal("qora: cannot save to " .. via .. "/" .. name .. ": it is a file of the "
+                     .. "checkpoint folder this model was loaded from, which saving would "
+                     .. "destroy; give a new name ending in .gguf, such as model.gguf\n", err)
+      end
+      assert.equal("kept", S.read(dir .. "/" .. name))
+    end
     local _, err, code = qora_cmd({ "--model-path", dir, "--save", dir .. "/converted.gguf" })
     assert.equal(0, code, err)
     local m = assert(qora.load(dir))
