@@ -52,60 +52,57 @@ describe("SmolLM2-135M-Instruct", function()
     assert.equal(a, run(1))
     assert.truthy(utf8.len(a))
   end)
+  -- n token ids spread over the vocabulary
+  local function spread_ids(n)
+    local ids = {}
+    for i = 1, n do
+      ids[i] = 100 + (i * 7919) % 40000
+    end
+    return ids
+  end
+
+  -- Fails at the first logit (floats packed in strings) that is not the same bits in both.
+  local function same_logits(one, parts, how)
+    for i = 1, #one, 4 do
+      if one:sub(i, i + 3) ~= parts:sub(i, i + 3) then
+        error(string.format("logit of id %d: %g in one batch, %g %s", (i - 1) // 4,
+                            string.unpack("<f", one, i), string.unpack("<f", parts, i), how))
+      end
+    end
+    assert.equal(#one, #parts)
+  end
+
   -- The feed-forward part takes a batch 256 tokens at a time, in equal parts: 257 tokens go as
   -- 129 + 128 on the batch kernels, as a session with batches of 129 takes them.
   it("gives a 257-token prompt the same logits in one batch as in batches of 129", function()
-    local ids = {}
-    for i = 1, 257 do
-      ids[i] = 100 + (i * 7919) % 40000
-    end
+    local ids = spread_ids(257)
     local function last_logits(batch)
       local s = model:session({ ctx = 512, batch = batch })
       local all = s:eval(ids, { all_logits = true })
       return all:sub(-4 * model.info.n_vocab)
     end
-    local one, parts = last_logits(512), last_logits(129)
-    for i = 1, #one, 4 do
-      if one:sub(i, i + 3) ~= parts:sub(i, i + 3) then
-        error(string.format("logit of id %d: %g in one batch, %g in batches of 129",
-                            (i - 1) // 4, string.unpack("<f", one, i),
-                            string.unpack("<f", parts, i)))
-      end
-    end
+    same_logits(last_logits(512), last_logits(129), "in batches of 129")
   end)
 
   it("reads a 513-token prompt in even chunks of at most 256 with the logits of one batch",
      function()
     -- 256, 256 and 1 would end on a one-token chunk, which the decode kernels read
-    local ids = {}
-    for i = 1, 513 do
-      ids[i] = 100 + (i * 7919) % 40000
-    end
+    local ids = spread_ids(513)
     local function logits(chunk)
       local s = model:session({ ctx = 1024, batch = 1024 })
       S.collect(s:generate({ prompt = ids, max_tokens = 0, prefill_chunk = chunk }))
       return s.core:logits()
     end
-    local one, parts = logits(nil), logits(256)
-    for i = 1, #one, 4 do
-      if one:sub(i, i + 3) ~= parts:sub(i, i + 3) then
-        error(string.format("logit of id %d: %g in one batch, %g in chunks of 256",
-                            (i - 1) // 4, string.unpack("<f", one, i),
-                            string.unpack("<f", parts, i)))
-      end
-    end
+    same_logits(logits(nil), logits(256), "in chunks of 256")
   end)
 
   it("reads a 513-token prompt in the default batches (512) with the logits of one batch",
      function()
     -- 512 and 1 would end on a one-token batch; 257 and 256 do not
-    local ids = {}
-    for i = 1, 513 do
-      ids[i] = 100 + (i * 7919) % 40000
-    end
+    local ids = spread_ids(513)
     local default, one = model:session({ ctx = 1024 }), model:session({ ctx = 1024, batch = 1024 })
     default:eval(ids)
     one:eval(ids)
-    assert.is_true(default.core:logits() == one.core:logits(), "the logits differ")
+    same_logits(one.core:logits(), default.core:logits(), "in the default batches")
   end)
 end)
