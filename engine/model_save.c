@@ -504,23 +504,9 @@ static int write_tensors(saver *s, const char *path) {
 
 /*
 ** The extensions of the formats a saved file could be taken for. The checkpoint's own files
-** (shards, config.json, tokenizer files) all end in one, so no save can overwrite them.
+** that qora reads (shards, config.json, tokenizer files) all end in one.
 */
 static const char *const OTHER_FORMATS[] = { ".safetensors", ".json", ".bin", ".pt", ".pth" };
-
-int qora_save_path_check(const char *path, qora_err *err) {
-  size_t n = path ? strlen(path) : 0;
-
-  for (size_t i = 0; i < sizeof OTHER_FORMATS / sizeof OTHER_FORMATS[0]; i++) {
-    size_t k = strlen(OTHER_FORMATS[i]);
-    if (n >= k && strcasecmp(path + n - k, OTHER_FORMATS[i]) == 0)
-      return qora_fail(err, "cannot save to %s: qora writes a GGUF file, and a name ending in "
-                       "%.*s says another format; give a name ending in .gguf, such as "
-                       "model.gguf", path, (int)k, path + n - k);
-  }
-  return 0;
-}
-
 
 /* 1 when a and b are the same folder. */
 static int same_folder(const char *a, const char *b) {
@@ -531,22 +517,36 @@ static int same_folder(const char *a, const char *b) {
 
 
 /*
-** A file of the checkpoint folder the model came from, other than a GGUF one, is refused:
-** the extensions above keep the files qora reads, but a folder also holds what other tools
-** read (tokenizer.model, merges.txt, README.md), which a save must not destroy either.
+** 1 when path is a file of folder other than a GGUF one: besides the files qora reads, a
+** folder holds what other tools read (tokenizer.model, merges.txt, README.md), which a save
+** must not destroy either.
 */
-static int check_folder(const qora_model *m, const char *path, qora_err *err) {
+static int in_folder(const char *path, const char *folder) {
   const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
   size_t n = strlen(base);
   char *dir;
   int clash;
 
-  if (m->folder == NULL || !qora_exists(path) || (n > 5 && !strcasecmp(base + n - 5, ".gguf")))
+  if (folder == NULL || !qora_exists(path) || (n > 5 && !strcasecmp(base + n - 5, ".gguf")))
     return 0;
   dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
-  clash = dir != NULL && same_folder(dir, m->folder);
+  clash = dir != NULL && same_folder(dir, folder);
   free(dir);
-  if (clash)
+  return clash;
+}
+
+
+int qora_save_path_check(const char *path, const char *folder, qora_err *err) {
+  size_t n = path ? strlen(path) : 0;
+
+  for (size_t i = 0; i < sizeof OTHER_FORMATS / sizeof OTHER_FORMATS[0]; i++) {
+    size_t k = strlen(OTHER_FORMATS[i]);
+    if (n >= k && strcasecmp(path + n - k, OTHER_FORMATS[i]) == 0)
+      return qora_fail(err, "cannot save to %s: qora writes a GGUF file, and a name ending in "
+                       "%.*s says another format; give a name ending in .gguf, such as "
+                       "model.gguf", path, (int)k, path + n - k);
+  }
+  if (path != NULL && in_folder(path, folder))
     return qora_fail(err, "cannot save to %s: it is a file of the checkpoint folder this model "
                      "was loaded from, which saving would destroy; give a new name ending in "
                      ".gguf, such as model.gguf", path);
@@ -563,7 +563,7 @@ int qora_model_save(const qora_model *m, const char *path, qora_err *err) {
   if (!m->info.has_weights)
     return qora_fail(err, "this model is a vocabulary without weights; there is nothing to "
                      "save");
-  if (qora_save_path_check(path, err) < 0 || check_folder(m, path, err) < 0)
+  if (qora_save_path_check(path, m->folder, err) < 0)
     return -1;
   /* TODO(rope-save): linear and llama3 scaling (llama.cpp: rope.scaling.type linear, and a
   ** rope_freqs.weight tensor) are not written; such folders run, but are not saved. */

@@ -213,14 +213,16 @@ static int core_cpu_kernels(lua_State *L) {
 
 
 /*
-** core.check_save_path(path) -> true, or nil and why a save there is refused (a name of another
-** format than GGUF), so that the command refuses it before a long conversion.
+** core.check_save_path(path[, folder]) -> true, or nil and why a save there is refused (a
+** name of another format than GGUF, a file of the checkpoint folder the model comes from), so
+** that the command refuses it before a long conversion.
 */
 static int core_check_save_path(lua_State *L) {
   const char *path = lqora_checkpath(L, 1);
+  const char *folder = lua_isnoneornil(L, 2) ? NULL : lqora_checkpath(L, 2);
   qora_err err = { "" };
 
-  if (qora_save_path_check(path, &err) != 0) {
+  if (qora_save_path_check(path, folder, &err) != 0) {
     luaL_pushfail(L);
     lua_pushstring(L, err.msg);
     return 2;

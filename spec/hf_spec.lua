@@ -318,12 +318,20 @@ describe("qora --model-path", function()
         local out, err, code = qora_cmd({ "--model-path", dir, "--save", via .. "/" .. name })
         assert.equal(1, code, err)
         assert.equal("", out)
-        assert.equal("qora: cannot save to " .. via .. "/" .. name .. ": it is a file of the "
-                     .. "checkpoint folder this model was loaded from, which saving would "
+        assert.equal("qora: --save: cannot save to " .. via .. "/" .. name .. ": it is a file of "
+                     .. "the checkpoint folder this model was loaded from, which saving would "
                      .. "destroy; give a new name ending in .gguf, such as model.gguf\n", err)
       end
       assert.equal("kept", S.read(dir .. "/" .. name))
     end
+    local m = assert(qora.load(dir))     -- model:save, through the engine's own check
+    local ok, why = m:save(link .. "/README.md")
+    m:close()
+    assert.is_nil(ok)
+    assert.equal("cannot save to " .. link .. "/README.md: it is a file of the checkpoint "
+                 .. "folder this model was loaded from, which saving would destroy; give a new "
+                 .. "name ending in .gguf, such as model.gguf", why)
+    assert.equal("kept", S.read(dir .. "/README.md"))
     local _, err, code = qora_cmd({ "--model-path", dir, "--save", dir .. "/converted.gguf" })
     assert.equal(0, code, err)
     local m = assert(qora.load(dir))

@@ -253,12 +253,6 @@ local function check_values(opts)
   if opts.system then
     check_utf8(opts.system, "--system")
   end
-  if opts.save then     -- a name of another format, refused before a long conversion
-    local ok, why = qora.core.check_save_path(opts.save)
-    if not ok then
-      fail("--save: %s", why)
-    end
-  end
 end
 
 local HOW_TO_PROMPT = "give --prompt TEXT, or pipe the prompt into standard input"
@@ -312,6 +306,13 @@ local function settle(opts)
          .. "or --model-path DIR for a Hugging Face folder")
   end
   check_model_path(opts)
+  if opts.save then     -- refused before a long conversion as the engine would refuse it after
+    local folder = opts["model-path"] and checkpoint_folder(opts["model-path"])
+    local ok, why = qora.core.check_save_path(opts.save, folder)
+    if not ok then
+      fail("--save: %s", why)
+    end
+  end
   if opts.save and not opts.prompt then
     return opts               -- convert and save only
   end
