@@ -1,4 +1,5 @@
 /* json_keys.c: finding a key written twice in a JSON object, and numbers written inexactly. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,27 @@ static int visit(walk *w, const cJSON *item) {
 }
 
 
+/* Fractions in the order of their items' addresses, for json_fraction_of's search. */
+static int by_item(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)((const json_fraction *)a)->item;
+  uintptr_t y = (uintptr_t)((const json_fraction *)b)->item;
+  return (x > y) - (x < y);
+}
+
+
+/*
+** The fractions are kept sorted by item and searched by halves: a loader asks for each of a
+** vocabulary's ids, and a file may hold a million fractions elsewhere, which a scan of them
+** all for each of 128K ids would take hours over.
+*/
+const char *json_fraction_of(const json_fraction *f, size_t n, const cJSON *item) {
+  json_fraction key = { item, "" };
+  const json_fraction *hit = n ? bsearch(&key, f, n, sizeof *f, by_item) : NULL;
+
+  return hit ? hit->text : NULL;
+}
+
+
 int json_fractions(const char *text, size_t len, const cJSON *root, json_fraction **out,
                    size_t *n) {
   walk w = { text, text + len, NULL, 0, 0, NULL, 0, 0 };
@@ -172,6 +194,8 @@ int json_fractions(const char *text, size_t len, const cJSON *root, json_fractio
     free(w.out);
     return rc;
   }
+  if (w.n > 1)
+    qsort(w.out, w.n, sizeof *w.out, by_item);
   *out = w.out, *n = w.n;
   return 0;
 }

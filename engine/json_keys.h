@@ -44,4 +44,7 @@ typedef struct json_fraction {
 int json_fractions(const char *text, size_t len, const cJSON *root, json_fraction **out,
                    size_t *n);
 
+/* How item is written when it is one of json_fractions' n numbers ("3.0"), else NULL. */
+const char *json_fraction_of(const json_fraction *f, size_t n, const cJSON *item);
+
 #endif

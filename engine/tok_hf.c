@@ -94,10 +94,7 @@ static cJSON *parse_file(const char *dir, const char *name, int *missing, hf *h,
 
 /* How the number v is written when it has a point or an exponent ("3.0"), else NULL. */
 static const char *fraction_of(const hf *h, const cJSON *v) {
-  for (size_t i = 0; i < h->n_fractions; i++)
-    if (h->fractions[i].item == v)
-      return h->fractions[i].text;
-  return NULL;
+  return json_fraction_of(h->fractions, h->n_fractions, v);
 }
 
 
