@@ -51,8 +51,7 @@ end
 
 -- For an option of sampling.new (or close to one) given to generate, where it goes.
 local function sampling_hint(k)
-  local names = sampling.OPTIONS
-  local name = type(k) == "string" and (sampling.KNOWN[k] and k or check.suggest(k, names))
+  local name = check.suggest(k, sampling.OPTIONS)   -- the name itself too
   if not name then
     return ""
   end

@@ -183,8 +183,7 @@ local KNOWN = {
   presence_penalty = true, greedy = true,
 }
 
---- The options of new: a set (KNOWN) and its names in alphabetical order (OPTIONS).
-M.KNOWN = KNOWN
+--- The names of new's options, in alphabetical order.
 M.OPTIONS = {}
 for name in pairs(KNOWN) do
   M.OPTIONS[#M.OPTIONS + 1] = name
