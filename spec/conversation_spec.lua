@@ -72,8 +72,11 @@ describe("a conversation", function()
     end
     assert.equal(2, #chat.messages)
     assert.equal(table.concat(pieces), chat.messages[2].content)
+    assert.equal("cancelled", chat.session.stats.stop)
+    assert.equal(3, chat.session.stats.tokens)
     for _ in chat:reply("Go on.", { greedy = true, max_tokens = 2 }) do end
     assert.equal(4, #chat.messages)
+    assert.equal("length", chat.session.stats.stop)
   end)
 
   it("samples reproducibly for a seed", function()

@@ -178,6 +178,64 @@ describe("generate", function()
     assert.equal(6, #all)
   end)
 
+  it("says cancelled when the loop breaks, and keeps the prompt and tokens so far", function()
+    local s = model:session()
+    local got = {}
+    for id in s:generate({ prompt = prompt("raw"), max_tokens = 20, ignore_eog = true }) do
+      got[#got + 1] = id
+      if #got == 3 then break end
+    end
+    assert.equal("cancelled", s.stats.stop)
+    assert.equal(3, s.stats.tokens)
+    assert.equal(#prompt("raw"), s.stats.prompt_tokens)
+    assert.equal(#prompt("raw") + 3, s:pos())
+    S.same_ids(slice(greedy("raw"), 1, 3), got)
+  end)
+
+  it("says cancelled when the loop's body raises or its coroutine is closed", function()
+    local s = model:session()
+    local ok = pcall(function()
+      for _ in s:generate({ prompt = prompt("raw"), max_tokens = 20 }) do error("boom") end
+    end)
+    assert.is_false(ok)
+    assert.equal("cancelled", s.stats.stop)
+    assert.equal(1, s.stats.tokens)
+
+    local t = model:session()
+    local co = coroutine.create(function()
+      for _ in t:generate({ prompt = prompt("raw"), max_tokens = 20 }) do coroutine.yield() end
+    end)
+    assert.is_true((coroutine.resume(co)))   -- up to the first token's yield
+    assert.is_true((coroutine.close(co)))
+    assert.equal("cancelled", t.stats.stop)
+    assert.equal(1, t.stats.tokens)
+    assert.equal(#prompt("raw") + 1, t:pos())
+  end)
+
+  it("rewinds a prompt cancelled while it is read, leaving the session as it was", function()
+    local s = model:session()
+    s:eval(slice(prompt("raw"), 1, 4))
+    local co = coroutine.create(function()
+      for _ in s:generate({ prompt = prompt("mixed"), max_tokens = 5, prefill_chunk = 4 }) do
+      end
+    end)
+    assert.is_true((coroutine.resume(co)))
+    assert.is_true((coroutine.resume(co)))
+    local read = s:pos() - 4                -- two chunks of the prompt are in the cache
+    assert.is_true(read >= 6 and read < #prompt("mixed"), "read " .. read)
+    assert.equal(nil, s.stats.stop)         -- not known while the prompt is read
+    assert.is_true((coroutine.close(co)))
+    assert.equal("cancelled", s.stats.stop)
+    assert.equal(0, s.stats.prompt_tokens)
+    assert.equal(4, s:pos())
+    assert.same(slice(prompt("raw"), 1, 4), s.tokens)
+
+    -- and the session goes on as if that prompt had never been given
+    local ids = S.collect(s:generate({ prompt = slice(prompt("raw"), 5, #prompt("raw")),
+                                       max_tokens = 32, ignore_eog = true }))
+    S.same_ids(greedy("raw"), ids)
+  end)
+
   it("stops when the context is full", function()
     local p = prompt("raw")
     local s = model:session({ ctx = #p + 5 })

@@ -480,13 +480,14 @@ end
 
 -- The --stats of a run: load_s is false when save has already shown it (nil when the load
 -- did not end), seed nil when nothing was drawn at random. An interrupted run shows what ran:
--- st is nil when no prompt was to run yet, and st.stop nil until the prompt has been read.
+-- st is nil when no prompt was to run yet; a prompt cut off while it was read leaves st.stop
+-- nil, or "cancelled" with no prompt tokens (generate rewinds it).
 local function report(load_s, st, seed, interrupted)
   local function rate(n, s) return s > 0 and n / s or 0 end
   local why = { eog = "the model ended its answer", length = "--max-tokens reached",
-                context = "the context is full (--ctx)" }
+                context = "the context is full (--ctx)", cancelled = "stopped early" }
   local lines = { load_s and ("load: %.3f s\n"):format(load_s) or "" }
-  if st and st.stop then
+  if st and st.stop and not (st.stop == "cancelled" and st.prompt_tokens == 0) then
     lines[#lines + 1] = ("prompt: %d tokens in %.3f s, %.1f tokens/s\n")
       :format(st.prompt_tokens, st.prompt_seconds, rate(st.prompt_tokens, st.prompt_seconds))
     lines[#lines + 1] = ("generation: %d token%s%s in %.3f s, %.1f tokens/s\n")

@@ -286,9 +286,10 @@ function Conversation:reply(text, opts)
   local keep = common_prefix(s.tokens, ids)
   -- generate checks its options now and runs at the first step: made before the rewind, a
   -- wrong sampler raises while the cache is still untouched
-  local gen = s:generate({ prompt = table.move(ids, keep + 1, #ids, 1, {}),
-                           max_tokens = opts.max_tokens or 1024, sampler = sampler,
-                           prefill_chunk = opts.prefill_chunk })
+  local gen, _, _, gen_closer = s:generate({ prompt = table.move(ids, keep + 1, #ids, 1, {}),
+                                            max_tokens = opts.max_tokens or 1024,
+                                            sampler = sampler,
+                                            prefill_chunk = opts.prefill_chunk })
   if keep < s:pos() then
     s:rewind(keep)
   end
@@ -299,6 +300,7 @@ function Conversation:reply(text, opts)
   local function finish()
     if finished then return end
     finished = true
+    local _ <close> = gen_closer  -- generate's own end: a reply cut short says "cancelled"
     self.pending = nil
     local answer = table.concat(parts)
     messages[#messages + 1] = { role = "assistant", content = answer }

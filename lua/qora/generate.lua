@@ -176,7 +176,8 @@ end
 
 -- The coroutine's body: prefill, then one decode per yielded token. Between two steps the
 -- next id is already sampled, so that the last piece of a run can flush its held bytes.
-local function run(session, opts, ids, pick, stats)
+-- progress.reading is true while the prompt is read, progress.pos0 the position before it.
+local function run(session, opts, ids, pick, stats, progress)
   local c = session.core
   local max, ignore_eog = opts.max_tokens or 256, opts.ignore_eog
   local stream = c:stream(opts.special ~= false)
@@ -185,11 +186,13 @@ local function run(session, opts, ids, pick, stats)
   local sample = sampler(session, pick)
 
   local t0 = now()
+  progress.pos0, progress.reading = c:pos(), true
   if #ids > 0 then
     prefill(session, ids, opts.prefill_chunk)
   elseif not session.fresh then
     refresh(session)
   end
+  progress.reading = false
   stats.prompt_tokens, stats.prompt_seconds = #ids, now() - t0
 
   local started = now()
@@ -227,6 +230,17 @@ local function run(session, opts, ids, pick, stats)
   end
 end
 
+-- A run whose loop ended before it did (a break, an error in the loop's body, the loop's own
+-- coroutine closed): stop says so, and a prompt cut off while it was read is rewound, so that
+-- the session holds what it held before rather than the first chunks of a prompt.
+local function cancel(session, stats, progress)
+  stats.stop = "cancelled"
+  local open, pos = pcall(session.pos, session)   -- a closed session holds nothing to rewind
+  if open and progress.reading and pos > progress.pos0 then
+    session:rewind(progress.pos0)
+  end
+end
+
 -- Raises err, which ended generate's coroutine co. qora's own errors, raised in the coroutine
 -- where no line of the user's was on the stack, are raised at the user's line (the for
 -- loop's); the errors of the user's own sampler (users is true) or of a function of the user's
@@ -252,7 +266,9 @@ end
 -- @return an iterator yielding id, piece; the session's `stats` field describes the run:
 --   prompt_tokens, prompt_seconds, tokens, seconds (generating, waits for the caller left out),
 --   decode_seconds (the part of seconds spent evaluating; the rest is sampling and
---   streaming), stop ("eog"; "length": max_tokens reached; "context": the cache is full),
+--   streaming), stop ("eog"; "length": max_tokens reached; "context": the cache is full;
+--   "cancelled": the loop ended first, by a break, an error or its coroutine closed; a prompt
+--   cancelled while it was read is rewound, prompt_tokens 0; nil while the prompt is read),
 --   seed (the seed a qora.sampling policy draws with, a new one's too; nil for other samplers
 --   and for a policy that never draws)
 function M.generate(session, opts)
@@ -278,6 +294,7 @@ function M.generate(session, opts)
   end
   local co = coroutine.create(run)
   local started = false
+  local progress = { reading = false }
 
   local function step()
     if coroutine.status(co) == "dead" then
@@ -288,7 +305,7 @@ function M.generate(session, opts)
       check_room(session, #ids)  -- now, after any rewind made since generate (chat:reply's)
       started = true
     end
-    local r = table.pack(coroutine.resume(co, session, opts, ids, guarded, stats))
+    local r = table.pack(coroutine.resume(co, session, opts, ids, guarded, stats, progress))
     while true do
       if not r[1] then
         fail(co, r[2], picking)
@@ -312,7 +329,12 @@ function M.generate(session, opts)
   end
 
   -- Closed when a for loop ends or breaks: frees the coroutine now rather than at collection.
-  local closer = setmetatable({}, { __close = function() coroutine.close(co) end })
+  local closer = setmetatable({}, { __close = function()
+    if started and coroutine.status(co) == "suspended" and session.generation == generation then
+      cancel(session, stats, progress)
+    end
+    coroutine.close(co)
+  end })
   return step, nil, nil, closer
 end
 
