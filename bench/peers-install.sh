@@ -85,8 +85,62 @@ CMAKE
       "IQK_FA_CASE($name) { return false; }   // head size not benchmarked (qora)" \
       '#endif' >"$f"
   done
+  ik_stub_gemm "$src" || return 1
   ik_skip_tools "$src" || return 1
   echo "$src"
+}
+
+# ik_llama.cpp's matrix kernels for its IQ1_*, IQ2_*, IQ3_* and IQ*_K types, in three files,
+# took 107 of its 730 compile-seconds (52 iqk_gemm_iqk_quants, 29 iqk_gemm_1bit, 26
+# iqk_gemm_iquants; two builds sharing 2 cores). The benchmark's files hold Q4_0, Q4_K, Q6_K,
+# Q8_0 and F32, its caches F16: iqk_mul_mat.cpp sends those (repacked by -rtr, or converted
+# for large batches) to its float, legacy and k-quant kernels, never to these files, and no
+# other file calls into them. They are compiled as stubs that stop with a message instead of
+# declining: once ggml.c has quantized the activations for the iqk path, a declined matrix
+# product is left unwritten (no generic fallback, unlike flash attention), so a file of those
+# types would give wrong output silently.
+ik_stub_gemm() {
+  iqk=$1/vendor/ik_llama.cpp/ggml/src/iqk
+  for kind in 1bit iquants iqk_quants; do
+    set_k="bool iqk_set_kernels_$kind(int ne00, int typeA, int typeB, \
+std::array<mul_mat_t, IQK_MAX_NY>& kernels, mul_mat_t& func16);"
+    conv="bool iqk_convert_${kind}_q80_r8(int type, int n, const void * vx, size_t bx, \
+void * vy, int nrc_x);"
+    # The header's declarations, minus preprocessor lines, must be these two and no more.
+    decls=$(grep -vE '^[[:space:]]*(#|$)' "$iqk/iqk_gemm_$kind.h" 2>/dev/null)
+    if [ ! -f "$iqk/iqk_gemm_$kind.cpp" ] || [ "$decls" != "$(printf '%s\n%s' "$set_k" "$conv")" ]
+    then
+      echo "peers: $iqk/iqk_gemm_$kind.h does not declare what the stub defines;" \
+        "update ik_stub_gemm in bench/peers-install.sh" >&2
+      return 1
+    fi
+  done
+  for kind in 1bit iquants iqk_quants; do
+    ik_gemm_stub "$kind" >"$iqk/iqk_gemm_$kind.cpp" || return 1
+  done
+}
+
+# ik_gemm_stub KIND: the C++ text of a stub for iqk_gemm_KIND.cpp (see ik_stub_gemm).
+ik_gemm_stub() {
+  cat <<CPP
+// Kernels left out by qora's bench/peers-install.sh: the benchmark never uses these types.
+#include "iqk_gemm_$1.h"
+#ifdef IQK_IMPLEMENT
+#include <cstdio>
+#include <cstdlib>
+static bool no_kernel(int type) {
+    fprintf(stderr, "ik_llama.cpp: this build (qora's bench/peers-install.sh) has no matrix "
+            "kernels for ggml type %d; install ik-llama-cpp-python with pip to run it\n", type);
+    abort();
+}
+bool iqk_set_kernels_$1(int, int typeA, int, std::array<mul_mat_t, IQK_MAX_NY>&, mul_mat_t&) {
+    return no_kernel(typeA);
+}
+bool iqk_convert_$1_q80_r8(int type, int, const void *, size_t, void *, int) {
+    return no_kernel(type);
+}
+#endif
+CPP
 }
 
 # The binding also builds llama-quantize, which links llama.cpp's common library and its HTTP
