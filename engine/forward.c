@@ -200,6 +200,32 @@ static void matmul_n(qora_session *s, int n, const qora_weight *const *w, const 
 }
 
 
+/*
+** The product after the pool's next jobs (w1, w2 NULL for fewer weights): a thread that waits
+** at the end of one of them asks for the first lines of its share of it (qora_matmul_next).
+*/
+static void next_product(const step *st, int n_tok, const qora_weight *w0,
+                         const qora_weight *w1, const qora_weight *w2) {
+  const qora_weight *w[] = {w0, w1, w2};
+  int n = w2 ? 3 : w1 ? 2 : 1;
+
+  qora_matmul_next(st->s->m->pool, n, w, n_tok);
+}
+
+
+/* The first product of layer il, or the LM head after the last layer. */
+static void next_layer(const step *st, int il, int n_tok) {
+  const qora_model *m = st->s->m;
+
+  if (il < m->info.n_layer) {
+    const qora_layer *l = &m->layers[il];
+    next_product(st, n_tok, &l->wq, &l->wk, &l->wv);
+  } else {
+    next_product(st, n_tok, &m->output, NULL, NULL);
+  }
+}
+
+
 static void attention_block(step *st) {
   qora_session *s = st->s;
   const qora_layer *l = st->l;
@@ -210,9 +236,11 @@ static void attention_block(step *st) {
   for_rows(st, rmsnorm_row, st->n);
   const qora_weight *qkv[] = {&l->wq, &l->wk, &l->wv};
   float *const qkv_out[] = {s->q, s->k, s->v};
+  next_product(st, st->n, &l->wo, NULL, NULL);     /* after qkv and attention */
   matmul_n(s, 3, qkv, s->xn, st->n, qkv_out);
   for_rows(st, qk_rope_store_row, st->n);
   qora_attention(s, st->il, st->n);
+  next_product(st, st->n, &l->w_gate, &l->w_up, NULL);
   matmul(s, &l->wo, s->att, st->n, s->tmp);
   st->src = s->tmp;
   st->dst = s->x;
@@ -236,8 +264,10 @@ static void ffn_block(step *st) {
   int parts = (st->n + s->n_ffn - 1) / s->n_ffn, per = (st->n + parts - 1) / parts;
   for (int t0 = 0; t0 < st->n; t0 += per) {
     part.n = st->n - t0 < per ? st->n - t0 : per;
+    next_product(st, part.n, &l->w_down, NULL, NULL);
     matmul_n(s, 2, gate_up, s->xn + (size_t)t0 * n_embd, part.n, gate_up_out);
     for_rows(&part, swiglu_row, part.n);
+    next_layer(st, st->il + 1, part.n);
     matmul(s, &l->w_down, s->gate, part.n, s->tmp + (size_t)t0 * n_embd);
   }
   st->src = s->tmp;
@@ -257,6 +287,7 @@ static void output_head(step *st, float *all_logits) {
   last.src = s->x + (size_t)first * n_embd;
   last.dst = s->xn;
   for_rows(&last, rmsnorm_row, st->n - first);
+  next_layer(st, 0, all_logits ? st->n : 1);      /* the next token's */
   if (all_logits) {
     matmul(s, &s->m->output, s->xn, st->n, all_logits);
     memcpy(s->logits, all_logits + (size_t)(st->n - 1) * n_vocab, n_vocab * sizeof(float));

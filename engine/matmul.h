@@ -47,4 +47,13 @@ void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx,
 void qora_matmul_n(qora_pool *pool, int n, const qora_weight *const *w, const float *x,
                    int ldx, int n_tok, float *const *y, const int *ldy, void *scratch);
 
+/*
+** Names the product (n weights with the same activations, as qora_matmul_n, for n_tok tokens)
+** that follows the pool's next jobs: while a thread waits at the end of each of them, it asks
+** for the first lines of its share of that product into L2, so the memory bus stays busy
+** across the barrier. n 0, or a product off the decode path, names none. The weights must
+** stay valid as long as the pool does. Changes no result.
+*/
+void qora_matmul_next(qora_pool *pool, int n, const qora_weight *const *w, int n_tok);
+
 #endif

@@ -53,6 +53,15 @@
 ** -> 58.0 / 53.8, Q6_K 38.0 / 31.3 -> 60.9 / 57.9, Q8_0 40.7 / 35.8 -> 51.4 / 50.4. 1024 to
 ** 2048 bytes ahead or T0 did no better; 2 runs 1024 ahead read Q8_0 faster (59.5 / 57.5) and
 ** the 4-bit types slower (Q4_0 57.6 / 35.9), so one walk serves every type.
+**
+** Idle (qora_matmul_next): a thread waiting at the end of a decode job asks for up to 256 KB
+** of its share of the next product, so the bus does not run at one thread's rate while the
+** other finishes its last chunk or the caller runs a serial step. Intel (model 207), decoding
+** SmolLM3-3B Q4_0 on 2 threads against the binary without it (bench_qora -p 512 -n 1 -s 32
+** -c 4096 -f copy, 12 pairs taking turns, a busy host: membw 22-38 GB/s): 512 ahead in 8 of
+** 12, median ratio 1.061; 4K ahead in 7 of 12, median 1.058; 16K in 2 of 3, median 1.046;
+** Q4_K_M at 512 ahead in 3 of 8 only, median ratio 0.93: off for the K types (a Q4_0 file's
+** Q6_K matrices included). Not measured on AMD: off there.
 */
 static r16_walk walk;
 static pthread_once_t walk_once = PTHREAD_ONCE_INIT;
@@ -62,11 +71,11 @@ static void walk_init(void) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_is("amd")) {
-    walk = (r16_walk){1, 512, 512};
+    walk = (r16_walk){1, 512, 512, 0, 0};
     return;
   }
 #endif
-  walk = (r16_walk){4, 2560, 1024};
+  walk = (r16_walk){4, 2560, 1024, 0, 256 << 10};
 }
 
 
@@ -80,7 +89,7 @@ int qora_r16_set_walk(int streams, int prefetch) {
   pthread_once(&walk_once, walk_init);
   if (streams < 1 || streams > R16_STREAMS || prefetch < 0 || prefetch > 65536)
     return -1;
-  walk = (r16_walk){streams, (size_t)prefetch, (size_t)prefetch};
+  walk = (r16_walk){streams, (size_t)prefetch, (size_t)prefetch, walk.idle, walk.idle32};
   return 0;
 }
 
@@ -184,6 +193,13 @@ static long chunk_groups(const qora_weight *w, int nth) {
 }
 
 
+/* Chunks of w's groups. */
+static long chunks_of(const qora_weight *w, int nth) {
+  long groups = (w->rows + R16_ROWS - 1) / R16_ROWS, c = chunk_groups(w, nth);
+  return (groups + c - 1) / c;
+}
+
+
 /*
 ** Converts the activations into scratch (the vec_dot_type's rows, then the extras of each
 ** distinct weight type) and runs the job.
@@ -216,9 +232,8 @@ static void r16_run(qora_pool *pool, r16_job *j, const float *x, int ldx, char *
   }
   j->first[0] = 0;
   for (int i = 0; i < j->n; i++) {
-    long groups = (j->w[i]->rows + R16_ROWS - 1) / R16_ROWS;
     j->chunk[i] = chunk_groups(j->w[i], qora_pool_size(pool));
-    j->first[i + 1] = j->first[i] + (groups + j->chunk[i] - 1) / j->chunk[i];
+    j->first[i + 1] = j->first[i] + chunks_of(j->w[i], qora_pool_size(pool));
   }
   j->owners = qora_pool_size(pool) < SHARES_MAX ? qora_pool_size(pool) : SHARES_MAX;
   for (int t = 0; t < j->owners; t++) {
@@ -277,4 +292,69 @@ void qora_matmul_n(qora_pool *pool, int n, const qora_weight *const *w, const fl
     j.ldy[i] = ldy[i];
   }
   r16_run(pool, &j, x, ldx, (char *)s);
+}
+
+
+/* ------------------------------------------------------------------ the next product */
+
+/* Bytes a waiting thread asks for at a time, between looks for something else to do. */
+#define IDLE_PIECE 4096
+
+/* What a waiting thread may ask for of w (r16_walk). */
+static size_t idle_bytes(const qora_weight *w) {
+  r16_walk wk = qora_r16_walk();
+  return w->type == QORA_Q4_0 || w->type == QORA_Q8_0 ? wk.idle32 : wk.idle;
+}
+
+_Static_assert(QORA_FUSE_MAX <= QORA_IDLE_ARGS, "a fused product's weights fit an idle job");
+
+/*
+** Piece k of what thread ith asks for of the product named in idle (one token): the first
+** bytes of the runs that its share's first chunk starts with (qora_r16_rows), in turn, into
+** L2. Addresses are made as integers and stay inside each run.
+*/
+static int prefetch_next(const qora_pool_idle *idle, int ith, int nth, int k) {
+  r16_walk wk = qora_r16_walk();
+  int owners = nth < SHARES_MAX ? nth : SHARES_MAX, i = 0;
+  long total = 0, lo, hi;
+
+  if (ith >= owners)
+    return 0;
+  for (int n = 0; n < QORA_FUSE_MAX && idle->arg[n] != NULL; n++)
+    total += chunks_of(idle->arg[n], nth);
+  qora_split(total, ith, owners, &lo, &hi);
+  if (lo >= hi)
+    return 0;
+  while (lo >= chunks_of(idle->arg[i], nth))
+    lo -= chunks_of(idle->arg[i++], nth);
+  const qora_weight *w = idle->arg[i];
+  if ((size_t)k * IDLE_PIECE >= idle_bytes(w))
+    return 0;
+  long groups = (w->rows + R16_ROWS - 1) / R16_ROWS, per = chunk_groups(w, nth);
+  long g0 = lo * per, g1 = g0 + per < groups ? g0 + per : groups;
+  int ns = g1 - g0 < wk.streams ? (int)(g1 - g0) : wk.streams;
+  size_t gb = qora_r16_group_bytes(w), run = (size_t)((g1 - g0) / ns) * gb;
+  size_t off = (size_t)(k / ns) * IDLE_PIECE;
+  if (off >= run)
+    return 0;
+  size_t len = run - off < IDLE_PIECE ? run - off : IDLE_PIECE;
+  uintptr_t at = (uintptr_t)w->r16 + (size_t)g0 * gb + (size_t)(k % ns) * run + off;
+  for (size_t o = 0; o < len; o += 64)
+    __builtin_prefetch((const void *)(at + o), 0, 2);     /* prefetcht1 on x86 */
+  return 1;
+}
+
+
+void qora_matmul_next(qora_pool *pool, int n, const qora_weight *const *w, int n_tok) {
+  qora_pool_idle idle = {0};
+  int some = 0;
+
+  for (int i = 0; i < n && i < QORA_FUSE_MAX; i++)
+    some |= idle_bytes(w[i]) > 0;
+  if (n_tok == 1 && some && fusable(w, n, n_tok)) {
+    idle.fn = prefetch_next;
+    for (int i = 0; i < n; i++)
+      idle.arg[i] = w[i];
+  }
+  qora_pool_set_idle(pool, &idle);
 }

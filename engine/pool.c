@@ -8,6 +8,9 @@
 ** run is waiting for, until the kernel preempts it: decoding fell to a fraction of its speed.
 ** Such a pool is polite: a waiting thread gives its core away (sched_yield) at every look.
 **
+** A thread that waits at the end of a job first does the caller's idle work, if any, in short
+** pieces between looks (qora_pool_set_idle): at decode, asking for the next product's weights.
+**
 ** Jobs run with subnormal floats flushed to zero (x86 MXCSR FTZ and DAZ; the caller's own mode
 ** is restored after its share). Softmax weights of far-off keys and their products fall in the
 ** subnormal range, where every operation takes a microcode assist: with random weights that
@@ -48,6 +51,7 @@ struct qora_pool {
   int polite;               /* more threads than cores: waiting threads yield at once */
   qora_pool_fn fn;
   void *ctx;
+  qora_pool_idle idle;      /* set by the caller between jobs; workers copy it with a job */
 };
 
 /*
@@ -101,6 +105,10 @@ static inline void cpu_relax(void) {
 static void wait_workers(qora_pool *p) {
   int spin = p->polite ? 0 : SPIN_BEFORE_YIELD;
 
+  if (p->idle.fn && !p->polite)
+    for (int k = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0 &&
+                    p->idle.fn(&p->idle, 0, p->n, k); k++)
+      ;
   for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++)
     if (i < spin)
       cpu_relax();
@@ -123,10 +131,29 @@ static unsigned look_for_job(qora_pool *p, unsigned seen, int n, int polite) {
 }
 
 
-static unsigned wait_job(qora_pool *p, unsigned seen) {
-  unsigned g = p->polite ? look_for_job(p, seen, POLITE_ROUNDS, 1)
-                         : look_for_job(p, seen, SPIN_ROUNDS, 0);
+/* Thread ith's pieces of idle work while gen stays seen; the gen it saw last. */
+static unsigned idle_until_job(qora_pool *p, unsigned seen, const qora_pool_idle *idle,
+                               int ith) {
+  unsigned g = seen;
 
+  if (idle->fn == NULL || p->polite)
+    return seen;
+  for (int k = 0; g == seen; k++) {
+    g = atomic_load_explicit(&p->gen, memory_order_acquire);
+    if (g == seen && !idle->fn(idle, ith, p->n, k))
+      break;
+  }
+  return g;
+}
+
+
+static unsigned wait_job(qora_pool *p, unsigned seen, const qora_pool_idle *idle, int ith) {
+  unsigned g = idle_until_job(p, seen, idle, ith);
+
+  if (g != seen)
+    return g;
+  g = p->polite ? look_for_job(p, seen, POLITE_ROUNDS, 1)
+                : look_for_job(p, seen, SPIN_ROUNDS, 0);
   if (g != seen)
     return g;
   /*
@@ -148,13 +175,15 @@ static void *worker(void *arg) {
   qora_pool *p = w->p;
   int ith = w->ith;
   unsigned seen = 0;
+  qora_pool_idle idle = {0};
 
   free(w);
   flush_subnormals();
   for (;;) {
-    seen = wait_job(p, seen);
+    seen = wait_job(p, seen, &idle, ith);
     if (atomic_load(&p->quit))
       return NULL;
+    idle = p->idle;         /* the caller changes it only once every worker is done */
     p->fn(p->ctx, ith, p->n);
     atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
   }
@@ -234,6 +263,12 @@ void qora_pool_free(qora_pool *p) {
   pthread_cond_destroy(&p->wake);
   free(p->threads);
   free(p);
+}
+
+
+void qora_pool_set_idle(qora_pool *p, const qora_pool_idle *idle) {
+  if (p != NULL)
+    p->idle = idle ? *idle : (qora_pool_idle){0};
 }
 
 

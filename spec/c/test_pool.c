@@ -1,10 +1,12 @@
 /*
 ** test_pool.c: the thread pool runs every job once on every thread, back to back and after
 ** its workers have gone to sleep, with as many threads as cores (its workers spin) and with
-** more (they yield), and qora_split cuts a range into ordered, covering parts.
+** more (they yield), idle work runs in order between jobs and gives way to them, and
+** qora_split cuts a range into ordered, covering parts.
 */
 #include <sched.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,6 +105,103 @@ static void test_cores(void) {
 }
 
 
+/* ------------------------------------------------------------------ idle work */
+
+#define IDLE_PIECES 5
+
+typedef struct idle_log {
+  atomic_int done[MAX_THREADS];     /* pieces done */
+  atomic_int starts[MAX_THREADS];   /* times piece 0 was asked for */
+  atomic_int bad;                   /* pieces out of order or with a wrong argument */
+  int last[MAX_THREADS];
+  int endless;                      /* never says there is no more */
+} idle_log;
+
+static idle_log ilog;
+
+
+static int log_piece(const qora_pool_idle *idle, int ith, int nth, int k) {
+  if (idle->arg[0] != &ilog || nth < 2 || ith < 0 || ith >= nth ||
+      (k > 0 && k != ilog.last[ith] + 1))
+    atomic_fetch_add(&ilog.bad, 1);
+  ilog.last[ith] = k;
+  if (k == 0)
+    atomic_fetch_add(&ilog.starts[ith], 1);
+  if (k >= IDLE_PIECES && !ilog.endless)
+    return 0;
+  atomic_fetch_add(&ilog.done[ith], 1);
+  return 1;
+}
+
+
+static void nothing(void *ctx, int ith, int nth) {
+  (void)ctx, (void)ith, (void)nth;
+}
+
+
+/* Workers (not the caller) take 20 ms over their share. */
+static void slow_workers(void *ctx, int ith, int nth) {
+  struct timespec ts = {0, 20000000};
+  (void)ctx, (void)nth;
+  if (ith > 0)
+    nanosleep(&ts, NULL);
+}
+
+
+static void pause_ms(long ms) {
+  struct timespec ts = {ms / 1000, ms % 1000 * 1000000};
+  nanosleep(&ts, NULL);
+}
+
+
+/* 1 when every worker did n pieces and started over k times since the log was cleared. */
+static int workers_did(qora_pool *p, int n, int k) {
+  int ok = 1;
+  for (int i = 1; i < qora_pool_size(p); i++)
+    ok &= atomic_load(&ilog.done[i]) == n && atomic_load(&ilog.starts[i]) == k;
+  return ok && atomic_load(&ilog.bad) == 0;
+}
+
+
+static void test_idle(void) {
+  int n = usable_cores() < MAX_THREADS ? usable_cores() : MAX_THREADS;
+  qora_pool_idle idle = {.fn = log_piece, .arg = {&ilog}};
+
+  if (n < 2) {
+    (void)TAP_OK(1, "idle work # SKIP one core: a pool of 2 threads gives its cores away");
+    return;
+  }
+  qora_pool *p = qora_pool_new(n);
+  qora_pool_run(p, nothing, NULL);          /* workers started, their last job has no idle */
+  pause_ms(20);
+  memset(&ilog, 0, sizeof ilog);
+  qora_pool_set_idle(p, &idle);
+  qora_pool_run(p, nothing, NULL);
+  pause_ms(20);
+  TAP_OK(workers_did(p, IDLE_PIECES, 1), "after a job each of %d workers does the idle "
+         "pieces 0 to %d in order, once, until told there are no more", n - 1,
+         IDLE_PIECES - 1);
+  qora_pool_run(p, nothing, NULL);
+  pause_ms(20);
+  TAP_OK(workers_did(p, 2 * IDLE_PIECES, 2), "each job's idle work starts over");
+  atomic_store(&ilog.done[0], 0);
+  qora_pool_run(p, slow_workers, NULL);
+  TAP_OK(atomic_load(&ilog.done[0]) == IDLE_PIECES && atomic_load(&ilog.bad) == 0,
+         "the caller does its idle pieces while it waits for the workers");
+  qora_pool_set_idle(p, NULL);
+  pause_ms(20);                             /* the workers' pieces after that job */
+  memset(&ilog, 0, sizeof ilog);
+  qora_pool_run(p, nothing, NULL);
+  pause_ms(20);
+  TAP_OK(workers_did(p, 0, 0), "no idle work once it is set to none");
+  ilog.endless = 1;
+  qora_pool_set_idle(p, &idle);
+  TAP_OK(run_jobs(p, 5000, 0) && atomic_load(&ilog.bad) == 0, "endless idle work gives "
+         "way to 5000 back-to-back jobs, each run once on every thread");
+  qora_pool_free(p);
+}
+
+
 static void test_split(void) {
   int ok = 1;
   for (long n = 0; n < 50 && ok; n++)
@@ -136,6 +235,7 @@ int main(void) {
   qora_pool_free(one);
   qora_pool_free(three);
   test_cores();
+  test_idle();
   test_split();
   return tap_done();
 }
