@@ -149,8 +149,7 @@ typedef struct r16_walk {
   int streams;            /* far-apart runs read side by side, 1 to R16_STREAMS */
   size_t prefetch;        /* bytes ahead: Q4_K, Q6_K */
   size_t prefetch32;      /* bytes ahead: Q4_0, Q8_0 (blocks of 32 values) */
-  size_t idle;            /* bytes of the next product a waiting thread asks for: K types */
-  size_t idle32;          /* the same, Q4_0 and Q8_0 */
+  size_t idle;            /* bytes of the next product a waiting thread asks for */
 } r16_walk;
 
 /* The walk in force (matmul_r16.c keeps it: portable code, so any CPU may set and read it). */

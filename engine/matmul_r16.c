@@ -57,11 +57,13 @@
 ** Idle (qora_matmul_next): a thread waiting at the end of a decode job asks for up to 256 KB
 ** of its share of the next product, so the bus does not run at one thread's rate while the
 ** other finishes its last chunk or the caller runs a serial step. Intel (model 207), decoding
-** SmolLM3-3B Q4_0 on 2 threads against the binary without it (bench_qora -p 512 -n 1 -s 32
-** -c 4096 -f copy, 12 pairs taking turns, a busy host: membw 22-38 GB/s): 512 ahead in 8 of
-** 12, median ratio 1.061; 4K ahead in 7 of 12, median 1.058; 16K in 2 of 3, median 1.046;
-** Q4_K_M at 512 ahead in 3 of 8 only, median ratio 0.93: off for the K types (a Q4_0 file's
-** Q6_K matrices included). Not measured on AMD: off there.
+** SmolLM3-3B on 2 threads, 512 cached tokens: with the idle prefetch on and off in turns within
+** one process (A B B A, 100 steps each, 4 runs), Q4_0 steps took 1.5 to 2.3 % less time on
+** average (85.6 against 87.3 ms, 111.1 against 113.7), the median 0.3 to 2.6 % less; Q4_K_M
+** the median 0.9 to 2.9 % less (3 runs); Q8_0 the same within 0.8 % (2 runs). Separate
+** processes taking turns (bench_qora -p 512 -n 1 -s 32 -c 4096 -f copy, 12 pairs on a busy
+** host, membw 22-38 GB/s) gave Q4_0 at 512 a median ratio of 1.061, at 4K 1.058 (7 of 12
+** ahead), at 16K 1.046 (2 of 3); such pairs swing 30 %. Not measured on AMD: off there.
 */
 static r16_walk walk;
 static pthread_once_t walk_once = PTHREAD_ONCE_INIT;
@@ -71,11 +73,11 @@ static void walk_init(void) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_is("amd")) {
-    walk = (r16_walk){1, 512, 512, 0, 0};
+    walk = (r16_walk){1, 512, 512, 0};
     return;
   }
 #endif
-  walk = (r16_walk){4, 2560, 1024, 0, 256 << 10};
+  walk = (r16_walk){4, 2560, 1024, 256 << 10};
 }
 
 
@@ -89,7 +91,7 @@ int qora_r16_set_walk(int streams, int prefetch) {
   pthread_once(&walk_once, walk_init);
   if (streams < 1 || streams > R16_STREAMS || prefetch < 0 || prefetch > 65536)
     return -1;
-  walk = (r16_walk){streams, (size_t)prefetch, (size_t)prefetch, walk.idle, walk.idle32};
+  walk = (r16_walk){streams, (size_t)prefetch, (size_t)prefetch, walk.idle};
   return 0;
 }
 
@@ -300,12 +302,6 @@ void qora_matmul_n(qora_pool *pool, int n, const qora_weight *const *w, const fl
 /* Bytes a waiting thread asks for at a time, between looks for something else to do. */
 #define IDLE_PIECE 4096
 
-/* What a waiting thread may ask for of w (r16_walk). */
-static size_t idle_bytes(const qora_weight *w) {
-  r16_walk wk = qora_r16_walk();
-  return w->type == QORA_Q4_0 || w->type == QORA_Q8_0 ? wk.idle32 : wk.idle;
-}
-
 _Static_assert(QORA_FUSE_MAX <= QORA_IDLE_ARGS, "a fused product's weights fit an idle job");
 
 /*
@@ -328,7 +324,7 @@ static int prefetch_next(const qora_pool_idle *idle, int ith, int nth, int k) {
   while (lo >= chunks_of(idle->arg[i], nth))
     lo -= chunks_of(idle->arg[i++], nth);
   const qora_weight *w = idle->arg[i];
-  if ((size_t)k * IDLE_PIECE >= idle_bytes(w))
+  if ((size_t)k * IDLE_PIECE >= wk.idle)
     return 0;
   long groups = (w->rows + R16_ROWS - 1) / R16_ROWS, per = chunk_groups(w, nth);
   long g0 = lo * per, g1 = g0 + per < groups ? g0 + per : groups;
@@ -347,11 +343,8 @@ static int prefetch_next(const qora_pool_idle *idle, int ith, int nth, int k) {
 
 void qora_matmul_next(qora_pool *pool, int n, const qora_weight *const *w, int n_tok) {
   qora_pool_idle idle = {0};
-  int some = 0;
 
-  for (int i = 0; i < n && i < QORA_FUSE_MAX; i++)
-    some |= idle_bytes(w[i]) > 0;
-  if (n_tok == 1 && some && fusable(w, n, n_tok)) {
+  if (n_tok == 1 && qora_r16_walk().idle > 0 && fusable(w, n, n_tok)) {
     idle.fn = prefetch_next;
     for (int i = 0; i < n; i++)
       idle.arg[i] = w[i];
