@@ -79,6 +79,31 @@ describe("a conversation", function()
     assert.equal("length", chat.session.stats.stop)
   end)
 
+  it("ends a reply waiting between prompt chunks when a newer one starts", function()
+    local chat = llamacpp_chat()
+    local first = coroutine.create(function()
+      for _ in chat:reply(QUESTION, { greedy = true, max_tokens = 8, prefill_chunk = 4 }) do
+      end
+    end)
+    assert.is_true((coroutine.resume(first)))     -- waits after its first prompt chunk
+    assert.equal("suspended", coroutine.status(first))
+    local pieces = S.collect(chat:reply("Hello?", { greedy = true, max_tokens = 4 }))
+    local second = table.concat(pieces)   -- (a reply gives piece, id)
+    local ok, err = coroutine.resume(first)
+    assert.is_false(ok)
+    assert.matches("this reply was replaced by a newer reply", err, 1, true)
+    assert.equal(4, #chat.messages)
+    assert.equal("", chat.messages[2].content)
+    assert.equal(second, chat.messages[4].content)
+
+    -- the cache holds the second reply's prompt and answer, and nothing of the first's
+    local before = llamacpp_chat()
+    before.messages = table.move(chat.messages, 1, 2, 1, {})
+    local want = before:prompt_ids("Hello?")
+    S.same_ids(want, table.move(chat.session.tokens, 1, #want, 1, {}))
+    assert.equal(#want + #pieces, chat.session:pos())
+  end)
+
   it("samples reproducibly for a seed", function()
     local function answer()
       local _, text = S.collect(llamacpp_chat():reply(QUESTION, { seed = 5, max_tokens = 16,

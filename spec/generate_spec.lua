@@ -212,6 +212,43 @@ describe("generate", function()
     assert.equal(#prompt("raw") + 1, t:pos())
   end)
 
+  it("keeps length or eog when the loop breaks at the run's last token", function()
+    local s = model:session()
+    local n = 0
+    for _ in s:generate({ prompt = prompt("raw"), max_tokens = 3, ignore_eog = true }) do
+      n = n + 1
+      if n == 3 then break end
+    end
+    assert.equal("length", s.stats.stop)
+
+    local calls = 0
+    local function eos_third(c)
+      calls = calls + 1
+      return calls == 3 and EOS or c:argmax()
+    end
+    n = 0
+    for _ in s:generate({ prompt = prompt("raw"), max_tokens = 10, sampler = eos_third }) do
+      n = n + 1
+      if n == 2 then break end   -- the second token is the last: the third is EOS
+    end
+    assert.equal("eog", s.stats.stop)
+  end)
+
+  it("says error when its sampler raises", function()
+    local s = model:session()
+    local calls = 0
+    local ok = pcall(function()
+      for _ in s:generate({ prompt = prompt("raw"), max_tokens = 10, sampler = function(c)
+        calls = calls + 1
+        if calls == 2 then error("sampler broke") end
+        return c:argmax()
+      end }) do end
+    end)
+    assert.is_false(ok)
+    assert.equal("error", s.stats.stop)
+    assert.equal(#prompt("raw") + 1, s:pos())
+  end)
+
   it("rewinds a prompt cancelled while it is read, leaving the session as it was", function()
     local s = model:session()
     s:eval(slice(prompt("raw"), 1, 4))

@@ -264,6 +264,10 @@ local function reply_ids(self, text)
   return ids
 end
 
+-- What the loop of a reply that a newer reply ended raises.
+local REPLACED = "this reply was replaced by a newer reply of the same chat, which kept its "
+                 .. "answer so far; end a reply's loop before starting the next"
+
 --- Answers text: an iterator of text pieces (and their ids) for a `for` loop.
 -- When the loop ends (or breaks), the answer joins the conversation and last_reasoning and
 -- last_reply hold its two parts (reasoning is "" without a <think> block). A reply that
@@ -297,33 +301,41 @@ function Conversation:reply(text, opts)
   local turn = #messages
 
   local parts, finished, replaced = {}, false, false
+  local pending
   local function finish()
     if finished then return end
     finished = true
     local _ <close> = gen_closer  -- generate's own end: a reply cut short says "cancelled"
-    self.pending = nil
+    if self.pending == pending then
+      self.pending = nil
+    end
     local answer = table.concat(parts)
     messages[#messages + 1] = { role = "assistant", content = answer }
     self.last_reasoning, self.last_reply = self.template:split_reasoning(answer)
   end
   -- a newer reply ends this one (as a newer generate does a generator): its answer so far
   -- stays, and its loop, if it goes on, raises rather than ending as if the answer were done
-  self.pending = function()
+  pending = function()
     replaced = true
     finish()
   end
+  self.pending = pending
 
   local function step()
     if replaced then
-      check.error("this reply was replaced by a newer reply of the same chat, which kept its "
-                  .. "answer so far; end a reply's loop before starting the next")
+      check.error(REPLACED)
     elseif finished then
       return nil
     end
     local ok, id, piece = pcall(gen)
-    if not ok then  -- the reply failed: take back the user's message
+    if not ok and replaced then  -- ended by a newer reply while this loop waited
+      check.error(REPLACED)
+    elseif not ok then  -- the reply failed: take back the user's message
+      local _ <close> = gen_closer
       finished = true
-      self.pending = nil
+      if self.pending == pending then
+        self.pending = nil
+      end
       if messages[turn] ~= nil and #messages == turn then
         messages[turn] = nil
       end

@@ -176,7 +176,8 @@ end
 
 -- The coroutine's body: prefill, then one decode per yielded token. Between two steps the
 -- next id is already sampled, so that the last piece of a run can flush its held bytes.
--- progress.reading is true while the prompt is read, progress.pos0 the position before it.
+-- progress.reading is true while the prompt is read, progress.pos0 the position before it;
+-- progress.last is true while the caller holds the run's last token.
 local function run(session, opts, ids, pick, stats, progress)
   local c = session.core
   local max, ignore_eog = opts.max_tokens or 256, opts.ignore_eog
@@ -215,8 +216,10 @@ local function run(session, opts, ids, pick, stats, progress)
       stats.stop = "context"  -- no room for the next token (set before the caller sees this one)
     end
     local piece = stream:push(id)
-    if nxt == nil or (not ignore_eog and c:is_eog(nxt)) then
+    progress.last = nxt == nil or (not ignore_eog and c:is_eog(nxt))
+    if progress.last then
       piece = piece .. stream:flush()  -- held bytes of a cut character come out as U+FFFD
+      stats.stop = nxt ~= nil and "eog" or stats.stop
     end
     stats.tokens, stats.seconds = step, stats.seconds + (now() - started)
     local expected = c:pos()
@@ -230,11 +233,11 @@ local function run(session, opts, ids, pick, stats, progress)
   end
 end
 
--- A run whose loop ended before it did (a break, an error in the loop's body, the loop's own
--- coroutine closed): stop says so, and a prompt cut off while it was read is rewound, so that
--- the session holds what it held before rather than the first chunks of a prompt.
-local function cancel(session, stats, progress)
-  stats.stop = "cancelled"
+-- A run that ended before its last token (how: "cancelled", its loop ended first; "error", it
+-- raised): stop says so, and a prompt cut off while it was read is rewound, so that the
+-- session holds what it held before rather than the first chunks of a prompt.
+local function cut_short(session, stats, progress, how)
+  stats.stop = how
   local open, pos = pcall(session.pos, session)   -- a closed session holds nothing to rewind
   if open and progress.reading and pos > progress.pos0 then
     session:rewind(progress.pos0)
@@ -267,8 +270,9 @@ end
 --   prompt_tokens, prompt_seconds, tokens, seconds (generating, waits for the caller left out),
 --   decode_seconds (the part of seconds spent evaluating; the rest is sampling and
 --   streaming), stop ("eog"; "length": max_tokens reached; "context": the cache is full;
---   "cancelled": the loop ended first, by a break, an error or its coroutine closed; a prompt
---   cancelled while it was read is rewound, prompt_tokens 0; nil while the prompt is read),
+--   "cancelled": the loop ended before the last token, by a break, an error in its body or
+--   its coroutine closed; "error": generate itself raised; a prompt cut off either way while
+--   it was read is rewound, prompt_tokens 0; nil while the prompt is read),
 --   seed (the seed a qora.sampling policy draws with, a new one's too; nil for other samplers
 --   and for a policy that never draws)
 function M.generate(session, opts)
@@ -293,8 +297,17 @@ function M.generate(session, opts)
     return id
   end
   local co = coroutine.create(run)
-  local started = false
+  local started, closed = false, false
   local progress = { reading = false }
+
+  -- Resumes the run with what a yield to the caller brought back, unless the generator was
+  -- closed meanwhile (chat:reply's end, when a newer reply of the chat ended this one).
+  local function resume(back)
+    if closed then
+      check.error("this generator was closed while its loop waited; start a new generate")
+    end
+    return table.pack(coroutine.resume(co, table.unpack(back, 1, back.n)))
+  end
 
   local function step()
     if coroutine.status(co) == "dead" then
@@ -308,6 +321,9 @@ function M.generate(session, opts)
     local r = table.pack(coroutine.resume(co, session, opts, ids, guarded, stats, progress))
     while true do
       if not r[1] then
+        if session.generation == generation then
+          cut_short(session, stats, progress, "error")
+        end
         fail(co, r[2], picking)
       elseif coroutine.status(co) == "dead" then
         return nil
@@ -317,9 +333,9 @@ function M.generate(session, opts)
         if coroutine.isyieldable() then
           coroutine.yield()  -- between prompt chunks: the caller's scheduler may run others
         end
-        r = table.pack(coroutine.resume(co))
+        r = resume({ n = 0 })
       elseif coroutine.isyieldable() then  -- the sampler yielded: pass it on, and back
-        r = table.pack(coroutine.resume(co, coroutine.yield(table.unpack(r, 2, r.n))))
+        r = resume(table.pack(coroutine.yield(table.unpack(r, 2, r.n))))
       else
         coroutine.close(co)
         check.error("the sampler yielded, but generate runs outside any coroutine: run the "
@@ -329,11 +345,18 @@ function M.generate(session, opts)
   end
 
   -- Closed when a for loop ends or breaks: frees the coroutine now rather than at collection.
+  -- A run closed from inside itself (its sampler ending this chat reply) is left to go on: it
+  -- then finds its session changed.
   local closer = setmetatable({}, { __close = function()
-    if started and coroutine.status(co) == "suspended" and session.generation == generation then
-      cancel(session, stats, progress)
+    local status = coroutine.status(co)
+    if status == "suspended" and started and not progress.last
+       and session.generation == generation then
+      cut_short(session, stats, progress, "cancelled")
     end
-    coroutine.close(co)
+    if status == "suspended" or status == "dead" then
+      closed = true
+      coroutine.close(co)
+    end
   end })
   return step, nil, nil, closer
 end
