@@ -125,8 +125,10 @@ static void gemm_part(void *ctx, int ith, int nth) {
 #if defined(__x86_64__)
   if (j->fpacked)
     qora_gemm_float_rows(j->w, j->fpacked, j->n_tok, j->y, j->ldy, lo, hi);
-  else
+  else if (qora_gemm_available())
     qora_gemm_rows(j->w, j->packed, j->tok, j->n_tok, j->y, j->ldy, lo, hi);
+  else
+    qora_gemm_rows_avx2(j->w, j->packed, j->n_tok, j->y, j->ldy, lo, hi);
 #endif
 }
 
@@ -209,7 +211,7 @@ void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx,
     j.qrow = qora_row_size(t->vec_dot_type, w->cols);
     char *after = j.q + align_size(j.qrow * (size_t)n_tok);
     const gemm_layout *gl = qora_gemm_layout(w->type);
-    if (gl && n_tok >= gl->min_tok && qora_gemm_available()) {
+    if (gl && n_tok >= gl->min_tok && qora_gemm_takes(w)) {
       j.packed = after;
       j.tok = qora_gemm_tok(w->type);
     }

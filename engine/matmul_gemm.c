@@ -143,3 +143,14 @@ int qora_gemm_available(void) {
   return 0;
 #endif
 }
+
+
+int qora_gemm_takes(const qora_weight *w) {
+#if defined(__x86_64__)
+  if (qora_gemm_layout(w->type) == NULL)
+    return 0;
+  return qora_gemm_available() || (qora_cpu_level() == QORA_CPU_AVX2 && w->data != NULL);
+#else
+  return 0;
+#endif
+}

@@ -53,12 +53,22 @@ void qora_gemm_pack_token(int type, int64_t cols, const void *q8, int t, int tok
 int qora_gemm_available(void);
 
 /*
+** 1 when a batch product of w takes the tiled path: the AVX-512 one, or the AVX2 one (the
+** CPU level is AVX2 and w's rows are stored, not only repacked).
+*/
+int qora_gemm_takes(const qora_weight *w);
+
+/*
 ** Rows [tile_lo * GEMM_ROWS, min(tile_hi * GEMM_ROWS, rows)) of y for every token, from
 ** activation tiles of tok tokens (qora_gemm_tok(w->type) when they were packed: AMX_TOK runs
 ** the AMX kernel).
 */
 void qora_gemm_rows(const qora_weight *w, const char *packed, int tok, int n_tok, float *y,
                     int ldy, long tile_lo, long tile_hi);
+
+/* The same on AVX2 (matmul_avx2.c), from activation tiles of GEMM_TOK tokens. */
+void qora_gemm_rows_avx2(const qora_weight *w, const char *packed, int n_tok, float *y,
+                         int ldy, long tile_lo, long tile_hi);
 
 /*
 ** Float weights (F32, F16, BF16) in batches: activations rounded to the weight type and packed
