@@ -15,6 +15,7 @@
 #include "kblock_values.h"
 #include "matmul_kernels.h"
 #include "quant_kernels.h"
+#include "repack.h"
 
 #define A2_LANES 8                  /* weight rows per vector */
 #define A2_CHUNK 1024               /* columns per weight tile: the tile stays in L1 */
@@ -128,6 +129,130 @@ static void pack_K(a2tile *t, const qora_weight *w, const char *base, int nr, in
       transpose_8x8(z, &t->q[(u * QK_K / 32 + j) * 8 * 32]);
     }
   }
+}
+
+/* ------------------------------------------------------------------ from the r16 layout */
+
+/*
+** Weights repacked at load (repack.h) hold 16 rows to a 64-byte vector, row r in 32-bit lane
+** r: the 8 rows of a tile are one 32-byte half of every vector (h = 0 or 1), already in the
+** tile's order. Missing rows are zeros with scale 0.
+*/
+
+static inline __m256i half_at(const uint8_t *p, int h) {
+  return _mm256_loadu_si256((const __m256i *)(p + 32 * h));
+}
+
+
+static inline __m256i lo_nibbles(__m256i v) {
+  return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+
+static inline __m256i hi_nibbles(__m256i v) {
+  return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f));
+}
+
+
+/* 8 F16 of a group's 16 (its half h) as floats. */
+static inline __m256 f16x8(const uint8_t *p, int h) {
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16 * h)));
+}
+
+
+/* Q4_0 and Q8_0 (stored as value + 128: back to signed): blocks [b0, b0 + n). */
+static void r16_32(a2tile *t, int type, const uint8_t *grp, int h, int64_t b0, int n) {
+  int q8 = type == QORA_Q8_0;
+  size_t qb = q8 ? 8 * 64 : 4 * 64;
+
+  for (int u = 0; u < n; u++) {
+    const uint8_t *q = grp + qora_r16_q_at(b0 + u, qb);
+    uint8_t *out = &t->q[u * 8 * 32];
+    for (int k = 0; k < (q8 ? 8 : 4); k++) {
+      __m256i v = half_at(q + k * 64, h);
+      if (q8) {
+        _mm256_store_si256((__m256i *)(out + k * 32), _mm256_xor_si256(v, _mm256_set1_epi8(
+            (char)0x80)));
+        continue;
+      }
+      _mm256_store_si256((__m256i *)(out + k * 32), lo_nibbles(v));
+      _mm256_store_si256((__m256i *)(out + (4 + k) * 32), hi_nibbles(v));
+    }
+    _mm256_store_ps(&t->s[u * A2_LANES], f16x8(grp + qora_r16_d_at(b0 + u, qb), h));
+    _mm256_store_ps(&t->m[u * A2_LANES], _mm256_setzero_ps());
+  }
+}
+
+
+/* Q4_K: blocks [i0, i0 + n); vector c holds sub-blocks 2 (c / 8) (low nibbles) and + 1. */
+static void r16_q4_K(a2tile *t, const uint8_t *grp, int h, int64_t i0, int n) {
+  for (int u = 0; u < n; u++) {
+    const uint8_t *q = grp + (size_t)(i0 + u) * R16_ROWS * sizeof(block_q4_K);
+    for (int c = 0; c < 32; c++) {
+      __m256i v = half_at(q + R16_K4_Q + c * 64, h);
+      int j = 2 * (c / 8), kk = c % 8;
+      _mm256_store_si256((__m256i *)&t->q[((u * 8 + j) * 8 + kk) * 32], lo_nibbles(v));
+      _mm256_store_si256((__m256i *)&t->q[((u * 8 + j + 1) * 8 + kk) * 32], hi_nibbles(v));
+    }
+    for (int r = 0; r < A2_LANES; r++) {
+      uint8_t packed[12], sc[8], mn[8];
+      for (int k = 0; k < 3; k++)
+        memcpy(packed + 4 * k, q + k * 64 + 4 * (8 * h + r), 4);
+      qora_k4_scales(packed, sc, mn);
+      const uint8_t *dd = q + R16_K4_D + 2 * (8 * h + r);
+      float d = qora_f16_to_f32(*(const qora_f16 *)dd);
+      float dmin = qora_f16_to_f32(*(const qora_f16 *)(dd + 2 * R16_ROWS));
+      for (int j = 0; j < 8; j++) {
+        t->s[(u * 8 + j) * A2_LANES + r] = d * (float)sc[j];
+        t->m[(u * 8 + j) * A2_LANES + r] = -dmin * (float)mn[j];
+      }
+    }
+  }
+}
+
+
+/*
+** Q6_K: blocks [i0, i0 + n). Sub-block s's quads 0-2 are the low 6 bits of its vectors a, b,
+** c, quad 3 their top 2 bits each (repack.h).
+*/
+static void r16_q6_K(a2tile *t, const uint8_t *grp, int h, int64_t i0, int n) {
+  const __m256i m6 = _mm256_set1_epi8(0x3f);
+
+  for (int u = 0; u < n; u++) {
+    const uint8_t *q = grp + qora_r16_q_at(i0 + u, R16_Q6_BLOCK);
+    __m256 d = f16x8(grp + qora_r16_d_at(i0 + u, R16_Q6_BLOCK), h);
+    for (int s = 0; s < 16; s++) {
+      const uint8_t *p = q + qora_r16_q6_sub(s);
+      __m256i a = half_at(p, h), b = half_at(p + 64, h), c = half_at(p + 128, h);
+      __m256i top = _mm256_or_si256(
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 6), _mm256_set1_epi8(0x03)),
+                          _mm256_and_si256(_mm256_srli_epi16(b, 4), _mm256_set1_epi8(0x0c))),
+          _mm256_and_si256(_mm256_srli_epi16(c, 2), _mm256_set1_epi8(0x30)));
+      __m256i v[4] = {a, b, c, top};
+      for (int k = 0; k < 4; k++)
+        _mm256_store_si256((__m256i *)&t->q[((u * 16 + s) * 4 + k) * 32],
+                           _mm256_and_si256(v[k], m6));
+      __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+          _mm_loadl_epi64((const __m128i *)(q + qora_r16_q6_scales(s) + 8 * h))));
+      _mm256_store_ps(&t->s[(u * 16 + s) * A2_LANES], _mm256_mul_ps(d, sc));
+      _mm256_store_ps(&t->m[(u * 16 + s) * A2_LANES], _mm256_setzero_ps());
+    }
+  }
+}
+
+
+/* Rows [r0, r0 + 8) (r0 a multiple of 8) and columns [c0, c0 + cc) from w->r16. */
+static void r16_tile(a2tile *t, const qora_weight *w, long r0, int64_t c0, int64_t cc) {
+  const uint8_t *grp = (const uint8_t *)w->r16 + (size_t)(r0 / R16_ROWS) *
+                       qora_r16_group_bytes(w);
+  int h = (int)(r0 % R16_ROWS) / A2_LANES;
+
+  if (w->type == QORA_Q4_K)
+    r16_q4_K(t, grp, h, c0 / QK_K, (int)(cc / QK_K));
+  else if (w->type == QORA_Q6_K)
+    r16_q6_K(t, grp, h, c0 / QK_K, (int)(cc / QK_K));
+  else
+    r16_32(t, w->type, grp, h, c0 / 32, (int)(cc / 32));
 }
 
 /* ------------------------------------------------------------------ the kernel */
@@ -253,6 +378,11 @@ static kernel_fn kernel_of(int type, int *tmax) {
 static void pack_tile(a2tile *t, const qora_weight *w, long r0, int nr, int64_t c0,
                       int64_t cc) {
   const qora_type_traits *tt = qora_type_get(w->type);
+
+  if (w->r16) {
+    r16_tile(t, w, r0, c0, cc);
+    return;
+  }
   const char *base = (const char *)w->data + (size_t)r0 * w->row_bytes +
                      (size_t)(c0 / tt->blck) * tt->type_size;
 

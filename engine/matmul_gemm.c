@@ -149,7 +149,8 @@ int qora_gemm_takes(const qora_weight *w) {
 #if defined(__x86_64__)
   if (qora_gemm_layout(w->type) == NULL)
     return 0;
-  return qora_gemm_available() || (qora_cpu_level() == QORA_CPU_AVX2 && w->data != NULL);
+  return qora_gemm_available() ||
+         (qora_cpu_level() == QORA_CPU_AVX2 && (w->data != NULL || w->r16 != NULL));
 #else
   return 0;
 #endif

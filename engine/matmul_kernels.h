@@ -53,8 +53,8 @@ void qora_gemm_pack_token(int type, int64_t cols, const void *q8, int t, int tok
 int qora_gemm_available(void);
 
 /*
-** 1 when a batch product of w takes the tiled path: the AVX-512 one, or the AVX2 one (the
-** CPU level is AVX2 and w's rows are stored, not only repacked).
+** 1 when a batch product of w takes the tiled path: the AVX-512 one, or the AVX2 one (which
+** reads the r16 layout when w has it, else the stored rows).
 */
 int qora_gemm_takes(const qora_weight *w);
 
