@@ -112,7 +112,7 @@ size_t qora_r16_token_bytes(int type, int64_t cols) {
 
 
 int qora_r16_available(const qora_weight *w) {
-  return w->r16 != NULL && qora_r16_token_bytes(w->type, QK_K) > 0 && qora_gemm_available();
+  return w->r16 != NULL && qora_r16_token_bytes(w->type, QK_K) > 0 && qora_r16_cpu();
 }
 
 
@@ -139,6 +139,15 @@ int qora_gemm_tok(int type) {
 int qora_gemm_available(void) {
 #if defined(__x86_64__)
   return qora_cpu_level() >= QORA_CPU_AVX512;
+#else
+  return 0;
+#endif
+}
+
+
+int qora_r16_cpu(void) {
+#if defined(__x86_64__)
+  return qora_cpu_level() >= QORA_CPU_AVX2;
 #else
   return 0;
 #endif

@@ -131,6 +131,9 @@ typedef struct r16_k6 {             /* Q6_K, per block of 256 */
 /* Bytes of one token's extras for the r16 kernels of type, or 0 when it has none. */
 size_t qora_r16_token_bytes(int type, int64_t cols);
 
+/* 1 when the CPU runs the r16 kernels: AVX2 and above. */
+int qora_r16_cpu(void);
+
 /* 1 when the CPU runs the r16 kernels and w has been repacked. */
 int qora_r16_available(const qora_weight *w);
 
@@ -151,6 +154,10 @@ void qora_r16_pack_token(int type, int64_t cols, const void *q8, char *out);
 */
 void qora_r16_rows(const qora_weight *w, const char *extra, size_t stride, const char *q8,
                    size_t qrow, int n_tok, float *y, int ldy, long g_lo, long g_hi);
+
+/* The same with AVX2, one run through the groups (matmul_r16_avx2.c). */
+void qora_r16_rows_avx2(const qora_weight *w, const char *extra, size_t stride, const char *q8,
+                        size_t qrow, int n_tok, float *y, int ldy, long g_lo, long g_hi);
 
 #define R16_STREAMS 4
 

@@ -8,6 +8,7 @@
 */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "matmul.h"
 #include "matmul_kernels.h"
@@ -163,8 +164,12 @@ static void run_chunk(const r16_job *j, long c) {
   long groups = (j->w[i]->rows + R16_ROWS - 1) / R16_ROWS;
   long g0 = (c - j->first[i]) * j->chunk[i];
   long g1 = g0 + j->chunk[i] < groups ? g0 + j->chunk[i] : groups;
-  qora_r16_rows(j->w[i], j->extra[i], j->stride[i], j->q, j->qrow, j->n_tok, j->y[i],
-                j->ldy[i], g0, g1);
+  if (qora_cpu_level() >= QORA_CPU_AVX512)
+    qora_r16_rows(j->w[i], j->extra[i], j->stride[i], j->q, j->qrow, j->n_tok, j->y[i],
+                  j->ldy[i], g0, g1);
+  else
+    qora_r16_rows_avx2(j->w[i], j->extra[i], j->stride[i], j->q, j->qrow, j->n_tok, j->y[i],
+                       j->ldy[i], g0, g1);
 #endif
 }
 
@@ -181,6 +186,55 @@ static void r16_worker(void *ctx, int ith, int nth) {
     int o = (ith + k) % j->owners;
     while ((c = take(&j->share[o].span, 0)) >= 0)
       run_chunk(j, c);
+  }
+}
+
+
+/* ------------------------------------------------------------------ activation extras */
+
+/*
+** What the kernels of every level read beside a token's converted row (matmul_kernels.h):
+** portable code, so that no AVX-512 instruction can reach it on a CPU without them.
+*/
+/* Q4_0, Q8_0: the quants again, each block 32-byte aligned, then neg[nb], then dy[nb]. */
+static void pack_32(const block_q8_0 *y, int64_t nb, int off, char *out) {
+  int32_t *neg = (int32_t *)(out + nb * 32);
+  float *dy = (float *)(neg + nb);
+
+  for (int64_t b = 0; b < nb; b++) {
+    int s = 0;
+    for (int j = 0; j < 32; j++)
+      s += y[b].qs[j];
+    memcpy(out + b * 32, y[b].qs, 32);
+    neg[b] = -off * s;
+    dy[b] = qora_f16_to_f32(y[b].d);
+  }
+}
+
+
+void qora_r16_pack_token(int type, int64_t cols, const void *q8, char *out) {
+  const block_q8_K *yk = q8;
+
+  if (type == QORA_Q4_0 || type == QORA_Q8_0) {
+    pack_32(q8, cols / 32, type == QORA_Q4_0 ? 8 : 128, out);
+    return;
+  }
+  for (int64_t i = 0; i < cols / QK_K; i++) {
+    if (type == QORA_Q4_K) {
+      r16_k4 *k = (r16_k4 *)out + i;
+      k->d = yk[i].d;
+      for (int j = 0; j < 8; j++) {
+        int s = yk[i].bsums[2 * j] + yk[i].bsums[2 * j + 1];   /* |s| <= 32 * 127 */
+        int hi = s >= 0 ? s / 64 : -((-s + 63) / 64);
+        k->hi[j] = (int8_t)hi;
+        k->lo[j] = (int8_t)(s - 64 * hi);
+      }
+    } else {
+      r16_k6 *k = (r16_k6 *)out + i;
+      k->d = yk[i].d;
+      for (int s = 0; s < 16; s++)
+        k->neg[s] = -32 * yk[i].bsums[s];
+    }
   }
 }
 
@@ -226,10 +280,8 @@ static void r16_run(qora_pool *pool, r16_job *j, const float *x, int ldx, char *
       continue;
     }
     j->extra[i] = at;
-#if defined(__x86_64__)
     for (int t = 0; t < j->n_tok; t++)
       qora_r16_pack_token(j->w[i]->type, cols, j->q + t * j->qrow, at + t * j->stride[i]);
-#endif
     at += j->stride[i] * (size_t)j->n_tok;
   }
   j->first[0] = 0;

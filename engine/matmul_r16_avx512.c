@@ -54,48 +54,6 @@ static pack32 pack32_at(const char *extra, int64_t nb) {
 }
 
 
-/* Writes the layout that pack32_at reads. */
-static void pack_32(const block_q8_0 *y, int64_t nb, int off, char *out) {
-  int32_t *neg = (int32_t *)(out + nb * 32);
-  float *dy = (float *)(neg + nb);
-
-  for (int64_t b = 0; b < nb; b++) {
-    int s = 0;
-    for (int j = 0; j < 32; j++)
-      s += y[b].qs[j];
-    memcpy(out + b * 32, y[b].qs, 32);
-    neg[b] = -off * s;
-    dy[b] = _cvtsh_ss(y[b].d);
-  }
-}
-
-
-void qora_r16_pack_token(int type, int64_t cols, const void *q8, char *out) {
-  const block_q8_K *yk = q8;
-
-  if (type == QORA_Q4_0 || type == QORA_Q8_0) {
-    pack_32(q8, cols / 32, type == QORA_Q4_0 ? 8 : 128, out);
-    return;
-  }
-  for (int64_t i = 0; i < cols / QK_K; i++) {
-    if (type == QORA_Q4_K) {
-      r16_k4 *k = (r16_k4 *)out + i;
-      k->d = yk[i].d;
-      for (int j = 0; j < 8; j++) {
-        int s = yk[i].bsums[2 * j] + yk[i].bsums[2 * j + 1];   /* |s| <= 32 * 127 */
-        int hi = s >= 0 ? s / 64 : -((-s + 63) / 64);
-        k->hi[j] = (int8_t)hi;
-        k->lo[j] = (int8_t)(s - 64 * hi);
-      }
-    } else {
-      r16_k6 *k = (r16_k6 *)out + i;
-      k->d = yk[i].d;
-      for (int s = 0; s < 16; s++)
-        k->neg[s] = -32 * yk[i].bsums[s];
-    }
-  }
-}
-
 /* ------------------------------------------------------------------ kernels */
 
 static inline __m512i bcast4(const int8_t *p) {

@@ -403,7 +403,7 @@ void qora_model_repack(qora_model *m, int huge) {
   char *buf;
   int drop = m->gguf != NULL && m->gguf->owns_map;   /* pages of a file, not of the heap */
 
-  if (ws == NULL || !m->info.has_weights || !qora_gemm_available()) {
+  if (ws == NULL || !m->info.has_weights || !qora_r16_cpu()) {
     free(ws);
     return;
   }
