@@ -268,6 +268,10 @@ static void repack_part(void *ctx, int ith, int nth) {
     qora_r16_pack_avx512(j->w, j->out, lo, hi);
     return;
   }
+  if (qora_cpu_level() >= QORA_CPU_AVX2) {
+    qora_r16_pack_avx2(j->w, j->out, lo, hi);
+    return;
+  }
 #endif
   qora_r16_pack(j->w, j->out, lo, hi);
 }

@@ -87,9 +87,11 @@ size_t qora_r16_bytes(const qora_weight *w);
 
 /*
 ** Writes groups [g_lo, g_hi) of w (stored layout, w->data) in the r16 layout at out: the
-** portable reference, and the same with AVX-512 gathers (x86-64 builds, AVX-512 CPUs).
+** portable reference, and the same with AVX2 or AVX-512 gathers (x86-64 builds, CPUs that
+** have them).
 */
 void qora_r16_pack(const qora_weight *w, void *out, long g_lo, long g_hi);
+void qora_r16_pack_avx2(const qora_weight *w, void *out, long g_lo, long g_hi);
 void qora_r16_pack_avx512(const qora_weight *w, void *out, long g_lo, long g_hi);
 
 /*
