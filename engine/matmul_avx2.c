@@ -298,9 +298,6 @@ static inline __attribute__((always_inline)) void tile_dot(const int T, const in
     const int8_t *q = a->aq + (size_t)b * GEMM_TOK * bl;
     __m256i acc[A2_TOK];
 #pragma GCC unroll 8
-    for (int t = 0; t < T; t++)
-      acc[t] = _mm256_set1_epi32(G ? a->an[b * GEMM_TOK + t] : 0);   /* -off * sum(q) */
-#pragma GCC unroll 8
     for (int k0 = 0; k0 < KK; k0 += step) {
       __m256i s16[A2_TOK];
 #pragma GCC unroll 8
@@ -312,11 +309,21 @@ static inline __attribute__((always_inline)) void tile_dot(const int T, const in
           __m256i y = _mm256_set1_epi32(load32(q + t * bl + 4 * k));
           __m256i p = _mm256_maddubs_epi16(wu, G ? y : _mm256_sign_epi8(y, w));
           s16[t] = k == k0 ? p : _mm256_add_epi16(s16[t], p);
+          __asm__("" : "+x"(s16[t]));   /* else GCC makes the sum a tree and spills products */
         }
       }
+      /* Widened here, not into a sum started before: with G = KK no third set stays live. */
 #pragma GCC unroll 8
-      for (int t = 0; t < T; t++)
-        acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(s16[t], ones));
+      for (int t = 0; t < T; t++) {
+        __m256i wide = _mm256_madd_epi16(s16[t], ones);
+        acc[t] = k0 == 0 ? wide : _mm256_add_epi32(acc[t], wide);
+        __asm__("" : "+x"(acc[t]));
+      }
+    }
+    if (G) {
+#pragma GCC unroll 8
+      for (int t = 0; t < T; t++)   /* -off * sum(q) */
+        acc[t] = _mm256_add_epi32(acc[t], _mm256_set1_epi32(a->an[b * GEMM_TOK + t]));
     }
     __m256 s = _mm256_load_ps(a->w->s + b * A2_LANES);
 #pragma GCC unroll 8

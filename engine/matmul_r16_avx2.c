@@ -74,6 +74,7 @@ void blk_q4_0(const uint8_t *q, const uint8_t *d, const int8_t *yq, int32_t neg,
           _mm256_maddubs_epi16(_mm256_and_si256(v, m4), ylo),
           _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), yhi));
       s[h] = k == 0 ? p : _mm256_add_epi16(s[h], p);
+      __asm__("" : "+x"(s[h]));   /* no sum tree: see matmul_avx2.c */
     }
   }
   __m256 vdy = _mm256_set1_ps(dy);
@@ -99,6 +100,7 @@ void blk_q8_0(const uint8_t *q, const uint8_t *d, const int8_t *yq, float dy, __
       __m256i w = _mm256_xor_si256(half(q + k * VEC, h), flip);
       __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(y, w));
       acc[h] = _mm256_add_epi32(acc[h], widen(p));
+      __asm__("" : "+x"(acc[h]));
     }
   }
   __m256 vdy = _mm256_set1_ps(dy);
@@ -148,20 +150,31 @@ static inline __attribute__((always_inline))
 void blk_q4_K(const uint8_t *q, const block_q8_K *y, size_t pf, __m256 f[2]) {
   const __m256i m4 = _mm256_set1_epi8(0x0f), m6 = _mm256_set1_epi32(0x3f3f3f3f);
   const __m256i n4 = _mm256_set1_epi32(0x0f0f0f0f), m2 = _mm256_set1_epi32(0x03030303);
-  __m256i sc[2][2], mn[2][2], acc[2], mins[2];
+  __m256 dy = _mm256_set1_ps(y->d);
+  __m256i sc[2][2], acc[2];
 
   prefetch_ahead(q, R16_ROWS * sizeof(block_q4_K), pf);
 #pragma GCC unroll 2
-  for (int h = 0; h < 2; h++) {
+  for (int h = 0; h < 2; h++) {   /* the min terms first, so the mins need no register later */
     __m256i u0 = half(q, h), u1 = half(q + VEC, h), u2 = half(q + 2 * VEC, h);
+    __m256i mn[2] = {
+      _mm256_and_si256(u1, m6),
+      _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), n4),
+                      _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m2), 4)),
+    };
+    __m256i mins = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+      __m256i m = _mm256_shuffle_epi8(mn[j / 4], pair_ctl(j % 4, j % 4));
+      __m256i b = bcast4((const int8_t *)&y->bsums[2 * j]);
+      mins = _mm256_add_epi32(mins, _mm256_madd_epi16(m, b));
+    }
+    __m256 dmin = _mm256_mul_ps(f16x8(q + R16_K4_D + 2 * R16_ROWS, h), dy);
+    f[h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins), dmin, f[h]);
     sc[h][0] = _mm256_and_si256(u0, m6);
     sc[h][1] = _mm256_or_si256(_mm256_and_si256(u2, n4), _mm256_slli_epi32(
         _mm256_and_si256(_mm256_srli_epi32(u0, 6), m2), 4));
-    mn[h][0] = _mm256_and_si256(u1, m6);
-    mn[h][1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), n4),
-                               _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m2),
-                                                 4));
-    acc[h] = mins[h] = _mm256_setzero_si256();
+    acc[h] = _mm256_setzero_si256();
   }
 #pragma GCC unroll 4
   for (int g = 0; g < 4; g++) {
@@ -176,39 +189,30 @@ void blk_q4_K(const uint8_t *q, const block_q8_K *y, size_t pf, __m256 f[2]) {
         __m256i ph = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), yhi);
         s[h][0] = c == 0 ? pl : _mm256_add_epi16(s[h][0], pl);
         s[h][1] = c == 0 ? ph : _mm256_add_epi16(s[h][1], ph);
+        __asm__("" : "+x"(s[h][0]), "+x"(s[h][1]));   /* no sum tree: see matmul_avx2.c */
       }
     }
     int j = 2 * g;
-    __m256i cl = pair_ctl(j % 4, j % 4), ch = pair_ctl(j % 4 + 1, j % 4 + 1);
-    __m256i bl = bcast4((const int8_t *)&y->bsums[2 * j]);
-    __m256i bh = bcast4((const int8_t *)&y->bsums[2 * j + 2]);
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
-      __m256i sl = _mm256_shuffle_epi8(sc[h][j / 4], cl);
-      __m256i sh = _mm256_shuffle_epi8(sc[h][j / 4], ch);
-      __m256i ml = _mm256_shuffle_epi8(mn[h][j / 4], cl);
-      __m256i mh = _mm256_shuffle_epi8(mn[h][j / 4], ch);
+      __m256i sl = _mm256_shuffle_epi8(sc[h][j / 4], pair_ctl(j % 4, j % 4));
+      __m256i sh = _mm256_shuffle_epi8(sc[h][j / 4], pair_ctl(j % 4 + 1, j % 4 + 1));
       acc[h] = _mm256_add_epi32(acc[h], _mm256_add_epi32(_mm256_madd_epi16(s[h][0], sl),
                                                          _mm256_madd_epi16(s[h][1], sh)));
-      mins[h] = _mm256_add_epi32(mins[h], _mm256_add_epi32(_mm256_madd_epi16(ml, bl),
-                                                           _mm256_madd_epi16(mh, bh)));
     }
   }
-  __m256 dy = _mm256_set1_ps(y->d);
 #pragma GCC unroll 2
   for (int h = 0; h < 2; h++) {
     __m256 d = _mm256_mul_ps(f16x8(q + R16_K4_D, h), dy);
-    __m256 dmin = _mm256_mul_ps(f16x8(q + R16_K4_D + 2 * R16_ROWS, h), dy);
     f[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[h]), d, f[h]);
-    f[h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(mins[h]), dmin, f[h]);
   }
 }
 
 
 /* The 8 signed scales of half h at p, each as a 16-bit pair (sc, sc) in its 32-bit lane. */
 static inline __m256i q6_scale_pairs(const uint8_t *p, int h) {
-  __m256i s = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 8 * h)));
-  return _mm256_or_si256(_mm256_slli_epi32(s, 16), _mm256_and_si256(s, _mm256_set1_epi32(0xffff)));
+  __m128i s = _mm_loadl_epi64((const __m128i *)(p + 8 * h));
+  return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(s, s));
 }
 
 
@@ -216,10 +220,12 @@ static inline __m256i q6_scale_pairs(const uint8_t *p, int h) {
 ** One Q6_K block of 16 rows: per sub-block of 16 values, quads 0-2 are the low 6 bits of
 ** vectors A, B, C and quad 3 their top 2 bits; two products of 6-bit weights (at most 2 * 2 *
 ** 63 * 127) add up in 16 bits. The weights are value + 32: sum_s sc_s * (dot_s - 32 bsum_s).
+** One mask serves every split: the top 2 bits of each byte, which 16-bit shifts by 6, 4 and
+** 2 move down without crossing into the next byte.
 */
 static inline __attribute__((always_inline))
 void blk_q6_K(const uint8_t *q, const uint8_t *d, const block_q8_K *y, size_t pf, __m256 f[2]) {
-  const __m256i m6 = _mm256_set1_epi8(0x3f);
+  const __m256i top2 = _mm256_set1_epi8((char)0xc0);
   __m256i acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
   __m256i off[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
 
@@ -228,27 +234,28 @@ void blk_q6_K(const uint8_t *q, const uint8_t *d, const block_q8_K *y, size_t pf
     const uint8_t *v = q + qora_r16_q6_sub(s), *sp = q + qora_r16_q6_scales(s);
     if (s % 4 == 0)
       prefetch_ahead(sp, R16_Q6_BLOCK / 4, pf);
-    __m256i y0 = bcast4(y->qs + 16 * s), y1 = bcast4(y->qs + 16 * s + 4);
-    __m256i y2 = bcast4(y->qs + 16 * s + 8), y3 = bcast4(y->qs + 16 * s + 12);
-    __m256i bs = s % 2 ? _mm256_setzero_si256() : bcast4((const int8_t *)&y->bsums[s]);
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
       __m256i a = half(v, h), b = half(v + VEC, h), c = half(v + 2 * VEC, h);
       __m256i top = _mm256_or_si256(
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 6), _mm256_set1_epi8(0x03)),
-                          _mm256_and_si256(_mm256_srli_epi16(b, 4), _mm256_set1_epi8(0x0c))),
-          _mm256_and_si256(_mm256_srli_epi16(c, 2), _mm256_set1_epi8(0x30)));
-      __m256i p0 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(a, m6), y0),
-                                    _mm256_maddubs_epi16(_mm256_and_si256(b, m6), y1));
-      __m256i p1 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(c, m6), y2),
-                                    _mm256_maddubs_epi16(top, y3));
+          _mm256_or_si256(_mm256_srli_epi16(_mm256_and_si256(a, top2), 6),
+                          _mm256_srli_epi16(_mm256_and_si256(b, top2), 4)),
+          _mm256_srli_epi16(_mm256_and_si256(c, top2), 2));
+      __m256i p0 = _mm256_add_epi16(
+          _mm256_maddubs_epi16(_mm256_andnot_si256(top2, a), bcast4(y->qs + 16 * s)),
+          _mm256_maddubs_epi16(_mm256_andnot_si256(top2, b), bcast4(y->qs + 16 * s + 4)));
+      __m256i p1 = _mm256_add_epi16(
+          _mm256_maddubs_epi16(_mm256_andnot_si256(top2, c), bcast4(y->qs + 16 * s + 8)),
+          _mm256_maddubs_epi16(top, bcast4(y->qs + 16 * s + 12)));
       __m256i sc = q6_scale_pairs(sp, h);
       acc[h] = _mm256_add_epi32(acc[h], _mm256_add_epi32(_mm256_madd_epi16(p0, sc),
                                                          _mm256_madd_epi16(p1, sc)));
+      __asm__("" : "+x"(acc[h]));   /* no sum tree: see matmul_avx2.c */
       if (s % 2 == 0) {   /* (sc_s, sc_s+1) against (bsum_s, bsum_s+1) */
         __m128i two = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(sp + 8 * h)),
                                         _mm_loadl_epi64((const __m128i *)(sp + R16_ROWS +
                                                                           8 * h)));
+        __m256i bs = bcast4((const int8_t *)&y->bsums[s]);
         off[h] = _mm256_add_epi32(off[h], _mm256_madd_epi16(_mm256_cvtepi8_epi16(two), bs));
       }
     }
