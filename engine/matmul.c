@@ -211,7 +211,7 @@ void qora_matmul(qora_pool *pool, const qora_weight *w, const float *x, int ldx,
     j.qrow = qora_row_size(t->vec_dot_type, w->cols);
     char *after = j.q + align_size(j.qrow * (size_t)n_tok);
     const gemm_layout *gl = qora_gemm_layout(w->type);
-    if (gl && n_tok >= gl->min_tok && qora_gemm_takes(w)) {
+    if (gl && n_tok >= qora_gemm_min_tok(w->type) && qora_gemm_takes(w)) {
       j.packed = after;
       j.tok = qora_gemm_tok(w->type);
     }

@@ -19,6 +19,22 @@ static const gemm_layout layouts[QORA_TYPE_COUNT] = {
 };
 
 
+/*
+** On AVX2 the r16 kernels take 2 and 3 tokens of every type: ffn_down (11008 -> 2048) took
+** 0.51 / 0.73 ms for 2 / 3 tokens of Q4_0 against the tiles' 1.59 / 1.68, Q4_K 0.55 / 0.84
+** against 3.35 / 3.60, Q8_0 1.03 / 1.78 against 1.77 / 2.17 (bench_matmul -n 2,3, Zen 3, 2
+** threads). From 4 tokens a batch takes the tiles on every level, so a prompt split into
+** batches of 4 or more gives the same bits however it is split.
+*/
+int qora_gemm_min_tok(int type) {
+  const gemm_layout *l = qora_gemm_layout(type);
+
+  if (l == NULL)
+    return 0;
+  return qora_cpu_level() == QORA_CPU_AVX2 && l->min_tok < 4 ? 4 : l->min_tok;
+}
+
+
 const gemm_layout *qora_gemm_layout(int type) {
   if (type < 0 || type >= QORA_TYPE_COUNT || layouts[type].bl == 0)
     return NULL;

@@ -36,6 +36,9 @@ typedef struct gemm_layout {
 /* The layout of type for the tiled path, or NULL when it has none. */
 const gemm_layout *qora_gemm_layout(int type);
 
+/* Fewest tokens for which a product of type takes the tiles at the CPU level in force. */
+int qora_gemm_min_tok(int type);
+
 /* Tokens per activation tile of type at the CPU level in force: GEMM_TOK, or AMX_TOK. */
 int qora_gemm_tok(int type);
 

@@ -135,7 +135,7 @@ static size_t align_size(size_t n) {
 int qora_r16_path(const qora_weight *w, int n_tok) {
   const gemm_layout *gl = qora_gemm_layout(w->type);
 
-  return qora_r16_available(w) && (gl == NULL || n_tok < gl->min_tok);
+  return qora_r16_available(w) && (gl == NULL || n_tok < qora_gemm_min_tok(w->type));
 }
 
 
