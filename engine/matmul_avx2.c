@@ -3,9 +3,9 @@
 ** are packed as for the AVX-512 kernel (matmul_kernels.h); a weight tile holds 8 rows of one
 ** chunk of columns as u8, transposed so that 32-bit lane r of a vector is 4 consecutive values
 ** of row r. vpmaddubsw against 4 broadcast activation bytes then advances 8 dot products by 4
-** values each; its 16-bit sums are added up as far as they cannot overflow, then widened.
-** The integer sum of each block is exact and the float steps are the AVX-512 kernel's, so
-** both give the same bits.
+** values each; its 16-bit sums are added up as far as they cannot overflow, then widened. The
+** integer sum of each block is exact; the float steps differ from the AVX-512 kernel's (chunks
+** of 1024 columns, K blocks scaled in integers), so the two agree to rounding, not bit for bit.
 */
 #if defined(__x86_64__)
 
@@ -25,12 +25,25 @@
 _Static_assert(GEMM_CHUNK % A2_CHUNK == 0 && A2_CHUNK % 256 == 0, "chunks hold K blocks");
 _Static_assert(GEMM_ROWS % A2_LANES == 0, "a thread's tile of rows is whole weight tiles");
 
-/* One chunk of 8 rows: q[block][bl / 4][8 rows][4 values], s and m[block][8 rows]. */
+/*
+** One chunk of 8 rows: q[block][bl / 4][8 rows][4 values], s and m[block][8 rows]. K blocks
+** also keep each sub-block's integer scale as a 16-bit pair (sc, sc) per row and d per row
+** and block of 256, so their kernel scales in integers and turns to floats once a block.
+*/
 typedef struct a2tile {
   _Alignas(32) uint8_t q[A2_LANES * A2_CHUNK];
   _Alignas(32) float s[A2_SUB * A2_LANES];
   _Alignas(32) float m[A2_SUB * A2_LANES];
+  _Alignas(32) int32_t sc[A2_SUB * A2_LANES];
+  _Alignas(32) float d[A2_CHUNK / QK_K * A2_LANES];
 } a2tile;
+
+
+/* A signed scale as the 16-bit pair (sc, sc) in one 32-bit word. */
+static inline int32_t scale_pair(int sc) {
+  uint32_t h = (uint16_t)(int16_t)sc;
+  return (int32_t)(h | h << 16);
+}
 
 /* ------------------------------------------------------------------ weight tiles */
 
@@ -84,25 +97,33 @@ static void pack_32(a2tile *t, const qora_weight *w, const char *base, int nr, i
 }
 
 
-/* One row's scales (d * scale) and min terms (-dmin * min) per sub-block of a K block. */
-static void scales_K(int type, const char *blk, int nr_ok, float *s, float *m) {
+/*
+** One row's scales (d * scale), min terms (-dmin * min) and scale pairs per sub-block of a K
+** block (at stride A2_LANES), and its d.
+*/
+static void scales_K(int type, const char *blk, int nr_ok, float *s, float *m, int32_t *sc,
+                     float *d_out) {
   if (type == QORA_Q6_K) {
     const block_q6_K *b = (const block_q6_K *)blk;
     float d = nr_ok ? qora_f16_to_f32(b->d) : 0.0f;
     for (int j = 0; j < 16; j++) {
       s[j * A2_LANES] = d * (float)b->scales[j];
       m[j * A2_LANES] = 0.0f;
+      sc[j * A2_LANES] = scale_pair(b->scales[j]);
     }
+    *d_out = d;
     return;
   }
   const block_q4_K *b = (const block_q4_K *)blk;   /* Q5_K starts the same way */
-  uint8_t sc[8], mn[8];
+  uint8_t scu[8], mn[8];
   float d = nr_ok ? qora_f16_to_f32(b->d) : 0.0f, dmin = nr_ok ? qora_f16_to_f32(b->dmin) : 0;
-  qora_k4_scales(b->scales, sc, mn);
+  qora_k4_scales(b->scales, scu, mn);
   for (int j = 0; j < 8; j++) {
-    s[j * A2_LANES] = d * (float)sc[j];
+    s[j * A2_LANES] = d * (float)scu[j];
     m[j * A2_LANES] = -dmin * (float)mn[j];
+    sc[j * A2_LANES] = scale_pair(scu[j]);
   }
+  *d_out = d;
 }
 
 
@@ -117,8 +138,8 @@ static void pack_K(a2tile *t, const qora_weight *w, const char *base, int nr, in
   for (int u = 0; u < cc / QK_K; u++) {
     for (int r = 0; r < A2_LANES; r++) {
       const char *blk = base + (size_t)(r < nr ? r : 0) * w->row_bytes + (size_t)u * bsize;
-      scales_K(w->type, blk, r < nr, &t->s[u * nsub * A2_LANES + r],
-               &t->m[u * nsub * A2_LANES + r]);
+      size_t at = (size_t)u * nsub * A2_LANES + r;
+      scales_K(w->type, blk, r < nr, &t->s[at], &t->m[at], &t->sc[at], &t->d[u * A2_LANES + r]);
       values(blk, v[r]);
     }
     /* One block of 32, or two of 16 whose vectors follow each other. */
@@ -205,7 +226,9 @@ static void r16_q4_K(a2tile *t, const uint8_t *grp, int h, int64_t i0, int n) {
       for (int j = 0; j < 8; j++) {
         t->s[(u * 8 + j) * A2_LANES + r] = d * (float)sc[j];
         t->m[(u * 8 + j) * A2_LANES + r] = -dmin * (float)mn[j];
+        t->sc[(u * 8 + j) * A2_LANES + r] = scale_pair(sc[j]);
       }
+      t->d[u * A2_LANES + r] = d;
     }
   }
 }
@@ -232,11 +255,14 @@ static void r16_q6_K(a2tile *t, const uint8_t *grp, int h, int64_t i0, int n) {
       for (int k = 0; k < 4; k++)
         _mm256_store_si256((__m256i *)&t->q[((u * 16 + s) * 4 + k) * 32],
                            _mm256_and_si256(v[k], m6));
-      __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-          _mm_loadl_epi64((const __m128i *)(q + qora_r16_q6_scales(s) + 8 * h))));
-      _mm256_store_ps(&t->s[(u * 16 + s) * A2_LANES], _mm256_mul_ps(d, sc));
+      __m256i sc = _mm256_cvtepi8_epi32(
+          _mm_loadl_epi64((const __m128i *)(q + qora_r16_q6_scales(s) + 8 * h)));
+      _mm256_store_ps(&t->s[(u * 16 + s) * A2_LANES], _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc)));
       _mm256_store_ps(&t->m[(u * 16 + s) * A2_LANES], _mm256_setzero_ps());
+      _mm256_store_si256((__m256i *)&t->sc[(u * 16 + s) * A2_LANES], _mm256_or_si256(
+          _mm256_slli_epi32(sc, 16), _mm256_and_si256(sc, _mm256_set1_epi32(0xffff))));
     }
+    _mm256_store_ps(&t->d[u * A2_LANES], d);
   }
 }
 
@@ -348,35 +374,107 @@ static inline __attribute__((always_inline)) void tile_dot(const int T, const in
   }
 }
 
-#define TOKEN_CASES(KK, MIN, G) \
+/*
+** 8 rows x T tokens of K blocks over one chunk: each sub-block's 16-bit sums widen through
+** vpmaddwd by its integer scale, so a block of 256 turns to floats once, by d and the
+** activation scale. The mins (Q4_K, Q5_K: -dmin * min against d * the sub-block's sum) or
+** Q6_K's -32 offsets (d * scale against the activation scale times -32 * the sum) go in a
+** pass of their own over the chunk. KK, NSUB (sub-blocks of a block) and G as in tile_dot.
+*/
+static inline __attribute__((always_inline)) void tile_dot_k(const int T, const int KK,
+                                                             const int NSUB, const int MIN,
+                                                             const int G, const a2args *a) {
+  const int bl = 4 * KK;
+  __m256 f[A2_TOK];
+#pragma GCC unroll 8
+  for (int t = 0; t < T; t++)
+    f[t] = _mm256_setzero_ps();
+
+  for (int u = 0; u < a->nbc / NSUB; u++) {
+    __m256i acc[A2_TOK];
+    for (int j = 0; j < NSUB; j++) {
+      int b = u * NSUB + j;
+      const int8_t *q = a->aq + (size_t)b * GEMM_TOK * bl;
+      __m256i sc = _mm256_load_si256((const __m256i *)(a->w->sc + b * A2_LANES));
+#pragma GCC unroll 8
+      for (int k0 = 0; k0 < KK; k0 += G) {
+        __m256i s16[A2_TOK];
+#pragma GCC unroll 8
+        for (int k = k0; k < k0 + G; k++) {
+          __m256i w = _mm256_load_si256((const __m256i *)(a->w->q + ((size_t)b * KK + k) * 32));
+#pragma GCC unroll 8
+          for (int t = 0; t < T; t++) {
+            __m256i p = _mm256_maddubs_epi16(w, _mm256_set1_epi32(load32(q + t * bl + 4 * k)));
+            s16[t] = k == k0 ? p : _mm256_add_epi16(s16[t], p);
+            __asm__("" : "+x"(s16[t]));   /* no sum tree: see tile_dot */
+          }
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < T; t++) {
+          __m256i wide = _mm256_madd_epi16(s16[t], sc);
+          acc[t] = j == 0 && k0 == 0 ? wide : _mm256_add_epi32(acc[t], wide);
+          __asm__("" : "+x"(acc[t]));
+        }
+      }
+    }
+    __m256 d = _mm256_load_ps(a->w->d + u * A2_LANES);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+      __m256 dy = _mm256_set1_ps(a->ad[u * NSUB * GEMM_TOK + t]);
+      f[t] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[t]), dy), d, f[t]);
+    }
+  }
+
+  for (int b = 0; b < a->nbc; b++) {
+    __m256 x = _mm256_load_ps((MIN ? a->w->m : a->w->s) + b * A2_LANES);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; t++) {
+      int at = b * GEMM_TOK + t;
+      float z = MIN ? a->as[at] : a->ad[at] * (float)a->an[at];
+      f[t] = _mm256_fmadd_ps(x, _mm256_set1_ps(z), f[t]);
+    }
+  }
+
+#pragma GCC unroll 8
+  for (int t = 0; t < T; t++) {
+    float *y = a->y + (size_t)t * a->ldy;
+    if (a->accumulate)
+      f[t] = _mm256_add_ps(f[t], _mm256_maskload_ps(y, a->rows));
+    _mm256_maskstore_ps(y, a->rows, f[t]);
+  }
+}
+
+#define TOKEN_CASES(FN, ...) \
   switch (T) { \
-  case 1: tile_dot(1, KK, MIN, G, a); break; \
-  case 2: tile_dot(2, KK, MIN, G, a); break; \
-  case 3: tile_dot(3, KK, MIN, G, a); break; \
-  case 4: tile_dot(4, KK, MIN, G, a); break; \
-  case 5: tile_dot(5, KK, MIN, G, a); break; \
-  default: tile_dot(6, KK, MIN, G, a); break; \
+  case 1: FN(1, __VA_ARGS__, a); break; \
+  case 2: FN(2, __VA_ARGS__, a); break; \
+  case 3: FN(3, __VA_ARGS__, a); break; \
+  case 4: FN(4, __VA_ARGS__, a); break; \
+  case 5: FN(5, __VA_ARGS__, a); break; \
+  default: FN(6, __VA_ARGS__, a); break; \
   }
 
 _Static_assert(GEMM_TOK == A2_TOK, "TOKEN_CASES covers 1 to GEMM_TOK tokens");
 
 typedef void (*kernel_fn)(int T, const a2args *a);
 
-static void k_q4_0(int T, const a2args *a) { TOKEN_CASES(8, 0, 8) }
-static void k_q4_min(int T, const a2args *a) { TOKEN_CASES(8, 1, 8) }    /* Q4_1, Q4_K */
-static void k_q5_K(int T, const a2args *a) { TOKEN_CASES(8, 1, 4) }
-static void k_q6_K(int T, const a2args *a) { TOKEN_CASES(4, 0, 2) }
-static void k_q8_0(int T, const a2args *a) { TOKEN_CASES(8, 0, 0) }
+static void k_q4_0(int T, const a2args *a) { TOKEN_CASES(tile_dot, 8, 0, 8) }
+static void k_q4_1(int T, const a2args *a) { TOKEN_CASES(tile_dot, 8, 1, 8) }
+static void k_q8_0(int T, const a2args *a) { TOKEN_CASES(tile_dot, 8, 0, 0) }
+static void k_q4_K(int T, const a2args *a) { TOKEN_CASES(tile_dot_k, 8, 8, 1, 8) }
+static void k_q5_K(int T, const a2args *a) { TOKEN_CASES(tile_dot_k, 8, 8, 1, 4) }
+static void k_q6_K(int T, const a2args *a) { TOKEN_CASES(tile_dot_k, 4, 16, 0, 2) }
 
 /* The kernel of type, and how many tokens it takes at once (its registers allow). */
 static kernel_fn kernel_of(int type, int *tmax) {
-  *tmax = 3;
+  *tmax = 6;
   switch (type) {
-  case QORA_Q4_0: *tmax = 6; return k_q4_0;
-  case QORA_Q4_1: case QORA_Q4_K: *tmax = 6; return k_q4_min;
+  case QORA_Q4_0: return k_q4_0;
+  case QORA_Q4_1: return k_q4_1;
+  case QORA_Q4_K: return k_q4_K;
   case QORA_Q5_K: return k_q5_K;
   case QORA_Q6_K: return k_q6_K;
-  default: return k_q8_0;
+  default: *tmax = 3; return k_q8_0;
   }
 }
 
