@@ -23,6 +23,15 @@ static float row_value(const void *row, int f16, int i) {
 */
 #define KV_AHEAD 8
 
+/*
+** Keys whose scores one score_rows call takes in the plain walk: 4 keys of 4 heads are 16
+** accumulators, every register AVX2 has, so AVX2 takes 2 at a time (each key's sum is the
+** same either way).
+*/
+#ifndef SC_PLAIN_KEYS
+#define SC_PLAIN_KEYS 4
+#endif
+
 /* Keys whose scores are taken together (a file may set more, and VSUM4X4 for four). */
 #ifndef SC_KEYS
 #define SC_KEYS 1
@@ -576,7 +585,8 @@ void block_scores4(const char *k, const char *v, size_t stride, const at_block *
         prefetch_value(v + at, stride, bytes, va);
     }
     if (nk == 4)
-      score_rows(rows, 4, q, hd, scale, t, 4, f16);
+      for (int r = 0; r < 4; r += SC_PLAIN_KEYS)
+        score_rows(rows + r, SC_PLAIN_KEYS, q, hd, scale, t + r, 4, f16);
     else
       for (int r = 0; r < nk; r++)
         score_rows(rows + r, 1, q, hd, scale, t + r, 4, f16);
