@@ -11,6 +11,7 @@
 #include "fixture_io.h"
 #include "gguf_copy.h"
 #include "gguf_write.h"
+#include "matmul_kernels.h"
 #include "model.h"
 #include "qora.h"
 #include "quant.h"
@@ -324,7 +325,7 @@ static void test_f16_norms(void) {
   m = qora_model_load(path, &(qora_load_opts){ .n_threads = 1 }, &err);
   ref = qora_model_load(SRC, &(qora_load_opts){ .n_threads = 1, .keep_layout = 1 }, &err);
   TAP_OK(m && ref && same_norms(m, ref), "keeps F16 norms intact through the repacking at "
-         "load (it ran: %s)", qora_cpu_level() >= QORA_CPU_AVX512 ? "yes" : "no, not this CPU");
+         "load (it ran: %s)", qora_r16_cpu() ? "yes" : "no, not this CPU");
   qora_model_free(m);
   qora_model_free(ref);
   unlink(path);
