@@ -70,35 +70,64 @@ static int check_product(const qora_weight *w, const float *wd, const float *x, 
 ** For Q8_0 and Q8_K activations, a tighter check: y against the float64 product of the
 ** dequantized weights and the activations as quantized (the kernels' integer sums are exact,
 ** so only float rounding remains; Q8_1 is left out, its block sums are rounded to F16).
+** quantized_ref puts each product of n_tok tokens in ref[t * rows + r], and what float
+** rounding explains of it in tol; check_ref holds y against them.
 */
-static int check_quantized(const qora_weight *w, const float *wd, const float *x, int ldx,
-                           int n_tok, const float *y, int ldy, char *why, size_t why_len) {
+static void quantized_ref(const qora_weight *w, const float *wd, const float *x, int ldx,
+                          int n_tok, double *ref, double *tol) {
   int vtype = qora_type_get(w->type)->vec_dot_type;
   const qora_type_traits *vt = qora_type_get(vtype);
   int rows = (int)w->rows, cols = (int)w->cols;
   void *q = malloc(qora_row_size(vtype, cols));
   float *xq = malloc(cols * sizeof *xq);
-  int ok = 1;
 
-  for (int t = 0; ok && t < n_tok; t++) {
+  for (int t = 0; t < n_tok; t++) {
     vt->from_float(x + (size_t)t * ldx, q, cols);
     vt->to_float(q, xq, cols);
-    for (int r = 0; ok && r < rows; r++) {
-      double ref = 0, mag = 0;
+    for (int r = 0; r < rows; r++) {
+      double sum = 0, mag = 0;
       for (int k = 0; k < cols; k++) {
         double p = (double)wd[(size_t)r * cols + k] * xq[k];
-        ref += p;
+        sum += p;
         mag += fabs(p);
       }
-      float got = y[(size_t)t * ldy + r];
-      if (!(fabs(got - ref) <= 1e-5 * mag + 1e-6)) {
-        snprintf(why, why_len, "token %d row %d: expected %.7g (+- %.3g), got %.7g", t, r,
-                 ref, 1e-5 * mag + 1e-6, got);
-        ok = 0;
-      }
+      ref[(size_t)t * rows + r] = sum;
+      tol[(size_t)t * rows + r] = 1e-5 * mag + 1e-6;
     }
   }
   free(q), free(xq);
+}
+
+
+/* Also fails on padding written between the rows of y (NaN before the product). */
+static int check_ref(const double *ref, const double *tol, int rows, int n_tok, const float *y,
+                     int ldy, char *why, size_t why_len) {
+  for (int t = 0; t < n_tok; t++)
+    for (int r = 0; r < ldy; r++) {
+      float got = y[(size_t)t * ldy + r];
+      size_t i = (size_t)t * rows + r;
+      if (r >= rows && !isnan(got)) {
+        snprintf(why, why_len, "token %d: padding at %d was written", t, r);
+        return 0;
+      }
+      if (r < rows && !(fabs(got - ref[i]) <= tol[i])) {
+        snprintf(why, why_len, "token %d row %d: expected %.7g (+- %.3g), got %.7g", t, r,
+                 ref[i], tol[i], got);
+        return 0;
+      }
+    }
+  return 1;
+}
+
+
+static int check_quantized(const qora_weight *w, const float *wd, const float *x, int ldx,
+                           int n_tok, const float *y, int ldy, char *why, size_t why_len) {
+  size_t n = (size_t)n_tok * w->rows;
+  double *ref = malloc(n * sizeof *ref), *tol = malloc(n * sizeof *tol);
+
+  quantized_ref(w, wd, x, ldx, n_tok, ref, tol);
+  int ok = check_ref(ref, tol, (int)w->rows, n_tok, y, ldy, why, why_len);
+  free(ref), free(tol);
   return ok;
 }
 
@@ -178,6 +207,197 @@ static void test_threads_agree(int type, shape s) {
          "[%s] %s matmul: 1 and 2 threads give identical results", level_name(),
          qora_type_name(type));
   free(data), free(x), free(y1), free(y2), free(scratch);
+}
+
+
+/*
+** Besides the ways of test_type_r, R16_ONLY: the r16 layout with the stored rows gone (w.data
+** NULL, as qora_model_repack leaves a folder's matrices), so every path reads the copy alone.
+*/
+enum { R16_ONLY = R16_FORCED + 1 };
+
+static const char *way_name(int how) {
+  static const char *const names[] = {"stored", "r16", "r16 forced", "r16 only"};
+  return names[how];
+}
+
+
+/* 1 when type multiplies the way `how` for n_tok tokens at the CPU level in force. */
+static int way_runs(int type, int how, int n_tok) {
+  if (how == STORED)
+    return 1;
+  if (!qora_r16_type(type))
+    return 0;
+  return how != R16_FORCED || (qora_r16_cpu() && n_tok <= 3);
+}
+
+
+/* y = w x the way `how` says, w its stored rows and r16 their qora_r16_repack. */
+static void product_way(qora_pool *pool, const qora_weight *w, const void *r16, int how,
+                        const float *x, int ldx, int n_tok, float *y, int ldy, char *scratch) {
+  qora_weight ww = *w;
+
+  ww.r16 = how == STORED ? NULL : r16;
+  if (how == R16_ONLY)
+    ww.data = NULL;
+  if (how == R16_FORCED)
+    qora_matmul_r16(pool, &ww, x, ldx, n_tok, y, ldy, scratch);
+  else
+    qora_matmul(pool, &ww, x, ldx, n_tok, y, ldy, scratch);
+}
+
+
+/*
+** n weights of type at the largest magnitude of their quants, where vpmaddubsw's 16-bit pair
+** sums come nearest to saturating and the AVX2 kernels' 16-bit additions of them to
+** overflowing: 4-bit quants all 15, Q5_K's all 31, Q6_K's all 63 with sub-block scales 127
+** and -128 by turns, Q8_0 blocks all 127 and all -128 by turns; Q4_K and Q5_K scales and mins
+** 63. Scales 0.001, Q4_1's min -0.001.
+*/
+static void extreme_weights(int type, void *out, int64_t n) {
+  const qora_type_traits *t = qora_type_get(type);
+  qora_f16 d = qora_f32_to_f16(0.001f);
+
+  memset(out, 0xff, (size_t)(n / t->blck) * t->type_size);
+  for (int64_t i = 0; i < n / t->blck; i++) {
+    switch (type) {
+    case QORA_Q4_0: ((block_q4_0 *)out)[i].d = d; break;
+    case QORA_Q4_1:
+      ((block_q4_1 *)out)[i].d = d;
+      ((block_q4_1 *)out)[i].m = qora_f32_to_f16(-0.001f);
+      break;
+    case QORA_Q8_0:
+      ((block_q8_0 *)out)[i].d = d;
+      memset(((block_q8_0 *)out)[i].qs, i % 2 ? 0x80 : 0x7f, QK8_0);
+      break;
+    case QORA_Q4_K: ((block_q4_K *)out)[i].d = ((block_q4_K *)out)[i].dmin = d; break;
+    case QORA_Q5_K: ((block_q5_K *)out)[i].d = ((block_q5_K *)out)[i].dmin = d; break;
+    case QORA_Q6_K:
+      ((block_q6_K *)out)[i].d = d;
+      for (int j = 0; j < QK_K / 16; j++)
+        ((block_q6_K *)out)[i].scales[j] = (int8_t)((i + j) % 2 ? -128 : 127);
+      break;
+    }
+  }
+}
+
+
+/* Activations of +-1, by mode m: all +1, all -1, or +1 and -1 by token. */
+static const char *const SIGNS[] = {"all +1", "all -1", "+1 and -1 by token"};
+
+static void sign_activations(int m, float *x, int n_tok, int ldx) {
+  for (int t = 0; t < n_tok; t++)
+    for (int k = 0; k < ldx; k++)
+      x[(size_t)t * ldx + k] = m == 0 || (m == 2 && t % 2 == 0) ? 1.0f : -1.0f;
+}
+
+
+/*
+** Weights at their largest (extreme_weights) against activations of +-1, which every
+** activation type holds as +-127 exactly: each output is the float64 product of the
+** dequantized weights and activations within check_ref's tolerance (Q4_1's activation sums,
+** rounded to F16, are off by less here). Where the CPU has them, 1 to 3 tokens take the row
+** or r16 kernels and 4 and more the tiles (2 and 3 too but for Q6_K); every way of multiplying.
+*/
+static void test_extreme(int type, int rows, int cols) {
+  static const int n_toks[] = {1, 2, 3, 4, 8, 13};
+  enum { N = 13 };
+  int ldx = cols + 5, ldy = rows + 3;
+  size_t row_bytes = qora_row_size(type, cols);
+  void *data = malloc(row_bytes * rows);
+  float *wd = malloc((size_t)rows * cols * sizeof *wd);
+  float *x = malloc((size_t)N * ldx * sizeof *x), *y = malloc((size_t)N * ldy * sizeof *y);
+  double *ref[3], *tol[3];
+  qora_weight w = {type, rows, cols, row_bytes, data, NULL};
+  char *scratch = malloc(qora_matmul_scratch(&w, N) + 1);
+  void *r16 = qora_r16_type(type) ? aligned_alloc(64, qora_r16_bytes(&w)) : NULL;
+  qora_pool *pool = qora_pool_new(2);
+
+  extreme_weights(type, data, (int64_t)rows * cols);
+  qora_type_get(type)->to_float(data, wd, (int64_t)rows * cols);
+  for (int m = 0; m < 3; m++) {    /* the products of all N tokens, once */
+    ref[m] = malloc((size_t)N * rows * sizeof *ref[m]);
+    tol[m] = malloc((size_t)N * rows * sizeof *tol[m]);
+    sign_activations(m, x, N, ldx);
+    quantized_ref(&w, wd, x, ldx, N, ref[m], tol[m]);
+  }
+  if (r16)
+    qora_r16_repack(pool, &w, r16);   /* product_way sets w.r16 and w.data each time */
+  for (int how = STORED; how <= R16_ONLY; how++) {
+    char why[200] = "";
+    int ok = 1, bad_m = 0, bad_n = 0;
+    if (!way_runs(type, how, 1))
+      continue;
+    for (int m = 0; m < 3 && ok; m++) {
+      sign_activations(m, x, N, ldx);
+      for (size_t i = 0; i < sizeof n_toks / sizeof *n_toks && ok; i++) {
+        int n = n_toks[i];
+        if (!way_runs(type, how, n))
+          continue;
+        for (size_t k = 0; k < (size_t)N * ldy; k++)
+          y[k] = NAN;
+        product_way(pool, &w, r16, how, x, ldx, n, y, ldy, scratch + 1);   /* misaligned */
+        ok = check_ref(ref[m], tol[m], rows, n, y, ldy, why, sizeof why);
+        bad_m = m, bad_n = n;
+      }
+    }
+    if (!TAP_OK(ok, "[%s] %s %s %dx%d, weights at their largest, activations +-1: 1 to %d "
+                "tokens match float64", level_name(), qora_type_name(type), way_name(how),
+                rows, cols, how == R16_FORCED ? 3 : N))
+      TAP_DIAG("activations %s, %d tokens, %s", SIGNS[bad_m], bad_n, why);
+  }
+  qora_pool_free(pool);
+  for (int m = 0; m < 3; m++)
+    free(ref[m]), free(tol[m]);
+  free(data), free(wd), free(x), free(y), free(scratch), free(r16);
+}
+
+
+/*
+** Each token's outputs are the same bits however the batch is cut: 13 tokens at once, then
+** cut 4 + 5 + 4, 6 + 7, 5 + 8 and 4 + 4 + 5, so that a token lands in another slot of its
+** activation tile and another call of the kernel (every part takes the tiles, even Q6_K's).
+*/
+static void test_split(int type, int rows, int cols) {
+  static const int cuts[][3] = {{4, 5, 4}, {6, 7, 0}, {5, 8, 0}, {4, 4, 5}};
+  enum { N = 13 };
+  int ldx = cols + 5, ldy = rows + 3;
+  size_t row_bytes = qora_row_size(type, cols);
+  void *data = malloc(row_bytes * rows);
+  float *x = malloc((size_t)N * ldx * sizeof *x);
+  float *y = malloc((size_t)N * ldy * sizeof *y), *ys = malloc((size_t)N * ldy * sizeof *ys);
+  qora_weight w = {type, rows, cols, row_bytes, data, NULL};
+  char *scratch = malloc(qora_matmul_scratch(&w, N));
+  void *r16 = qora_r16_type(type) ? aligned_alloc(64, qora_r16_bytes(&w)) : NULL;
+  qora_pool *pool = qora_pool_new(2);
+
+  rb_weights(type, data, (int64_t)rows * cols);
+  rb_floats(x, (int64_t)N * ldx);
+  if (r16)
+    qora_r16_repack(pool, &w, r16);   /* product_way sets w.r16 and w.data each time */
+  for (int how = STORED; how <= R16_ONLY; how++) {
+    int bad_c = -1, bad_t = 0, bad_r = 0;
+    if (how == R16_FORCED || !way_runs(type, how, N))
+      continue;
+    product_way(pool, &w, r16, how, x, ldx, N, y, ldy, scratch);
+    for (int c = 0; c < (int)(sizeof cuts / sizeof *cuts) && bad_c < 0; c++) {
+      for (int p = 0, at = 0; p < 3 && cuts[c][p]; at += cuts[c][p++])
+        product_way(pool, &w, r16, how, x + (size_t)at * ldx, ldx, cuts[c][p],
+                    ys + (size_t)at * ldy, ldy, scratch);
+      for (int t = 0; t < N && bad_c < 0; t++)
+        for (int r = 0; r < rows && bad_c < 0; r++)
+          if (memcmp(&y[(size_t)t * ldy + r], &ys[(size_t)t * ldy + r], sizeof *y) != 0)
+            bad_c = c, bad_t = t, bad_r = r;
+    }
+    if (!TAP_OK(bad_c < 0, "[%s] %s %s %dx%d: 13 tokens cut 4+5+4, 6+7, 5+8, 4+4+5 give the "
+                "bits of one batch", level_name(), qora_type_name(type), way_name(how), rows,
+                cols))
+      TAP_DIAG("cut %d+%d%s%.0d, token %d row %d: expected %.9g (one batch), got %.9g",
+               cuts[bad_c][0], cuts[bad_c][1], cuts[bad_c][2] ? "+" : "", cuts[bad_c][2],
+               bad_t, bad_r, y[(size_t)bad_t * ldy + bad_r], ys[(size_t)bad_t * ldy + bad_r]);
+  }
+  qora_pool_free(pool);
+  free(data), free(x), free(y), free(ys), free(scratch), free(r16);
 }
 
 
@@ -619,6 +839,20 @@ int main(void) {
                                           QORA_Q4_K, QORA_Q5_K, QORA_Q6_K};
     for (size_t i = 0; i < sizeof subnormal_types / sizeof *subnormal_types; i++)
       test_subnormal_scales(subnormal_types[i]);
+    /*
+    ** Quants at their largest and a batch cut in parts, on the stored rows and the r16 layout:
+    ** rows not a multiple of 16 (nor of 8), 2 and 3 chunks of the AVX2 tiles (1024 columns),
+    ** and for blocks of 32 an odd block count (1056: 33).
+    */
+    static const int types_x[] = {QORA_Q4_0, QORA_Q4_1, QORA_Q8_0, QORA_Q4_K, QORA_Q5_K,
+                                  QORA_Q6_K};
+    static const int shapes_x[][2] = {{37, 2304}, {5, 1280}, {19, 1056}};
+    for (size_t i = 0; i < sizeof types_x / sizeof *types_x; i++)
+      for (size_t j = 0; j < sizeof shapes_x / sizeof *shapes_x; j++)
+        if (shapes_x[j][1] % qora_type_get(types_x[i])->blck == 0) {
+          test_extreme(types_x[i], shapes_x[j][0], shapes_x[j][1]);
+          test_split(types_x[i], shapes_x[j][0], shapes_x[j][1]);
+        }
   }
   qora_cpu_set_level(qora_cpu_best());
   test_tok_by_level();
