@@ -65,7 +65,6 @@ static int check_product(const qora_weight *w, const float *wd, const float *x, 
 }
 
 
-/* repack: also run on the r16 layout (repack.h), which decode reads where the CPU can. */
 /*
 ** For Q8_0 and Q8_K activations, a tighter check: y against the float64 product of the
 ** dequantized weights and the activations as quantized (the kernels' integer sums are exact,
