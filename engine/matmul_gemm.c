@@ -1,7 +1,7 @@
 /*
 ** matmul_gemm.c: the portable half of the tiled path: which types it takes and how their
 ** activations are packed (see matmul_kernels.h for the layout). The kernels that read the
-** packs are in matmul_avx512.c.
+** packs are in matmul_avx512.c and matmul_avx2.c.
 */
 #include <string.h>
 

@@ -53,7 +53,9 @@
 ** taking turns, best / median GB/s): Q4_0 lm_head 45.9 / 43.5 -> 62.6 / 59.2, Q4_K 42.4 / 40.8
 ** -> 58.0 / 53.8, Q6_K 38.0 / 31.3 -> 60.9 / 57.9, Q8_0 40.7 / 35.8 -> 51.4 / 50.4. 1024 to
 ** 2048 bytes ahead or T0 did no better; 2 runs 1024 ahead read Q8_0 faster (59.5 / 57.5) and
-** the 4-bit types slower (Q4_0 57.6 / 35.9), so one walk serves every type.
+** the 4-bit types slower (Q4_0 57.6 / 35.9), so one walk serves every type. Zen 3 (AVX2, no
+** AVX-512) takes the same walk; its AVX2 kernels read one run whatever the streams, and the
+** walk was not measured there apart.
 **
 ** Idle (qora_matmul_next): a thread waiting at the end of a decode job asks for up to 256 KB
 ** of its share of the next product, so the bus does not run at one thread's rate while the

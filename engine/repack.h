@@ -108,9 +108,8 @@ void qora_r16_block(const qora_weight *w, int64_t row, int64_t b, void *out);
 void qora_r16_row(const qora_weight *w, int64_t row, void *out);
 
 /*
-** The longest row whose stored copy qora_model_repack frees: the row kernels of the CPU levels
-** below AVX-512 (tests force them) read such a row back into a buffer of this size on their
-** stack. 64 KB is a Q8_0 row of 61,000 values; longer rows keep their stored copy.
+** The longest row whose stored copy qora_model_repack frees: the scalar row kernels (tests
+** force them) read such a row back into a buffer of this size on their stack. 64 KB is a Q8_0 row of 61,000 values; longer rows keep their stored copy.
 */
 #define R16_ROW_MAX (64u << 10)
 
