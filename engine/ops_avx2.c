@@ -39,7 +39,7 @@ static inline __m256 scale2(__m256 p, __m256 n) {
 #define ACC_V 2
 #define TILE_KJ 2
 #define TILE_KD 2
-#define SC_PLAIN_KEYS 2
+#define SC_HEAD_PAIRS 1            /* 16 registers: see score_rows_h2 */
 #define INSTALL qora_ops_install_avx2
 
 #include "ops_simd.h"

@@ -23,15 +23,6 @@ static float row_value(const void *row, int f16, int i) {
 */
 #define KV_AHEAD 8
 
-/*
-** Keys whose scores one score_rows call takes in the plain walk: 4 keys of 4 heads are 16
-** accumulators, every register AVX2 has, so AVX2 takes 2 at a time (each key's sum is the
-** same either way).
-*/
-#ifndef SC_PLAIN_KEYS
-#define SC_PLAIN_KEYS 4
-#endif
-
 /* Keys whose scores are taken together (a file may set more, and VSUM4X4 for four). */
 #ifndef SC_KEYS
 #define SC_KEYS 1
@@ -107,6 +98,46 @@ void score_rows(const char *const *rows, int nk, const float *q, int hd, float s
       t[h * ts + r] = dot[h] * scale;
   }
 }
+
+
+#if defined(SC_HEAD_PAIRS)
+/*
+** Scores of two query heads for four keys, for CPUs with 16 vector registers: 8 accumulators
+** where four heads took 16 and spilled. Each key's row is widened once per pair of heads, and
+** each sum is taken as score_rows takes it (VSUM4 of the pair twice), to the same bits.
+*/
+static inline __attribute__((always_inline))
+void score_rows_h2(const char *const *rows, const float *q, int hd, float scale, float *t,
+                   int f16) {
+  VEC acc[4][2];
+
+  #pragma GCC unroll 4
+  for (int r = 0; r < 4; r++)
+    acc[r][0] = acc[r][1] = VZERO();
+  for (int i = 0; i < hd; i += W) {
+    VEC kv[4];
+    #pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+      kv[r] = f16 ? VLOAD_F16((const qora_f16 *)rows[r] + i)
+                  : VLOAD((const float *)rows[r] + i);
+    #pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+      VEC qv = VLOAD(q + h * hd + i);
+      #pragma GCC unroll 4
+      for (int r = 0; r < 4; r++)
+        acc[r][h] = VFMA(qv, kv[r], acc[r][h]);
+    }
+  }
+  #pragma GCC unroll 4
+  for (int r = 0; r < 4; r++) {
+    VEC pair[4] = {acc[r][0], acc[r][1], acc[r][0], acc[r][1]};
+    float dot[4];
+    VSUM4(pair, dot);
+    t[r] = dot[0] * scale;
+    t[4 + r] = dot[1] * scale;
+  }
+}
+#endif
 
 
 /*
@@ -585,8 +616,12 @@ void block_scores4(const char *k, const char *v, size_t stride, const at_block *
         prefetch_value(v + at, stride, bytes, va);
     }
     if (nk == 4)
-      for (int r = 0; r < 4; r += SC_PLAIN_KEYS)
-        score_rows(rows + r, SC_PLAIN_KEYS, q, hd, scale, t + r, 4, f16);
+#if defined(SC_HEAD_PAIRS)
+      for (int h = 0; h < 4; h += 2)
+        score_rows_h2(rows, q + h * hd, hd, scale, t + h * 4, f16);
+#else
+      score_rows(rows, 4, q, hd, scale, t, 4, f16);
+#endif
     else
       for (int r = 0; r < nk; r++)
         score_rows(rows + r, 1, q, hd, scale, t + r, 4, f16);
