@@ -297,6 +297,19 @@ typedef struct a2args {
 } a2args;
 
 
+/* The T tokens' 8 rows into y, added to what the chunks before left there. */
+static inline __attribute__((always_inline)) void store_tokens(const int T, __m256 *f,
+                                                               const a2args *a) {
+#pragma GCC unroll 8
+  for (int t = 0; t < T; t++) {
+    float *y = a->y + (size_t)t * a->ldy;
+    if (a->accumulate)
+      f[t] = _mm256_add_ps(f[t], _mm256_maskload_ps(y, a->rows));
+    _mm256_maskstore_ps(y, a->rows, f[t]);
+  }
+}
+
+
 static inline int32_t load32(const int8_t *p) {
   int32_t v;
   memcpy(&v, p, sizeof v);
@@ -365,13 +378,7 @@ static inline __attribute__((always_inline)) void tile_dot(const int T, const in
     }
   }
 
-#pragma GCC unroll 8
-  for (int t = 0; t < T; t++) {
-    float *y = a->y + (size_t)t * a->ldy;
-    if (a->accumulate)
-      f[t] = _mm256_add_ps(f[t], _mm256_maskload_ps(y, a->rows));
-    _mm256_maskstore_ps(y, a->rows, f[t]);
-  }
+  store_tokens(T, f, a);
 }
 
 /*
@@ -435,13 +442,7 @@ static inline __attribute__((always_inline)) void tile_dot_k(const int T, const 
     }
   }
 
-#pragma GCC unroll 8
-  for (int t = 0; t < T; t++) {
-    float *y = a->y + (size_t)t * a->ldy;
-    if (a->accumulate)
-      f[t] = _mm256_add_ps(f[t], _mm256_maskload_ps(y, a->rows));
-    _mm256_maskstore_ps(y, a->rows, f[t]);
-  }
+  store_tokens(T, f, a);
 }
 
 #define TOKEN_CASES(FN, ...) \

@@ -14,20 +14,11 @@
 #include <string.h>
 
 #include "matmul_kernels.h"
+#include "prefetch_x86.h"
 #include "quant_kernels.h"
 #include "repack.h"
 
 #define VEC 64
-
-/*
-** Asks for the n bytes pf past p, into L2 (as matmul_r16_avx512.c does, and for the same
-** reasons: integer addresses, always inlined).
-*/
-static inline __attribute__((always_inline))
-void prefetch_ahead(const uint8_t *p, size_t n, size_t pf) {
-  for (size_t o = 0; o < n; o += 64)
-    _mm_prefetch((const char *)((uintptr_t)p + pf + o), _MM_HINT_T1);
-}
 
 
 static inline __m256i bcast4(const int8_t *p) {

@@ -11,24 +11,11 @@
 #include <string.h>
 
 #include "matmul_kernels.h"
+#include "prefetch_x86.h"
 #include "quant_kernels.h"
 #include "repack.h"
 
 #define VEC 64
-
-
-
-/*
-** Asks for the n bytes pf past p, into L2. Near a buffer's end they lie past it: a prefetch
-** never faults, and the address is made as an integer, since pointer arithmetic beyond an
-** object's end is undefined in C. Always inlined: out of line, GCC 12 found the helper free
-** of side effects and deleted its calls (spec/codegen_check.sh checks).
-*/
-static inline __attribute__((always_inline))
-void prefetch_ahead(const uint8_t *p, size_t n, size_t pf) {
-  for (size_t o = 0; o < n; o += 64)
-    _mm_prefetch((const char *)((uintptr_t)p + pf + o), _MM_HINT_T1);
-}
 
 
 /* ------------------------------------------------------------------ activation extras */
