@@ -135,8 +135,8 @@ static void gemm_part(void *ctx, int ith, int nth) {
 
 /*
 ** The row kernels on a matrix held only in the r16 layout (the scalar level, which tests
-** force): each row is read back into the stored layout first, so the
-** sums are those of the stored copy, bit for bit.
+** force): each row is read back into the stored layout first, so the sums are those of the
+** stored copy, bit for bit.
 */
 static void dot_rows_r16(const mm_job *j, long lo, long hi) {
   _Alignas(64) uint8_t row[R16_ROW_MAX];
