@@ -344,6 +344,7 @@ describe("generate", function()
     assert.same({}, got)
     assert.equal(#prompt("raw"), s:pos())
     assert.equal(s:pos(), #s.tokens)
+    assert.equal("error", s.stats.stop)
   end)
 
   it("says so when the sampler returns something that is not a token id", function()

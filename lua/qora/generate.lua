@@ -337,6 +337,9 @@ function M.generate(session, opts)
       elseif coroutine.isyieldable() then  -- the sampler yielded: pass it on, and back
         r = resume(table.pack(coroutine.yield(table.unpack(r, 2, r.n))))
       else
+        if session.generation == generation then
+          cut_short(session, stats, progress, "error")
+        end
         coroutine.close(co)
         check.error("the sampler yielded, but generate runs outside any coroutine: run the "
                     .. "for loop inside a coroutine, or give a sampler that does not yield")
