@@ -75,7 +75,21 @@ describe("qora command", function()
     assert.equal("", out)
     assert.truthy(err:find("^qora: cannot load its Lua modules %(module 'qora.cli' not "
                            .. "found%);"), err)
-    assert.truthy(err:find("LUA_PATH and LUA_CPATH as the README says", 1, true), err)
+    assert.truthy(err:find("LUA_PATH is set, and qora looks for its modules only there: "
+                           .. "unset it", 1, true), err)
+  end)
+
+  it("says to run make when no LUA_PATH is set and its modules are not beside it", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. quote(dir .. "/bin") .. " && cp bin/qora " ..
+                      quote(dir .. "/bin/qora")))
+    local out, err, code = S.sh("env -u LUA_PATH -u LUA_PATH_5_4 LUA_CPATH=/nonexistent/?.so "
+                                .. "lua5.4 " .. quote(dir .. "/bin/qora") .. " --help")
+    os.execute("rm -rf " .. quote(dir))
+    assert.equal(1, code)
+    assert.equal("", out)
+    assert.truthy(err:find("run `make` in the checkout", 1, true), err)
   end)
 
   it("prints its usage with --help and exits 0", function()
