@@ -39,7 +39,7 @@ static const size_t vtype_size[GGUF_VTYPE_COUNT] = {
 static int need(cursor *c, uint64_t n) {
   if (n > c->size - c->pos)
     return qora_fail(c->err, "%s at byte %llu runs past the end of the file (%llu bytes); "
-                     "the file is truncated or corrupt", c->what,
+                     "the file is cut short or corrupt; copy or download it again", c->what,
                      (unsigned long long)c->pos, (unsigned long long)c->size);
   return 0;
 }
