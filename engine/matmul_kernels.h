@@ -185,4 +185,10 @@ r16_walk qora_r16_walk(void);
 int qora_r16_set_walk(int streams, int prefetch);
 void qora_r16_get_walk(int *streams, int *prefetch);
 
+/*
+** Bytes of the next product a thread waiting at the end of a decode job asks for (the walk's
+** idle; 0: none), up to 4 MB, else -1; for tests and benchmarks, not while a product runs.
+*/
+int qora_r16_set_idle(size_t bytes);
+
 #endif

@@ -761,6 +761,19 @@ static void set_walk(int i) {
 }
 
 
+/* The idle prefetch's size can be set (benchmarks switch it within one process) and bounded. */
+static void test_set_idle(void) {
+  size_t own = qora_r16_walk().idle;
+  int ok = qora_r16_set_idle(64 << 10) == 0 && qora_r16_walk().idle == (64u << 10);
+
+  ok = ok && qora_r16_set_idle((size_t)5 << 20) == -1 && qora_r16_walk().idle == (64u << 10);
+  ok = ok && qora_r16_set_idle(0) == 0 && qora_r16_walk().idle == 0;
+  qora_r16_set_idle(own);
+  TAP_OK(ok && qora_r16_walk().idle == own, "the idle prefetch takes 0 to 4 MB and refuses "
+         "more, leaving what it had");
+}
+
+
 int main(void) {
   static const int types32[] = {QORA_F32, QORA_F16, QORA_BF16, QORA_Q4_0, QORA_Q4_1,
                                 QORA_Q8_0};
@@ -855,6 +868,7 @@ int main(void) {
   }
   qora_cpu_set_level(qora_cpu_best());
   test_tok_by_level();
+  test_set_idle();
   test_amx();
   test_scratch_monotonic();
   static const int types16[] = {QORA_Q4_0, QORA_Q8_0, QORA_Q4_K, QORA_Q6_K};
