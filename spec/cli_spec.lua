@@ -63,14 +63,19 @@ describe("qora command", function()
     assert.equal("qora " .. qora._VERSION .. "\n", out:match("^[^\n]*\n"))
   end)
 
-  it("says how to find its modules when they are nowhere to be found, and exits 1", function()
+  -- bin/qora copied alone into a new folder (no modules beside it), run with env set.
+  local function run_alone(env)
     local dir = os.tmpname()
     os.remove(dir)
     assert(os.execute("mkdir -p " .. quote(dir .. "/bin") .. " && cp bin/qora " ..
                       quote(dir .. "/bin/qora")))
-    local out, err, code = S.sh("LUA_PATH=/nonexistent/?.lua LUA_CPATH=/nonexistent/?.so "
-                                .. "lua5.4 " .. quote(dir .. "/bin/qora") .. " --help")
+    local out, err, code = S.sh(env .. " lua5.4 " .. quote(dir .. "/bin/qora") .. " --help")
     os.execute("rm -rf " .. quote(dir))
+    return out, err, code
+  end
+
+  it("says how to find its modules when they are nowhere to be found, and exits 1", function()
+    local out, err, code = run_alone("LUA_PATH=/nonexistent/?.lua LUA_CPATH=/nonexistent/?.so")
     assert.equal(1, code)
     assert.equal("", out)
     assert.truthy(err:find("^qora: cannot load its Lua modules %(module 'qora.cli' not "
@@ -80,13 +85,8 @@ describe("qora command", function()
   end)
 
   it("says to run make when no LUA_PATH is set and its modules are not beside it", function()
-    local dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. quote(dir .. "/bin") .. " && cp bin/qora " ..
-                      quote(dir .. "/bin/qora")))
-    local out, err, code = S.sh("env -u LUA_PATH -u LUA_PATH_5_4 LUA_CPATH=/nonexistent/?.so "
-                                .. "lua5.4 " .. quote(dir .. "/bin/qora") .. " --help")
-    os.execute("rm -rf " .. quote(dir))
+    local out, err, code = run_alone("env -u LUA_PATH -u LUA_PATH_5_4 "
+                                     .. "LUA_CPATH=/nonexistent/?.so")
     assert.equal(1, code)
     assert.equal("", out)
     assert.truthy(err:find("run `make` in the checkout", 1, true), err)
