@@ -254,8 +254,12 @@ static int model_detokenize(lua_State *L) {
     isint = lua_isinteger(L, -1);
     id = lua_tointeger(L, -1);
     lua_pop(L, 1);
-    if (!isint || id < 0 || id >= qora_vocab_size(tk))
+    if (!isint)
       return luaL_argerror(L, 2, lua_pushfstring(L, "element %I is not a token id", i));
+    if (id < 0 || id >= qora_vocab_size(tk))
+      return luaL_argerror(L, 2, lua_pushfstring(L, "element %I is token id %I, outside the "
+                                                 "vocabulary (0 to %d)", i, id,
+                                                 qora_vocab_size(tk) - 1));
     piece = lqora_token_piece(tk, (int32_t)id, special, &len);
     luaL_addlstring(&b, piece, len);
   }

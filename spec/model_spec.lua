@@ -146,6 +146,9 @@ describe("a model", function()
     assert.has_error(function() m:is_eog() end)
     assert.has_error(function() m:detokenize("x") end)
     assert.has_error(function() m:detokenize({ -1 }) end)
+    -- the same words as s:eval, with the ids that would have been right
+    assert.has_error(function() m:detokenize({ 9, 462 }) end, "bad argument #1 to 'detokenize' "
+                     .. "(element 2 is token id 462, outside the vocabulary (0 to 461))")
     assert.has_error(function() m:detokenize({ 1, "a" }) end)
     assert.has_error(function() m:detokenize({ 1 }, { specials = true }) end)
     assert.has_error(function() m:tokenize(nil) end)
