@@ -453,7 +453,8 @@ describe("generate", function()
                      "generate needs a prompt: the session holds no tokens yet")
     assert.has_error(function() s:generate("hello") end)
     assert.has_error(function() s:generate({ promt = "x" }) end)
-    assert.has_error(function() s:generate({ prompt = 5 }) end)
+    assert.has_error(function() s:generate({ prompt = 5 }) end, "bad argument #1 to 'generate' "
+                     .. "(prompt must be a string or an array of token ids, got number)")
     assert.has_error(function() s:generate({ prompt = { 1 }, max_tokens = -1 }) end,
                      "bad argument #1 to 'generate' (max_tokens must be an integer of at "
                      .. "least 0, got -1)")

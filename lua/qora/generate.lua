@@ -73,7 +73,7 @@ local function check_options(opts)
   end
   local p = opts.prompt
   if p ~= nil and type(p) ~= "string" and type(p) ~= "table" then
-    bad("prompt must be a string or an array of token ids")
+    bad("prompt must be a string or an array of token ids, got " .. type(p))
   end
   for _, k in ipairs({ "max_tokens", "prefill_chunk" }) do
     local why = opts[k] ~= nil and check.not_integer(k, opts[k], k == "max_tokens" and 0 or 1)
