@@ -382,7 +382,8 @@ static void encode_string(lua_State *L, int idx, const slot *at) {
   size_t bad = utf8_bad_at(s, n);
 
   if (bad < n)
-    luaL_error(L, "json: string is not valid UTF-8 at byte %I", (lua_Integer)bad + 1);
+    luaL_error(L, "json: string is not valid UTF-8 at byte %I; convert it to UTF-8 first",
+               (lua_Integer)bad + 1);
   if (strlen(s) != n) luaL_error(L, "json: strings with NUL bytes are not supported");
   put(L, at, cJSON_CreateString(s));
 }

@@ -198,7 +198,7 @@ describe("chat.render errors", function()
     { "tools that contain themselves", hi, { python_tools = { cyclic } },
       "chat: option python_tools: a table contains itself" },
     { "tools with invalid UTF-8", hi, { xml_tools = { "ok", { "\255" } } },
-      "chat: option xml_tools: string is not valid UTF-8 at byte 1" },
+      "chat: option xml_tools: string is not valid UTF-8 at byte 1; convert it to UTF-8 first" },
     { "tools with the llama.cpp copy", hi, { template = "smollm3-llamacpp", xml_tools = "[1]" },
       "chat: option xml_tools: the smollm3-llamacpp template has no tools section; use "
       .. '"smollm3"' },
@@ -242,7 +242,8 @@ describe("template:check_tools", function()
       { smollm3, 5, "%s must be a sequence of tools or a JSON array" },
       { smollm3, { cyclic }, "%s: a table contains itself" },
       { smollm3, { { f = print } }, "%s: cannot print a function value as Python would" },
-      { smollm3, { "ok", { "a\255" } }, "%s: string is not valid UTF-8 at byte 2" },
+      { smollm3, { "ok", { "a\255" } },
+        "%s: string is not valid UTF-8 at byte 2; convert it to UTF-8 first" },
       { chat.get("chatml"), {}, "%s: the chatml template has no tools section" },
       { chat.get("smollm3-llamacpp"), "[]",
         '%s: the smollm3-llamacpp template has no tools section; use "smollm3"' },
@@ -348,7 +349,8 @@ describe("pyrepr", function()
     for _, c in ipairs({
       { pyrepr.repr, { f = print }, "repr: cannot print a function value as Python would" },
       { pyrepr.str, cyclic, "repr: a table contains itself" },
-      { pyrepr.str_repr, "\255", "repr: string is not valid UTF-8 at byte 1" },
+      { pyrepr.str_repr, "\255",
+        "repr: string is not valid UTF-8 at byte 1; convert it to UTF-8 first" },
     }) do
       local line = debug.getinfo(1, "l").currentline + 1
       local ok, err = pcall(function() return c[1](c[2]) end)
@@ -364,7 +366,7 @@ describe("pyrepr", function()
     assert.are.same({ nil, "a table contains itself" }, { pyrepr.try_str(cyclic) })
     assert.are.same({ nil, "cannot print a function value as Python would" },
                     { pyrepr.try_str({ 1, print }) })
-    assert.are.same({ nil, "string is not valid UTF-8 at byte 2" },
+    assert.are.same({ nil, "string is not valid UTF-8 at byte 2; convert it to UTF-8 first" },
                     { pyrepr.try_str({ "a\255" }) })
     -- Python 3.11: str({'name': 'f', 'parameters': {}}), str("it's")
     assert.are.same({ "{'name': 'f', 'parameters': {}}" },

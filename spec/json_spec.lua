@@ -146,7 +146,8 @@ describe("json_encode", function()
       { print, "cannot encode a function value" }, { cyclic, "nesting deeper than 1000" },
       { { [1] = 1, [3] = 3 }, "neither an array nor an object" },
       { { 1, x = 2 }, "neither an array nor an object" },
-      { "a\0b", "NUL bytes" }, { "\255", "not valid UTF-8 at byte 1" },
+      { "a\0b", "NUL bytes" },
+      { "\255", "not valid UTF-8 at byte 1; convert it to UTF-8 first" },
       { io.stdout, "cannot encode a userdata value" },
     }
     for _, c in ipairs(cases) do

@@ -114,6 +114,19 @@ function M.methods(class, tname, noun)
   end
 end
 
+--- Why s is not text: "where is not valid UTF-8 at byte N; convert it to UTF-8 first", the
+-- byte counted from 1 as Lua counts, or nil when s is UTF-8. One wording for every refusal.
+-- @param s string
+-- @param where string how the message names s ("system", "the message")
+-- @return string|nil
+function M.not_utf8(s, where)
+  local ok, bad = utf8.len(s)
+  if ok then
+    return nil
+  end
+  return ("%s is not valid UTF-8 at byte %d; convert it to UTF-8 first"):format(where, bad)
+end
+
 --- A value as a message shows it: 1, 1.5, "1" (a string), a table.
 -- @param v any
 -- @return string

@@ -212,9 +212,9 @@ end
 
 -- Refuses text that is not UTF-8, naming where it came from (checked before the model loads).
 local function check_utf8(text, where)
-  local ok, bad = utf8.len(text)
-  if not ok then
-    fail("%s is not valid UTF-8 at byte %d; convert it to UTF-8 first", where, bad)
+  local why = check.not_utf8(text, where)
+  if why then
+    fail("%s", why)
   end
 end
 

@@ -43,13 +43,12 @@ local REPLY = {
 local SAMPLING = { "temperature", "top_k", "top_p", "min_p", "seed", "greedy", "repeat_penalty",
                    "repeat_last_n", "frequency_penalty", "presence_penalty" }
 
--- Why v is not text for the prompt: "where is not valid UTF-8 at byte N" for the first string
+-- Why v is not text for the prompt: check.not_utf8's message for the first string
 -- in it (v itself, or a key or value of its tables, which where names as "tools[1].name"),
 -- the byte counted in that string; nil when every string is UTF-8.
 local function not_utf8(v, where, seen)
   if type(v) == "string" then
-    local ok, bad = utf8.len(v)
-    return not ok and ("%s is not valid UTF-8 at byte %d"):format(where, bad) or nil
+    return check.not_utf8(v, where)
   elseif type(v) ~= "table" or seen[v] then
     return nil
   end
@@ -186,10 +185,9 @@ local function check_message(self, fname, text, optional)
   elseif self.closed then
     check.error("the conversation is closed: start a new one with model:chat()")
   end
-  local ok, bad = utf8.len(text or "")
-  if not ok then
-    check.error(("bad argument #1 to '%s' (the message is not valid UTF-8 at byte %d)")
-                :format(fname, bad))
+  local why = check.not_utf8(text or "", "the message")
+  if why then
+    check.error(("bad argument #1 to '%s' (%s)"):format(fname, why))
   end
 end
 

@@ -69,9 +69,9 @@ end
 
 -- Python's repr() of a string (see M.str_repr).
 local function str_repr(s)
-  local bad = select(2, utf8.len(s))
-  if bad then
-    refuse(format("string is not valid UTF-8 at byte %d", bad))
+  local why = check.not_utf8(s, "string")
+  if why then
+    refuse(why)
   end
   local quote = (s:find("'", 1, true) and not s:find('"', 1, true)) and '"' or "'"
   local out = { quote }
