@@ -10,6 +10,7 @@ while true do
   io.write("> ")
   io.flush()
   local line = io.read("l")
+  if line == nil then io.write("\n") end  -- end of input: the terminal echoed no newline
   if line == nil or line == "" then break end
   for piece in chat:reply(line, { temperature = 0.6, top_p = 0.95, max_tokens = 256 }) do
     io.write(piece)

@@ -16,3 +16,11 @@ describe("examples", function()
     end)
   end
 end)
+
+describe("examples/chat.lua", function()
+  it("ends its last prompt with a newline when the input ends (Ctrl-D)", function()
+    local out, err, code = run("chat.lua", "Hello\n")
+    assert.equal(0, code, err)
+    assert.equal("> \n", out:sub(-3))
+  end)
+end)
