@@ -174,10 +174,11 @@ describe("qora command", function()
     { { "--model-path", "/nonexistent-folder", "--prompt", "hi" }, "/nonexistent-folder" },
     { { "--prompt", "hi" }, "--load PATH is required" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi" },
-      "qora: cannot open /nonexistent.gguf: no such file or folder; --load takes a GGUF file\n" },
+      "qora: cannot open /nonexistent.gguf: No such file or directory; --load takes a GGUF "
+      .. "file\n" },
     { { "--model-path", "/nonexistent/config.json", "--prompt", "hi" },
-      "qora: cannot open /nonexistent/config.json: no such file or folder; --model-path takes a "
-      .. "Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json)\n" },
+      "qora: cannot open /nonexistent/config.json: No such file or directory; --model-path "
+      .. "takes a Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json)\n" },
     { { "--load", CUT, "--prompt", "hi" }, "qora: " .. CUT .. ": " },
     { { "--load", TINY }, "the prompt is empty: give --prompt TEXT, or pipe" },
     { { "--load", TINY, "--raw", "--system", "x", "--prompt", "hi" },
@@ -255,6 +256,15 @@ describe("qora command", function()
       end
     end)
   end
+
+  it("says a model file is missing in the words of qora.load", function()
+    local _, api = qora.load("/nonexistent.gguf")
+    local _, err = run({ "--load", "/nonexistent.gguf", "--prompt", "hi" })
+    local why = api:match("^cannot open /nonexistent%.gguf: ([^;]+);")
+    assert.truthy(why, api)
+    assert.truthy(err:find("cannot open /nonexistent.gguf: " .. why .. ";", 1, true),
+                  "qora.load: " .. api .. "\nstderr: " .. err)
+  end)
 
   it("reads plain decimal numbers, with a sign, a point or an exponent where they fit", function()
     local opts = require("qora.cli").parse({ "--max-tokens", "007", "--seed", "-1", "--ctx", "+64",

@@ -346,8 +346,9 @@ local function load_error(opts, err)
   local path, stat = opts.path, qora.core.stat
   local folder = checkpoint_folder(path)
   local folder_st = folder and stat(folder)
-  if not stat(path) then
-    return ("cannot open %s: no such file or folder; %s"):format(path, flag_takes(opts))
+  local st, why = stat(path)
+  if not st then   -- why is "path: " and the system's words, as qora.load gives them
+    return ("cannot open %s; %s"):format(why, flag_takes(opts))
   elseif folder_st and folder_st.kind == "directory" and not stat(folder .. "/config.json") then
     return ("%s is a folder without config.json: --model-path takes a Hugging Face checkpoint "
             .. "folder (config.json, *.safetensors, tokenizer.json), --load a GGUF file")
