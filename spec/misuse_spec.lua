@@ -221,8 +221,8 @@ describe("misuse of an argument", function()
         .. "max_tokens, parse_special, prefill_chunk, prompt, sampler, special; seed is a "
         .. "sampling option: give sampler = require(\"qora.sampling\").new({ seed = ... }))" },
       { "m:tokenize('x', { bos = true, eos = true })",
-        "bad argument to 'tokenize' (unknown option 'eos'; did you mean 'bos'? known: bos, "
-        .. "special)" },
+        "bad argument to 'tokenize' (eos is not an option of tokenize; to end with the EOS "
+        .. "token, append model.info.eos_id to the ids it returns)" },
       { "m:tokenize('x', { spec = true })", "bad argument to 'tokenize' (unknown option 'spec'; "
         .. "did you mean 'special'? known: bos, special)" },
       { "m:tokenize('x', { [1] = true })",

@@ -172,6 +172,10 @@ describe("a model", function()
                      'bad argument to \'tokenize\' (special must be true or false, got "no" '
                      .. '(a string))')
     assert.has_error(function() m:tokenize("x", { bos = 1 }) end)
+    -- not "did you mean 'bos'?": the way to an ending EOS is another one
+    assert.has_error(function() m:tokenize("x", { eos = true }) end,
+                     "bad argument to 'tokenize' (eos is not an option of tokenize; to end with "
+                     .. "the EOS token, append model.info.eos_id to the ids it returns)")
     assert.has_error(function() m:detokenize({ 1 }, { special = "yes" }) end)
     assert.has_error(function() m.core:tokenize("x", "no") end)
     assert.has_error(function() m.core:stream("no") end)

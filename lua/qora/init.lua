@@ -89,6 +89,10 @@ local TOKENIZE = { special = true, bos = true }
 --   bos = false (prepend BOS when the vocabulary asks for it) }
 -- @return table array of ids
 function Model:tokenize(text, opts)
+  if type(opts) == "table" and opts.eos ~= nil then   -- "did you mean 'bos'?" would mislead
+    check.fail("tokenize", "eos is not an option of tokenize; to end with the EOS token, "
+                           .. "append model.info.eos_id to the ids it returns")
+  end
   opts = check.options("tokenize", opts, TOKENIZE)
   check.boolean("tokenize", "special", opts.special)
   check.boolean("tokenize", "bos", opts.bos)
