@@ -34,6 +34,18 @@ describe("a conversation", function()
     assert.equal(S.read(S.TINY .. "prompts/chat.txt"), chat:prompt())
   end)
 
+  it("gives the prompt of a conversation with no messages yet: the system turn", function()
+    -- llama.cpp's prompt without the user's turn, as Jinja renders the template when
+    -- messages[0] is let be undefined (it raises on an empty list otherwise)
+    local chat = llamacpp_chat()
+    local turn = "<|im_start|>user\n" .. QUESTION .. "<|im_end|>\n"
+    local full = S.read(S.TINY .. "prompts/chat.txt")
+    local at = assert(full:find(turn, 1, true))
+    local want = full:sub(1, at - 1) .. full:sub(at + #turn)
+    assert.equal(want, chat:prompt())
+    S.same_ids(model:tokenize(want, { special = true }), chat:prompt_ids(), "prompt_ids")
+  end)
+
   it("evaluates only what the cache lacks on the next turn", function()
     local chat = llamacpp_chat()
     for _ in chat:reply(QUESTION, { greedy = true, max_tokens = 8 }) do end

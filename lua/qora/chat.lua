@@ -9,6 +9,7 @@
 --   "chatml"            SmolLM2's ChatML template, with its default system prompt.
 --
 -- Messages are a sequence of { role = "system" | "user" | "assistant" | "tool", content = s }.
+-- An empty one renders what comes before a first message (SmolLM3: the default system turn).
 -- Options of render (all optional):
 --   add_generation_prompt  boolean: end with the opening of the assistant's turn
 --   enable_thinking        boolean (default true): SmolLM3's reasoning mode
@@ -207,7 +208,7 @@ end
 local function smollm3_system(messages, opts, tools, official)
   local mode = opts.enable_thinking == false and "/no_think" or "/think"
   local first, instructions = messages[1], nil
-  if first.role == "system" then
+  if first and first.role == "system" then
     local text = first.content
     if type(text) ~= "string" then
       check.error("chat: the system message's content must be a string, got " .. type(text))
@@ -244,10 +245,9 @@ local function smollm3_system(messages, opts, tools, official)
 end
 
 
+-- No messages give the system turn alone (and the generation prompt), as ChatML gives the
+-- generation prompt alone: the Jinja templates raise there only for reading messages[0].
 local function render_smollm3(tpl, messages, opts, tools)
-  if #messages == 0 then
-    check.error("chat: the smollm3 template needs at least one message")
-  end
   local system, mode = smollm3_system(messages, opts, tools, tpl.name == "smollm3")
   local think = mode == "/think"
   local out = { system }
