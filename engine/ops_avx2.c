@@ -18,6 +18,26 @@ static inline __m256 scale2(__m256 p, __m256 n) {
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
+/*
+** The sums of eight vectors, a[0..7], as one vector: the additions of sum4 for each (pairs,
+** then pairs of pairs, then the halves), so each sum has the bits sum4 gives it; half the
+** horizontal adds of two sum4 calls on four vectors each, and one vector to store.
+*/
+static inline __m256 sum8(const __m256 a[8]) {
+  __m256 lo = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+  __m256 hi = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+
+  return _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20),
+                       _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+
+/* Scores of two heads for four keys (a[h * 4 + r]), scaled: head 0's to t0, head 1's to t1. */
+#define VSUM2X4(a, scale, t0, t1) do {                                  \
+    __m256 s8_ = _mm256_mul_ps(sum8(a), _mm256_set1_ps(scale));          \
+    _mm_storeu_ps(t0, _mm256_castps256_ps128(s8_));                      \
+    _mm_storeu_ps(t1, _mm256_extractf128_ps(s8_, 1));                    \
+  } while (0)
+
 #define VEC __m256
 #define W 8
 #define VZERO() _mm256_setzero_ps()
