@@ -1,0 +1,64 @@
+-- bench/budget.lua: the time budget of `make bench` (BENCH_BUDGET), used by bench/run.lua.
+-- Which extra rounds fit is decided here, apart from the runs, so that
+-- spec/bench_budget_spec.lua can check the decisions without timing anything.
+local M = {}
+
+-- A round is projected from the same runs' first round, and the second of a run took up to
+-- 10 % longer than its first on the AMD host (ik_llama.cpp on Q4_0: 29, 31, 32 s).
+M.SLACK = 1.1
+
+--- Seconds one round of a file is projected to take: the sum of what each of its
+--- implementations took on the same file in the first round. An implementation that has no
+--- such figure counts as the slowest one that has.
+--- @param first table seconds by implementation, from the first round of the file
+--- @param impls string[] the implementations of the round
+--- @return number
+function M.round_seconds(first, impls)
+  local slowest = 0
+  for _, s in pairs(first) do slowest = math.max(slowest, s) end
+  local sum = 0
+  for _, impl in ipairs(impls) do sum = sum + (first[impl] or slowest) end
+  return sum
+end
+
+--- Whether a round projected to take need seconds fits in the budget: always with no budget
+--- (0); otherwise when need, with SLACK, and reserve, the seconds kept for the runs that must
+--- follow it, end within budget seconds of the start.
+--- @param budget number seconds from the start of `make bench`; 0: no budget
+--- @param elapsed number seconds since that start
+--- @param need number the round's projected seconds (round_seconds)
+--- @param reserve number seconds kept for what follows the extra rounds
+--- @return boolean
+function M.fits(budget, elapsed, need, reserve)
+  if budget == 0 then return true end
+  return elapsed + need * M.SLACK + reserve <= budget
+end
+
+--- The note that says which rounds the budget left out, nil when it left out none. Files
+--- that lost the same rounds share a group, in file order:
+--- "BENCH_BUDGET 1140 s: round 3 of q4_0; rounds 2-3 of q4_k_m, q8_0 left out to finish in time".
+--- @param budget number
+--- @param cut table[] { file = name, from = first round left out, to = last }, in file order
+--- @return string|nil
+function M.cut_line(budget, cut)
+  local groups = {}
+  for _, c in ipairs(cut) do
+    local rounds = c.from == c.to and string.format("round %d", c.from)
+      or string.format("rounds %d-%d", c.from, c.to)
+    local last = groups[#groups]
+    if last and last.rounds == rounds then
+      last.files[#last.files + 1] = c.file
+    else
+      groups[#groups + 1] = { rounds = rounds, files = { c.file } }
+    end
+  end
+  if #groups == 0 then return nil end
+  local parts = {}
+  for i, g in ipairs(groups) do
+    parts[i] = g.rounds .. " of " .. table.concat(g.files, ", ")
+  end
+  return string.format("BENCH_BUDGET %d s: %s left out to finish in time", budget,
+                       table.concat(parts, "; "))
+end
+
+return M

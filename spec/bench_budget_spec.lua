@@ -1,0 +1,53 @@
+-- The time budget of `make bench` (bench/budget.lua): which extra rounds fit, and the note that
+-- says which were left out. Figures are those of a run on the 2-core AMD host (seconds): round 1
+-- of Q4_0 took qora 35 (its bandwidth measurement included), ik_llama.cpp 31, llama.cpp 40.
+local budget = dofile("bench/budget.lua")
+
+local FIRST = { qora = 35, ik_llama = 31, llamacpp = 40 }
+
+describe("bench budget", function()
+  it("projects a round from the first-round seconds of its own implementations only", function()
+    assert.are.equal(66, budget.round_seconds(FIRST, { "ik_llama", "qora" }))
+    assert.are.equal(106, budget.round_seconds(FIRST, { "qora", "ik_llama", "llamacpp" }))
+  end)
+
+  it("counts an implementation with no first-round figure as the slowest one", function()
+    assert.are.equal(75, budget.round_seconds({ qora = 35, llamacpp = 40 },
+                                              { "qora", "ik_llama" }))
+  end)
+
+  it("lets every round run with no budget (0), however late", function()
+    assert.is_true(budget.fits(0, 5000, 66, 33))
+  end)
+
+  it("runs a round whose projection, slack and reserve end within the budget", function()
+    -- 66 s projected is 72.6 s with the 10 % slack; 33 s kept for the Lua overhead.
+    assert.is_true(budget.fits(1140, 1033, 66, 33))   -- ends at 1138.6
+    assert.is_true(budget.fits(1140, 900, 66, 33))
+  end)
+
+  it("leaves out a round that would end past the budget", function()
+    assert.is_false(budget.fits(1140, 1035, 66, 33))  -- ends at 1140.6
+    assert.is_false(budget.fits(1140, 1200, 0, 0))    -- already past
+  end)
+
+  it("keeps the reserve for what must follow the extra rounds", function()
+    assert.is_true(budget.fits(1140, 1060, 66, 0))    -- ends at 1132.6 without the reserve
+    assert.is_false(budget.fits(1140, 1060, 66, 33))
+  end)
+
+  it("allows for a round running up to 10 % slower than the first", function()
+    assert.is_false(budget.fits(1140, 1070, 66, 0))   -- 1136 unslackened, 1142.6 with slack
+  end)
+
+  it("says nothing when the budget left no round out", function()
+    assert.is_nil(budget.cut_line(1140, {}))
+  end)
+
+  it("names the rounds left out, files that lost the same rounds together", function()
+    local cut = { { file = "q4_0", from = 3, to = 3 }, { file = "q4_k_m", from = 2, to = 3 },
+                  { file = "q6_k", from = 2, to = 3 } }
+    assert.are.equal("BENCH_BUDGET 1140 s: round 3 of q4_0; rounds 2-3 of q4_k_m, q6_k left "
+                     .. "out to finish in time", budget.cut_line(1140, cut))
+  end)
+end)
