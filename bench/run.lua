@@ -20,13 +20,20 @@
 -- measured once at the start, an AMD EPYC's fast minutes came later, and Q8_0 decoded at 113 %
 -- of the ceiling. Each run is also set against the bandwidth measured just before it, and
 -- the median over the rounds of that percentage ("%adj") is the one least moved by the host.
--- Long rows are measured once, after the rounds, and the peers in BENCH_ONCE in the first
--- round only: no target rests on mainline llama.cpp, and its second round took 70 to 90 s of a
--- run that should stay under 20 minutes on a fresh machine. For the same reason the files in
--- BENCH_ONE_ROUND (Q8_0, on which no target rests either) are measured in one round: its
--- second and third took 140 s of a 19-minute run. Only the peers in BENCH_LONG_PEERS are
--- measured at the long contexts: mainline llama.cpp's long run took 105 to 121 s, and a whole
--- run on a fresh Intel host (Xeon model 207) 21.1 minutes with it.
+-- Long rows are measured once, after the rounds (the first round under BENCH_BUDGET), and the
+-- peers in BENCH_ONCE in the first round only: no target rests on mainline llama.cpp, and its
+-- second round took 70 to 90 s of a run that should stay under 20 minutes on a fresh machine.
+-- For the same reason the files in BENCH_ONE_ROUND (Q8_0, on which no target rests either) are
+-- measured in one round: its second and third took 140 s of a 19-minute run. Only the peers in
+-- BENCH_LONG_PEERS are measured at the long contexts: mainline llama.cpp's long run took 105 to
+-- 121 s, and a whole run on a fresh Intel host (Xeon model 207) 21.1 minutes with it.
+--
+-- BENCH_BUDGET bounds the whole of `make bench`, counted from make's start (BENCH_T0), as
+-- issue 4 asks for a run under 20 minutes on a fresh machine and building the peers alone took
+-- 640 s of one on a 2-core AMD EPYC. Under a budget every file first gets its first round and
+-- its long rows; the extra rounds follow, file by file, each only while what its runs took in
+-- the first round, 10 % more, and a reserve for the Lua overhead measurement fit in what is
+-- left. The first round that does not fit ends them, and the notes say which were left out.
 --
 -- Settings come from the environment (the Makefile passes them):
 --   BENCH_DIR      models/bench         where files and logs go
@@ -46,6 +53,10 @@
 --   BENCH_ONE_ROUND "q8_0"              files measured in one round (empty: none)
 --   BENCH_LONG_PEERS "ik_llama"         peers measured at the long contexts (empty: none)
 --   BENCH_WAIT     0                    seconds to wait, before each run, for idle cores
+--   BENCH_BUDGET   1140                 seconds for the whole `make bench` (0: no budget)
+--   BENCH_T0       (make passes it)     make's start, in seconds since 1970 (unset: this script's)
+
+local budget = dofile("bench/budget.lua")
 
 local KV_BYTES_PER_TOKEN = 73728  -- 36 layers x 2 (K, V) x 4 heads x 128 dims x 2 bytes (F16)
 
@@ -74,7 +85,9 @@ local ROUNDS = tonumber(env("BENCH_ROUNDS", "3"))
 local ONCE = " " .. (os.getenv("BENCH_ONCE") or "llamacpp") .. " "   -- set but empty: none
 local ONE_ROUND = " " .. (os.getenv("BENCH_ONE_ROUND") or "q8_0") .. " "  -- set but empty: none
 local LONG_PEERS = " " .. (os.getenv("BENCH_LONG_PEERS") or "ik_llama") .. " "  -- empty: none
+local BUDGET = tonumber(env("BENCH_BUDGET", "1140"))
 local START = os.time()
+local T0 = tonumber(env("BENCH_T0", tostring(START)))  -- make's start: its build counts too
 local failed = 0            -- runs that failed: the exit status says so
 local bandwidths = {}       -- every read bandwidth measured, GB/s
 
@@ -319,28 +332,92 @@ local function round_impls(impls, round)
   return out
 end
 
--- Every implementation's figures for one file, by context and implementation: the prompt's
--- context in each of rounds, then the long contexts once.
-local function measure_file(path, long, impls, rounds)
-  local by_ctx = { [PROMPT] = {} }
-  for round = 1, rounds do
-    for _, impl in ipairs(round_impls(impls, round)) do
-      local obj = measure(impl, path, nil)[PROMPT]
-      if obj then by_ctx[PROMPT][impl] = keep_best(by_ctx[PROMPT][impl], obj, round) end
-    end
+-- One round of a file at the prompt's context: keeps each implementation's best figures in
+-- f.by_ctx and, in the first round, the seconds each took in f.took (the budget's estimates).
+local function measure_round(f, impls, round)
+  for _, impl in ipairs(round_impls(impls, round)) do
+    local t0 = clock()
+    local obj = measure(impl, f.path, nil)[PROMPT]
+    if round == 1 then f.took[impl] = clock() - t0 end
+    if obj then f.by_ctx[PROMPT][impl] = keep_best(f.by_ctx[PROMPT][impl], obj, round) end
   end
-  -- The long contexts after the rounds, so that each round's runs stay back to back; their
-  -- runs' figures at the prompt's context are left out.
-  for _, impl in ipairs(long and impls or {}) do
+  f.rounds = round
+end
+
+-- The long contexts of a file, once, after its rounds (or its first round under a budget), so
+-- that each round's runs stay back to back; their figures at the prompt's context are left out.
+local function measure_long(f, impls)
+  for _, impl in ipairs(f.long and impls or {}) do
     local runs = impl == "qora" or listed(LONG_PEERS, impl)
-    for ctx, obj in pairs(runs and measure(impl, path, long) or {}) do
+    for ctx, obj in pairs(runs and measure(impl, f.path, f.long) or {}) do
       if ctx ~= PROMPT then
-        by_ctx[ctx] = by_ctx[ctx] or {}
-        by_ctx[ctx][impl] = keep_best(nil, obj, 1)
+        f.by_ctx[ctx] = f.by_ctx[ctx] or {}
+        f.by_ctx[ctx][impl] = keep_best(nil, obj, 1)
       end
     end
   end
-  return by_ctx
+end
+
+-- Seconds kept for the Lua overhead measurement, which follows the extra rounds: 3 x
+-- BENCH_LUA_STEPS steps on Q4_0, a quarter slower than qora's decode there (the slowest qora
+-- decode measured if Q4_0 was not), plus a load and three 64-token prompts, which 15 s covers
+-- on 2 cores; 60 s without any qora figure.
+local function lua_reserve(files)
+  local rate
+  for _, f in ipairs(files) do
+    local q = f.by_ctx[PROMPT].qora
+    if q and q.gen_tps and q.gen_tps > 0 then
+      rate = f.name == "q4_0" and q.gen_tps or math.min(rate or math.huge, q.gen_tps)
+      if f.name == "q4_0" then break end
+    end
+  end
+  return rate and 15 + 1.25 * 3 * tonumber(LUA_STEPS) / rate or 60
+end
+
+-- Rounds 2 to f.planned of a file, each while it fits in BENCH_BUDGET; returns false, having
+-- said so, at the first that does not, and leaves the rest of the file's rounds out.
+local function extra_rounds(f, impls, files)
+  for round = f.rounds + 1, f.planned do
+    local need = budget.round_seconds(f.took, round_impls(impls, round))
+    local elapsed, reserve = os.time() - T0, lua_reserve(files)
+    if not budget.fits(BUDGET, elapsed, need, reserve) then
+      say("BENCH_BUDGET %d s: %d s since make bench started; round %d of %s needs about %.0f s "
+          .. "and the Lua overhead %.0f s: no more rounds", BUDGET, elapsed, round, f.name,
+          need * budget.SLACK, reserve)
+      return false
+    end
+    measure_round(f, impls, round)
+  end
+  return true
+end
+
+-- Every file measured, in BENCH_FILES order, each { name, path, by_ctx = figures by context
+-- and implementation, rounds = rounds run at the prompt's context }; and the note that says
+-- which rounds BENCH_BUDGET left out, nil if none.
+local function measure_all(impls)
+  local files = {}
+  for _, name in ipairs(words(FILES)) do
+    local f = { name = name, path = DIR .. "/smollm3-3b-" .. name .. ".gguf", rounds = 0,
+                planned = listed(ONE_ROUND, name) and 1 or ROUNDS, took = {},
+                long = listed(LONG_FILES, name) and LONG ~= "" and LONG or nil,
+                by_ctx = { [PROMPT] = {} } }
+    files[#files + 1] = f
+    measure_round(f, impls, 1)
+    if BUDGET == 0 then extra_rounds(f, impls, files) end
+    measure_long(f, impls)
+  end
+  -- Under a budget every file has had its first round and long rows before any extra round.
+  local more = BUDGET > 0
+  for _, f in ipairs(files) do more = more and extra_rounds(f, impls, files) end
+  local cut = {}
+  for _, f in ipairs(files) do
+    if f.rounds < f.planned then
+      cut[#cut + 1] = { file = f.name, from = f.rounds + 1, to = f.planned }
+    end
+  end
+  local note = budget.cut_line(BUDGET, cut)
+  if note then say("%s", note) end
+  return files, note
 end
 
 ---------------------------------------------------------------------------- report
@@ -451,7 +528,45 @@ local function fill_line(records, peers)
   return line
 end
 
-local function print_table(records, peers)
+-- The note on the rounds at the prompt's context, with the number each file really had: fewer
+-- than BENCH_ROUNDS in BENCH_ONE_ROUND or where BENCH_BUDGET left rounds out.
+local function rounds_line(files, peers)
+  local most, cut, single = 0, false, false
+  for _, f in ipairs(files) do
+    most, cut = math.max(most, f.rounds), cut or f.rounds < f.planned
+    single = single or listed(ONE_ROUND, f.name)
+  end
+  if most <= 1 then
+    local why = cut and (single and "BENCH_ONE_ROUND, BENCH_BUDGET" or "BENCH_BUDGET")
+      or "BENCH_ONE_ROUND"
+    return string.format("rows at ctx %d: one round (%s); long rows: once", PROMPT, why)
+  end
+  local once = {}
+  for _, p in ipairs({ "qora", table.unpack(peers) }) do
+    if listed(ONCE, p) then once[#once + 1] = p end
+  end
+  -- The files with fewer rounds than the most, grouped by their number, in file order.
+  local fewer, counts = {}, {}
+  for _, f in ipairs(files) do
+    if f.rounds < most then
+      if not fewer[f.rounds] then counts[#counts + 1], fewer[f.rounds] = f.rounds, {} end
+      table.insert(fewer[f.rounds], f.name)
+    end
+  end
+  local also = ""
+  for _, n in ipairs(counts) do
+    also = also .. string.format("; %s: %s", table.concat(fewer[n], ", "),
+                                 n == 1 and "one round" or n .. " rounds")
+  end
+  return string.format("rows at ctx %d: best of %d rounds%s%s, implementations taking turns; "
+                       .. "long rows: once, after the %s", PROMPT, most,
+                       #once > 0 and " (" .. table.concat(once, ", ") .. ": one)" or "", also,
+                       BUDGET > 0 and "first round" or "rounds")
+end
+
+-- Prints the notes and the table; files are the files measured (measure_all) and note what
+-- BENCH_BUDGET left out.
+local function print_table(records, peers, files, note)
   local head = string.format("%-22s %6s %6s %6s %8s %7s %6s %6s %5s %7s %5s", "file", "ctx",
                              "load_s", "raw_s", "prompt", "gen", "ceil", "%ceil", "%adj",
                              "rss_mb", "over")
@@ -464,26 +579,8 @@ local function print_table(records, peers)
                       .. "peer's in the same round" or ""))
   print(string.format("prompt: %d tokens in one batch, or on long rows filled by evaluation "
                       .. "the fill rate; gen: decode steps after ctx cached tokens", PROMPT))
-  if ROUNDS > 1 then
-    local once = {}
-    for _, p in ipairs({ "qora", table.unpack(peers) }) do
-      if listed(ONCE, p) then once[#once + 1] = p end
-    end
-    local single = {}
-    for _, f in ipairs(words(FILES)) do
-      if listed(ONE_ROUND, f) then single[#single + 1] = f end
-    end
-    if #single == #words(FILES) then
-      print(string.format("rows at ctx %d: one round (BENCH_ONE_ROUND); long rows: once",
-                          PROMPT))
-    else
-      print(string.format("rows at ctx %d: best of %d rounds%s%s, implementations taking "
-                          .. "turns; long rows: once, after the rounds", PROMPT, ROUNDS,
-                          #once > 0 and " (" .. table.concat(once, ", ") .. ": one)" or "",
-                          #single > 0 and "; " .. table.concat(single, ", ") .. ": one round"
-                          or ""))
-    end
-  end
+  if ROUNDS > 1 then print(rounds_line(files, peers)) end
+  if note then print(note) end
   local fills = fill_line(records, peers)
   if fills then print(fills) end
   print("ceil: from the best bandwidth of the run; %adj: gen against the bandwidth measured "
@@ -504,7 +601,8 @@ local function main()
   for _, s in ipairs({ { "BENCH_ROUNDS", ROUNDS, 1 }, { "BENCH_THREADS", THREADS, 1 },
                        { "BENCH_PROMPT", PROMPT, 1 }, { "BENCH_GEN", GEN, 1 },
                        { "BENCH_STEPS", STEPS, 1 }, { "BENCH_LUA_STEPS", tonumber(LUA_STEPS), 1 },
-                       { "BENCH_WAIT", WAIT, 0 } }) do
+                       { "BENCH_WAIT", WAIT, 0 }, { "BENCH_BUDGET", BUDGET, 0 },
+                       { "BENCH_T0", T0, 0 } }) do
     local name, v, min = table.unpack(s)
     if not whole(v, min) then
       say("%s must be a whole number of at least %d, not %q", name, min, env(name, ""))
@@ -514,33 +612,28 @@ local function main()
   os.execute("mkdir -p " .. quote(DIR .. "/logs"))
   if not make_files() then os.exit(1) end
   local peers = install_peers()
-  local gbs, n_gbs, measured = 0, 0, {}
-  for _, name in ipairs(words(FILES)) do
-    local path = DIR .. "/smollm3-3b-" .. name .. ".gguf"
-    local long = listed(LONG_FILES, name) and LONG ~= "" and LONG or nil
-    local rounds = listed(ONE_ROUND, name) and 1 or ROUNDS
-    local by_ctx = measure_file(path, long, { "qora", table.unpack(peers) }, rounds)
-    measured[#measured + 1] = { path = path, bytes = tensor_bytes(path), by_ctx = by_ctx }
-  end
+  local measured, note = measure_all({ "qora", table.unpack(peers) })
+  local gbs, n_gbs = 0, 0
   for _, bw in ipairs(bandwidths) do gbs, n_gbs = math.max(gbs, bw), n_gbs + 1 end
   gbs = n_gbs > 0 and gbs or nil
   say("read bandwidth for the ceilings: %s", gbs and string.format("%.2f GB/s, the best of "
       .. "%d measurement%s", gbs, n_gbs, n_gbs > 1 and "s" or "") or "not measured")
   local records, lines = {}, {}
   for _, m in ipairs(measured) do
-    local ctxs = {}
+    local ctxs, bytes = {}, tensor_bytes(m.path)
     for ctx in pairs(m.by_ctx) do ctxs[#ctxs + 1] = ctx end
     table.sort(ctxs)
     for i, ctx in ipairs(ctxs) do
-      local r, keys = record(m.path:match("[^/]+$"), ctx, gbs, m.bytes, m.by_ctx[ctx], peers,
+      local r, keys = record(m.path:match("[^/]+$"), ctx, gbs, bytes, m.by_ctx[ctx], peers,
                              i == 1 and GEN or STEPS)
       records[#records + 1] = r
       lines[#lines + 1] = encode(r, keys)
     end
   end
   local lo = lua_overhead(DIR .. "/smollm3-3b-q4_0.gguf")
-  say("whole run: %d s", os.time() - START)
-  print_table(records, peers)
+  say("whole run: %d s%s", os.time() - START, BUDGET > 0
+      and string.format(", %d s since make bench started", os.time() - T0) or "")
+  print_table(records, peers, measured, note)
   if lo then
     print(string.format("Lua overhead: %.3f ms per step over a %.1f ms C decode step (%.2f %%); "
                         .. "with temperature and top-p sampling %.3f ms (%.2f %%)",
