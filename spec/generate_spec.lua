@@ -462,7 +462,13 @@ describe("generate", function()
     assert.has_error(function() s:generate({ prompt = { 1 }, prefill_chunk = 0 }) end,
                      "bad argument #1 to 'generate' (prefill_chunk must be an integer of at "
                      .. "least 1, got 0)")
-    assert.has_error(function() s:generate({ prompt = { 1 }, sampler = 3 }) end)
+    assert.has_error(function() s:generate({ prompt = { 1 }, sampler = 3 }) end,
+                     "bad argument #1 to 'generate' (sampler must be a policy from "
+                     .. "qora.sampling or a function(cands, history), got number)")
+    assert.has_error(function() s:generate({ prompt = { 1 }, sampler = {} }) end,
+                     "bad argument #1 to 'generate' (sampler must be a policy from "
+                     .. "qora.sampling or a function(cands, history), got a table without a "
+                     .. "sample method)")
     assert.has_error(function() S.collect(s:generate({ prompt = { "a" } })) end)
     assert.has_error(function() S.collect(s:generate({ prompt = { 1e9 } })) end)
     assert.has_error(function()

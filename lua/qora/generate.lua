@@ -46,7 +46,8 @@ local function sampler_fn(sampler)
     return function(c, history) return sampler:sample(c, history) end,
            mt ~= nil and rawget(mt, "__name") == "qora.Policy"
   end
-  bad("sampler must be a policy from qora.sampling or a function(cands, history)")
+  local got = type(sampler) == "table" and "a table without a sample method" or type(sampler)
+  bad("sampler must be a policy from qora.sampling or a function(cands, history), got " .. got)
 end
 
 -- For an option of sampling.new (or close to one) given to generate, where it goes.
