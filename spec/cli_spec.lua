@@ -9,6 +9,8 @@ local run = S.qora
 local TINY = S.tiny("f32")
 local RAW = S.read(S.TINY .. "prompts/raw.txt")
 local CUT = S.write_temp(S.read(TINY):sub(1, 1000))  -- a model file cut short
+local DIR_GGUF = S.temp_name(".gguf")                   -- a folder named as a GGUF file
+assert(os.execute("mkdir " .. quote(DIR_GGUF)))
 local HERE = assert(io.popen("pwd")):read("l")          -- the checkout
 
 -- Runs `lua5.4 script --help` in dir with no Lua search path set; asserts it prints the usage.
@@ -196,6 +198,27 @@ describe("qora command", function()
       .. "name ending in .safetensors says another format; give a name ending in .gguf" },
     { { "--load", "/nonexistent.gguf", "--save", "out.BIN", "--prompt", "hi" },
       "--save: cannot save to out.BIN: qora writes a GGUF file, and a name ending in .BIN" },
+    -- a name without .gguf is a slip (the file would not be known for GGUF); refused before
+    -- the model loads, with the name to give
+    { { "--load", "/nonexistent.gguf", "--save", "SmolLM3-3B-q8_0" },
+      "qora: --save: cannot save to SmolLM3-3B-q8_0: qora writes a GGUF file; give a name "
+      .. "ending in .gguf, such as SmolLM3-3B-q8_0.gguf\n" },
+    { { "--load", "/nonexistent.gguf", "--save", "models/SmolLM3.Q8_0", "--prompt", "hi" },
+      "--save: cannot save to models/SmolLM3.Q8_0: qora writes a GGUF file; give a name ending "
+      .. "in .gguf, such as models/SmolLM3.Q8_0.gguf\n" },
+    { { "--load", "/nonexistent.gguf", "--save", "/nonexistent/" },
+      "--save: cannot save to /nonexistent/: qora writes a GGUF file; give a name ending in "
+      .. ".gguf, such as /nonexistent/model.gguf\n" },
+    -- a folder, even one named .gguf: found before a conversion, not after it
+    { { "--load", "/nonexistent.gguf", "--save", "spec/fixtures" },
+      "--save: cannot save to spec/fixtures: it is a folder; give a file path such as "
+      .. "spec/fixtures/model.gguf\n" },
+    { { "--model-path", "/nonexistent", "--save", "spec/fixtures/" },
+      "--save: cannot save to spec/fixtures/: it is a folder; give a file path such as "
+      .. "spec/fixtures/model.gguf\n" },
+    { { "--load", "/nonexistent.gguf", "--save", DIR_GGUF },
+      "--save: cannot save to " .. DIR_GGUF .. ": it is a folder; give a file path such as "
+      .. DIR_GGUF .. "/model.gguf\n" },
     { { "--load", TINY, "--greedy", "--temperature", "0.9", "--prompt", "hi" },
       "--greedy and --temperature 0.9 disagree: --greedy is temperature 0; give one" },
     { { "--load", S.VOCAB, "--prompt", "hi", "--raw" }, "without weights" },
@@ -241,7 +264,10 @@ describe("qora command", function()
     { { "--load", "/nonexistent.gguf", "--prompt", "hi", "--top-p", "0.5 " },
       "--top-p expects a finite decimal number, got '0.5 '" },
   }
-  teardown(function() os.remove(CUT) end)
+  teardown(function()
+    os.remove(CUT)
+    os.remove(DIR_GGUF)
+  end)
   for _, case in ipairs(errors) do
     it("fails with a message naming the problem: " .. table.concat(case[1], " "), function()
       local out, err, code = run(case[1], case[3])
@@ -597,7 +623,7 @@ describe("qora command", function()
   end)
 
   it("says with --stats what --save wrote, and nothing without", function()
-    local path = os.tmpname()
+    local path = S.temp_name(".gguf")
     local out, err, code = run({ "--load", TINY, "--save", path })
     assert.equal(0, code, err)
     assert.equal("", out)

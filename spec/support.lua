@@ -64,6 +64,14 @@ function S.qora(args, stdin)
   return S.sh(table.concat(cmd, " "), stdin)
 end
 
+--- A new temporary name ending in suffix (".gguf", as the command's --save wants), with no
+-- file there yet.
+function S.temp_name(suffix)
+  local tmp = os.tmpname()
+  os.remove(tmp)
+  return tmp .. suffix
+end
+
 --- Writes s to a new temporary file; returns its path.
 function S.write_temp(s)
   local path = os.tmpname()

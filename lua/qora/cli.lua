@@ -26,8 +26,8 @@ Model:
                       f16, bf16 or f32 (any case)
   --f16               the same as --quant f16
   --save PATH         write the loaded model as a GGUF file (loads instantly next time);
-                      without --prompt, qora stops there; a name ending in .safetensors,
-                      .json, .bin, .pt or .pth (another format's) is refused
+                      without --prompt, qora stops there; PATH must end in .gguf (any
+                      case) and must not be a folder or a file of the checkpoint
 Prompt:
   --prompt TEXT       the prompt (default: standard input when it is not a terminal, less
                       its final newline); an empty one is refused, with --raw too
@@ -297,6 +297,27 @@ local function check_model_path(opts)
   end
 end
 
+-- Refuses a --save path before a long conversion: as the engine would refuse it after (a name
+-- of another format, a file of the checkpoint), or as the file could not be written (a
+-- folder); and a name without .gguf, which model:save takes (a program's temporary file) but
+-- which, typed here, is a slip: the file would not be known for a GGUF one.
+local function check_save(opts)
+  local path = opts.save
+  local folder = opts["model-path"] and checkpoint_folder(opts["model-path"])
+  local ok, why = qora.core.check_save_path(path, folder)
+  if not ok then
+    fail("--save: %s", why)
+  end
+  local st = qora.core.stat(path)
+  local in_it = path:sub(-1) == "/" and path .. "model.gguf" or path .. "/model.gguf"
+  if st and st.kind == "directory" then
+    fail("--save: cannot save to %s: it is a folder; give a file path such as %s", path, in_it)
+  elseif not path:lower():match("%.gguf$") then
+    fail("--save: cannot save to %s: qora writes a GGUF file; give a name ending in .gguf, "
+         .. "such as %s", path, path:sub(-1) == "/" and in_it or path .. ".gguf")
+  end
+end
+
 -- Checks the values and sets the defaults; reads the prompt from stdin when it is needed.
 local function settle(opts)
   check_values(opts)
@@ -306,12 +327,8 @@ local function settle(opts)
          .. "or --model-path DIR for a Hugging Face folder")
   end
   check_model_path(opts)
-  if opts.save then     -- refused before a long conversion as the engine would refuse it after
-    local folder = opts["model-path"] and checkpoint_folder(opts["model-path"])
-    local ok, why = qora.core.check_save_path(opts.save, folder)
-    if not ok then
-      fail("--save: %s", why)
-    end
+  if opts.save then
+    check_save(opts)
   end
   if opts.save and not opts.prompt then
     return opts               -- convert and save only
