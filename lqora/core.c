@@ -252,5 +252,6 @@ int luaopen_qora_core(lua_State *L) {
   lqora_open_model(L);
   lqora_open_session(L);
   lqora_open_stream(L);
+  lqora_open_interrupt(L);
   return 1;
 }

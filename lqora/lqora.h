@@ -24,6 +24,7 @@ void lqora_open_rng(lua_State *L);
 void lqora_open_model(lua_State *L);
 void lqora_open_session(lua_State *L);
 void lqora_open_stream(lua_State *L);
+void lqora_open_interrupt(lua_State *L);
 
 /* A loaded model; sessions count themselves so that closing the model waits for them. */
 typedef struct lqora_model {

@@ -517,9 +517,9 @@ describe("qora command", function()
     assert.truthy(#again - 1 - #out <= 16, "more than one piece is missing: " .. again)
   end)
 
-  it("stops on Ctrl-C while it reads a long prompt, and says so with --stats", function()
-    -- 6,000 tokens take SmolLM2 10 s or more on 2 cores in one batch, which Ctrl-C could not
-    -- stop; read in chunks, the prompt stops at the next one
+  -- Runs the command on a prompt of 6,000 tokens with --stats, sends it SIGINT as kills says
+  -- ($pid) 1.5 s in, while it reads the prompt, and waits for its end: stderr and exit code.
+  local function interrupt_prompt(kills)
     local words = {}
     for i = 1, 6000 do
       words[i] = ({ "the", "river", "ran", "past", "old", "stone", "walls" })[i % 7 + 1]
@@ -527,13 +527,54 @@ describe("qora command", function()
     local prompt_path = S.write_temp(table.concat(words, " "))
     local line = "lua5.4 bin/qora --stats --greedy --raw --max-tokens 1 --ctx 8192 --load "
                  .. quote(S.SMOLLM2) .. " <" .. prompt_path
-    local err, rc = shell(line .. " >/dev/null 2>@ERR@ & pid=$!; sleep 1.5; kill -INT $pid; "
+    local err, rc = shell(line .. " >/dev/null 2>@ERR@ & pid=$!; sleep 1.5; " .. kills .. "; "
       .. "i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); "
       .. "done; kill -KILL $pid 2>/dev/null; wait $pid; echo $? >@RC@")
     os.remove(prompt_path)
+    return err, rc
+  end
+
+  local PROMPT_INTERRUPTED = "^load: %d+%.%d%d%d s\nprompt: interrupted while it was read\n"
+                             .. "stop: interrupted %(Ctrl%-C%)\nqora: interrupted\n$"
+
+  it("stops on Ctrl-C while it reads a long prompt, and says so with --stats", function()
+    -- 6,000 tokens take SmolLM2 10 s or more on 2 cores in one batch, which Ctrl-C could not
+    -- stop; read in chunks, the prompt stops at the next one
+    local err, rc = interrupt_prompt("kill -INT $pid")
     assert.equal(130, rc, err)
-    assert.truthy(err:find("^load: %d+%.%d%d%d s\nprompt: interrupted while it was read\n"
-                           .. "stop: interrupted %(Ctrl%-C%)\nqora: interrupted\n$"), err)
+    assert.truthy(err:find(PROMPT_INTERRUPTED), err)
+  end)
+
+  it("ends at once on a second Ctrl-C within a chunk of the prompt, saying what the first "
+     .. "would", function()
+    -- a chunk of 256 tokens takes SmolLM2 over a second on 2 cores: the second SIGINT comes
+    -- while the engine still reads the chunk the first one came in
+    local err, rc = interrupt_prompt("kill -INT $pid; sleep 0.05; kill -INT $pid")
+    assert.equal(130, rc, err)
+    assert.truthy(err:find(PROMPT_INTERRUPTED), err)
+  end)
+
+  it("on a second Ctrl-C during an engine call, writes what it was given and removes the "
+     .. "unfinished file", function()
+    -- pclose waits for its child through signals (it retries when they break the wait), so
+    -- the process stays in C while the child sends both; the first would stop at the next
+    -- Lua instruction, after the wait
+    local unfinished = S.write_temp("half a GGUF file")
+    local script = "local core = require('qora.core'); "
+      .. "core.on_interrupt('\\n', 'first\\n', 'elsewhere'); "
+      .. "core.on_interrupt('\\n', 'qora: interrupted\\n', " .. ("%q"):format(unfinished)
+      .. "); io.popen('sleep 0.3; kill -INT $PPID; sleep 0.3; kill -INT $PPID; sleep 1')"
+      .. ":close(); io.stderr:write('the wait ended\\n')"
+    local out, err, rc = S.sh("lua5.4 -e " .. quote(script))
+    local left = io.open(unfinished)
+    if left then
+      left:close()
+      os.remove(unfinished)
+    end
+    assert.equal(130, rc, err)
+    assert.equal("\n", out)
+    assert.equal("qora: interrupted\n", err)
+    assert.is_nil(left, "the unfinished file is still there")
   end)
 
   -- What the library streams for the same request; its ids are checked against llama.cpp's

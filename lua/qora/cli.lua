@@ -60,7 +60,8 @@ Running:
   --version           show qora's version and the kernels it runs on this CPU, and exit
 
 A flag's value follows it (--ctx 8192) or an equals sign (--ctx=8192).
-Exit status: 0 when done, 1 on an error, 130 when interrupted.
+Exit status: 0 when done, 1 on an error, 130 when interrupted (Ctrl-C; a second one
+ends a long step, such as a folder's conversion, at once).
 ]]):format(D.temperature, D.top_k, D.top_p, D.min_p)
 
 -- Flags and what they take: "string", "count" (integer >= 0), "integer", "number", or true
@@ -500,7 +501,7 @@ end
 -- did not end), seed nil when nothing was drawn at random. An interrupted run shows what ran:
 -- st is nil when no prompt was to run yet; a prompt cut off while it was read leaves st.stop
 -- nil, or "cancelled" with no prompt tokens (generate rewinds it).
-local function report(load_s, st, seed, interrupted)
+local function stats_text(load_s, st, seed, interrupted)
   local function rate(n, s) return s > 0 and n / s or 0 end
   local why = { eog = "the model ended its answer", length = "--max-tokens reached",
                 context = "the context is full (--ctx)", cancelled = "stopped early" }
@@ -519,7 +520,28 @@ local function report(load_s, st, seed, interrupted)
   if seed then
     lines[#lines + 1] = ("seed: %d (--seed %d gives this text again)\n"):format(seed, seed)
   end
-  io.stderr:write(table.concat(lines))
+  return table.concat(lines)
+end
+
+-- What an interruption at this point writes: to stdout, a newline when the answer's line is
+-- open; to stderr, with --stats, the figures of what ran (any time after the flags were
+-- read), then "qora: interrupted".
+local function interrupted_texts(state)
+  local opts, stats = state.opts, ""
+  if opts and opts.stats then
+    local st = state.session and state.session.stats or state.load_s and opts.prompt and {}
+    stats = stats_text(not state.load_shown and state.load_s, st, opts.drawn_seed, true)
+  end
+  return state.open_line and "\n" or "", stats .. "qora: interrupted\n"
+end
+
+-- Readies a second Ctrl-C. The first stops the run at the next Lua instruction, which a long
+-- engine call delays (a folder's conversion, a chunk of the prompt, a save); a second one
+-- then ends it at once, writing what the first would now, and removes unfinished, the file
+-- a save is writing (path.tmp, renamed when complete).
+local function arm(state, unfinished)
+  local out_text, err_text = interrupted_texts(state)
+  qora.core.on_interrupt(out_text, err_text, unfinished)
 end
 
 -- What --version says of each kernel level (engine/quant.c picks one at run time).
@@ -553,14 +575,17 @@ local function run(argv, state)
   end
   settle(opts)
   state.opts = opts
+  arm(state)
 
   local t0 = qora.core.now()
   local model = load(opts)
   local load_s = qora.core.now() - t0
   state.load_s = load_s
   if opts.save then
+    arm(state, opts.save .. ".tmp")
     save(model, opts, load_s)
     state.load_shown = true
+    arm(state)
     if not opts.prompt then
       return 0
     end
@@ -568,13 +593,15 @@ local function run(argv, state)
 
   local next_piece, session = pieces(model, opts)
   state.session = session
+  arm(state)
   for piece in next_piece do
     state.open_line = piece:sub(-1) ~= "\n"   -- Ctrl-C then ends the line first
+    arm(state)
     out(piece)
   end
   out("\n")
   if opts.stats then
-    report(not opts.save and load_s, session.stats, opts.drawn_seed)
+    io.stderr:write(stats_text(not opts.save and load_s, session.stats, opts.drawn_seed))
   elseif session.stats.stop == "context" then
     warn("the answer stopped at the end of the context (%d tokens); --ctx sets it",
          session:ctx())
@@ -582,16 +609,8 @@ local function run(argv, state)
   return 0
 end
 
--- The --stats of a run interrupted at any point after its flags were read.
-local function report_interrupted(state)
-  local opts = state.opts
-  if opts and opts.stats then
-    local st = state.session and state.session.stats or state.load_s and opts.prompt and {}
-    report(not state.load_shown and state.load_s, st, opts.drawn_seed, true)
-  end
-end
-
---- Runs the command.
+--- Runs the command. It takes SIGINT over (core.on_interrupt): a program calling it gives
+-- up its own handling of Ctrl-C.
 -- @param argv table array of strings (the script's arg)
 -- @return integer exit code
 function M.main(argv)
@@ -602,13 +621,12 @@ function M.main(argv)
   end
   local msg = type(res) == "table" and res.message
               or tostring(res):gsub("^[^:]*:%d+: ", "")  -- a Lua error's place is noise here
-  if msg:find("interrupted!$") then  -- lua5.4's answer to SIGINT (Ctrl-C)
-    if state.open_line then
-      io.stdout:write("\n")
-      io.stdout:flush()
-    end
-    report_interrupted(state)
-    io.stderr:write("qora: interrupted\n")
+  if msg:find("interrupted!$") then  -- lua5.4's answer to SIGINT (Ctrl-C), and arm's
+    qora.core.ignore_interrupt()     -- a second one must not cut these lines short
+    local out_text, err_text = interrupted_texts(state)
+    io.stdout:write(out_text)
+    io.stdout:flush()
+    io.stderr:write(err_text)
     return 130
   end
   io.stderr:write("qora: ", msg, "\n")
