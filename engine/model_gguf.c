@@ -166,11 +166,47 @@ static int refuse_leftovers(binder *b) {
 }
 
 
+/*
+** The embedding has one row per token id; said counts the rows ("tensor token_embd.weight has
+** 462 rows"). A token past them, such as a special token added to the vocabulary alone (by
+** hand, or by a hostile file), is named with its id, as a folder's is (model_hf.c): the
+** tensor's shape alone says only that the file is wrong. Rows past the vocabulary are ids
+** without a text (converters pad the vocabulary instead).
+*/
+static int check_rows(const qora_model *m, int64_t rows, const char *said, qora_err *err) {
+  int n = m->info.n_vocab;
+
+  if (rows < n)
+    return qora_fail(err, "the token '%.64s' (id %lld) has no embedding row: %s, and the "
+                     "vocabulary has %d tokens; the file is corrupt: convert the model again",
+                     qora_token_text(m->tok, (int32_t)rows, NULL), (long long)rows, said, n);
+  if (rows > n)
+    return qora_fail(err, "%s, but the vocabulary has %d tokens, so ids from %d would have no "
+                     "text; the file is corrupt: convert the model again (converters pad the "
+                     "vocabulary with unused tokens)", said, n, n);
+  return 0;
+}
+
+
+/* token_embd.weight's rows (its second dimension) against the vocabulary, when it has two. */
+static int check_embedding_rows(const qora_model *m, qora_err *err) {
+  const gguf_tensor *t = gguf_find_tensor(m->gguf, "token_embd.weight");
+  char said[96];
+
+  if (t == NULL || t->n_dims != 2 || t->ne[1] > INT32_MAX)
+    return 0;                     /* bind_matrix names what is wrong */
+  snprintf(said, sizeof said, "tensor token_embd.weight has %llu rows",
+           (unsigned long long)t->ne[1]);
+  return check_rows(m, (int64_t)t->ne[1], said, err);
+}
+
+
 static int bind_all(qora_model *m, qora_err *err) {
   binder b = { m, m->gguf, 0, err };
   qora_model_info *in = &m->info;
 
-  if (bind_matrix(&b, "token_embd.weight", in->n_vocab, in->n_embd, &m->tok_embd) < 0 ||
+  if (check_embedding_rows(m, err) < 0 ||
+      bind_matrix(&b, "token_embd.weight", in->n_vocab, in->n_embd, &m->tok_embd) < 0 ||
       bind_norm(&b, "output_norm.weight", in->n_embd, &m->output_norm) < 0)
     return -1;
   in->tied_embeddings = gguf_find_tensor(m->gguf, "output.weight") == NULL;
@@ -340,9 +376,12 @@ static int read_hparams(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
   if (rope_dims && rope_dims != in->head_dim)
     return qora_fail(err, "partial RoPE (%d of %d dimensions) is not supported", rope_dims,
                      in->head_dim);
-  if (vocab && vocab != in->n_vocab)
-    return qora_fail(err, "%s.vocab_size is %d but the vocabulary has %d tokens", in->arch,
-                     vocab, in->n_vocab);
+  if (vocab && vocab != in->n_vocab) {
+    char said[96];
+
+    snprintf(said, sizeof said, "metadata %s.vocab_size is %d", in->arch, vocab);
+    return check_rows(m, vocab, said, err);
+  }
   snprintf(type, sizeof type, "%s.rope.scaling.type", in->arch);
   if (gguf_get_str(m->gguf, type, &s, NULL) == 1 && !gguf_str_eq(s, "yarn") &&
       !gguf_str_eq(s, "none"))

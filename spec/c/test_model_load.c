@@ -444,6 +444,100 @@ static void test_float_settings(void) {
 }
 
 
+/* ------------------------------------------------------------ vocabulary rows */
+
+/*
+** Writes SRC to path with its vocabulary changed by extra tokens (1: one more, a special
+** '<|extra|>'; -1: the last one, EOS, dropped, and EOS made token 0) and smollm3.vocab_size
+** set to vocab_size (0: removed).
+*/
+static int write_vocab(const char *path, int extra, uint32_t vocab_size, qora_err *err) {
+  gguf_file *f = gguf_open(SRC, err);
+  gguf_writer *w = gguf_writer_new(err);
+  const gguf_kv *tokens = f ? gguf_find(f, "tokenizer.ggml.tokens") : NULL;
+  const gguf_kv *types = f ? gguf_find(f, "tokenizer.ggml.token_type") : NULL;
+  uint64_t n = tokens && types ? tokens->n : 0, m = n + extra;
+  gguf_str *s = malloc((n + 1) * sizeof *s);
+  const char **text = malloc((n + 1) * sizeof *text);
+  uint64_t *len = malloc((n + 1) * sizeof *len);
+  int32_t *type = malloc((n + 1) * sizeof *type);
+  int ok = n > 0 && w && s && text && len && type && gguf_str_array(tokens, s, err) == 0;
+
+  for (uint64_t i = 0; ok && i < n; i++) {
+    text[i] = s[i].ptr;
+    len[i] = s[i].len;
+    type[i] = (int32_t)gguf_arr_int(types, i);
+  }
+  text[n] = "<|extra|>";
+  len[n] = strlen(text[n]);
+  type[n] = QORA_TOKEN_CONTROL;
+  for (uint64_t i = 0; ok && i < f->n_kv; i++)
+    if (&f->kv[i] != tokens && &f->kv[i] != types)
+      ok = gguf_writer_copy_kv(w, &f->kv[i], err) == 0;
+  ok = ok && gguf_writer_set_str_arr(w, "tokenizer.ggml.tokens", text, len, m, err) == 0 &&
+       gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_I32, type, m, err) == 0 &&
+       (extra >= 0 || gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 0, err) == 0);
+  if (ok && vocab_size == 0)
+    gguf_writer_remove(w, "smollm3.vocab_size");
+  else
+    ok = ok && gguf_writer_set_u32(w, "smollm3.vocab_size", vocab_size, err) == 0;
+  ok = gguf_copy_finish(w, f, ok, path, err);
+  free(s);
+  free(text);
+  free(len);
+  free(type);
+  return ok;
+}
+
+
+/*
+** The embedding has a row per token id. A token past the rows (a special token added after
+** conversion, or a hostile file's) is refused by name and id, whichever of vocab_size and
+** token_embd.weight says so; a vocabulary short of the rows leaves ids without a text.
+*/
+static void test_vocab_rows(void) {
+  static const struct {
+    const char *what;
+    int extra;
+    uint32_t vocab_size;
+    const char *want;
+  } cases[] = {
+    {"a token past the embedding's rows", 1, 0,
+     "the token '<|extra|>' (id 462) has no embedding row: tensor token_embd.weight has 462 "
+     "rows, and the vocabulary has 463 tokens; the file is corrupt"},
+    {"a token past vocab_size", 1, 462,
+     "the token '<|extra|>' (id 462) has no embedding row: metadata smollm3.vocab_size is "
+     "462, and the vocabulary has 463 tokens; the file is corrupt"},
+    {"a vocab_size past the vocabulary", 0, 463,
+     "metadata smollm3.vocab_size is 463, but the vocabulary has 462 tokens, so ids from 462 "
+     "would have no text; the file is corrupt"},
+    {"embedding rows past the vocabulary", -1, 0,
+     "tensor token_embd.weight has 462 rows, but the vocabulary has 461 tokens, so ids from "
+     "461 would have no text; the file is corrupt"},
+  };
+  char path[] = "/tmp/qora-test-vocab-XXXXXX";
+  int fd = mkstemp(path);
+  qora_err err;
+  qora_model *m;
+
+  close(fd);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    err = (qora_err){{0}};
+    m = write_vocab(path, cases[i].extra, cases[i].vocab_size, &err) ?
+        qora_model_load(path, &(qora_load_opts){ .n_threads = 1 }, &err) : NULL;
+    TAP_OK(m == NULL && strstr(err.msg, cases[i].want), "refuses %s: %s", cases[i].what,
+           m ? "it loaded" : err.msg);
+    qora_model_free(m);
+  }
+  err = (qora_err){{0}};
+  m = write_vocab(path, 0, 462, &err) ?
+      qora_model_load(path, &(qora_load_opts){ .n_threads = 1 }, &err) : NULL;
+  TAP_OK(m != NULL, "loads a vocab_size equal to the rows: %s", m ? "" : err.msg);
+  qora_model_free(m);
+  unlink(path);
+}
+
+
 int main(void) {
   qora_err err;
   qora_model *m;
@@ -462,6 +556,7 @@ int main(void) {
   test_named_whatever_the_path();
   test_f16_norms();
   test_float_settings();
+  test_vocab_rows();
   m = load_bytes(img, img_size, &err);
   TAP_OK(m != NULL, "loads the undamaged copy");
   qora_model_free(m);
