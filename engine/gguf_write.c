@@ -495,6 +495,27 @@ static int put_tensor_infos(gguf_writer *w, qora_err *err) {
 }
 
 
+/* What a file type is called in a message: the kinds of file a save must not replace. */
+static const char *special_kind(mode_t mode) {
+  return S_ISFIFO(mode) ? "a named pipe (FIFO)" : S_ISCHR(mode) ? "a character device"
+         : S_ISBLK(mode) ? "a block device" : S_ISSOCK(mode) ? "a socket" : "not a regular file";
+}
+
+
+int gguf_writer_check_target(const char *path, qora_err *err) {
+  struct stat st;
+
+  /* lstat: a symbolic link is replaced by the rename, and what it points to, a device too,
+  ** is left as it was; a folder is refused with its own message. */
+  if (lstat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode) ||
+      S_ISDIR(st.st_mode))
+    return 0;
+  return qora_fail(err, "cannot save to %s: it is %s, which saving would replace with a "
+                   "regular file; give the name of a regular file or a new one, such as "
+                   "model.gguf", path, special_kind(st.st_mode));
+}
+
+
 int gguf_writer_begin(gguf_writer *w, const char *path, qora_err *err) {
   size_t n = strlen(path);
   struct stat st;
@@ -507,6 +528,8 @@ int gguf_writer_begin(gguf_writer *w, const char *path, qora_err *err) {
   if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))   /* found now, not after the whole file */
     return qora_fail(err, "cannot write %s: it is a folder; give a file path such as "
                      "%s%smodel.gguf", path, path, path[n - 1] == '/' ? "" : "/");
+  if (gguf_writer_check_target(path, err) != 0)
+    return -1;
   free(w->path);
   free(w->tmp);
   w->path = dup_str(path, n);

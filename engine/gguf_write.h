@@ -79,6 +79,13 @@ int gguf_writer_remove(gguf_writer *w, const char *key);
 int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                            const uint64_t *ne, uint64_t nbytes, qora_err *err);
 
+/*
+** Refuses a path where a FIFO, a device or a socket is: the file is written to PATH.tmp and
+** renamed over PATH, which would put a regular file in its place. gguf_writer_begin checks it;
+** a caller may ask before long work.
+*/
+int gguf_writer_check_target(const char *path, qora_err *err);
+
 /* Writes header, metadata and tensor infos to PATH.tmp. No setter may be called after. */
 int gguf_writer_begin(gguf_writer *w, const char *path, qora_err *err);
 

@@ -550,6 +550,8 @@ int qora_save_path_check(const char *path, const char *folder, qora_err *err) {
     return qora_fail(err, "cannot save to %s: it is a file of the checkpoint folder this model "
                      "was loaded from, which saving would destroy; give a new name ending in "
                      ".gguf, such as model.gguf", path);
+  if (path != NULL && gguf_writer_check_target(path, err) != 0)
+    return -1;
   return 0;
 }
 

@@ -214,8 +214,8 @@ static int core_cpu_kernels(lua_State *L) {
 
 /*
 ** core.check_save_path(path[, folder]) -> true, or nil and why a save there is refused (a
-** name of another format than GGUF, a file of the checkpoint folder the model comes from), so
-** that the command refuses it before a long conversion.
+** name of another format than GGUF, a file of the checkpoint folder the model comes from, a
+** FIFO or a device), so that the command refuses it before a long conversion.
 */
 static int core_check_save_path(lua_State *L) {
   const char *path = lqora_checkpath(L, 1);

@@ -11,6 +11,8 @@ local RAW = S.read(S.TINY .. "prompts/raw.txt")
 local CUT = S.write_temp(S.read(TINY):sub(1, 1000))  -- a model file cut short
 local DIR_GGUF = S.temp_name(".gguf")                   -- a folder named as a GGUF file
 assert(os.execute("mkdir " .. quote(DIR_GGUF)))
+local FIFO_GGUF = S.temp_name(".gguf")                  -- a FIFO named as a GGUF file
+assert(os.execute("mkfifo " .. quote(FIFO_GGUF)))
 local HERE = assert(io.popen("pwd")):read("l")          -- the checkout
 
 -- Runs `lua5.4 script --help` in dir with no Lua search path set; asserts it prints the usage.
@@ -219,6 +221,11 @@ describe("qora command", function()
     { { "--load", "/nonexistent.gguf", "--save", DIR_GGUF },
       "--save: cannot save to " .. DIR_GGUF .. ": it is a folder; give a file path such as "
       .. DIR_GGUF .. "/model.gguf\n" },
+    -- a FIFO (or a device): the saved file would replace it
+    { { "--load", "/nonexistent.gguf", "--save", FIFO_GGUF },
+      "--save: cannot save to " .. FIFO_GGUF .. ": it is a named pipe (FIFO), which saving "
+      .. "would replace with a regular file; give the name of a regular file or a new one, "
+      .. "such as model.gguf\n" },
     { { "--load", TINY, "--greedy", "--temperature", "0.9", "--prompt", "hi" },
       "--greedy and --temperature 0.9 disagree: --greedy is temperature 0; give one" },
     { { "--load", S.VOCAB, "--prompt", "hi", "--raw" }, "without weights" },
@@ -267,6 +274,7 @@ describe("qora command", function()
   teardown(function()
     os.remove(CUT)
     os.remove(DIR_GGUF)
+    os.remove(FIFO_GGUF)
   end)
   for _, case in ipairs(errors) do
     it("fails with a message naming the problem: " .. table.concat(case[1], " "), function()

@@ -176,6 +176,25 @@ describe("model:save", function()
     m:close()
     remove(dir)
   end)
+
+  it("refuses to save over a FIFO, which the file would replace, and leaves it", function()
+    local m = assert(qora.load(S.tiny("f32")))
+    local dir = os.tmpname()
+    os.remove(dir)
+    local pipe = dir .. "/pipe.gguf"
+    assert(os.execute(("mkdir %s && mkfifo %s"):format(quote(dir), quote(pipe))))
+    local ok, err = m:save(pipe)
+    m:close()
+    local still = os.execute("test -p " .. quote(pipe))
+    local left = select(1, sh("ls -A " .. quote(dir)))
+    remove(dir)
+    assert.is_nil(ok)
+    assert.equal("cannot save to " .. pipe .. ": it is a named pipe (FIFO), which saving would "
+                 .. "replace with a regular file; give the name of a regular file or a new "
+                 .. "one, such as model.gguf", err)
+    assert.is_true(still, "the FIFO is no longer there")
+    assert.equal("pipe.gguf\n", left)
+  end)
 end)
 
 -- tiny-nope without its last added token, <|im_end|> (461): row 461 of the embedding is then

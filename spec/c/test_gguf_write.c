@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "gguf.h"
@@ -20,6 +21,13 @@ static int exists(const char *p) {
   struct stat st;
 
   return stat(p, &st) == 0;
+}
+
+
+static int is_kind(const char *p, mode_t kind) {
+  struct stat st;
+
+  return lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == kind;
 }
 
 
@@ -370,6 +378,53 @@ static void test_misuse(void) {
 }
 
 
+/* Saves a one-tensor file over name, of kind (made by the caller); 1 when it is refused,
+** the thing there is left as it was and no .tmp is left. */
+static int refuses_over(const char *name, mode_t kind, qora_err *err) {
+  gguf_writer *w = gguf_writer_new(err);
+  uint64_t ne[1] = {8};
+  float data[8] = {0};
+  char tmp[sizeof path + 4];
+  int refused;
+
+  gguf_writer_add_tensor(w, "a", QORA_F32, 1, ne, 32, err);
+  refused = gguf_writer_begin(w, at(name), err) == -1;
+  if (!refused) {
+    gguf_writer_write(w, data, sizeof data, err);
+    gguf_writer_finish(w, err);
+  }
+  gguf_writer_free(w);
+  snprintf(tmp, sizeof tmp, "%s.tmp", at(name));
+  return refused && is_kind(at(name), kind) && !exists(tmp);
+}
+
+
+/* A FIFO or a device named by mistake (/dev/null) must not be replaced by a regular file. */
+static void test_special_targets(void) {
+  qora_err err = {{0}};
+
+  TAP_OK(mkfifo(at("pipe.gguf"), 0600) == 0 && refuses_over("pipe.gguf", S_IFIFO, &err) &&
+         strstr(err.msg, "it is a named pipe (FIFO), which saving would replace"),
+         "refuses a FIFO before writing anything, and leaves it: %s", err.msg);
+  unlink(at("pipe.gguf"));
+  TAP_OK(mkfifo(at("pipe.gguf"), 0600) == 0 && symlink("pipe.gguf", at("link.gguf")) == 0 &&
+         !refuses_over("link.gguf", S_IFREG, &err) && is_kind(at("link.gguf"), S_IFREG) &&
+         is_kind(at("pipe.gguf"), S_IFIFO),
+         "saves over a symbolic link to a FIFO, leaving the FIFO as it was");
+  unlink(at("link.gguf"));
+  unlink(at("pipe.gguf"));
+  if (geteuid() != 0) {
+    TAP_OK(1, "refuses a character device # SKIP only root makes one");
+    return;
+  }
+  err.msg[0] = '\0';
+  TAP_OK(mknod(at("null.gguf"), S_IFCHR | 0600, makedev(1, 3)) == 0 &&
+         refuses_over("null.gguf", S_IFCHR, &err) && strstr(err.msg, "a character device"),
+         "refuses a character device (a null device made here) and leaves it: %s", err.msg);
+  unlink(at("null.gguf"));
+}
+
+
 int main(void) {
   if (mkdtemp(dir) == NULL) {
     printf("Bail out! cannot make a temporary folder\n");
@@ -381,6 +436,7 @@ int main(void) {
   test_exact_bytes();
   test_copy();
   test_misuse();
+  test_special_targets();
   const char *names[] = {"all.gguf", "tiny.gguf", "copy.gguf"};
   for (int i = 0; i < 3; i++)
     unlink(at(names[i]));
