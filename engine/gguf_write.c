@@ -498,7 +498,8 @@ static int put_tensor_infos(gguf_writer *w, qora_err *err) {
 /* What a file type is called in a message: the kinds of file a save must not replace. */
 static const char *special_kind(mode_t mode) {
   return S_ISFIFO(mode) ? "a named pipe (FIFO)" : S_ISCHR(mode) ? "a character device"
-         : S_ISBLK(mode) ? "a block device" : S_ISSOCK(mode) ? "a socket" : "not a regular file";
+         : S_ISBLK(mode) ? "a block device" : S_ISSOCK(mode) ? "a socket"
+         : S_ISLNK(mode) ? "a symbolic link" : S_ISDIR(mode) ? "a folder" : "not a regular file";
 }
 
 
@@ -538,6 +539,10 @@ int gguf_writer_begin(gguf_writer *w, const char *path, qora_err *err) {
     return qora_fail(err, "gguf writer: out of memory");
   memcpy(w->tmp, path, n);
   memcpy(w->tmp + n, ".tmp", 5);
+  /* fopen would follow a link and write where it points, and wait on a FIFO for a reader */
+  if (lstat(w->tmp, &st) == 0 && !S_ISREG(st.st_mode))
+    return qora_fail(err, "cannot save to %s: %s, where the file is written first, is %s; "
+                     "remove it or give another name", path, w->tmp, special_kind(st.st_mode));
   w->f = fopen(w->tmp, "wb");
   if (w->f == NULL)
     return qora_fail(err, "cannot create %s: %s (is the folder there and writable?)", w->tmp,

@@ -425,6 +425,34 @@ static void test_special_targets(void) {
 }
 
 
+/* A symbolic link where PATH.tmp goes would take the file's bytes to what it points to. */
+static void test_tmp_in_the_way(void) {
+  qora_err err = {{0}};
+  gguf_writer *w = gguf_writer_new(&err);
+  uint64_t ne[1] = {8};
+  char victim[sizeof path], got[8] = "";
+  FILE *f = fopen(at("victim"), "w");
+  int begun;
+
+  snprintf(victim, sizeof victim, "%s", path);
+  fputs("keep", f);
+  fclose(f);
+  symlink("victim", at("x.gguf.tmp"));
+  gguf_writer_add_tensor(w, "a", QORA_F32, 1, ne, 32, &err);
+  begun = gguf_writer_begin(w, at("x.gguf"), &err) == 0;
+  gguf_writer_free(w);
+  f = fopen(victim, "r");
+  fread(got, 1, sizeof got - 1, f);
+  fclose(f);
+  TAP_OK(!begun && strstr(err.msg, "x.gguf.tmp, where the file is written first, is a symbolic "
+                          "link; remove it") && strcmp(got, "keep") == 0,
+         "refuses a symbolic link where the .tmp goes, and writes nothing through it: %s",
+         err.msg);
+  unlink(at("x.gguf.tmp"));
+  unlink(victim);
+}
+
+
 int main(void) {
   if (mkdtemp(dir) == NULL) {
     printf("Bail out! cannot make a temporary folder\n");
@@ -437,6 +465,7 @@ int main(void) {
   test_copy();
   test_misuse();
   test_special_targets();
+  test_tmp_in_the_way();
   const char *names[] = {"all.gguf", "tiny.gguf", "copy.gguf"};
   for (int i = 0; i < 3; i++)
     unlink(at(names[i]));
