@@ -165,8 +165,11 @@ build/tools/%: tools/%.c $(LIBQORA)
 RUN_DEFAULT = --system "You are a helpful assistant." --prompt "What is the capital of France?" \
               --greedy
 # The help and the version need no model: a fresh clone's `make run ARGS=--help` fetches none.
-RUN_NO_MODEL = --load --load=% --model-path --model-path=% --help -h --version
-RUN_LOAD = $(if $(filter $(RUN_NO_MODEL),$(ARGS)),,--load $(MODEL))
+# The shell splits ARGS into the words the command will get, so that a flag inside a quoted
+# prompt ("What does --help do?") is not taken for one.
+RUN_NO_MODEL = --load|--load=*|--model-path|--model-path=*|--help|-h|--version
+RUN_NAMED = $(shell set -- $(ARGS); for a; do case $$a in ($(RUN_NO_MODEL)) echo y;; esac; done)
+RUN_LOAD = $(if $(RUN_NAMED),,--load $(MODEL))
 
 run: deps
 	@$(SUBMAKE) all $(if $(RUN_LOAD),$(MODEL))

@@ -361,6 +361,31 @@ describe("qora command", function()
     assert.truthy(out:find("bin/qora +%-%-help\n"), out)
   end)
 
+  it("passes the default model under make run unless a word of ARGS, as the shell splits "
+     .. "them, names one or asks for the help", function()
+    local model = "/nonexistent/qora-model.gguf"
+    local function dry_run(args)
+      local p = assert(io.popen("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -n run ARGS="
+                                .. quote(args) .. " MODEL=" .. model .. " 2>&1"))
+      local out = p:read("a")
+      p:close()
+      return out
+    end
+    -- a flag inside a quoted argument is not a flag
+    for _, args in ipairs({ '--prompt "What does --help do?"',
+                            "--system 'use --load' --prompt hi",
+                            '--prompt "Is --model-path=x or --version right?"' }) do
+      local out = dry_run(args)
+      assert.truthy(out:find("bin/qora --load " .. model .. " " .. args .. "\n", 1, true), out)
+    end
+    for _, args in ipairs({ "--prompt hi --load=x.gguf", "--model-path x --prompt hi",
+                            "--prompt hi -h", "--version" }) do
+      local out = dry_run(args)
+      assert.falsy(out:find(model, 1, true), out)
+      assert.truthy(out:find("bin/qora +" .. args:gsub("%p", "%%%0") .. "\n"), out)
+    end
+  end)
+
   -- The kernel levels the engine may pick, from the CPU's flags as Linux lists them (the
   -- features engine/quant.c asks for; AMX also needs the kernel's leave, which they do not
   -- show); nil where /proc/cpuinfo cannot tell.
