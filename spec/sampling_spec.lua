@@ -109,7 +109,9 @@ describe("sampling", function()
     assert.has_error(function() sampling.new({ top_k = 1.5 }) end)
     assert.has_error(function() sampling.new({ temperature = "hot" }) end)
     assert.has_error(function() sampling.new({ seed = "x" }) end)
-    assert.has_error(function() sampling.new("greedy") end)
+    assert.has_error(function() sampling.new("greedy") end,
+                     "bad argument #1 to 'new' (expected a table of options, got \"greedy\" "
+                     .. "(a string))")
     assert.has_error(function() sampling.chain({}) end)
     assert.has_error(function() sampling.chain({ 1 }) end)
   end)
@@ -141,6 +143,18 @@ describe("sampling", function()
                      "sampling: repeat_penalty must be a number from 1e-06 to 3.4e38, "
                      .. "got 1e+39")
     assert.is_function(sampling.penalties({ frequency = 3e38, presence = -3e38 }))
+  end)
+
+  it("penalties takes a table of its own options only, as new does", function()
+    assert.has_error(function() sampling.penalties(5) end,
+                     "bad argument #1 to 'penalties' (expected a table of options, got 5)")
+    assert.has_error(function() sampling.penalties({ bogus = 1 }) end,
+                     "sampling: unknown option 'bogus'; known: frequency, last_n, presence, "
+                     .. "repeat_penalty")
+    assert.has_error(function() sampling.penalties({ presense = 1 }) end,
+                     "sampling: unknown option 'presense'; did you mean 'presence'? known: "
+                     .. "frequency, last_n, presence, repeat_penalty")
+    assert.is_function(sampling.penalties())
   end)
 
   it("defaults to temperature 0.6, top-k 40, top-p 0.95 and min-p 0.05", function()

@@ -84,10 +84,29 @@ local function check_integer(name, value, lo)
   return value
 end
 
+-- Checks that opts is nil or a table of options of known (a set), as fname takes them.
+local function check_options(fname, opts, known)
+  if opts == nil then
+    return {}
+  elseif type(opts) ~= "table" then
+    check.error(("bad argument #1 to '%s' (expected a table of options, got %s)")
+                :format(fname, describe(opts)))
+  end
+  for k in pairs(opts) do
+    if not known[k] then
+      check.error("sampling: " .. check.unknown_option(k, known))
+    end
+  end
+  return opts
+end
+
+local PENALTY_OPTIONS = { repeat_penalty = true, frequency = true, presence = true,
+                          last_n = true }
+
 --- Repetition penalties over the last last_n ids of the history (llama.cpp's rule).
 -- @param opts table { repeat_penalty = 1.1, frequency = 0, presence = 0, last_n = 64 }
 function M.penalties(opts)
-  opts = opts or {}
+  opts = check_options("penalties", opts, PENALTY_OPTIONS)
   -- finite as floats: inf - inf (or 0 * inf) would make NaN logits
   local rep = check_number("repeat_penalty", opts.repeat_penalty or 1, 1e-6, FLOAT_MAX)
   local freq = check_number("frequency_penalty", opts.frequency or 0, -FLOAT_MAX, FLOAT_MAX)
@@ -198,15 +217,7 @@ table.sort(M.OPTIONS)
 -- @return policy, whose field seed is the seed it draws with (a new one's too, so that
 --   seed = policy.seed repeats the run); nil for a policy that never draws at random
 function M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= "table" then
-    check.error("bad argument #1 to 'new' (expected a table of options)")
-  end
-  for k in pairs(opts) do
-    if not KNOWN[k] then
-      check.error("sampling: " .. check.unknown_option(k, KNOWN))
-    end
-  end
+  opts = check_options("new", opts, KNOWN)
 
   local steps = {}
   local rep, freq, pres = opts.repeat_penalty or 1, opts.frequency_penalty or 0,
