@@ -157,6 +157,25 @@ describe("sampling", function()
     assert.is_function(sampling.penalties())
   end)
 
+  it("checks every option of new, those that others leave unused too", function()
+    for _, case in ipairs({
+      { { greedy = true, top_k = -5 }, "sampling: top_k must be an integer of at least 0, "
+        .. "got -5" },
+      { { temperature = 0, seed = "x" }, "sampling: seed must be an integer from 0 to "
+        .. math.maxinteger .. ', or -1 (or nil) for a new one, got "x" (a string)' },
+      { { repeat_last_n = -1 }, "sampling: repeat_last_n must be an integer of at least 0, "
+        .. "got -1" },
+      { { temperature = 0, top_p = 2 }, "sampling: top_p must be a number from 0 to 1, got 2" },
+      { { greedy = true, min_p = "0.1" }, 'sampling: min_p must be a number from 0 to 1, got '
+        .. '"0.1" (a string)' },
+      { { greedy = true, temperature = -1 }, "sampling: temperature must be a number of at "
+        .. "least 0, got -1" },
+    }) do
+      assert.has_error(function() sampling.new(case[1]) end, case[2])
+    end
+    assert.is_nil(sampling.new({ greedy = true, seed = 5, repeat_last_n = 0 }).seed)
+  end)
+
   it("defaults to temperature 0.6, top-k 40, top-p 0.95 and min-p 0.05", function()
     assert.same({ temperature = 0.6, top_k = 40, top_p = 0.95, min_p = 0.05 }, sampling.DEFAULTS)
     local wide = { 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1 }

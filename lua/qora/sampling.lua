@@ -103,15 +103,21 @@ end
 local PENALTY_OPTIONS = { repeat_penalty = true, frequency = true, presence = true,
                           last_n = true }
 
+-- The penalties' values, checked (finite as floats: inf - inf, or 0 * inf, would make NaN
+-- logits): repeat, frequency, presence, last_n.
+local function check_penalties(rep, freq, pres, last_n)
+  return check_number("repeat_penalty", rep or 1, 1e-6, FLOAT_MAX),
+         check_number("frequency_penalty", freq or 0, -FLOAT_MAX, FLOAT_MAX),
+         check_number("presence_penalty", pres or 0, -FLOAT_MAX, FLOAT_MAX),
+         check_integer("repeat_last_n", last_n or 64, 0)
+end
+
 --- Repetition penalties over the last last_n ids of the history (llama.cpp's rule).
 -- @param opts table { repeat_penalty = 1.1, frequency = 0, presence = 0, last_n = 64 }
 function M.penalties(opts)
   opts = check_options("penalties", opts, PENALTY_OPTIONS)
-  -- finite as floats: inf - inf (or 0 * inf) would make NaN logits
-  local rep = check_number("repeat_penalty", opts.repeat_penalty or 1, 1e-6, FLOAT_MAX)
-  local freq = check_number("frequency_penalty", opts.frequency or 0, -FLOAT_MAX, FLOAT_MAX)
-  local pres = check_number("presence_penalty", opts.presence or 0, -FLOAT_MAX, FLOAT_MAX)
-  local last_n = check_integer("repeat_last_n", opts.last_n or 64, 0)
+  local rep, freq, pres, last_n = check_penalties(opts.repeat_penalty, opts.frequency,
+                                                  opts.presence, opts.last_n)
   return function(c, history)
     c:penalize(history, rep, freq, pres, last_n)
   end
@@ -168,14 +174,20 @@ function M.new_seed()
   return (math.floor(core.now() * 1e6) ~ (os.time() << 20) ~ unseeded) & math.maxinteger
 end
 
+-- Raises unless seed is an integer from 0 to math.maxinteger, or nil or -1 (a new one).
+local function check_seed(seed)
+  if seed ~= nil and seed ~= -1 and (math.type(seed) ~= "integer" or seed < 0) then
+    check.error(("sampling: seed must be an integer from 0 to %d, or -1 (or nil) for a new "
+                 .. "one, got %s"):format(math.maxinteger, describe(seed)))
+  end
+end
+
 -- The seed to draw with: seed itself (from 0 to math.maxinteger), or a new one for nil or -1
 -- (as the qora command's --seed -1); anything else raises.
 local function seed_of(seed)
+  check_seed(seed)
   if seed == nil or seed == -1 then
     return M.new_seed()
-  elseif math.type(seed) ~= "integer" or seed < 0 then
-    check.error(("sampling: seed must be an integer from 0 to %d, or -1 (or nil) for a new "
-                 .. "one, got %s"):format(math.maxinteger, describe(seed)))
   end
   return seed
 end
@@ -218,27 +230,33 @@ table.sort(M.OPTIONS)
 --   seed = policy.seed repeats the run); nil for a policy that never draws at random
 function M.new(opts)
   opts = check_options("new", opts, KNOWN)
-
-  local steps = {}
-  local rep, freq, pres = opts.repeat_penalty or 1, opts.frequency_penalty or 0,
-                          opts.presence_penalty or 0
-  if rep ~= 1 or freq ~= 0 or pres ~= 0 then
-    steps[#steps + 1] = M.penalties({ repeat_penalty = rep, frequency = freq,
-                                      presence = pres, last_n = opts.repeat_last_n })
-  end
-  local t = opts.temperature or M.DEFAULTS.temperature
-  check_number("temperature", t, 0, math.huge)
+  -- Every option is checked, those that others leave unused too (top_k when greedy): a wrong
+  -- value is refused before anything runs, whatever the others.
+  local rep, freq, pres, last_n = check_penalties(opts.repeat_penalty, opts.frequency_penalty,
+                                                  opts.presence_penalty, opts.repeat_last_n)
+  local t = check_number("temperature", opts.temperature or M.DEFAULTS.temperature, 0,
+                         math.huge)
+  local top_k = check_integer("top_k", opts.top_k or M.DEFAULTS.top_k, 0)
+  local top_p = check_number("top_p", opts.top_p or M.DEFAULTS.top_p, 0, 1)
+  local min_p = check_number("min_p", opts.min_p or M.DEFAULTS.min_p, 0, 1)
+  check_seed(opts.seed)
   if opts.greedy ~= nil and type(opts.greedy) ~= "boolean" then
     check.error("sampling: greedy must be true or false, got " .. describe(opts.greedy))
+  end
+
+  local steps = {}
+  if rep ~= 1 or freq ~= 0 or pres ~= 0 then
+    steps[#steps + 1] = M.penalties({ repeat_penalty = rep, frequency = freq,
+                                      presence = pres, last_n = last_n })
   end
   if t <= 0 or opts.greedy then
     steps[#steps + 1] = M.argmax()
     return M.chain(steps)
   end
 
-  steps[#steps + 1] = M.top_k(opts.top_k or M.DEFAULTS.top_k)
-  steps[#steps + 1] = M.top_p(opts.top_p or M.DEFAULTS.top_p)
-  steps[#steps + 1] = M.min_p(opts.min_p or M.DEFAULTS.min_p)
+  steps[#steps + 1] = M.top_k(top_k)
+  steps[#steps + 1] = M.top_p(top_p)
+  steps[#steps + 1] = M.min_p(min_p)
   steps[#steps + 1] = M.temperature(t)
   local seed = seed_of(opts.seed)
   steps[#steps + 1] = M.dist(seed)
