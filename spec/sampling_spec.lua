@@ -176,6 +176,12 @@ describe("sampling", function()
     assert.is_nil(sampling.new({ greedy = true, seed = 5, repeat_last_n = 0 }).seed)
   end)
 
+  it("dist takes a qora.Rng or a seed, and refuses any other userdata at once", function()
+    assert.has_error(function() sampling.dist(io.stdout) end,
+                     "bad argument #1 to 'dist' (a seed or a qora.Rng expected, got FILE*)")
+    assert.is_function(sampling.dist(core.rng(1)))
+  end)
+
   it("defaults to temperature 0.6, top-k 40, top-p 0.95 and min-p 0.05", function()
     assert.same({ temperature = 0.6, top_k = 40, top_p = 0.95, min_p = 0.05 }, sampling.DEFAULTS)
     local wide = { 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1 }

@@ -192,10 +192,20 @@ local function seed_of(seed)
   return seed
 end
 
+-- The metatable of core.rng's objects: dist refuses any other userdata when the step is made,
+-- not at its first token.
+local RNG = getmetatable(core.rng(0))
+
 --- Draws a token from the probabilities with a seeded random source.
 -- @param seed integer from 0 to math.maxinteger, an Rng from qora.rng, or nil or -1 for a new
 --   seed (sampling.new keeps the seed it drew in policy.seed)
 function M.dist(seed)
+  if type(seed) == "userdata" and getmetatable(seed) ~= RNG then
+    local mt = getmetatable(seed)
+    local name = type(mt) == "table" and rawget(mt, "__name")
+    check.error(("bad argument #1 to 'dist' (a seed or a qora.Rng expected, got %s)")
+                :format(type(name) == "string" and name or "userdata"))
+  end
   local rng = type(seed) == "userdata" and seed or core.rng(seed_of(seed))
   return function(c) return c:sample(rng) end
 end
