@@ -539,6 +539,8 @@ static int in_folder(const char *path, const char *folder) {
 int qora_save_path_check(const char *path, const char *folder, qora_err *err) {
   size_t n = path ? strlen(path) : 0;
 
+  if (path != NULL && n == 0)     /* as the writer says it, before a conversion */
+    return qora_fail(err, "no file name given (an empty path); give one such as model.gguf");
   for (size_t i = 0; i < sizeof OTHER_FORMATS / sizeof OTHER_FORMATS[0]; i++) {
     size_t k = strlen(OTHER_FORMATS[i]);
     if (n >= k && strcasecmp(path + n - k, OTHER_FORMATS[i]) == 0)

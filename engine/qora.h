@@ -98,12 +98,12 @@ qora_model *qora_model_load(const char *path, const qora_load_opts *opts, qora_e
 int qora_model_save(const qora_model *m, const char *path, qora_err *err);
 
 /*
-** Refuses a save path named as another format (.safetensors, .json, .bin, .pt, .pth, in any
-** case): qora_model_save writes GGUF whatever the name, so such a name would mislead whoever
-** opens the file; and, when folder (the checkpoint folder the model comes from) is not NULL,
-** an existing file of that folder other than a GGUF one; and a FIFO, a device or a socket,
-** which the saved file would replace. qora_model_save checks them all; a caller may ask
-** before the long work of converting.
+** Refuses an empty save path, and one named as another format (.safetensors, .json, .bin,
+** .pt, .pth, in any case): qora_model_save writes GGUF whatever the name, so such a name would
+** mislead whoever opens the file; and, when folder (the checkpoint folder the model comes
+** from) is not NULL, an existing file of that folder other than a GGUF one; and a FIFO, a
+** device or a socket, which the saved file would replace. qora_model_save checks them all; a
+** caller may ask before the long work of converting.
 */
 int qora_save_path_check(const char *path, const char *folder, qora_err *err);
 

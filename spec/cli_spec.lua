@@ -221,6 +221,11 @@ describe("qora command", function()
     { { "--load", "/nonexistent.gguf", "--save", DIR_GGUF },
       "--save: cannot save to " .. DIR_GGUF .. ": it is a folder; give a file path such as "
       .. DIR_GGUF .. "/model.gguf\n" },
+    -- an empty name, in the words of model:save("")
+    { { "--load", "/nonexistent.gguf", "--save", "" },
+      "qora: --save: no file name given (an empty path); give one such as model.gguf\n" },
+    { { "--model-path", "/nonexistent", "--save=", "--prompt", "hi" },
+      "qora: --save: no file name given (an empty path); give one such as model.gguf\n" },
     -- a FIFO (or a device): the saved file would replace it
     { { "--load", "/nonexistent.gguf", "--save", FIFO_GGUF },
       "--save: cannot save to " .. FIFO_GGUF .. ": it is a named pipe (FIFO), which saving "
