@@ -122,6 +122,13 @@ describe("qora command", function()
     { { "--top_k", "3" },
       "qora: unknown flag --top_k; did you mean --top-k? (see qora --help)\n" },
     { { "--min_p=0.1" }, "unknown flag --min_p; did you mean --min-p? " },
+    -- llama.cpp's --model and -m take a GGUF file: --load, not --model-path, its nearest name
+    { { "--model", "x.gguf" }, "qora: unknown flag --model; give a GGUF file with --load, or a "
+      .. "Hugging Face folder with --model-path (see qora --help)\n" },
+    { { "--model=x.gguf", "--prompt", "hi" }, "qora: unknown flag --model; give a GGUF file "
+      .. "with --load, or a Hugging Face folder with --model-path (see qora --help)\n" },
+    { { "-m", "x.gguf" }, "qora: unknown flag -m; give a GGUF file with --load, or a Hugging "
+      .. "Face folder with --model-path (see qora --help)\n" },
     { { "--f32" }, "qora: unknown flag --f32; a folder's weights convert to f32 with --quant f32 "
       .. "(see qora --help)\n" },
     -- a word added or a start too short names no flag

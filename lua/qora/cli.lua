@@ -82,6 +82,9 @@ table.sort(FLAG_NAMES)
 
 local QUANTS = { q4_0 = true, q8_0 = true, f16 = true, bf16 = true, f32 = true }
 
+-- llama.cpp's flags for its model, a GGUF file: --load here, though --model-path is closer.
+local LLAMA_MODEL_FLAGS = { ["--model"] = true, ["-m"] = true }
+
 -- The flags that act through the chat template, which --raw leaves out: refused with it.
 local TEMPLATE_FLAGS = { "system", "no-think" }
 
@@ -171,7 +174,11 @@ function M.parse(argv)
     end
     local name, value = a:match("^%-%-([%w%-_]+)=(.*)$")
     name = name or a:match("^%-%-([%w%-_]+)$") or (a == "-h" and "help")
-    if not name then
+    local flag = name and "--" .. name or a
+    if LLAMA_MODEL_FLAGS[flag] then
+      fail("unknown flag %s; give a GGUF file with --load, or a Hugging Face folder with "
+           .. "--model-path (see qora --help)", flag)
+    elseif not name then
       fail("unexpected argument '%s' (options start with --; see qora --help)", a)
     end
     local kind = FLAGS[name]
