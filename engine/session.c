@@ -141,8 +141,10 @@ int qora_session_eval(qora_session *s, const int32_t *ids, int n, float *all_log
   if (n < 0 || (n > 0 && ids == NULL))
     return qora_fail(err, "no tokens to evaluate");
   if (n > s->n_ctx - s->pos)
-    return qora_fail(err, "%d more tokens do not fit: the context holds %d and %d are used; "
-                     "make a session with a larger context or rewind", n, s->n_ctx, s->pos);
+    return qora_fail(err, "%d more %s not fit: the context holds %d and %d %s used; make a "
+                     "session with a larger context or rewind", n,
+                     n == 1 ? "token does" : "tokens do", s->n_ctx, s->pos,
+                     s->pos == 1 ? "is" : "are");
   for (int i = 0; i < n; i++)
     if (ids[i] < 0 || ids[i] >= n_vocab)
       return qora_fail(err, "token id %d at index %d is outside the vocabulary (0 to %d)",

@@ -486,6 +486,24 @@ describe("qora command", function()
     assert.truthy(err:find("warning: --ctx 4097 is beyond the 4096 tokens", 1, true), err)
   end)
 
+  it("speaks of one token or core in the singular", function()
+    local args = { "--load", TINY, "--raw", "--greedy", "--max-tokens", "1", "--prompt", "a" }
+    local _, err, code = run({ "--ctx", "1", table.unpack(args) })
+    assert.equal(1, code, err)
+    assert.equal("qora: the prompt takes 1 token, which leaves no room for an answer in a "
+                 .. "context of 1; give a larger --ctx\n", err)
+    _, err, code = run({ "--stats", table.unpack(args) })
+    assert.equal(0, code, err)
+    assert.truthy(err:find("\nprompt: 1 token in [%d.]+ s, [%d.]+ tokens/s\ngeneration: 1 "
+                           .. "token in "), err)
+    local line = { "taskset -c 0 lua5.4 bin/qora --threads 2" }
+    for _, a in ipairs(args) do line[#line + 1] = quote(a) end
+    _, err, code = S.sh(table.concat(line, " "))
+    assert.equal(0, code, err)
+    assert.equal("qora: warning: --threads 2 is more than the 1 core qora may run on, which "
+                 .. "makes it slower\n", err)
+  end)
+
   -- Runs a shell line; returns what the command wrote to stderr and its exit code.
   local function shell(line)
     local err_path, rc_path = os.tmpname(), os.tmpname()

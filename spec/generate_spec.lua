@@ -291,6 +291,26 @@ describe("generate", function()
     assert.equal("length", exact.stats.stop)
   end)
 
+  it("says how many more tokens do not fit, one in the singular", function()
+    local s = model:session({ ctx = 4 })
+    s:eval({ 1, 2, 3 })
+    local function refusal(p)
+      local ok, err = pcall(function() S.collect(s:generate({ prompt = p })) end)
+      assert.is_false(ok)
+      return err
+    end
+    assert.truthy(refusal({ 1, 2 }):find("2 more tokens do not fit: the context holds 4 and 3 "
+                                         .. "are used; make a session", 1, true))
+    s:rewind(1)
+    local err = refusal({ 1, 2, 3, 4 })
+    assert.truthy(err:find("4 more tokens do not fit: the context holds 4 and 1 is used;", 1,
+                           true), err)
+    s:eval({ 2, 3, 4 })
+    err = refusal({ 1 })
+    assert.truthy(err:find("1 more token does not fit: the context holds 4 and 4 are used;", 1,
+                           true), err)
+  end)
+
   it("stops at a full cache from a text prompt on the 10-token session of the review", function()
     local s = model:session({ ctx = 10 })
     local ids = S.collect(s:generate({ prompt = "Once upon a time", max_tokens = 100,

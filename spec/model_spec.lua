@@ -479,6 +479,20 @@ describe("a session", function()
                            true), err)
   end)
 
+  it("says how many more ids do not fit, one in the singular", function()
+    local s = m:session({ ctx = 4 })
+    s:eval({ 1, 2, 3, 4 })
+    local ok, err = pcall(s.eval, s, 1)
+    assert.is_false(ok)
+    assert.truthy(err:find("1 more token does not fit: the context holds 4 and 4 are used; "
+                           .. "make a session", 1, true), err)
+    s:rewind(1)
+    ok, err = pcall(s.eval, s, { 1, 2, 3, 4 })
+    assert.is_false(ok)
+    assert.truthy(err:find("4 more tokens do not fit: the context holds 4 and 1 is used;", 1,
+                           true), err)
+  end)
+
   it("keeps its id list in step with the cache whatever fails", function()
     local s = m:session({ ctx = 8 })
     local want = {}

@@ -104,6 +104,11 @@ local function fail(fmt, ...)
   error({ message = fmt:format(...) })
 end
 
+-- "1 token", "2 tokens": n and the noun, in the plural unless n is 1.
+local function count(n, noun)
+  return ("%d %s%s"):format(n, noun, n == 1 and "" or "s")
+end
+
 -- Decimal spellings only: tonumber would also read hex ("0x10", "0x1p4"), an integer with an
 -- exponent ("1e3"), spaces around the digits, and "1e999" as infinity.
 local function is_decimal_integer(v)
@@ -388,8 +393,8 @@ end
 local function load(opts)
   local threads = opts.threads
   if threads and threads > qora.core.cores() then
-    warn("--threads %d is more than the %d cores qora may run on, which makes it slower",
-         threads, qora.core.cores())
+    warn("--threads %d is more than the %s qora may run on, which makes it slower",
+         threads, count(qora.core.cores(), "core"))
   end
   local model, err = qora.load(opts.path, { threads = threads, quant = opts.quant,
                                             progress = opts["model-path"] ~= nil })
@@ -435,8 +440,8 @@ end
 -- Refuses a prompt that leaves no room for an answer.
 local function check_fit(n, ctx, how)
   if n >= ctx then
-    fail("the prompt takes %d tokens%s, which leaves no room for an answer in a context of "
-         .. "%d; give a larger --ctx", n, how, ctx)
+    fail("the prompt takes %s%s, which leaves no room for an answer in a context of %d; "
+         .. "give a larger --ctx", count(n, "token"), how, ctx)
   end
 end
 
@@ -514,11 +519,12 @@ local function stats_text(load_s, st, seed, interrupted)
                 context = "the context is full (--ctx)", cancelled = "stopped early" }
   local lines = { load_s and ("load: %.3f s\n"):format(load_s) or "" }
   if st and st.stop and not (st.stop == "cancelled" and st.prompt_tokens == 0) then
-    lines[#lines + 1] = ("prompt: %d tokens in %.3f s, %.1f tokens/s\n")
-      :format(st.prompt_tokens, st.prompt_seconds, rate(st.prompt_tokens, st.prompt_seconds))
-    lines[#lines + 1] = ("generation: %d token%s%s in %.3f s, %.1f tokens/s\n")
-      :format(st.tokens, st.tokens == 1 and "" or "s", interrupted and " so far" or "",
-              st.seconds, rate(st.tokens, st.seconds))
+    lines[#lines + 1] = ("prompt: %s in %.3f s, %.1f tokens/s\n")
+      :format(count(st.prompt_tokens, "token"), st.prompt_seconds,
+              rate(st.prompt_tokens, st.prompt_seconds))
+    lines[#lines + 1] = ("generation: %s%s in %.3f s, %.1f tokens/s\n")
+      :format(count(st.tokens, "token"), interrupted and " so far" or "", st.seconds,
+              rate(st.tokens, st.seconds))
   elseif st then
     lines[#lines + 1] = "prompt: interrupted while it was read\n"
   end

@@ -122,8 +122,10 @@ end
 local function check_room(session, n)
   local ctx, pos = session:ctx(), session:pos()
   if n > ctx - pos then
-    check.error(("%d more tokens do not fit: the context holds %d and %d are used; make a "
-                 .. "session with a larger context or rewind"):format(n, ctx, pos))
+    check.error(("%d more %s not fit: the context holds %d and %d %s used; make a session "
+                 .. "with a larger context or rewind")
+                :format(n, n == 1 and "token does" or "tokens do", ctx, pos,
+                        pos == 1 and "is" or "are"))
   end
 end
 
