@@ -4,9 +4,12 @@
 ** greedy generation with end-of-text ignored, then the cache filled up to each long context
 ** and a few timed decode steps there. One JSON line per context on stdout.
 **
-** The long contexts are filled by copy (-f copy, the default): FILL_EVAL random tokens are
-** evaluated, then the cached rows are copied up to the context (see copy_fill); -f eval
-** evaluates every token. Everything else goes through the public API (engine/qora.h).
+** The long contexts are filled by copy (-f copy, the default): the rows cached so far (the
+** prompt, the generated tokens and, at a second context, those of the first and its steps)
+** are copied up to the context, nothing more evaluated (see copy_fill); -f eval evaluates
+** every token. -n 0 generates nothing at the prompt's context, whose line then has no
+** gen_tps: a long run's figures there are not kept, and the prompt's rows are what a copy
+** needs. Everything else goes through the public API (engine/qora.h).
 **
 ** usage: bench_qora -m FILE [-t threads] [-p prompt] [-n gen] [-c ctx,ctx...] [-s steps]
 **                   [-r seed] [-f copy|eval]
@@ -24,7 +27,6 @@
 
 #define MAX_CTXS 8
 #define N_RANDOM 128000     /* ordinary tokens of the Llama 3 vocabulary; no special one */
-#define FILL_EVAL 512       /* tokens a copy fill evaluates (one batch) before copying */
 
 typedef struct args {
   const char *file;
@@ -182,19 +184,16 @@ static void copy_fill(qora_session *s, int ctx) {
 
 
 /*
-** Fills the cache from pos to ctx tokens, by evaluation or (a->copy) by evaluating FILL_EVAL
-** tokens and copying; *copied says which was done. Returns seconds, or -1 with err.
+** Fills the cache from pos to ctx tokens: by copying the pos rows cached (a->copy), else by
+** evaluating random tokens [pos, ctx). Returns seconds, or -1 with err.
 */
-static double fill(const args *a, qora_session *s, int pos, int ctx, int *copied,
-                   qora_err *err) {
-  int n = a->copy && ctx - pos > FILL_EVAL ? FILL_EVAL : ctx - pos;
+static double fill(const args *a, qora_session *s, int pos, int ctx, qora_err *err) {
   double t0 = now();
 
-  *copied = pos + n < ctx;
-  if (eval_random(s, a->seed, pos, n, err) < 0)
-    return -1;
-  if (*copied)
+  if (a->copy)
     copy_fill(s, ctx);
+  else if (eval_random(s, a->seed, pos, ctx - pos, err) < 0)
+    return -1;
   return now() - t0;
 }
 
@@ -233,21 +232,24 @@ static int run(const args *a, qora_err *err) {
       (gen_s = generate(s, n_vocab, a->gen, err)) < 0)
     goto fail;
   printf("{\"impl\": \"qora\", \"file\": \"%s\", \"threads\": %d, \"ctx\": %d, "
-         "\"load_s\": %.3f, \"load_raw_s\": %.3f, \"prompt_tps\": %.2f, \"gen_tps\": %.2f, "
-         "\"peak_rss_mb\": %.0f}\n", base_name(a->file), qora_model_threads(m), a->prompt,
-         load_s, raw_s, a->prompt / prompt_s, a->gen / gen_s, peak_rss_mb());
+         "\"load_s\": %.3f, \"load_raw_s\": %.3f, \"prompt_tps\": %.2f, ",
+         base_name(a->file), qora_model_threads(m), a->prompt, load_s, raw_s,
+         a->prompt / prompt_s);
+  if (a->gen > 0)
+    printf("\"gen_tps\": %.2f, ", a->gen / gen_s);
+  printf("\"peak_rss_mb\": %.0f}\n", peak_rss_mb());
   fflush(stdout);
 
   pos = a->prompt + a->gen;
   for (int i = 0; i < a->n_ctxs; i++) {
-    int c = a->ctxs[i], copied;
-    double fill_s = fill(a, s, pos, c, &copied, err);
+    int c = a->ctxs[i];
+    double fill_s = fill(a, s, pos, c, err);
     if (fill_s < 0 || (gen_s = generate(s, n_vocab, a->steps, err)) < 0)
       goto fail;
     printf("{\"impl\": \"qora\", \"file\": \"%s\", \"threads\": %d, \"ctx\": %d, "
            "\"fill\": \"%s\", ", base_name(a->file), qora_model_threads(m), c,
-           copied ? "copy" : "eval");
-    if (!copied)
+           a->copy ? "copy" : "eval");
+    if (!a->copy)
       printf("\"fill_tps\": %.2f, ", (c - pos) / fill_s);
     printf("\"gen_tps\": %.2f, \"peak_rss_mb\": %.0f}\n", a->steps / gen_s, peak_rss_mb());
     fflush(stdout);
@@ -308,7 +310,7 @@ static int parse_args(int argc, char **argv, args *a) {
     if (strcmp(o, "-m") == 0) a->file = v;
     else if (strcmp(o, "-t") == 0) ok = parse_int(o, v, 1, 256, &a->threads);
     else if (strcmp(o, "-p") == 0) ok = parse_int(o, v, 1, 1 << 22, &a->prompt);
-    else if (strcmp(o, "-n") == 0) ok = parse_int(o, v, 1, 1 << 22, &a->gen);
+    else if (strcmp(o, "-n") == 0) ok = parse_int(o, v, 0, 1 << 22, &a->gen);
     else if (strcmp(o, "-s") == 0) ok = parse_int(o, v, 1, 1 << 22, &a->steps);
     else if (strcmp(o, "-r") == 0) {
       a->seed = strtoull(v, &end, 10);
@@ -333,9 +335,10 @@ int main(int argc, char **argv) {
   if (parse_args(argc, argv, &a) != 0) {
     fprintf(stderr, "usage: bench_qora -m FILE [-t threads] [-p prompt] [-n gen] "
             "[-c ctx,ctx...] [-s steps] [-r seed] [-f copy|eval]\n(the first context above "
-            "prompt + gen, each other more than steps above the one before; -f: how long "
-            "contexts are filled; token ids are random below 128000, or below the "
-            "vocabulary's size when it is smaller)\n");
+            "prompt + gen, each other more than steps above the one before; -n 0: no "
+            "generation at the prompt's context; -f: how long contexts are filled, copy "
+            "repeating the rows cached so far; token ids are random below 128000, or below "
+            "the vocabulary's size when it is smaller)\n");
     return 2;
   }
   if (run(&a, &err) != 0) {
