@@ -4,10 +4,13 @@ GGUF file, the way tools/bench_qora.c times qora: load, a prompt of random token
 one batch, greedy generation with end-of-text ignored, then the cache filled up to each long
 context and a few timed decode steps there.
 
-Long contexts are filled by copy (--fill copy, the default): FILL_EVAL random tokens are
-evaluated, then the peer's saved KV cache is rewritten with those rows repeated up to the
-context and loaded back (see copy_fill); --fill eval evaluates every token. Where a peer's
-saved state is not laid out as expected, that context is filled by evaluation and stderr says so.
+Long contexts are filled by copy (--fill copy, the default): the peer's saved KV cache, the
+rows cached so far (the prompt, the generated tokens and, at a second context, those of the
+first and its steps), is rewritten with those rows repeated up to the context and loaded back,
+nothing more evaluated (see copy_fill); --fill eval evaluates every token. Where a peer's saved
+state is not laid out as expected, that context is filled by evaluation and stderr says so.
+--gen 0 generates nothing at the prompt's context, whose line then has no gen_tps: a long
+run's figures there are not kept, and the prompt's rows are what a copy needs.
 
 Prints one JSON line per context on stdout. Peers log to stderr.
 usage: peers.py --peer ik_llama|llamacpp --file F [--threads 2] [--prompt 512] [--gen 128]
@@ -27,7 +30,6 @@ import numpy as np
 
 MASK = (1 << 64) - 1
 N_RANDOM = 128000   # ordinary tokens of the Llama 3 vocabulary; no special token is drawn
-FILL_EVAL = 512     # tokens a copy fill evaluates (one batch) before copying
 
 
 def random_ids(seed, start, n):
@@ -335,14 +337,11 @@ def copy_fill(peer, have, ctx):
 
 
 def fill(peer, a, pos, ctx):
-    """Fills the cache from pos to ctx tokens (--fill); returns how: "copy" or "eval"."""
-    n = min(FILL_EVAL, ctx - pos) if a.fill == "copy" else ctx - pos
-    peer.decode(random_ids(a.seed, pos, n), pos)
-    if pos + n == ctx:
-        return "eval"
-    if copy_fill(peer, pos + n, ctx):
+    """Fills the cache from pos to ctx tokens (--fill): by copying the pos rows cached, or by
+    evaluating random tokens pos..ctx-1; returns how: "copy" or "eval"."""
+    if a.fill == "copy" and copy_fill(peer, pos, ctx):
         return "copy"
-    peer.decode(random_ids(a.seed, pos + n, ctx - pos - n), pos + n)
+    peer.decode(random_ids(a.seed, pos, ctx - pos), pos)
     return "eval"
 
 
@@ -392,9 +391,11 @@ def run(a):
     gen_s = generate(peer, a.gen, a.prompt)
     rss = peak_rss_mb()
     base = {"impl": peer.name, "file": os.path.basename(a.file), "threads": a.threads}
-    print(json.dumps(dict(base, ctx=a.prompt, load_s=round(load_s, 3),
-                          prompt_tps=round(a.prompt / prompt_s, 2),
-                          gen_tps=round(a.gen / gen_s, 2), peak_rss_mb=round(rss))), flush=True)
+    row = dict(base, ctx=a.prompt, load_s=round(load_s, 3),
+               prompt_tps=round(a.prompt / prompt_s, 2))
+    if a.gen > 0:
+        row["gen_tps"] = round(a.gen / gen_s, 2)
+    print(json.dumps(dict(row, peak_rss_mb=round(rss))), flush=True)
 
     pos = a.prompt + a.gen
     for c in ctxs:
@@ -450,12 +451,15 @@ def main():
     p.add_argument("--file", required=True)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--prompt", type=int, default=512)
-    p.add_argument("--gen", type=int, default=128)
+    p.add_argument("--gen", type=int, default=128,
+                   help="tokens generated at the prompt's context (0: none)")
     p.add_argument("--ctx", default="")
     p.add_argument("--steps", type=int, default=32)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fill", choices=("copy", "eval"), default="copy")
     a = p.parse_args()
+    if a.gen < 0:
+        p.error("--gen: %d: the tokens generated are 0 or more" % a.gen)
     a.ctxs = parse_ctxs(p, a)
     try:
         run(a)
