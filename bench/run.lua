@@ -3,11 +3,13 @@
 -- then times qora and each peer on the same files with the same threads. Prints a table, then
 -- one JSON line per file and context. Progress goes to stderr.
 --
--- Long contexts are filled by copy: each implementation evaluates 512 more random tokens, then
--- its KV cache is made to hold ctx tokens by repeating the rows cached so far
--- (tools/bench_qora.c copy_fill, bench/peers.py copy_fill), and 32 decode steps are timed
--- there. Decode time does not depend on the cached values, and evaluating 16K tokens takes 8
--- to 14 minutes per implementation.
+-- Long contexts are filled by copy: a long run evaluates the prompt (its rows are what is
+-- copied) and generates nothing after it, as its figures at the prompt's context are not kept;
+-- then, at each long context, its KV cache is made to hold ctx tokens by repeating the rows
+-- cached so far, nothing more evaluated (tools/bench_qora.c copy_fill, bench/peers.py
+-- copy_fill): the prompt's at the first context, those up to the first context and its steps
+-- at the second. 32 decode steps are timed there. Decode time does not depend on the cached
+-- values, and evaluating 16K tokens takes 8 to 14 minutes per implementation.
 -- BENCH_FILL=eval evaluates every token instead and reports the fill rate.
 --
 -- The rows at the prompt's context are measured in BENCH_ROUNDS rounds, the implementations
@@ -255,9 +257,10 @@ end
 local function measure(impl, path, long)
   local log = string.format("%s/logs/%s-%s.log", DIR, impl, path:match("([^/]+)%.gguf$"))
   local cmd
-  -- A long run's figures at the prompt's context are not kept: one generated token there
-  -- instead of GEN saves 10 to 25 s a run (the peers decode at 3 to 8 tokens/s).
-  local gen = long and 1 or GEN
+  -- A long run's figures at the prompt's context are not kept: generating nothing there
+  -- (-n 0, --gen 0) instead of GEN saves 10 to 25 s a run (the peers decode at 3 to 8
+  -- tokens/s); the prompt's cached rows are what a copy fill repeats.
+  local gen = long and 0 or GEN
   if impl == "qora" then
     cmd = string.format("build/tools/bench_qora -m %s -t %d -p %d -n %d -s %d%s", quote(path),
                         THREADS, PROMPT, gen, STEPS,
@@ -519,8 +522,9 @@ local function fill_line(records, peers)
   end
   if not any then return nil end
   local line = FILL == "copy"
-    and "long rows: 512 more tokens evaluated, then the K and V rows cached so far repeated up "
-        .. "to ctx (BENCH_FILL=eval evaluates every token)"
+    and string.format("long rows: the K and V rows cached so far repeated up to ctx, nothing "
+        .. "more evaluated: the %d prompt tokens' at the first, those up to the one before and "
+        .. "its steps at the others (BENCH_FILL=eval evaluates every token)", PROMPT)
     or "long rows: every token up to ctx evaluated (BENCH_FILL=copy repeats cached rows)"
   if #odd > 0 then
     line = line .. string.format("; filled the other way: %s", table.concat(odd, ", "))
