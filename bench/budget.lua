@@ -1,6 +1,7 @@
 -- bench/budget.lua: the time budget of `make bench` (BENCH_BUDGET), used by bench/run.lua.
--- Which extra rounds fit is decided here, apart from the runs, so that
--- spec/bench_budget_spec.lua can check the decisions without timing anything.
+-- Which extra rounds, and which runs of peers that carry no target, fit is decided here, apart
+-- from the runs, so that spec/bench_budget_spec.lua can check the decisions without timing
+-- anything.
 local M = {}
 
 -- A round is projected from the same runs' first round, and the second of a run took up to
@@ -34,13 +35,46 @@ function M.fits(budget, elapsed, need, reserve)
   return elapsed + need * M.SLACK + reserve <= budget
 end
 
---- The note that says which rounds the budget left out, nil when it left out none. Files
---- that lost the same rounds share a group, in file order:
---- "BENCH_BUDGET 1140 s: round 3 of q4_0; rounds 2-3 of q4_k_m, q8_0 left out to finish in time".
+--- Whether a run that waits for what is left of the budget (a BENCH_OPTIONAL peer on a file
+--- after the first) fits: always with no budget (0); otherwise when what the same
+--- implementation took on the first file (counted as round_seconds counts it), with SLACK,
+--- and reserve end within budget seconds of the start.
+--- @param budget number seconds from the start of `make bench`; 0: no budget
+--- @param elapsed number seconds since that start
+--- @param first table seconds by implementation, from the first round of the first file
+--- @param impl string the implementation of the run
+--- @param reserve number seconds kept for what follows
+--- @return boolean fits
+--- @return number the run's projected seconds, SLACK included
+function M.run_fits(budget, elapsed, first, impl, reserve)
+  local need = M.round_seconds(first, { impl })
+  return M.fits(budget, elapsed, need, reserve), need * M.SLACK
+end
+
+-- "llamacpp's runs on q4_k_m, q8_0", one group per implementation, in the order of runs.
+local function run_groups(runs)
+  local files, order = {}, {}
+  for _, r in ipairs(runs or {}) do
+    if not files[r.impl] then files[r.impl], order[#order + 1] = {}, r.impl end
+    table.insert(files[r.impl], r.file)
+  end
+  local parts = {}
+  for i, impl in ipairs(order) do
+    parts[i] = string.format("%s's run%s on %s", impl, #files[impl] > 1 and "s" or "",
+                             table.concat(files[impl], ", "))
+  end
+  return parts
+end
+
+--- The note that says which runs and rounds the budget left out, nil when it left out none.
+--- The runs come first, grouped by implementation; then files that lost the same rounds share
+--- a group, in file order: "BENCH_BUDGET 1140 s: llamacpp's runs on q4_k_m, q8_0; round 3 of
+--- q4_0; rounds 2-3 of q4_k_m, q8_0 left out to finish in time".
 --- @param budget number
 --- @param cut table[] { file = name, from = first round left out, to = last }, in file order
+--- @param runs table[]|nil { impl = name, file = name }: runs left out (run_fits), in file order
 --- @return string|nil
-function M.cut_line(budget, cut)
+function M.cut_line(budget, cut, runs)
   local groups = {}
   for _, c in ipairs(cut) do
     local rounds = c.from == c.to and string.format("round %d", c.from)
@@ -52,11 +86,11 @@ function M.cut_line(budget, cut)
       groups[#groups + 1] = { rounds = rounds, files = { c.file } }
     end
   end
-  if #groups == 0 then return nil end
-  local parts = {}
-  for i, g in ipairs(groups) do
-    parts[i] = g.rounds .. " of " .. table.concat(g.files, ", ")
+  local parts = run_groups(runs)
+  for _, g in ipairs(groups) do
+    parts[#parts + 1] = g.rounds .. " of " .. table.concat(g.files, ", ")
   end
+  if #parts == 0 then return nil end
   return string.format("BENCH_BUDGET %d s: %s left out to finish in time", budget,
                        table.concat(parts, "; "))
 end

@@ -1,6 +1,7 @@
--- The time budget of `make bench` (bench/budget.lua): which extra rounds fit, and the note that
--- says which were left out. Figures are those of a run on the 2-core AMD host (seconds): round 1
--- of Q4_0 took qora 35 (its bandwidth measurement included), ik_llama.cpp 31, llama.cpp 40.
+-- The time budget of `make bench` (bench/budget.lua): which extra rounds and which waiting runs
+-- of peers fit, and the note that says which were left out. Figures are those of a run on the
+-- 2-core AMD host (seconds): round 1 of Q4_0 took qora 35 (its bandwidth measurement included),
+-- ik_llama.cpp 31, llama.cpp 40.
 local budget = dofile("bench/budget.lua")
 
 local FIRST = { qora = 35, ik_llama = 31, llamacpp = 40 }
@@ -40,8 +41,32 @@ describe("bench budget", function()
     assert.is_false(budget.fits(1140, 1070, 66, 0))   -- 1136 unslackened, 1142.6 with slack
   end)
 
+  it("runs a waiting peer's run where what it took on the first file fits", function()
+    -- llama.cpp's 40 s on the first file is 44 s with the slack; 33 s kept for the Lua overhead.
+    assert.is_true((budget.run_fits(1140, 1062, FIRST, "llamacpp", 33)))   -- ends at 1139
+    assert.is_false((budget.run_fits(1140, 1064, FIRST, "llamacpp", 33)))  -- ends at 1141
+  end)
+
+  it("projects a waiting run from its own implementation's seconds, not the others'", function()
+    -- ik_llama.cpp's 31 s is 34.1 with the slack, llama.cpp's 44, the three together 116.6.
+    assert.is_true((budget.run_fits(1140, 1070, FIRST, "ik_llama", 33)))   -- ends at 1137.1
+    assert.is_false((budget.run_fits(1140, 1070, FIRST, "llamacpp", 33)))  -- ends at 1147
+    local _, need = budget.run_fits(1140, 1070, FIRST, "llamacpp", 33)
+    assert.is_true(math.abs(need - 44) < 1e-9)
+  end)
+
+  it("counts a peer with no run on the first file as the slowest that has one", function()
+    -- qora's 35 s is 38.5 with the slack: ends at 1141.5, where 0 s would end at 1103.
+    assert.is_false((budget.run_fits(1140, 1070, { qora = 35, ik_llama = 31 }, "llamacpp", 33)))
+  end)
+
+  it("runs every waiting run with no budget (0), however late", function()
+    assert.is_true((budget.run_fits(0, 5000, FIRST, "llamacpp", 33)))
+  end)
+
   it("says nothing when the budget left no round out", function()
     assert.is_nil(budget.cut_line(1140, {}))
+    assert.is_nil(budget.cut_line(1140, {}, {}))
   end)
 
   it("names the rounds left out, files that lost the same rounds together", function()
@@ -49,5 +74,14 @@ describe("bench budget", function()
                   { file = "q6_k", from = 2, to = 3 } }
     assert.are.equal("BENCH_BUDGET 1140 s: round 3 of q4_0; rounds 2-3 of q4_k_m, q6_k left "
                      .. "out to finish in time", budget.cut_line(1140, cut))
+  end)
+
+  it("names the runs left out first, each implementation's files together", function()
+    local runs = { { impl = "llamacpp", file = "q4_k_m" }, { impl = "llamacpp", file = "q8_0" } }
+    assert.are.equal("BENCH_BUDGET 1140 s: llamacpp's runs on q4_k_m, q8_0; rounds 2-3 of "
+                     .. "q4_k_m left out to finish in time",
+                     budget.cut_line(1140, { { file = "q4_k_m", from = 2, to = 3 } }, runs))
+    assert.are.equal("BENCH_BUDGET 1140 s: llamacpp's run on q8_0 left out to finish in time",
+                     budget.cut_line(1140, {}, { { impl = "llamacpp", file = "q8_0" } }))
   end)
 end)
