@@ -36,6 +36,13 @@
 -- its long rows; the extra rounds follow, file by file, each only while what its runs took in
 -- the first round, 10 % more, and a reserve for the Lua overhead measurement fit in what is
 -- left. The first round that does not fit ends them, and the notes say which were left out.
+-- Before them come the first-round runs of the peers in BENCH_OPTIONAL (mainline llama.cpp, on
+-- which no target rests) on the files after the first: they wait until every file has had
+-- the rest of its first round and its long rows, then run, file by file, each only where what
+-- the same peer took on the first file, 10 % more, and the reserve fit; the notes name those
+-- left out, and the JSON has no figures of theirs. A waiting run is not back to back with
+-- qora's run of the same round, so its "pair" ratio is one run against another minutes apart.
+-- With BENCH_BUDGET=0 they run in their file's first round, as the others do.
 --
 -- Settings come from the environment (the Makefile passes them):
 --   BENCH_DIR      models/bench         where files and logs go
@@ -54,6 +61,8 @@
 --   BENCH_ONCE     "llamacpp"           peers measured in the first round only (empty: none)
 --   BENCH_ONE_ROUND "q8_0"              files measured in one round (empty: none)
 --   BENCH_LONG_PEERS "ik_llama"         peers measured at the long contexts (empty: none)
+--   BENCH_OPTIONAL "llamacpp"           peers whose runs on files after the first BENCH_BUDGET
+--                                      may leave out (empty: none)
 --   BENCH_WAIT     0                    seconds to wait, before each run, for idle cores
 --   BENCH_BUDGET   1140                 seconds for the whole `make bench` (0: no budget)
 --   BENCH_T0       (make passes it)     make's start, in seconds since 1970 (unset: this script's)
@@ -87,6 +96,7 @@ local ROUNDS = tonumber(env("BENCH_ROUNDS", "3"))
 local ONCE = " " .. (os.getenv("BENCH_ONCE") or "llamacpp") .. " "   -- set but empty: none
 local ONE_ROUND = " " .. (os.getenv("BENCH_ONE_ROUND") or "q8_0") .. " "  -- set but empty: none
 local LONG_PEERS = " " .. (os.getenv("BENCH_LONG_PEERS") or "ik_llama") .. " "  -- empty: none
+local OPTIONAL = " " .. (os.getenv("BENCH_OPTIONAL") or "llamacpp") .. " "  -- empty: none
 local BUDGET = tonumber(env("BENCH_BUDGET", "1140"))
 local START = os.time()
 local T0 = tonumber(env("BENCH_T0", tostring(START)))  -- make's start: its build counts too
@@ -324,26 +334,33 @@ local function keep_best(best, obj, round)
   return best
 end
 
--- The implementations of one round, in turn: all in the first, then all but BENCH_ONCE's,
--- the order reversed from one round to the next.
-local function round_impls(impls, round)
+-- The implementations of one round of file f, in turn: all in the first, then all but
+-- BENCH_ONCE's, the order reversed from one round to the next; none whose first-round run on
+-- f waits for the budget (f.waiting) or was left out.
+local function round_impls(f, impls, round)
   local out = {}
   for i = 1, #impls do
     local impl = impls[round % 2 == 1 and i or #impls + 1 - i]
-    if round == 1 or not listed(ONCE, impl) then out[#out + 1] = impl end
+    if (round == 1 or not listed(ONCE, impl)) and not f.waiting[impl] then
+      out[#out + 1] = impl
+    end
   end
   return out
 end
 
--- One round of a file at the prompt's context: keeps each implementation's best figures in
--- f.by_ctx and, in the first round, the seconds each took in f.took (the budget's estimates).
+-- One implementation's run on a file at the prompt's context, in the given round: keeps its
+-- best figures in f.by_ctx and, in the first round, its seconds in f.took (the budget's
+-- estimates).
+local function measure_turn(f, impl, round)
+  local t0 = clock()
+  local obj = measure(impl, f.path, nil)[PROMPT]
+  if round == 1 then f.took[impl] = clock() - t0 end
+  if obj then f.by_ctx[PROMPT][impl] = keep_best(f.by_ctx[PROMPT][impl], obj, round) end
+end
+
+-- One round of a file at the prompt's context.
 local function measure_round(f, impls, round)
-  for _, impl in ipairs(round_impls(impls, round)) do
-    local t0 = clock()
-    local obj = measure(impl, f.path, nil)[PROMPT]
-    if round == 1 then f.took[impl] = clock() - t0 end
-    if obj then f.by_ctx[PROMPT][impl] = keep_best(f.by_ctx[PROMPT][impl], obj, round) end
-  end
+  for _, impl in ipairs(round_impls(f, impls, round)) do measure_turn(f, impl, round) end
   f.rounds = round
 end
 
@@ -381,7 +398,7 @@ end
 -- said so, at the first that does not, and leaves the rest of the file's rounds out.
 local function extra_rounds(f, impls, files)
   for round = f.rounds + 1, f.planned do
-    local need = budget.round_seconds(f.took, round_impls(impls, round))
+    local need = budget.round_seconds(f.took, round_impls(f, impls, round))
     local elapsed, reserve = os.time() - T0, lua_reserve(files)
     if not budget.fits(BUDGET, elapsed, need, reserve) then
       say("BENCH_BUDGET %d s: %d s since make bench started; round %d of %s needs about %.0f s "
@@ -394,31 +411,66 @@ local function extra_rounds(f, impls, files)
   return true
 end
 
+-- The first-round runs that waited (f.waiting), file by file, each where what the same
+-- implementation took on the first file fits in BENCH_BUDGET; those that do not stay waiting
+-- and are left out.
+local function waiting_runs(impls, files)
+  for _, f in ipairs(files) do
+    for _, impl in ipairs(impls) do
+      if f.waiting[impl] then
+        local elapsed, reserve = os.time() - T0, lua_reserve(files)
+        local fits, need = budget.run_fits(BUDGET, elapsed, files[1].took, impl, reserve)
+        if fits then
+          f.waiting[impl] = nil
+          measure_turn(f, impl, 1)
+        else
+          say("BENCH_BUDGET %d s: %d s since make bench started; %s on %s needs about %.0f s "
+              .. "and the Lua overhead %.0f s: left out", BUDGET, elapsed, impl, f.name, need,
+              reserve)
+        end
+      end
+    end
+  end
+end
+
+-- The note that says which runs and rounds BENCH_BUDGET left out, nil if none.
+local function cut_note(impls, files)
+  local cut, runs = {}, {}
+  for _, f in ipairs(files) do
+    if f.rounds < f.planned then
+      cut[#cut + 1] = { file = f.name, from = f.rounds + 1, to = f.planned }
+    end
+    for _, impl in ipairs(impls) do
+      if f.waiting[impl] then runs[#runs + 1] = { impl = impl, file = f.name } end
+    end
+  end
+  return budget.cut_line(BUDGET, cut, runs)
+end
+
 -- Every file measured, in BENCH_FILES order, each { name, path, by_ctx = figures by context
 -- and implementation, rounds = rounds run at the prompt's context }; and the note that says
--- which rounds BENCH_BUDGET left out, nil if none.
+-- which runs and rounds BENCH_BUDGET left out, nil if none.
 local function measure_all(impls)
   local files = {}
-  for _, name in ipairs(words(FILES)) do
+  for i, name in ipairs(words(FILES)) do
     local f = { name = name, path = DIR .. "/smollm3-3b-" .. name .. ".gguf", rounds = 0,
                 planned = listed(ONE_ROUND, name) and 1 or ROUNDS, took = {},
                 long = listed(LONG_FILES, name) and LONG ~= "" and LONG or nil,
-                by_ctx = { [PROMPT] = {} } }
+                by_ctx = { [PROMPT] = {} }, waiting = {} }
+    for _, impl in ipairs(impls) do
+      f.waiting[impl] = BUDGET > 0 and i > 1 and listed(OPTIONAL, impl) or nil
+    end
     files[#files + 1] = f
     measure_round(f, impls, 1)
     if BUDGET == 0 then extra_rounds(f, impls, files) end
     measure_long(f, impls)
   end
-  -- Under a budget every file has had its first round and long rows before any extra round.
+  -- Under a budget every file has had its first round (but for the waiting runs) and long
+  -- rows before the waiting runs, and those before any extra round.
+  waiting_runs(impls, files)
   local more = BUDGET > 0
   for _, f in ipairs(files) do more = more and extra_rounds(f, impls, files) end
-  local cut = {}
-  for _, f in ipairs(files) do
-    if f.rounds < f.planned then
-      cut[#cut + 1] = { file = f.name, from = f.rounds + 1, to = f.planned }
-    end
-  end
-  local note = budget.cut_line(BUDGET, cut)
+  local note = cut_note(impls, files)
   if note then say("%s", note) end
   return files, note
 end
