@@ -159,6 +159,9 @@ describe("chat.for_model", function()
     assert.are.equal("smollm3", chat.for_model({ arch = "smollm3" }).name)
     assert.has_error(function() chat.for_model("chatml", "jinja") end,
                      'chat: unknown template "jinja" (known: smollm3, smollm3-llamacpp, chatml)')
+    assert.has_error(function() chat.for_model("chatml", 1) end,
+                     "chat: the template must be a name (smollm3, smollm3-llamacpp, chatml), "
+                     .. "got number")
   end)
 
   it("falls back to ChatML for other <|im_start|> templates, with their literal system", function()

@@ -419,7 +419,10 @@ local NAMED = {
 -- @treturn table the template
 function M.get(name)
   local t = NAMED[name]
-  if t == nil then
+  if type(name) ~= "string" then
+    check.error("chat: the template must be a name (smollm3, smollm3-llamacpp, chatml), got "
+                .. type(name))
+  elseif t == nil then
     check.error(format("chat: unknown template %q (known: smollm3, smollm3-llamacpp, chatml)",
                        tostring(name)))
   end
