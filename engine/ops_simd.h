@@ -104,9 +104,9 @@ void score_rows(const char *const *rows, int nk, const float *q, int hd, float s
 /*
 ** Scores of two query heads for four keys, for CPUs with 16 vector registers: 8 accumulators
 ** where four heads took 16 and spilled. Each key's row is widened once per pair of heads, and
-** each sum is taken as score_rows takes it, to the same bits: VSUM2X4, where a file has it,
-** takes the eight sums at once (half the horizontal adds of VSUM4 on each pair) and writes
-** each head's four scores side by side, t0 and t1.
+** each sum is taken as score_rows takes it, to the same bits: VSUM2X4, which a file that sets
+** SC_HEAD_PAIRS defines, takes the eight sums at once (half the horizontal adds of VSUM4 on
+** each pair) and writes each head's four scores side by side, t0 and t1.
 */
 static inline __attribute__((always_inline))
 void score_rows_h2(const char *const *rows, const float *q, int hd, float scale, float *t0,
@@ -130,20 +130,9 @@ void score_rows_h2(const char *const *rows, const float *q, int hd, float scale,
         acc[r][h] = VFMA(qv, kv[r], acc[r][h]);
     }
   }
-#if defined(VSUM2X4)
   VEC byhead[8] = {acc[0][0], acc[1][0], acc[2][0], acc[3][0],
                    acc[0][1], acc[1][1], acc[2][1], acc[3][1]};
   VSUM2X4(byhead, scale, t0, t1);
-#else
-  #pragma GCC unroll 4
-  for (int r = 0; r < 4; r++) {
-    VEC pair[4] = {acc[r][0], acc[r][1], acc[r][0], acc[r][1]};
-    float dot[4];
-    VSUM4(pair, dot);
-    t0[r] = dot[0] * scale;
-    t1[r] = dot[1] * scale;
-  }
-#endif
 }
 #endif
 
