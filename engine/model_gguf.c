@@ -108,8 +108,9 @@ static int bind_norm(binder *b, const char *name, int64_t n, const float **out) 
     return 0;
   }
   if (t->type != QORA_F16 && t->type != QORA_BF16)
-    return qora_fail(b->err, "tensor %s is a norm stored as %s; qora expects F32", name,
-                     qora_type_name((int)t->type) ? qora_type_name((int)t->type) : "?");
+    return qora_fail(b->err, "tensor %s is a norm stored as type %u (%s); qora reads norms as "
+                     "F32, F16 or BF16; convert the file again", name, t->type,
+                     ggml_type_name(t->type));
   wide = qora_model_own(b->m, malloc((size_t)n * sizeof *wide));
   if (wide == NULL)
     return qora_fail(b->err, "out of memory");

@@ -87,6 +87,35 @@ static void wrong_arch(unsigned char *c) {
 }
 
 
+static uint32_t norm_type;           /* what norm_of_type writes */
+
+static void norm_of_type(unsigned char *c) {
+  size_t at = after_name("blk.0.attn_norm.weight") + 4 + 8;    /* n_dims, ne[0] */
+  memcpy(c + at, &norm_type, 4);
+}
+
+
+/* A norm of a type qora does not widen is refused with the type's number and GGML name. */
+static void test_norm_types(void) {
+  static const struct {
+    uint32_t type;
+    const char *want;
+  } cases[] = {
+    {6, "tensor blk.0.attn_norm.weight is a norm stored as type 6 (Q5_0); qora reads norms as "
+        "F32, F16 or BF16"},
+    {7, "tensor blk.0.attn_norm.weight is a norm stored as type 7 (Q5_1); "},
+    {99, "tensor blk.0.attn_norm.weight is a norm stored as type 99 (unknown); "},
+  };
+  char what[64];
+
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    norm_type = cases[i].type;
+    snprintf(what, sizeof what, "a norm of type %u", cases[i].type);
+    expect(norm_of_type, cases[i].want, what);
+  }
+}
+
+
 static void test_damaged(void) {
   expect(rename_q, "tensor blk.2.attn_q.weight is missing", "a missing tensor");
   expect(unknown_type, "blk.1.ffn_up.weight has type 10", "a tensor type qora cannot compute");
@@ -550,6 +579,7 @@ int main(void) {
   m = qora_model_load("/nonexistent/model.gguf", NULL, &err);
   TAP_OK(m == NULL && strstr(err.msg, "cannot open"), "refuses a missing file: %s", err.msg);
   test_damaged();
+  test_norm_types();
   test_no_training_context();
   test_not_regular();
   test_truncated();
