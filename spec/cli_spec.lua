@@ -240,7 +240,9 @@ describe("qora command", function()
       .. "such as model.gguf\n" },
     { { "--load", TINY, "--greedy", "--temperature", "0.9", "--prompt", "hi" },
       "--greedy and --temperature 0.9 disagree: --greedy is temperature 0; give one" },
-    { { "--load", S.VOCAB, "--prompt", "hi", "--raw" }, "without weights" },
+    { { "--load", S.VOCAB, "--prompt", "hi", "--raw" }, "qora: " .. S.VOCAB .. ": a vocabulary "
+      .. "without weights (the file has no tensors); it can tokenize but not run: give a model "
+      .. "file\n" },
     -- text that is not UTF-8, refused before the model loads (the path does not exist)
     { { "--load", "/nonexistent.gguf", "--prompt", "ok \255" },
       "--prompt is not valid UTF-8 at byte 4; convert it to UTF-8 first" },
