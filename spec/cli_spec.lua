@@ -584,13 +584,15 @@ describe("qora command", function()
 
   -- Runs the command on a prompt of 6,000 tokens with --stats, sends it SIGINT as kills says
   -- ($pid) 1.5 s in, while it reads the prompt, and waits for its end: stderr and exit code.
-  local function interrupt_prompt(kills)
+  -- sampler is the sampling flags, --greedy unless given.
+  local function interrupt_prompt(kills, sampler)
     local words = {}
     for i = 1, 6000 do
       words[i] = ({ "the", "river", "ran", "past", "old", "stone", "walls" })[i % 7 + 1]
     end
     local prompt_path = S.write_temp(table.concat(words, " "))
-    local line = "lua5.4 bin/qora --stats --greedy --raw --max-tokens 1 --ctx 8192 --load "
+    local line = "lua5.4 bin/qora --stats " .. (sampler or "--greedy")
+                 .. " --raw --max-tokens 1 --ctx 8192 --load "
                  .. quote(S.SMOLLM2) .. " <" .. prompt_path
     local err, rc = shell(line .. " >/dev/null 2>@ERR@ & pid=$!; sleep 1.5; " .. kills .. "; "
       .. "i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); "
@@ -606,6 +608,13 @@ describe("qora command", function()
     -- 6,000 tokens take SmolLM2 10 s or more on 2 cores in one batch, which Ctrl-C could not
     -- stop; read in chunks, the prompt stops at the next one
     local err, rc = interrupt_prompt("kill -INT $pid")
+    assert.equal(130, rc, err)
+    assert.truthy(err:find(PROMPT_INTERRUPTED), err)
+  end)
+
+  it("shows no seed with --stats when Ctrl-C came before any token: no text is there to "
+     .. "give again", function()
+    local err, rc = interrupt_prompt("kill -INT $pid", "--temperature 0.8 --seed 7")
     assert.equal(130, rc, err)
     assert.truthy(err:find(PROMPT_INTERRUPTED), err)
   end)

@@ -530,7 +530,8 @@ local function stats_text(load_s, st, seed, interrupted)
   end
   lines[#lines + 1] = ("stop: %s\n"):format(interrupted and "interrupted (Ctrl-C)"
                                             or why[st.stop] or tostring(st.stop))
-  if seed then
+  -- an interrupted run that wrote no token has no text for the seed to give again
+  if seed and not (interrupted and (st == nil or (st.tokens or 0) == 0)) then
     lines[#lines + 1] = ("seed: %d (--seed %d gives this text again)\n"):format(seed, seed)
   end
   return table.concat(lines)
