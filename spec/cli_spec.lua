@@ -619,6 +619,56 @@ describe("qora command", function()
     assert.truthy(err:find(PROMPT_INTERRUPTED), err)
   end)
 
+  -- Runs the command (cli.main) in a Lua process whose model:save is sent SIGINT (Ctrl-C) as it
+  -- ends, the file written: stderr and exit code. pclose waits in C, as the engine's save does.
+  local function interrupt_save(args)
+    local list = {}
+    for i, a in ipairs(args) do
+      list[i] = ("%q"):format(a)
+    end
+    local script = "local qora = require('qora'); local save = qora.Model.save; "
+      .. "qora.Model.save = function(...) local ok, err = save(...); "
+      .. "io.popen('kill -INT $PPID'):close(); return ok, err end; "
+      .. "os.exit(require('qora.cli').main({ " .. table.concat(list, ", ") .. " }))"
+    local _, err, rc = S.sh("lua5.4 -e " .. quote(script))
+    return err, rc
+  end
+
+  it("on Ctrl-C as --save ends, says that the file is saved, with --stats its line, and "
+     .. "exits 130", function()
+    local path = S.temp_name(".gguf")
+    local at = path:gsub("%p", "%%%0")
+    local err, rc = interrupt_save({ "--load", TINY, "--save", path, "--stats" })
+    local m = qora.load(path)
+    local f = io.open(path, "rb")
+    local size = f and f:seek("end")
+    if f then
+      f:close()
+    end
+    local tmp = io.open(path .. ".tmp")
+    os.remove(path)
+    assert.equal(130, rc, err)
+    local bytes = err:match("^load: %d+%.%d%d%d s\nsave: " .. at .. ", (%d+) bytes %(%d+%.%d "
+                            .. "MB%) in %d+%.%d%d%d s\nstop: interrupted %(Ctrl%-C%)\n"
+                            .. "qora: interrupted after " .. at .. " was saved\n$")
+    assert.truthy(bytes, err)
+    assert.equal(size, tonumber(bytes))
+    assert.truthy(m, "the saved file does not load")
+    assert.is_nil(tmp, "the unfinished file is still there")
+
+    -- without --stats, the last line alone; with a prompt to run after the save, no prompt line
+    err, rc = interrupt_save({ "--load", TINY, "--save", path })
+    os.remove(path)
+    assert.equal(130, rc, err)
+    assert.equal("qora: interrupted after " .. path .. " was saved\n", err)
+    err, rc = interrupt_save({ "--load", TINY, "--save", path, "--stats", "--raw", "--prompt",
+                               RAW })
+    os.remove(path)
+    assert.equal(130, rc, err)
+    assert.truthy(err:find("^load: [^\n]*\nsave: [^\n]*\nstop: interrupted %(Ctrl%-C%)\n"
+                           .. "qora: interrupted after " .. at .. " was saved\n$"), err)
+  end)
+
   it("ends at once on a second Ctrl-C within a chunk of the prompt, saying what the first "
      .. "would", function()
     -- a chunk of 256 tokens takes SmolLM2 over a second on 2 cores: the second SIGINT comes
