@@ -108,8 +108,9 @@ static int bind_norm(binder *b, const char *name, int64_t n, const float **out) 
     return 0;
   }
   if (t->type != QORA_F16 && t->type != QORA_BF16)
-    return qora_fail(b->err, "tensor %s is a norm stored as %s; qora expects F32", name,
-                     qora_type_name((int)t->type) ? qora_type_name((int)t->type) : "?");
+    return qora_fail(b->err, "tensor %s is a norm stored as type %u (%s); qora reads norms as "
+                     "F32, F16 or BF16; convert the file again", name, t->type,
+                     ggml_type_name(t->type));
   wide = qora_model_own(b->m, malloc((size_t)n * sizeof *wide));
   if (wide == NULL)
     return qora_fail(b->err, "out of memory");
@@ -346,6 +347,32 @@ static int check_floats(const qora_model *m, const qora_rope_cfg *rc, qora_err *
 }
 
 
+/*
+** RoPE turns whole heads in the models qora runs, and their files say so: rope.dimension_count
+** is the heads' width, as qora and llama.cpp write them. Another count is a damaged head count
+** or width far more often than a model with RoPE over part of each head, so the message names
+** the keys that disagree (the width comes from key_length, or is embedding_length / head_count).
+*/
+static int head_width_error(const qora_model_info *in, int key_len, int rope_dims,
+                            qora_err *err) {
+  const char *a = in->arch;
+  char width[320];          /* three keys under a 31-byte arch name, four numbers */
+
+  if (key_len == 0)
+    snprintf(width, sizeof width, "%s.embedding_length %d / %s.attention.head_count %d gives "
+             "heads %d wide", a, in->n_embd, a, in->n_head, in->head_dim);
+  else if ((int64_t)in->n_head * key_len != in->n_embd)
+    snprintf(width, sizeof width, "%s.attention.head_count %d x %s.attention.key_length %d = "
+             "%lld does not match %s.embedding_length %d", a, in->n_head, a, key_len,
+             (long long)in->n_head * key_len, a, in->n_embd);
+  else
+    snprintf(width, sizeof width, "%s.attention.key_length is %d", a, key_len);
+  return qora_fail(err, "the file's metadata is inconsistent: %s, and %s.rope.dimension_count "
+                   "is %d; the file is damaged or not a model qora runs (RoPE over part of "
+                   "each head is not supported)", width, a, rope_dims);
+}
+
+
 static int read_hparams(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
   qora_model_info *in = &m->info;
   int rope_dims = 0, key_len = 0, vocab = 0;
@@ -374,8 +401,7 @@ static int read_hparams(qora_model *m, qora_rope_cfg *rc, qora_err *err) {
                      "metadata is corrupt", in->n_embd, in->n_head);
   in->head_dim = key_len ? key_len : in->n_embd / in->n_head;
   if (rope_dims && rope_dims != in->head_dim)
-    return qora_fail(err, "partial RoPE (%d of %d dimensions) is not supported", rope_dims,
-                     in->head_dim);
+    return head_width_error(in, key_len, rope_dims, err);
   if (vocab && vocab != in->n_vocab) {
     char said[96];
 

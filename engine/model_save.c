@@ -565,8 +565,8 @@ int qora_model_save(const qora_model *m, const char *path, qora_err *err) {
   if (m == NULL || path == NULL)
     return qora_fail(err, "no model or no path to save to");
   if (!m->info.has_weights)
-    return qora_fail(err, "this model is a vocabulary without weights; there is nothing to "
-                     "save");
+    return qora_fail(err, "%s: a vocabulary without weights (the file has no tensors); there "
+                     "is nothing to save", m->gguf ? m->gguf->path : "model");
   if (qora_save_path_check(path, m->folder, err) < 0)
     return -1;
   /* TODO(rope-save): linear and llama3 scaling (llama.cpp: rope.scaling.type linear, and a

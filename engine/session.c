@@ -75,7 +75,8 @@ qora_session *qora_session_new(qora_model *m, const qora_session_opts *opts, qor
   qora_session *s;
 
   if (!in->has_weights) {
-    qora_fail(err, "this model is a vocabulary without weights; it can tokenize but not run");
+    qora_fail(err, "%s: a vocabulary without weights (the file has no tensors); it can "
+              "tokenize but not run: give a model file", m->gguf ? m->gguf->path : "model");
     return NULL;
   }
   if (o.n_ctx == 0)   /* a training context of 0 is unknown, as the qora command reads it */

@@ -8,6 +8,7 @@
 ** interruption writes, and left a save's unfinished file behind. Here the first SIGINT still
 ** raises the error at the next instruction; a second one, before the command has taken the
 ** first, writes what the command prepared, removes the unfinished file and exits at once.
+** A step whose end the command must report, a save, holds the first SIGINT until it has.
 */
 #include <errno.h>
 #include <limits.h>
@@ -36,6 +37,7 @@ typedef struct exit_plan {
 static exit_plan plans[2];
 static volatile sig_atomic_t current;
 static volatile sig_atomic_t n_interrupts;
+static volatile sig_atomic_t held;          /* 1: a first SIGINT waits for release_interrupt */
 static lua_State *main_thread;
 
 
@@ -67,7 +69,8 @@ static void on_sigint(int sig) {
   int saved = errno;
 
   if (n_interrupts++ == 0) {
-    lua_sethook(main_thread, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    if (!held)
+      lua_sethook(main_thread, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
     errno = saved;
     return;
   }
@@ -129,9 +132,36 @@ static int core_ignore_interrupt(lua_State *L) {
 }
 
 
+/*
+** core.hold_interrupt(): a first SIGINT from now on raises nothing; release_interrupt tells of
+** it. A step the command must see to its end runs between the two (a save, whose finished
+** file the first SIGINT would otherwise hide); a second SIGINT still ends the process.
+*/
+static int core_hold_interrupt(lua_State *L) {
+  held = 1;
+  return 0;
+}
+
+
+/*
+** core.release_interrupt() -> true when a first SIGINT came while held (the caller then stops
+** as "interrupted!" would), else false; SIGINT is taken as before from now on. One that comes
+** as the hold ends raises "interrupted!" at the next instruction instead, as unheld ones do.
+*/
+static int core_release_interrupt(lua_State *L) {
+  held = 0;
+  lua_pushboolean(L, n_interrupts > 0);
+  return 1;
+}
+
+
 void lqora_open_interrupt(lua_State *L) {
   lua_pushcfunction(L, core_on_interrupt);
   lua_setfield(L, -2, "on_interrupt");
   lua_pushcfunction(L, core_ignore_interrupt);
   lua_setfield(L, -2, "ignore_interrupt");
+  lua_pushcfunction(L, core_hold_interrupt);
+  lua_setfield(L, -2, "hold_interrupt");
+  lua_pushcfunction(L, core_release_interrupt);
+  lua_setfield(L, -2, "release_interrupt");
 }

@@ -240,7 +240,9 @@ describe("qora command", function()
       .. "such as model.gguf\n" },
     { { "--load", TINY, "--greedy", "--temperature", "0.9", "--prompt", "hi" },
       "--greedy and --temperature 0.9 disagree: --greedy is temperature 0; give one" },
-    { { "--load", S.VOCAB, "--prompt", "hi", "--raw" }, "without weights" },
+    { { "--load", S.VOCAB, "--prompt", "hi", "--raw" }, "qora: " .. S.VOCAB .. ": a vocabulary "
+      .. "without weights (the file has no tensors); it can tokenize but not run: give a model "
+      .. "file\n" },
     -- text that is not UTF-8, refused before the model loads (the path does not exist)
     { { "--load", "/nonexistent.gguf", "--prompt", "ok \255" },
       "--prompt is not valid UTF-8 at byte 4; convert it to UTF-8 first" },
@@ -582,13 +584,15 @@ describe("qora command", function()
 
   -- Runs the command on a prompt of 6,000 tokens with --stats, sends it SIGINT as kills says
   -- ($pid) 1.5 s in, while it reads the prompt, and waits for its end: stderr and exit code.
-  local function interrupt_prompt(kills)
+  -- sampler is the sampling flags, --greedy unless given.
+  local function interrupt_prompt(kills, sampler)
     local words = {}
     for i = 1, 6000 do
       words[i] = ({ "the", "river", "ran", "past", "old", "stone", "walls" })[i % 7 + 1]
     end
     local prompt_path = S.write_temp(table.concat(words, " "))
-    local line = "lua5.4 bin/qora --stats --greedy --raw --max-tokens 1 --ctx 8192 --load "
+    local line = "lua5.4 bin/qora --stats " .. (sampler or "--greedy")
+                 .. " --raw --max-tokens 1 --ctx 8192 --load "
                  .. quote(S.SMOLLM2) .. " <" .. prompt_path
     local err, rc = shell(line .. " >/dev/null 2>@ERR@ & pid=$!; sleep 1.5; " .. kills .. "; "
       .. "i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); "
@@ -606,6 +610,63 @@ describe("qora command", function()
     local err, rc = interrupt_prompt("kill -INT $pid")
     assert.equal(130, rc, err)
     assert.truthy(err:find(PROMPT_INTERRUPTED), err)
+  end)
+
+  it("shows no seed with --stats when Ctrl-C came before any token: no text is there to "
+     .. "give again", function()
+    local err, rc = interrupt_prompt("kill -INT $pid", "--temperature 0.8 --seed 7")
+    assert.equal(130, rc, err)
+    assert.truthy(err:find(PROMPT_INTERRUPTED), err)
+  end)
+
+  -- Runs the command (cli.main) in a Lua process whose model:save is sent SIGINT (Ctrl-C) as it
+  -- ends, the file written: stderr and exit code. pclose waits in C, as the engine's save does.
+  local function interrupt_save(args)
+    local list = {}
+    for i, a in ipairs(args) do
+      list[i] = ("%q"):format(a)
+    end
+    local script = "local qora = require('qora'); local save = qora.Model.save; "
+      .. "qora.Model.save = function(...) local ok, err = save(...); "
+      .. "io.popen('kill -INT $PPID'):close(); return ok, err end; "
+      .. "os.exit(require('qora.cli').main({ " .. table.concat(list, ", ") .. " }))"
+    local _, err, rc = S.sh("lua5.4 -e " .. quote(script))
+    return err, rc
+  end
+
+  it("on Ctrl-C as --save ends, says that the file is saved, with --stats its line, and "
+     .. "exits 130", function()
+    local path = S.temp_name(".gguf")
+    local at = path:gsub("%p", "%%%0")
+    local err, rc = interrupt_save({ "--load", TINY, "--save", path, "--stats" })
+    local m = qora.load(path)
+    local f = io.open(path, "rb")
+    local size = f and f:seek("end")
+    if f then
+      f:close()
+    end
+    local tmp = io.open(path .. ".tmp")
+    os.remove(path)
+    assert.equal(130, rc, err)
+    local bytes = err:match("^load: %d+%.%d%d%d s\nsave: " .. at .. ", (%d+) bytes %(%d+%.%d "
+                            .. "MB%) in %d+%.%d%d%d s\nstop: interrupted %(Ctrl%-C%)\n"
+                            .. "qora: interrupted after " .. at .. " was saved\n$")
+    assert.truthy(bytes, err)
+    assert.equal(size, tonumber(bytes))
+    assert.truthy(m, "the saved file does not load")
+    assert.is_nil(tmp, "the unfinished file is still there")
+
+    -- without --stats, the last line alone; with a prompt to run after the save, no prompt line
+    err, rc = interrupt_save({ "--load", TINY, "--save", path })
+    os.remove(path)
+    assert.equal(130, rc, err)
+    assert.equal("qora: interrupted after " .. path .. " was saved\n", err)
+    err, rc = interrupt_save({ "--load", TINY, "--save", path, "--stats", "--raw", "--prompt",
+                               RAW })
+    os.remove(path)
+    assert.equal(130, rc, err)
+    assert.truthy(err:find("^load: [^\n]*\nsave: [^\n]*\nstop: interrupted %(Ctrl%-C%)\n"
+                           .. "qora: interrupted after " .. at .. " was saved\n$"), err)
   end)
 
   it("ends at once on a second Ctrl-C within a chunk of the prompt, saying what the first "

@@ -64,7 +64,19 @@ describe("qora.load", function()
     assert.equal(128256, m.info.n_vocab)
     local ok, err = pcall(m.session, m)
     assert.is_false(ok)
-    assert.truthy(tostring(err):find("without weights"))
+    assert.truthy(tostring(err):find(S.VOCAB .. ": a vocabulary without weights (the file has "
+                                     .. "no tensors); it can tokenize but not run", 1, true),
+                  err)
+  end)
+
+  it("names the vocabulary-only file it refuses to save, as the loader names files", function()
+    local m = assert(qora.load(S.VOCAB))
+    local path = S.temp_name(".gguf")
+    local ok, err = m:save(path)
+    assert.is_nil(ok)
+    assert.equal(S.VOCAB .. ": a vocabulary without weights (the file has no tensors); there "
+                 .. "is nothing to save", err)
+    assert.is_nil(io.open(path), "a file was written")
   end)
 
   describe("returns nil and a message for a file it cannot use:", function()

@@ -134,8 +134,7 @@ describe("sampling", function()
   it("refuses penalties beyond float32's range, which the engine would make infinite",
      function()
     assert.has_error(function() sampling.penalties({ frequency = math.huge }) end,
-                     "sampling: frequency_penalty must be a number from -3.4e38 to 3.4e38, "
-                     .. "got inf")
+                     "sampling: frequency must be a number from -3.4e38 to 3.4e38, got inf")
     assert.has_error(function() sampling.new({ presence_penalty = -1e39 }) end,
                      "sampling: presence_penalty must be a number from -3.4e38 to 3.4e38, "
                      .. "got -1e+39")
@@ -155,6 +154,37 @@ describe("sampling", function()
                      "sampling: unknown option 'presense'; did you mean 'presence'? known: "
                      .. "frequency, last_n, presence, repeat_penalty")
     assert.is_function(sampling.penalties())
+  end)
+
+  it("names each penalty as the function called takes it, and points to it from the other "
+     .. "function's name", function()
+    for _, case in ipairs({
+      { "penalties", { presence = 0 / 0 }, "sampling: presence must be a number from -3.4e38 "
+        .. "to 3.4e38, got nan" },
+      { "penalties", { last_n = -1 }, "sampling: last_n must be an integer of at least 0, "
+        .. "got -1" },
+      { "penalties", { repeat_penalty = 0 }, "sampling: repeat_penalty must be a number from "
+        .. "1e-06 to 3.4e38, got 0" },
+      { "new", { frequency_penalty = "1" }, "sampling: frequency_penalty must be a number "
+        .. 'from -3.4e38 to 3.4e38, got "1" (a string)' },
+      { "new", { repeat_last_n = 0.5 }, "sampling: repeat_last_n must be an integer of at "
+        .. "least 0, got 0.5" },
+      { "penalties", { frequency_penalty = 0.5 }, "sampling: unknown option "
+        .. "'frequency_penalty' (the name in sampling.new); penalties calls it 'frequency'" },
+      { "penalties", { repeat_last_n = 8 }, "sampling: unknown option 'repeat_last_n' (the "
+        .. "name in sampling.new); penalties calls it 'last_n'" },
+      { "new", { presence = 0.5 }, "sampling: unknown option 'presence' (the name in "
+        .. "sampling.penalties); new calls it 'presence_penalty'" },
+      { "new", { last_n = 8 }, "sampling: unknown option 'last_n' (the name in "
+        .. "sampling.penalties); new calls it 'repeat_last_n'" },
+    }) do
+      assert.has_error(function() sampling[case[1]](case[2]) end, case[3])
+    end
+    -- both spellings, each in its function, still make a policy
+    assert.is_function(sampling.penalties({ repeat_penalty = 1.1, frequency = 0.5,
+                                            presence = 0.25, last_n = 8 }))
+    assert.is_table(sampling.new({ repeat_penalty = 1.1, frequency_penalty = 0.5,
+                                   presence_penalty = 0.25, repeat_last_n = 8 }))
   end)
 
   it("checks every option of new, those that others leave unused too", function()

@@ -494,21 +494,6 @@ local function file_size(path)
   return size
 end
 
--- Writes the model to opts.save; with --stats, shows the load's time and what was written.
-local function save(model, opts, load_s)
-  local t0 = qora.core.now()
-  local ok, err = model:save(opts.save)
-  if not ok then
-    fail("%s", err)
-  end
-  if opts.stats then
-    local size = file_size(opts.save) or 0
-    io.stderr:write(("load: %.3f s\n"):format(load_s),
-                    ("save: %s, %d bytes (%.1f MB) in %.3f s\n")
-                      :format(opts.save, size, size / 1e6, qora.core.now() - t0))
-  end
-end
-
 -- The --stats of a run: load_s is false when save has already shown it (nil when the load
 -- did not end), seed nil when nothing was drawn at random. An interrupted run shows what ran:
 -- st is nil when no prompt was to run yet; a prompt cut off while it was read leaves st.stop
@@ -530,7 +515,8 @@ local function stats_text(load_s, st, seed, interrupted)
   end
   lines[#lines + 1] = ("stop: %s\n"):format(interrupted and "interrupted (Ctrl-C)"
                                             or why[st.stop] or tostring(st.stop))
-  if seed then
+  -- an interrupted run that wrote no token has no text for the seed to give again
+  if seed and not (interrupted and (st == nil or (st.tokens or 0) == 0)) then
     lines[#lines + 1] = ("seed: %d (--seed %d gives this text again)\n"):format(seed, seed)
   end
   return table.concat(lines)
@@ -538,14 +524,15 @@ end
 
 -- What an interruption at this point writes: to stdout, a newline when the answer's line is
 -- open; to stderr, with --stats, the figures of what ran (any time after the flags were
--- read), then "qora: interrupted".
+-- read), then "qora: interrupted", and the file --save wrote, if it did.
 local function interrupted_texts(state)
   local opts, stats = state.opts, ""
   if opts and opts.stats then
-    local st = state.session and state.session.stats or state.load_s and opts.prompt and {}
+    local st = state.session and state.session.stats or state.reading and {}
     stats = stats_text(not state.load_shown and state.load_s, st, opts.drawn_seed, true)
   end
-  return state.open_line and "\n" or "", stats .. "qora: interrupted\n"
+  local saved = state.saved and (" after %s was saved"):format(state.saved) or ""
+  return state.open_line and "\n" or "", stats .. "qora: interrupted" .. saved .. "\n"
 end
 
 -- Readies a second Ctrl-C. The first stops the run at the next Lua instruction, which a long
@@ -555,6 +542,27 @@ end
 local function arm(state, unfinished)
   local out_text, err_text = interrupted_texts(state)
   qora.core.on_interrupt(out_text, err_text, unfinished)
+end
+
+-- Writes the model to opts.save; with --stats, shows the load's time and what was written.
+-- A first Ctrl-C during the save is held (core.hold_interrupt) until the file and its lines
+-- are out, so that the run stops saying the file is whole, as it is; run then takes it.
+local function save(model, opts, load_s, state)
+  local t0 = qora.core.now()
+  qora.core.hold_interrupt()
+  local ok, err = model:save(opts.save)
+  if not ok then
+    qora.core.release_interrupt()   -- the failure is the news, Ctrl-C or not
+    fail("%s", err)
+  end
+  state.saved, state.load_shown = opts.save, true
+  arm(state)                        -- a second Ctrl-C now says the file is saved too
+  if opts.stats then
+    local size = file_size(opts.save) or 0
+    io.stderr:write(("load: %.3f s\n"):format(load_s),
+                    ("save: %s, %d bytes (%.1f MB) in %.3f s\n")
+                      :format(opts.save, size, size / 1e6, qora.core.now() - t0))
+  end
 end
 
 -- What --version says of each kernel level (engine/quant.c picks one at run time).
@@ -572,8 +580,8 @@ local function out(s)
   end
 end
 
--- Runs the command; state keeps what an interruption's --stats shows (opts, load_s, whether
--- the load's time was shown, the session).
+-- Runs the command; state keeps what an interruption says (opts, load_s, whether the load's
+-- time was shown, the file saved, whether the prompt is being read, the session).
 local function run(argv, state)
   if wants_help(argv) then
     io.stdout:write(M.USAGE)
@@ -596,14 +604,16 @@ local function run(argv, state)
   state.load_s = load_s
   if opts.save then
     arm(state, opts.save .. ".tmp")
-    save(model, opts, load_s)
-    state.load_shown = true
-    arm(state)
+    save(model, opts, load_s, state)
+    if qora.core.release_interrupt() then
+      error("interrupted!", 0)     -- held during the save: the run stops after it
+    end
     if not opts.prompt then
       return 0
     end
   end
 
+  state.reading = true
   local next_piece, session = pieces(model, opts)
   state.session = session
   arm(state)

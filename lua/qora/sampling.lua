@@ -84,7 +84,30 @@ local function check_integer(name, value, lo)
   return value
 end
 
--- Checks that opts is nil or a table of options of known (a set), as fname takes them.
+-- The names of the penalties' options in penalties and in new, in the same order: each
+-- message names an option as the function called takes it.
+local PENALTY_NAMES = { "repeat_penalty", "frequency", "presence", "last_n" }
+local NEW_PENALTY_NAMES = { "repeat_penalty", "frequency_penalty", "presence_penalty",
+                            "repeat_last_n" }
+
+-- Why k, a penalty's name in the other function, is not an option of fname ("penalties" or
+-- "new"), naming fname's own; nil for any other k.
+local function other_name(fname, k)
+  local theirs, ours, other = NEW_PENALTY_NAMES, PENALTY_NAMES, "new"
+  if fname == "new" then
+    theirs, ours, other = PENALTY_NAMES, NEW_PENALTY_NAMES, "penalties"
+  end
+  for i, name in ipairs(theirs) do
+    if k == name and ours[i] ~= name then
+      return ("unknown option '%s' (the name in sampling.%s); %s calls it '%s'")
+             :format(k, other, fname, ours[i])
+    end
+  end
+  return nil
+end
+
+-- Checks that opts is nil or a table of options of known (a set), as fname takes them; a
+-- penalty given under the other function's name is told its name here.
 local function check_options(fname, opts, known)
   if opts == nil then
     return {}
@@ -94,7 +117,7 @@ local function check_options(fname, opts, known)
   end
   for k in pairs(opts) do
     if not known[k] then
-      check.error("sampling: " .. check.unknown_option(k, known))
+      check.error("sampling: " .. (other_name(fname, k) or check.unknown_option(k, known)))
     end
   end
   return opts
@@ -104,20 +127,21 @@ local PENALTY_OPTIONS = { repeat_penalty = true, frequency = true, presence = tr
                           last_n = true }
 
 -- The penalties' values, checked (finite as floats: inf - inf, or 0 * inf, would make NaN
--- logits): repeat, frequency, presence, last_n.
-local function check_penalties(rep, freq, pres, last_n)
-  return check_number("repeat_penalty", rep or 1, 1e-6, FLOAT_MAX),
-         check_number("frequency_penalty", freq or 0, -FLOAT_MAX, FLOAT_MAX),
-         check_number("presence_penalty", pres or 0, -FLOAT_MAX, FLOAT_MAX),
-         check_integer("repeat_last_n", last_n or 64, 0)
+-- logits): repeat, frequency, presence, last_n; names says what the options are called.
+local function check_penalties(names, rep, freq, pres, last_n)
+  return check_number(names[1], rep or 1, 1e-6, FLOAT_MAX),
+         check_number(names[2], freq or 0, -FLOAT_MAX, FLOAT_MAX),
+         check_number(names[3], pres or 0, -FLOAT_MAX, FLOAT_MAX),
+         check_integer(names[4], last_n or 64, 0)
 end
 
---- Repetition penalties over the last last_n ids of the history (llama.cpp's rule).
+--- Repetition penalties over the last last_n ids of the history (llama.cpp's rule). new takes
+-- the same options as frequency_penalty, presence_penalty and repeat_last_n.
 -- @param opts table { repeat_penalty = 1.1, frequency = 0, presence = 0, last_n = 64 }
 function M.penalties(opts)
   opts = check_options("penalties", opts, PENALTY_OPTIONS)
-  local rep, freq, pres, last_n = check_penalties(opts.repeat_penalty, opts.frequency,
-                                                  opts.presence, opts.last_n)
+  local rep, freq, pres, last_n = check_penalties(PENALTY_NAMES, opts.repeat_penalty,
+                                                  opts.frequency, opts.presence, opts.last_n)
   return function(c, history)
     c:penalize(history, rep, freq, pres, last_n)
   end
@@ -242,7 +266,8 @@ function M.new(opts)
   opts = check_options("new", opts, KNOWN)
   -- Every option is checked, those that others leave unused too (top_k when greedy): a wrong
   -- value is refused before anything runs, whatever the others.
-  local rep, freq, pres, last_n = check_penalties(opts.repeat_penalty, opts.frequency_penalty,
+  local rep, freq, pres, last_n = check_penalties(NEW_PENALTY_NAMES, opts.repeat_penalty,
+                                                  opts.frequency_penalty,
                                                   opts.presence_penalty, opts.repeat_last_n)
   local t = check_number("temperature", opts.temperature or M.DEFAULTS.temperature, 0,
                          math.huge)

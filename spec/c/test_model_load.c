@@ -87,6 +87,35 @@ static void wrong_arch(unsigned char *c) {
 }
 
 
+static uint32_t norm_type;           /* what norm_of_type writes */
+
+static void norm_of_type(unsigned char *c) {
+  size_t at = after_name("blk.0.attn_norm.weight") + 4 + 8;    /* n_dims, ne[0] */
+  memcpy(c + at, &norm_type, 4);
+}
+
+
+/* A norm of a type qora does not widen is refused with the type's number and GGML name. */
+static void test_norm_types(void) {
+  static const struct {
+    uint32_t type;
+    const char *want;
+  } cases[] = {
+    {6, "tensor blk.0.attn_norm.weight is a norm stored as type 6 (Q5_0); qora reads norms as "
+        "F32, F16 or BF16"},
+    {7, "tensor blk.0.attn_norm.weight is a norm stored as type 7 (Q5_1); "},
+    {99, "tensor blk.0.attn_norm.weight is a norm stored as type 99 (unknown); "},
+  };
+  char what[64];
+
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    norm_type = cases[i].type;
+    snprintf(what, sizeof what, "a norm of type %u", cases[i].type);
+    expect(norm_of_type, cases[i].want, what);
+  }
+}
+
+
 static void test_damaged(void) {
   expect(rename_q, "tensor blk.2.attn_q.weight is missing", "a missing tensor");
   expect(unknown_type, "blk.1.ffn_up.weight has type 10", "a tensor type qora cannot compute");
@@ -444,6 +473,56 @@ static void test_float_settings(void) {
 }
 
 
+/* ------------------------------------------------------------------ head width */
+
+#define HEADS(n) { SET_U32, "smollm3.attention.head_count", 0, n, NULL }
+#define KEY_LENGTH(n) { SET_U32, "smollm3.attention.key_length", 0, n, NULL }
+
+/*
+** SRC has 8 heads of 32 in an embedding of 256, RoPE over all 32. A head count or width edited
+** is refused as metadata at odds with itself, naming the keys, not as partial RoPE (the
+** message once said "partial RoPE (32 of 128 dimensions) is not supported").
+*/
+static void test_head_width(void) {
+  static const struct {
+    const char *what;
+    edit edits[MAX_EDITS];
+    const char *want;
+  } cases[] = {
+    {"a head count of 2", { HEADS(2) },
+     "the file's metadata is inconsistent: smollm3.embedding_length 256 / "
+     "smollm3.attention.head_count 2 gives heads 128 wide, and smollm3.rope.dimension_count "
+     "is 32; the file is damaged or not a model qora runs"},
+    {"a head count of 1", { HEADS(1) }, "/ smollm3.attention.head_count 1 gives heads 256 "
+     "wide, and smollm3.rope.dimension_count is 32; "},
+    {"a key length of 64", { KEY_LENGTH(64) },
+     "the file's metadata is inconsistent: smollm3.attention.head_count 8 x "
+     "smollm3.attention.key_length 64 = 512 does not match smollm3.embedding_length 256, and "
+     "smollm3.rope.dimension_count is 32; the file is damaged"},
+    {"a key length of 16 in 16 heads", { HEADS(16), KEY_LENGTH(16) },
+     "the file's metadata is inconsistent: smollm3.attention.key_length is 16, and "
+     "smollm3.rope.dimension_count is 32; "},
+  };
+  static const edit same[MAX_EDITS] = { KEY_LENGTH(32) };
+  char path[] = "/tmp/qora-test-heads-XXXXXX";
+  int fd = mkstemp(path);
+  qora_err err;
+  qora_model *m;
+
+  close(fd);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    m = load_edited(path, cases[i].edits, &err);
+    TAP_OK(m == NULL && strstr(err.msg, cases[i].want), "refuses %s: %s", cases[i].what,
+           m ? "it loaded" : err.msg);
+    qora_model_free(m);
+  }
+  m = load_edited(path, same, &err);
+  TAP_OK(m != NULL, "still loads a key length equal to the heads' width: %s", m ? "" : err.msg);
+  qora_model_free(m);
+  unlink(path);
+}
+
+
 /* ------------------------------------------------------------ vocabulary rows */
 
 /*
@@ -550,12 +629,14 @@ int main(void) {
   m = qora_model_load("/nonexistent/model.gguf", NULL, &err);
   TAP_OK(m == NULL && strstr(err.msg, "cannot open"), "refuses a missing file: %s", err.msg);
   test_damaged();
+  test_norm_types();
   test_no_training_context();
   test_not_regular();
   test_truncated();
   test_named_whatever_the_path();
   test_f16_norms();
   test_float_settings();
+  test_head_width();
   test_vocab_rows();
   m = load_bytes(img, img_size, &err);
   TAP_OK(m != NULL, "loads the undamaged copy");
