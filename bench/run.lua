@@ -41,13 +41,14 @@
 -- BENCH_BUDGET bounds the whole of `make bench`, counted from make's start (BENCH_T0), as
 -- issue 4 asks for a run under 20 minutes on a fresh machine and building the peers alone took
 -- 640 s of one on a 2-core AMD EPYC. Under a budget every file first gets its first round and
--- its first round of long rows (Q4_K_M's at 4K took qora and ik_llama.cpp about 40 s, which
--- kept a fresh run here at about 920 s of the 1140); the extra rounds follow, those at the
--- prompt's context file by file, then those of the long rows file by file
--- (budget.extra_rounds), each only while what its runs took in their first round, 10 % more,
--- and a reserve for the Lua overhead measurement fit in what is left. The first round that
--- does not fit ends them all, so the rounds at the prompt's context, on which every file's
--- targets rest, keep first claim on the budget; the notes say which were left out.
+-- its first round of long rows (Q4_K_M's at 4K took qora and ik_llama.cpp 37 s here, and with
+-- it a fresh run had every round at 512 done by about 950 s of the 1140, the long rows' second
+-- and third after, Q4_K_M's third left out); the extra rounds follow, those at the prompt's
+-- context file by file, then those of the long rows file by file (budget.extra_rounds), each
+-- only while what its runs took in their first round, 10 % more, and a reserve for the Lua
+-- overhead measurement fit in what is left. The first round that does not fit ends them all,
+-- so the rounds at the prompt's context, on which every file's targets rest, keep first claim
+-- on the budget; the notes say which were left out.
 -- Before them come the first-round runs of the peers in BENCH_OPTIONAL (mainline llama.cpp, on
 -- which no target rests) on the files after the first: they wait until every file has had
 -- the rest of its first round and its first long round, then run, file by file, each only
