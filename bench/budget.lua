@@ -1,7 +1,7 @@
 -- bench/budget.lua: the time budget of `make bench` (BENCH_BUDGET), used by bench/run.lua.
--- Which extra rounds, and which runs of peers that carry no target, fit is decided here, apart
--- from the runs, so that spec/bench_budget_spec.lua can check the decisions without timing
--- anything.
+-- Which extra rounds, in which order, and which runs of peers that carry no target, fit is
+-- decided here, apart from the runs, so that spec/bench_budget_spec.lua can check the
+-- decisions without timing anything.
 local M = {}
 
 -- A round is projected from the same runs' first round, and the second of a run took up to
@@ -51,6 +51,28 @@ function M.run_fits(budget, elapsed, first, impl, reserve)
   return M.fits(budget, elapsed, need, reserve), need * M.SLACK
 end
 
+--- The extra rounds, in the order they are tried under a budget: those at the prompt's context
+--- first, file by file, then those of the long rows, file by file. A round at the prompt's
+--- context carries targets on every file that has one, the long rows on one or two files, so
+--- no long round goes before them; and the first that does not fit ends all (run.lua), so the
+--- rounds at the prompt's context keep first claim on what is left of the budget.
+--- @param files table[] { name = file, rounds = done, planned = rounds wanted, long_rounds =
+---   long rounds done, long_planned = long rounds wanted (0: no long rows) }, in file order
+--- @return table[] { file = the entry of files, round = n, long = true for a long round }
+function M.extra_rounds(files)
+  local out = {}
+  for _, long in ipairs({ false, true }) do
+    for _, f in ipairs(files) do
+      local done, planned = f.rounds, f.planned
+      if long then done, planned = f.long_rounds, f.long_planned end
+      for round = done + 1, planned do
+        out[#out + 1] = { file = f, round = round, long = long or nil }
+      end
+    end
+  end
+  return out
+end
+
 -- "llamacpp's runs on q4_k_m, q8_0", one group per implementation, in the order of runs.
 local function run_groups(runs)
   local files, order = {}, {}
@@ -68,10 +90,11 @@ end
 
 --- The note that says which runs and rounds the budget left out, nil when it left out none.
 --- The runs come first, grouped by implementation; then files that lost the same rounds share
---- a group, in file order: "BENCH_BUDGET 1140 s: llamacpp's runs on q4_k_m, q8_0; round 3 of
---- q4_0; rounds 2-3 of q4_k_m, q8_0 left out to finish in time".
+--- a group, in the order of cut: "BENCH_BUDGET 1140 s: llamacpp's runs on q4_k_m, q8_0; round 3
+--- of q4_0; rounds 2-3 of q4_k_m, q8_0; long rounds 2-3 of q4_0 left out to finish in time".
 --- @param budget number
---- @param cut table[] { file = name, from = first round left out, to = last }, in file order
+--- @param cut table[] { file = name, from = first round left out, to = last, long = true for
+---   the long rows' rounds }, the rounds at the prompt's context first, each in file order
 --- @param runs table[]|nil { impl = name, file = name }: runs left out (run_fits), in file order
 --- @return string|nil
 function M.cut_line(budget, cut, runs)
@@ -79,6 +102,7 @@ function M.cut_line(budget, cut, runs)
   for _, c in ipairs(cut) do
     local rounds = c.from == c.to and string.format("round %d", c.from)
       or string.format("rounds %d-%d", c.from, c.to)
+    if c.long then rounds = "long " .. rounds end
     local last = groups[#groups]
     if last and last.rounds == rounds then
       last.files[#last.files + 1] = c.file

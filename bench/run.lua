@@ -22,27 +22,40 @@
 -- measured once at the start, an AMD EPYC's fast minutes came later, and Q8_0 decoded at 113 %
 -- of the ceiling. Each run is also set against the bandwidth measured just before it, and
 -- the median over the rounds of that percentage ("%adj") is the one least moved by the host.
--- Long rows are measured once, after the rounds (the first round under BENCH_BUDGET), and the
--- peers in BENCH_ONCE in the first round only: no target rests on mainline llama.cpp, and its
--- second round took 70 to 90 s of a run that should stay under 20 minutes on a fresh machine.
--- For the same reason the files in BENCH_ONE_ROUND (Q8_0, on which no target rests either) are
--- measured in one round: its second and third took 140 s of a 19-minute run. Only the peers in
--- BENCH_LONG_PEERS are measured at the long contexts: mainline llama.cpp's long run took 105 to
--- 121 s, and a whole run on a fresh Intel host (Xeon model 207) 21.1 minutes with it.
+-- The long rows are measured in rounds too, as many as the file has at the prompt's context,
+-- qora and each peer in BENCH_LONG_PEERS taking turns in the opposite order each round, each
+-- keeping its best generation rate per context, and a "pair" ratio for them too: the 16K
+-- target (2x ik_llama.cpp) had rested on one run each, 1.97x on a host whose bandwidth moves
+-- 20 % minute to minute. A long round never comes between the runs of a round at the prompt's
+-- context, so those stay back to back: with no budget a file's long rounds follow all its
+-- rounds there. BENCH_LONG_FILES names the files with long rows: Q4_0 at every BENCH_LONG
+-- context, Q4_K_M only up to 4096, where a target rests on it.
+-- The peers in BENCH_ONCE are measured in the first round only: no target rests on mainline
+-- llama.cpp, and its second round took 70 to 90 s of a run that should stay under 20 minutes
+-- on a fresh machine. For the same reason the files in BENCH_ONE_ROUND (Q8_0, on which no
+-- target rests either) are measured in one round: its second and third took 140 s of a
+-- 19-minute run. Only the peers in BENCH_LONG_PEERS are measured at the long contexts:
+-- mainline llama.cpp's long run took 105 to 121 s, and a whole run on a fresh Intel host (Xeon
+-- model 207) 21.1 minutes with it.
 --
 -- BENCH_BUDGET bounds the whole of `make bench`, counted from make's start (BENCH_T0), as
 -- issue 4 asks for a run under 20 minutes on a fresh machine and building the peers alone took
 -- 640 s of one on a 2-core AMD EPYC. Under a budget every file first gets its first round and
--- its long rows; the extra rounds follow, file by file, each only while what its runs took in
--- the first round, 10 % more, and a reserve for the Lua overhead measurement fit in what is
--- left. The first round that does not fit ends them, and the notes say which were left out.
+-- its first round of long rows (Q4_K_M's at 4K took qora and ik_llama.cpp 37 s here, and with
+-- it a fresh run had every round at 512 done by about 950 s of the 1140, the long rows' second
+-- and third after, Q4_K_M's third left out); the extra rounds follow, those at the prompt's
+-- context file by file, then those of the long rows file by file (budget.extra_rounds), each
+-- only while what its runs took in their first round, 10 % more, and a reserve for the Lua
+-- overhead measurement fit in what is left. The first round that does not fit ends them all,
+-- so the rounds at the prompt's context, on which every file's targets rest, keep first claim
+-- on the budget; the notes say which were left out.
 -- Before them come the first-round runs of the peers in BENCH_OPTIONAL (mainline llama.cpp, on
 -- which no target rests) on the files after the first: they wait until every file has had
--- the rest of its first round and its long rows, then run, file by file, each only where what
--- the same peer took on the first file, 10 % more, and the reserve fit; the notes name those
--- left out, and the JSON has no figures of theirs. A waiting run is not back to back with
--- qora's run of the same round, so its "pair" ratio is one run against another minutes apart.
--- With BENCH_BUDGET=0 they run in their file's first round, as the others do.
+-- the rest of its first round and its first long round, then run, file by file, each only
+-- where what the same peer took on the first file, 10 % more, and the reserve fit; the notes
+-- name those left out, and the JSON has no figures of theirs. A waiting run is not back to
+-- back with qora's run of the same round, so its "pair" ratio is one run against another
+-- minutes apart. With BENCH_BUDGET=0 they run in their file's first round, as the others do.
 --
 -- Settings come from the environment (the Makefile passes them):
 --   BENCH_DIR      models/bench         where files and logs go
@@ -50,14 +63,16 @@
 --   BENCH_VOCAB    (required to make files) the Llama 3 vocabulary GGUF
 --   BENCH_FILES    "q4_0 q4_k_m q8_0"
 --   BENCH_LONG     "4096,16384"         long contexts (empty: none)
---   BENCH_LONG_FILES "q4_0"              the files measured at the long contexts
+--   BENCH_LONG_FILES "q4_0 q4_k_m:4096" the files measured at the long contexts; file:N at
+--                                      those of BENCH_LONG up to N only
 --   BENCH_FILL     copy                  how long contexts are filled: copy or eval
 --   BENCH_PEERS    "ik_llama llamacpp"  empty: qora alone
 --   PEERS_VENV     .venv-peers
 --   BENCH_PROMPT 512, BENCH_GEN 128, BENCH_STEPS 32   prompt, generated tokens, long-context
 --                                      steps (smaller values make a quick smoke run)
 --   BENCH_LUA_STEPS 64                  decode steps of the Lua overhead measurement
---   BENCH_ROUNDS   3                    rounds of the rows at the prompt's context
+--   BENCH_ROUNDS   3                    rounds of the rows at the prompt's context and of the
+--                                      long rows
 --   BENCH_ONCE     "llamacpp"           peers measured in the first round only (empty: none)
 --   BENCH_ONE_ROUND "q8_0"              files measured in one round (empty: none)
 --   BENCH_LONG_PEERS "ik_llama"         peers measured at the long contexts (empty: none)
@@ -82,7 +97,7 @@ local THREADS = tonumber(env("BENCH_THREADS", "2"))
 local VOCAB = env("BENCH_VOCAB", "")
 local FILES = env("BENCH_FILES", "q4_0 q4_k_m q8_0")
 local LONG = os.getenv("BENCH_LONG") or "4096,16384"       -- set but empty: none
-local LONG_FILES = " " .. env("BENCH_LONG_FILES", "q4_0") .. " "
+local LONG_FILES = env("BENCH_LONG_FILES", "q4_0 q4_k_m:4096")
 local FILL = env("BENCH_FILL", "copy")
 local PEERS = os.getenv("BENCH_PEERS") or "ik_llama llamacpp"  -- set but empty: no peer
 local VENV = env("PEERS_VENV", ".venv-peers")
@@ -117,6 +132,32 @@ end
 -- True when v is a whole number, at least min, small enough to print with %d.
 local function whole(v, min)
   return math.type(v) ~= nil and v == v and v >= min and v < 2^31 and v % 1 == 0
+end
+
+-- The files of BENCH_LONG_FILES, each with its cap ("q4_k_m:4096"; "" when it has none).
+local function long_files()
+  local out = {}
+  for _, w in ipairs(words(LONG_FILES)) do
+    local name, cap = w:match("^([^:]*):?(.*)$")
+    out[#out + 1] = { name = name, cap = cap }
+  end
+  return out
+end
+
+-- The long contexts of a file as bench_qora's -c takes them ("4096,16384"), nil for none:
+-- BENCH_LONG's, if BENCH_LONG_FILES names the file, up to the cap it gives the file if any.
+local function long_contexts(name)
+  for _, lf in ipairs(long_files()) do
+    if lf.name == name then
+      local out, cap = {}, tonumber(lf.cap)
+      for c in LONG:gmatch("[^,%s]+") do
+        -- Not a number: kept, for bench_qora to refuse it.
+        if not cap or not tonumber(c) or tonumber(c) <= cap then out[#out + 1] = c end
+      end
+      return #out > 0 and table.concat(out, ",") or nil
+    end
+  end
+  return nil
 end
 
 local function say(fmt, ...)
@@ -327,25 +368,35 @@ local function keep_best(best, obj, round)
   end
   best.gen_by_round[round], best.bw_by_round[round] = obj.gen_tps, obj.bw_before
   if best == obj then return best end
-  for f, better in pairs({ prompt_tps = math.max, gen_tps = math.max, load_s = math.min,
-                           load_raw_s = math.min, peak_rss_mb = math.max }) do
+  for f, better in pairs({ prompt_tps = math.max, gen_tps = math.max, fill_tps = math.max,
+                           load_s = math.min, load_raw_s = math.min, peak_rss_mb = math.max }) do
     if obj[f] then best[f] = best[f] and better(best[f], obj[f]) or obj[f] end
   end
   return best
 end
 
--- The implementations of one round of file f, in turn: all in the first, then all but
--- BENCH_ONCE's, the order reversed from one round to the next; none whose first-round run on
--- f waits for the budget (f.waiting) or was left out.
-local function round_impls(f, impls, round)
+-- The implementations of a round that runs(impl) keeps, in turn: all of them in the first,
+-- then all but BENCH_ONCE's, the order reversed from one round to the next.
+local function in_turn(impls, round, runs)
   local out = {}
   for i = 1, #impls do
     local impl = impls[round % 2 == 1 and i or #impls + 1 - i]
-    if (round == 1 or not listed(ONCE, impl)) and not f.waiting[impl] then
-      out[#out + 1] = impl
-    end
+    if (round == 1 or not listed(ONCE, impl)) and runs(impl) then out[#out + 1] = impl end
   end
   return out
+end
+
+-- The implementations of one round of file f at the prompt's context, in turn; none whose
+-- first-round run on f waits for the budget (f.waiting) or was left out.
+local function round_impls(f, impls, round)
+  return in_turn(impls, round, function(impl) return not f.waiting[impl] end)
+end
+
+-- The implementations of one round of a file's long rows, in turn: qora and BENCH_LONG_PEERS.
+local function long_impls(impls, round)
+  return in_turn(impls, round, function(impl)
+    return impl == "qora" or listed(LONG_PEERS, impl)
+  end)
 end
 
 -- One implementation's run on a file at the prompt's context, in the given round: keeps its
@@ -364,18 +415,23 @@ local function measure_round(f, impls, round)
   f.rounds = round
 end
 
--- The long contexts of a file, once, after its rounds (or its first round under a budget), so
--- that each round's runs stay back to back; their figures at the prompt's context are left out.
-local function measure_long(f, impls)
-  for _, impl in ipairs(f.long and impls or {}) do
-    local runs = impl == "qora" or listed(LONG_PEERS, impl)
-    for ctx, obj in pairs(runs and measure(impl, f.path, f.long) or {}) do
+-- One round of a file's long rows, never between two runs of a round at the prompt's context,
+-- so that those stay back to back; the runs' figures at the prompt's context are left out.
+-- Keeps the best figures by context in f.by_ctx and, in the first round, the runs' seconds in
+-- f.long_took (the budget's estimates).
+local function measure_long_round(f, impls, round)
+  for _, impl in ipairs(long_impls(impls, round)) do
+    local t0 = clock()
+    local by_ctx = measure(impl, f.path, f.long)
+    if round == 1 then f.long_took[impl] = clock() - t0 end
+    for ctx, obj in pairs(by_ctx) do
       if ctx ~= PROMPT then
         f.by_ctx[ctx] = f.by_ctx[ctx] or {}
-        f.by_ctx[ctx][impl] = keep_best(nil, obj, 1)
+        f.by_ctx[ctx][impl] = keep_best(f.by_ctx[ctx][impl], obj, round)
       end
     end
   end
+  f.long_rounds = round
 end
 
 -- Seconds kept for the Lua overhead measurement, which follows the extra rounds: 3 x
@@ -394,21 +450,24 @@ local function lua_reserve(files)
   return rate and 15 + 1.25 * 3 * tonumber(LUA_STEPS) / rate or 60
 end
 
--- Rounds 2 to f.planned of a file, each while it fits in BENCH_BUDGET; returns false, having
--- said so, at the first that does not, and leaves the rest of the file's rounds out.
-local function extra_rounds(f, impls, files)
-  for round = f.rounds + 1, f.planned do
-    local need = budget.round_seconds(f.took, round_impls(f, impls, round))
+-- The extra rounds under BENCH_BUDGET, in the order budget.extra_rounds gives, each while
+-- what its runs took in their first round fits; the first that does not ends them, having said
+-- so, and the rest are left out.
+local function extra_rounds(impls, files)
+  for _, r in ipairs(budget.extra_rounds(files)) do
+    local f, kind = r.file, r.long and "long round" or "round"
+    local took, turn = f.took, round_impls(f, impls, r.round)
+    if r.long then took, turn = f.long_took, long_impls(impls, r.round) end
+    local need = budget.round_seconds(took, turn)
     local elapsed, reserve = os.time() - T0, lua_reserve(files)
     if not budget.fits(BUDGET, elapsed, need, reserve) then
-      say("BENCH_BUDGET %d s: %d s since make bench started; round %d of %s needs about %.0f s "
-          .. "and the Lua overhead %.0f s: no more rounds", BUDGET, elapsed, round, f.name,
-          need * budget.SLACK, reserve)
-      return false
+      say("BENCH_BUDGET %d s: %d s since make bench started; %s %d of %s needs about %.0f s "
+          .. "and the Lua overhead %.0f s: no more rounds", BUDGET, elapsed, kind, r.round,
+          f.name, need * budget.SLACK, reserve)
+      return
     end
-    measure_round(f, impls, round)
+    if r.long then measure_long_round(f, impls, r.round) else measure_round(f, impls, r.round) end
   end
-  return true
 end
 
 -- The first-round runs that waited (f.waiting), file by file, each where what the same
@@ -444,32 +503,49 @@ local function cut_note(impls, files)
       if f.waiting[impl] then runs[#runs + 1] = { impl = impl, file = f.name } end
     end
   end
+  for _, f in ipairs(files) do
+    if f.long_rounds < f.long_planned then
+      cut[#cut + 1] = { file = f.name, from = f.long_rounds + 1, to = f.long_planned, long = true }
+    end
+  end
   return budget.cut_line(BUDGET, cut, runs)
 end
 
--- Every file measured, in BENCH_FILES order, each { name, path, by_ctx = figures by context
--- and implementation, rounds = rounds run at the prompt's context }; and the note that says
--- which runs and rounds BENCH_BUDGET left out, nil if none.
+-- A file to measure: { name, path, by_ctx = figures by context and implementation, rounds and
+-- long_rounds = rounds run at the prompt's context and of the long rows, planned and
+-- long_planned = rounds wanted, took and long_took = seconds of each implementation's first
+-- run, long = its long contexts, waiting = its first-round runs that wait for the budget }.
+local function new_file(i, name, impls)
+  local f = { name = name, path = DIR .. "/smollm3-3b-" .. name .. ".gguf", rounds = 0,
+              planned = listed(ONE_ROUND, name) and 1 or ROUNDS, took = {},
+              long = long_contexts(name), long_rounds = 0, long_took = {},
+              by_ctx = { [PROMPT] = {} }, waiting = {} }
+  f.long_planned = f.long and f.planned or 0
+  for _, impl in ipairs(impls) do
+    f.waiting[impl] = BUDGET > 0 and i > 1 and listed(OPTIONAL, impl) or nil
+  end
+  return f
+end
+
+-- Every file measured, in BENCH_FILES order (new_file); and the note that says which runs and
+-- rounds BENCH_BUDGET left out, nil if none.
 local function measure_all(impls)
   local files = {}
   for i, name in ipairs(words(FILES)) do
-    local f = { name = name, path = DIR .. "/smollm3-3b-" .. name .. ".gguf", rounds = 0,
-                planned = listed(ONE_ROUND, name) and 1 or ROUNDS, took = {},
-                long = listed(LONG_FILES, name) and LONG ~= "" and LONG or nil,
-                by_ctx = { [PROMPT] = {} }, waiting = {} }
-    for _, impl in ipairs(impls) do
-      f.waiting[impl] = BUDGET > 0 and i > 1 and listed(OPTIONAL, impl) or nil
-    end
+    local f = new_file(i, name, impls)
     files[#files + 1] = f
     measure_round(f, impls, 1)
-    if BUDGET == 0 then extra_rounds(f, impls, files) end
-    measure_long(f, impls)
+    -- With no budget a file has all its rounds at the prompt's context, then all its long
+    -- rounds; under one, its first round and first long round, the rest after every file's.
+    for round = 2, BUDGET == 0 and f.planned or 1 do measure_round(f, impls, round) end
+    for round = 1, BUDGET == 0 and f.long_planned or math.min(f.long_planned, 1) do
+      measure_long_round(f, impls, round)
+    end
   end
   -- Under a budget every file has had its first round (but for the waiting runs) and long
   -- rows before the waiting runs, and those before any extra round.
   waiting_runs(impls, files)
-  local more = BUDGET > 0
-  for _, f in ipairs(files) do more = more and extra_rounds(f, impls, files) end
+  if BUDGET > 0 then extra_rounds(impls, files) end
   local note = cut_note(impls, files)
   if note then say("%s", note) end
   return files, note
@@ -584,40 +660,62 @@ local function fill_line(records, peers)
   return line
 end
 
--- The note on the rounds at the prompt's context, with the number each file really had: fewer
--- than BENCH_ROUNDS in BENCH_ONE_ROUND or where BENCH_BUDGET left rounds out.
-local function rounds_line(files, peers)
-  local most, cut, single = 0, false, false
+-- How many rounds the files had, by count(f): "best of 3 rounds" ("one round" when none had
+-- more), then "; q4_k_m: 2 rounds" for the files with fewer, grouped by their number, in file
+-- order; and the most.
+local function rounds_text(files, count)
+  local most, fewer, counts = 0, {}, {}
+  for _, f in ipairs(files) do most = math.max(most, count(f)) end
   for _, f in ipairs(files) do
-    most, cut = math.max(most, f.rounds), cut or f.rounds < f.planned
-    single = single or listed(ONE_ROUND, f.name)
-  end
-  if most <= 1 then
-    local why = cut and (single and "BENCH_ONE_ROUND, BENCH_BUDGET" or "BENCH_BUDGET")
-      or "BENCH_ONE_ROUND"
-    return string.format("rows at ctx %d: one round (%s); long rows: once", PROMPT, why)
-  end
-  local once = {}
-  for _, p in ipairs({ "qora", table.unpack(peers) }) do
-    if listed(ONCE, p) then once[#once + 1] = p end
-  end
-  -- The files with fewer rounds than the most, grouped by their number, in file order.
-  local fewer, counts = {}, {}
-  for _, f in ipairs(files) do
-    if f.rounds < most then
-      if not fewer[f.rounds] then counts[#counts + 1], fewer[f.rounds] = f.rounds, {} end
-      table.insert(fewer[f.rounds], f.name)
+    local n = count(f)
+    if n < most then
+      if not fewer[n] then counts[#counts + 1], fewer[n] = n, {} end
+      table.insert(fewer[n], f.name)
     end
   end
-  local also = ""
+  local tail = ""
   for _, n in ipairs(counts) do
-    also = also .. string.format("; %s: %s", table.concat(fewer[n], ", "),
+    tail = tail .. string.format("; %s: %s", table.concat(fewer[n], ", "),
                                  n == 1 and "one round" or n .. " rounds")
   end
-  return string.format("rows at ctx %d: best of %d rounds%s%s, implementations taking turns; "
-                       .. "long rows: once, after the %s", PROMPT, most,
-                       #once > 0 and " (" .. table.concat(once, ", ") .. ": one)" or "", also,
-                       BUDGET > 0 and "first round" or "rounds")
+  return most <= 1 and "one round" or string.format("best of %d rounds", most), tail, most
+end
+
+-- " (llamacpp: one)": those of impls measured in the first round only (BENCH_ONCE).
+local function once_text(impls)
+  local once = {}
+  for _, p in ipairs(impls) do
+    if listed(ONCE, p) then once[#once + 1] = p end
+  end
+  return #once > 0 and " (" .. table.concat(once, ", ") .. ": one)" or ""
+end
+
+-- The note on the rounds, with the number each file really had at the prompt's context and
+-- at the long contexts: fewer than BENCH_ROUNDS in BENCH_ONE_ROUND or where BENCH_BUDGET left
+-- rounds out.
+local function rounds_line(files, peers)
+  local impls = { "qora", table.unpack(peers) }
+  local head, tail, most = rounds_text(files, function(f) return f.rounds end)
+  local line
+  if most <= 1 then
+    local cut, single = false, false
+    for _, f in ipairs(files) do
+      cut, single = cut or f.rounds < f.planned, single or listed(ONE_ROUND, f.name)
+    end
+    local why = cut and (single and "BENCH_ONE_ROUND, BENCH_BUDGET" or "BENCH_BUDGET")
+      or "BENCH_ONE_ROUND"
+    line = string.format("rows at ctx %d: one round (%s)", PROMPT, why)
+  else
+    line = string.format("rows at ctx %d: %s%s%s, implementations taking turns", PROMPT, head,
+                         once_text(impls), tail)
+  end
+  local long = {}
+  for _, f in ipairs(files) do long[#long + 1] = f.long and f or nil end
+  if #long == 0 then return line end
+  head, tail, most = rounds_text(long, function(f) return f.long_rounds end)
+  if most <= 1 then return line .. "; long rows: once" end
+  return string.format("%s; long rows: %s%s%s", line, head, once_text(long_impls(impls, 1)),
+                       tail)
 end
 
 -- Prints the notes and the table; files are the files measured (measure_all) and note what
@@ -662,6 +760,13 @@ local function main()
     local name, v, min = table.unpack(s)
     if not whole(v, min) then
       say("%s must be a whole number of at least %d, not %q", name, min, env(name, ""))
+      os.exit(1)
+    end
+  end
+  for _, lf in ipairs(long_files()) do
+    if lf.name == "" or (lf.cap ~= "" and not whole(tonumber(lf.cap), 1)) then
+      say("BENCH_LONG_FILES: %q is not a file, or a file:context such as q4_k_m:4096",
+          lf.name .. (lf.cap ~= "" and ":" .. lf.cap or ""))
       os.exit(1)
     end
   end

@@ -1,7 +1,7 @@
--- The time budget of `make bench` (bench/budget.lua): which extra rounds and which waiting runs
--- of peers fit, and the note that says which were left out. Figures are those of a run on the
--- 2-core AMD host (seconds): round 1 of Q4_0 took qora 35 (its bandwidth measurement included),
--- ik_llama.cpp 31, llama.cpp 40.
+-- The time budget of `make bench` (bench/budget.lua): which extra rounds, in which order, and
+-- which waiting runs of peers fit, and the note that says which were left out. Figures are
+-- those of a run on the 2-core AMD host (seconds): round 1 of Q4_0 took qora 35 (its
+-- bandwidth measurement included), ik_llama.cpp 31, llama.cpp 40.
 local budget = dofile("bench/budget.lua")
 
 local FIRST = { qora = 35, ik_llama = 31, llamacpp = 40 }
@@ -64,6 +64,34 @@ describe("bench budget", function()
     assert.is_true((budget.run_fits(0, 5000, FIRST, "llamacpp", 33)))
   end)
 
+  -- Under a budget each file has had its first round and, where it has long rows, its first
+  -- long round when the extra rounds begin; q8_0 is measured in one round, with no long rows.
+  local FILES = { { name = "q4_0", rounds = 1, planned = 3, long_rounds = 1, long_planned = 3 },
+                  { name = "q4_k_m", rounds = 1, planned = 3, long_rounds = 1, long_planned = 3 },
+                  { name = "q8_0", rounds = 1, planned = 1, long_rounds = 0, long_planned = 0 } }
+
+  -- "q4_0 2, q4_k_m long 2": the extra rounds in the order given, by file name.
+  local function order(files)
+    local out = {}
+    for i, r in ipairs(budget.extra_rounds(files)) do
+      out[i] = string.format("%s%s %d", r.file.name, r.long and " long" or "", r.round)
+    end
+    return table.concat(out, ", ")
+  end
+
+  it("tries every extra round at the prompt's context before any long round", function()
+    assert.are.equal("q4_0 2, q4_0 3, q4_k_m 2, q4_k_m 3, "
+                     .. "q4_0 long 2, q4_0 long 3, q4_k_m long 2, q4_k_m long 3", order(FILES))
+  end)
+
+  it("tries only the rounds a file has not had, none of a file with no long rows", function()
+    local files = {
+      { name = "q4_0", rounds = 2, planned = 3, long_rounds = 1, long_planned = 3 },
+      { name = "q8_0", rounds = 1, planned = 1, long_rounds = 0, long_planned = 0 },
+      { name = "q4_k_m", rounds = 1, planned = 2, long_rounds = 2, long_planned = 2 } }
+    assert.are.equal("q4_0 3, q4_k_m 2, q4_0 long 2, q4_0 long 3", order(files))
+  end)
+
   it("says nothing when the budget left no round out", function()
     assert.is_nil(budget.cut_line(1140, {}))
     assert.is_nil(budget.cut_line(1140, {}, {}))
@@ -74,6 +102,23 @@ describe("bench budget", function()
                   { file = "q6_k", from = 2, to = 3 } }
     assert.are.equal("BENCH_BUDGET 1140 s: round 3 of q4_0; rounds 2-3 of q4_k_m, q6_k left "
                      .. "out to finish in time", budget.cut_line(1140, cut))
+  end)
+
+  it("names the long rounds left out after the others, as long rounds", function()
+    local cut = { { file = "q4_k_m", from = 3, to = 3 },
+                  { file = "q4_0", from = 2, to = 3, long = true },
+                  { file = "q4_k_m", from = 2, to = 3, long = true } }
+    assert.are.equal("BENCH_BUDGET 1140 s: round 3 of q4_k_m; long rounds 2-3 of q4_0, q4_k_m "
+                     .. "left out to finish in time", budget.cut_line(1140, cut))
+    assert.are.equal("BENCH_BUDGET 1140 s: long round 3 of q4_k_m left out to finish in time",
+                     budget.cut_line(1140, { { file = "q4_k_m", from = 3, to = 3, long = true } }))
+  end)
+
+  it("does not group a file's long rounds with another's rounds at ctx 512", function()
+    local cut = { { file = "q4_k_m", from = 3, to = 3 },
+                  { file = "q4_0", from = 3, to = 3, long = true } }
+    assert.are.equal("BENCH_BUDGET 1140 s: round 3 of q4_k_m; long round 3 of q4_0 left out to "
+                     .. "finish in time", budget.cut_line(1140, cut))
   end)
 
   it("names the runs left out first, each implementation's files together", function()
