@@ -408,6 +408,27 @@ static qora_model *load_edited(const char *path, const edit *edits, qora_err *er
 }
 
 
+/* An edited file the loader must refuse, and a part of the message it must give. */
+typedef struct refusal {
+  const char *what;
+  edit edits[MAX_EDITS];
+  const char *want;
+} refusal;
+
+
+/* Writes and loads each case through path: each must be refused with its message. */
+static void check_refusals(const char *path, const refusal *cases, size_t n) {
+  qora_err err;
+
+  for (size_t i = 0; i < n; i++) {
+    qora_model *m = load_edited(path, cases[i].edits, &err);
+    TAP_OK(m == NULL && strstr(err.msg, cases[i].want), "refuses %s: %s", cases[i].what,
+           m ? "it loaded" : err.msg);
+    qora_model_free(m);
+  }
+}
+
+
 #define BASE(v) { SET_F32, "smollm3.rope.freq_base", v, 0, NULL }
 #define EPS(v) { SET_F32, "smollm3.attention.layer_norm_rms_epsilon", v, 0, NULL }
 #define YARN(factor) { SET_STR, "smollm3.rope.scaling.type", 0, 0, "yarn" }, \
@@ -421,11 +442,7 @@ static qora_model *load_edited(const char *path, const edit *edits, qora_err *er
 ** infinite one (dividing frequencies by infinity) and an infinite YaRN beta.
 */
 static void test_float_settings(void) {
-  static const struct {
-    const char *what;
-    edit edits[MAX_EDITS];
-    const char *want;
-  } cases[] = {
+  static const refusal cases[] = {
     {"a RoPE base of 1", { BASE(1.0f) },
      "metadata smollm3.rope.freq_base is 1; a RoPE base must be a finite number above 1 "
      "(SmolLM3 uses 5000000, Llama 3 500000)"},
@@ -457,12 +474,7 @@ static void test_float_settings(void) {
   qora_model *m;
 
   close(fd);
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    m = load_edited(path, cases[i].edits, &err);
-    TAP_OK(m == NULL && strstr(err.msg, cases[i].want), "refuses %s: %s", cases[i].what,
-           m ? "it loaded" : err.msg);
-    qora_model_free(m);
-  }
+  check_refusals(path, cases, sizeof cases / sizeof *cases);
   m = load_edited(path, no_scaling, &err);
   TAP_OK(m != NULL, "still loads a YaRN factor of 1 (no scaling): %s", m ? "" : err.msg);
   qora_model_free(m);
@@ -484,11 +496,7 @@ static void test_float_settings(void) {
 ** message once said "partial RoPE (32 of 128 dimensions) is not supported").
 */
 static void test_head_width(void) {
-  static const struct {
-    const char *what;
-    edit edits[MAX_EDITS];
-    const char *want;
-  } cases[] = {
+  static const refusal cases[] = {
     {"a head count of 2", { HEADS(2) },
      "the file's metadata is inconsistent: smollm3.embedding_length 256 / "
      "smollm3.attention.head_count 2 gives heads 128 wide, and smollm3.rope.dimension_count "
@@ -510,12 +518,7 @@ static void test_head_width(void) {
   qora_model *m;
 
   close(fd);
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    m = load_edited(path, cases[i].edits, &err);
-    TAP_OK(m == NULL && strstr(err.msg, cases[i].want), "refuses %s: %s", cases[i].what,
-           m ? "it loaded" : err.msg);
-    qora_model_free(m);
-  }
+  check_refusals(path, cases, sizeof cases / sizeof *cases);
   m = load_edited(path, same, &err);
   TAP_OK(m != NULL, "still loads a key length equal to the heads' width: %s", m ? "" : err.msg);
   qora_model_free(m);
