@@ -52,7 +52,7 @@ SUBMAKE = $(MAKE) --no-print-directory $(if $(filter 1,$(V)),,-s)
 RUN_ENV = LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;' \
           LUA_CPATH='$(CURDIR)/build/?.so;;'
 
-.PHONY: all deps model run test test-c test-lua fuzz fuzz-build bench install clean
+.PHONY: all deps model run test test-c test-lua fuzz fuzz-build bench install uninstall clean
 
 all: $(LIBQORA) $(CORE_SO) $(TOOL_BIN)
 
@@ -207,6 +207,12 @@ install: all
 	install -m 755 $(CORE_SO) $(DESTDIR)$(LUA_LIBDIR)/qora/core.so
 	install -m 644 lua/qora/*.lua $(DESTDIR)$(LUA_DIR)/qora/
 	install -m 755 bin/qora $(DESTDIR)$(BINDIR)/qora
+
+# Removes what install wrote, and the qora folders once empty; other files stay.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/qora $(DESTDIR)$(LUA_LIBDIR)/qora/core.so
+	rm -f $(addprefix $(DESTDIR)$(LUA_DIR)/qora/,$(notdir $(wildcard lua/qora/*.lua)))
+	-rmdir $(DESTDIR)$(LUA_LIBDIR)/qora $(DESTDIR)$(LUA_DIR)/qora 2>/dev/null
 
 clean:
 	rm -rf build

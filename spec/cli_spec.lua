@@ -67,6 +67,27 @@ describe("qora command", function()
     assert.equal("qora " .. qora._VERSION .. "\n", out:match("^[^\n]*\n"))
   end)
 
+  it("runs from a make install PREFIX with the README's paths, and make uninstall removes "
+     .. "every file it wrote", function()
+    local prefix = os.tmpname()
+    os.remove(prefix)
+    local make = "make -s --no-print-directory PREFIX=" .. quote(prefix)
+    local _, err, code = S.sh(make .. " install")
+    assert.equal(0, code, err)
+    local out
+    out, err, code = S.sh("cd /tmp && LUA_PATH=" .. quote(prefix .. "/share/lua/5.4/?.lua;"
+                          .. prefix .. "/share/lua/5.4/?/init.lua;;") .. " LUA_CPATH="
+                          .. quote(prefix .. "/lib/lua/5.4/?.so;;") .. " "
+                          .. quote(prefix .. "/bin/qora") .. " --version")
+    assert.equal(0, code, err)
+    assert.equal("qora " .. qora._VERSION .. "\n", out:match("^[^\n]*\n"))
+    _, err, code = S.sh(make .. " uninstall")
+    local left = assert(io.popen("find " .. quote(prefix) .. " -type f")):read("a")
+    os.execute("rm -rf " .. quote(prefix))
+    assert.equal(0, code, err)
+    assert.equal("", left)
+  end)
+
   -- bin/qora copied alone into a new folder (no modules beside it), run with env set.
   local function run_alone(env)
     local dir = os.tmpname()
