@@ -347,6 +347,18 @@ describe("qora command", function()
     end
   end)
 
+  it("takes --help or -h as text when it is the value of a flag that takes one", function()
+    for _, word in ipairs({ "--help", "-h" }) do
+      local out, err, code = run({ "--load", TINY, "--prompt", word, "--greedy",
+                                   "--max-tokens", "1" })
+      assert.equal(0, code, err)
+      assert.falsy(out:find("Usage: qora", 1, true), out)
+      out, err, code = run({ "--system", word, "--load", "/nonexistent.gguf", "--prompt", "x" })
+      assert.equal(1, code, err)
+      assert.truthy(err:find("cannot open /nonexistent.gguf", 1, true), err)
+    end
+  end)
+
   it("runs under make run with nothing but the answer and one line per compiled file",
      function()
     local p = assert(io.popen("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make run ARGS='--load "

@@ -147,13 +147,18 @@ local function convert(name, kind, v)
 end
 
 -- True when argv asks for the help before any "--": the help wins over every other error.
+-- A word that parse takes as a flag's value (--prompt --help) is text, not a request.
 local function wants_help(argv)
-  for _, a in ipairs(argv) do
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
     if a == "--" then
       return false
     elseif a == "-h" or a == "--help" then
       return true
     end
+    local kind = type(a) == "string" and FLAGS[a:match("^%-%-([%w%-_]+)$") or ""]
+    i = i + ((kind and kind ~= true) and 2 or 1)
   end
   return false
 end
