@@ -741,6 +741,16 @@ describe("qora command", function()
     end
   end)
 
+  it("says why when standard input cannot be read, not that the prompt is empty", function()
+    for _, case in ipairs({ { "</tmp", "Is a directory" }, { "0<&-", "Bad file descriptor" } }) do
+      -- the subshell's own redirection wins over the </dev/null that S.sh adds
+      local out, err, code = S.sh(("(lua5.4 bin/qora --load %s %s)"):format(quote(TINY), case[1]))
+      assert.equal(1, code, err)
+      assert.equal("", out)
+      assert.equal("qora: cannot read the prompt from standard input: " .. case[2] .. "\n", err)
+    end
+  end)
+
   it("refuses an empty prompt in one message, from --prompt or stdin, with --raw or not",
      function()
     local message = "qora: the prompt is empty: give --prompt TEXT, or pipe the prompt into "

@@ -280,7 +280,10 @@ local function stdin_prompt()
   if qora.core.isatty(0) then
     fail("no prompt: %s", HOW_TO_PROMPT)
   end
-  local text = io.stdin:read("a") or ""
+  local text, err = io.stdin:read("a")   -- "" at the end of input, nil on an error
+  if not text then
+    fail("cannot read the prompt from standard input: %s", err)
+  end
   text = text:gsub("\r?\n$", "")
   check_utf8(text, "standard input")
   return text
