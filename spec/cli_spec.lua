@@ -182,6 +182,12 @@ describe("qora command", function()
     { { "--top-p", "1.5", "--load", TINY }, "--top-p must be from 0 to 1" },
     { { "--greedy=yes" }, "--greedy takes no value" },
     { { "stray" }, "unexpected argument 'stray'" },
+    { { "--load", TINY, "--system", "--prompt", "hi" },
+      "qora: --system took '--prompt' as its value; give --system a value, or write "
+      .. "--system=--prompt to mean it\n" },
+    { { "--prompt", "--max-tokens", "5", "--load", TINY },
+      "qora: --prompt took '--max-tokens' as its value; give --prompt a value, or write "
+      .. "--prompt=--max-tokens to mean it\n" },
     { { "--model-path", "/nonexistent-folder", "--prompt", "hi" }, "/nonexistent-folder" },
     { { "--prompt", "hi" }, "--load PATH is required" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi" },
@@ -312,6 +318,14 @@ describe("qora command", function()
     assert.truthy(why, api)
     assert.truthy(err:find("cannot open /nonexistent.gguf: " .. why .. ";", 1, true),
                   "qora.load: " .. api .. "\nstderr: " .. err)
+  end)
+
+  it("keeps a value that looks like a flag when nothing else goes wrong", function()
+    local cli = require("qora.cli")
+    assert.same({ prompt = "--greedy" }, cli.parse({ "--prompt", "--greedy" }))
+    assert.same({ system = "--prompt", load = "m" }, cli.parse({ "--system", "--prompt",
+                                                                 "--load", "m" }))
+    assert.same({ prompt = "-h" }, cli.parse({ "--prompt", "-h" }))
   end)
 
   it("reads plain decimal numbers, with a sign, a point or an exponent where they fit", function()

@@ -172,7 +172,7 @@ function M.parse(argv)
       fail("argument %d is a %s; the arguments are strings, as a shell passes them", k, type(a))
     end
   end
-  local opts, i = {}, 1
+  local opts, i, took = {}, 1, nil
   while i <= #argv do
     local a = argv[i]
     if a == "--" then
@@ -188,6 +188,9 @@ function M.parse(argv)
     if LLAMA_MODEL_FLAGS[flag] then
       fail("unknown flag %s; give a GGUF file with --load, or a Hugging Face folder with "
            .. "--model-path (see qora --help)", flag)
+    elseif not name and took then    -- "--system --prompt hi": the stray word's cause
+      fail("--%s took '%s' as its value; give --%s a value, or write --%s=%s to mean it",
+           took[1], took[2], took[1], took[1], took[2])
     elseif not name then
       fail("unexpected argument '%s' (options start with --; see qora --help)", a)
     end
@@ -209,6 +212,9 @@ function M.parse(argv)
         i = i + 1
         value = argv[i]
         if value == nil then fail("--%s needs a value", name) end
+        if FLAGS[value:match("^%-%-([%w%-_]+)") or ""] then
+          took = took or { name, value }  -- kept, but named if a word is then left over
+        end
       end
       opts[name] = convert(name, kind, value)
     end
