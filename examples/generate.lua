@@ -4,7 +4,12 @@ local qora = require("qora")
 local sampling = require("qora.sampling")
 
 local path = arg[1] or "models/SmolLM2-135M-Instruct.Q4_1.gguf"
-local model = assert(qora.load(path, { threads = 2 }))
+local model, err = qora.load(path, { threads = 2 })
+if not model then   -- a file that cannot be loaded: say why, without a traceback
+  io.stderr:write(err, "\n", arg[1] and "" or "(the default model's path is relative: run it "
+                  .. "from the qora checkout, or give a model path)\n")
+  os.exit(1)
+end
 print(("%s: %s, %d layers, %d parameters"):format(path, model.info.arch, model.info.n_layer,
                                                   model.info.n_params))
 

@@ -203,6 +203,12 @@ describe("qora command", function()
     { { "--top-p", "1.5", "--load", TINY }, "--top-p must be from 0 to 1" },
     { { "--greedy=yes" }, "--greedy takes no value" },
     { { "stray" }, "unexpected argument 'stray'" },
+    { { "--load", TINY, "--system", "--prompt", "hi" },
+      "qora: --system took '--prompt' as its value; give --system a value, or write "
+      .. "--system=--prompt to mean it\n" },
+    { { "--prompt", "--max-tokens", "5", "--load", TINY },
+      "qora: --prompt took '--max-tokens' as its value; give --prompt a value, or write "
+      .. "--prompt=--max-tokens to mean it\n" },
     { { "--model-path", "/nonexistent-folder", "--prompt", "hi" }, "/nonexistent-folder" },
     { { "--prompt", "hi" }, "--load PATH is required" },
     { { "--load", "/nonexistent.gguf", "--prompt", "hi" },
@@ -335,6 +341,14 @@ describe("qora command", function()
                   "qora.load: " .. api .. "\nstderr: " .. err)
   end)
 
+  it("keeps a value that looks like a flag when nothing else goes wrong", function()
+    local cli = require("qora.cli")
+    assert.same({ prompt = "--greedy" }, cli.parse({ "--prompt", "--greedy" }))
+    assert.same({ system = "--prompt", load = "m" }, cli.parse({ "--system", "--prompt",
+                                                                 "--load", "m" }))
+    assert.same({ prompt = "-h" }, cli.parse({ "--prompt", "-h" }))
+  end)
+
   it("reads plain decimal numbers, with a sign, a point or an exponent where they fit", function()
     local opts = require("qora.cli").parse({ "--max-tokens", "007", "--seed", "-1", "--ctx", "+64",
                                              "--temperature", ".5", "--top-p", "1e-1",
@@ -365,6 +379,18 @@ describe("qora command", function()
       assert.equal(0, code, err)
       assert.equal("", err)
       assert.truthy(out:find("^Usage: qora"))
+    end
+  end)
+
+  it("takes --help or -h as text when it is the value of a flag that takes one", function()
+    for _, word in ipairs({ "--help", "-h" }) do
+      local out, err, code = run({ "--load", TINY, "--prompt", word, "--greedy",
+                                   "--max-tokens", "1" })
+      assert.equal(0, code, err)
+      assert.falsy(out:find("Usage: qora", 1, true), out)
+      out, err, code = run({ "--system", word, "--load", "/nonexistent.gguf", "--prompt", "x" })
+      assert.equal(1, code, err)
+      assert.truthy(err:find("cannot open /nonexistent.gguf", 1, true), err)
     end
   end)
 
@@ -747,6 +773,16 @@ describe("qora command", function()
                                  input)
       assert.equal(0, code, err)
       assert.equal(library_text(RAW, 20) .. "\n", out)
+    end
+  end)
+
+  it("says why when standard input cannot be read, not that the prompt is empty", function()
+    for _, case in ipairs({ { "</tmp", "Is a directory" }, { "0<&-", "Bad file descriptor" } }) do
+      -- the subshell's own redirection wins over the </dev/null that S.sh adds
+      local out, err, code = S.sh(("(lua5.4 bin/qora --load %s %s)"):format(quote(TINY), case[1]))
+      assert.equal(1, code, err)
+      assert.equal("", out)
+      assert.equal("qora: cannot read the prompt from standard input: " .. case[2] .. "\n", err)
     end
   end)
 

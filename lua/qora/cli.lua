@@ -147,13 +147,18 @@ local function convert(name, kind, v)
 end
 
 -- True when argv asks for the help before any "--": the help wins over every other error.
+-- A word that parse takes as a flag's value (--prompt --help) is text, not a request.
 local function wants_help(argv)
-  for _, a in ipairs(argv) do
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
     if a == "--" then
       return false
     elseif a == "-h" or a == "--help" then
       return true
     end
+    local kind = type(a) == "string" and FLAGS[a:match("^%-%-([%w%-_]+)$") or ""]
+    i = i + ((kind and kind ~= true) and 2 or 1)
   end
   return false
 end
@@ -167,7 +172,7 @@ function M.parse(argv)
       fail("argument %d is a %s; the arguments are strings, as a shell passes them", k, type(a))
     end
   end
-  local opts, i = {}, 1
+  local opts, i, took = {}, 1, nil
   while i <= #argv do
     local a = argv[i]
     if a == "--" then
@@ -183,6 +188,9 @@ function M.parse(argv)
     if LLAMA_MODEL_FLAGS[flag] then
       fail("unknown flag %s; give a GGUF file with --load, or a Hugging Face folder with "
            .. "--model-path (see qora --help)", flag)
+    elseif not name and took then    -- "--system --prompt hi": the stray word's cause
+      fail("--%s took '%s' as its value; give --%s a value, or write --%s=%s to mean it",
+           took[1], took[2], took[1], took[1], took[2])
     elseif not name then
       fail("unexpected argument '%s' (options start with --; see qora --help)", a)
     end
@@ -204,6 +212,9 @@ function M.parse(argv)
         i = i + 1
         value = argv[i]
         if value == nil then fail("--%s needs a value", name) end
+        if FLAGS[value:match("^%-%-([%w%-_]+)") or ""] then
+          took = took or { name, value }  -- kept, but named if a word is then left over
+        end
       end
       opts[name] = convert(name, kind, value)
     end
@@ -275,7 +286,10 @@ local function stdin_prompt()
   if qora.core.isatty(0) then
     fail("no prompt: %s", HOW_TO_PROMPT)
   end
-  local text = io.stdin:read("a") or ""
+  local text, err = io.stdin:read("a")   -- "" at the end of input, nil on an error
+  if not text then
+    fail("cannot read the prompt from standard input: %s", err)
+  end
   text = text:gsub("\r?\n$", "")
   check_utf8(text, "standard input")
   return text
