@@ -166,9 +166,14 @@ RUN_DEFAULT = --system "You are a helpful assistant." --prompt "What is the capi
               --greedy
 # The help and the version need no model: a fresh clone's `make run ARGS=--help` fetches none.
 # The shell splits ARGS into the words the command will get, so that a flag inside a quoted
-# prompt ("What does --help do?") is not taken for one.
+# prompt ("What does --help do?") is not taken for one, and the word after a flag that takes a
+# value is that value, as the command reads it (--prompt --help asks about --help). The flags
+# that take none are RUN_SWITCHES, as FLAGS in lua/qora/cli.lua has them.
 RUN_NO_MODEL = --load|--load=*|--model-path|--model-path=*|--help|-h|--version
-RUN_NAMED = $(shell set -- $(ARGS); for a; do case $$a in ($(RUN_NO_MODEL)) echo y;; esac; done)
+RUN_SWITCHES = --f16|--no-think|--raw|--greedy|--stats|--help|--version
+RUN_NAMED = $(shell set -- $(ARGS); v=; for a; do if [ -n "$$v" ]; then v=; continue; fi; \
+  case $$a in (--) break;; ($(RUN_NO_MODEL)) echo y;; ($(RUN_SWITCHES)|--*=*) ;; (--*) v=1;; \
+  esac; done)
 RUN_LOAD = $(if $(RUN_NAMED),,--load $(MODEL))
 
 run: deps

@@ -423,7 +423,7 @@ describe("qora command", function()
   end)
 
   it("passes the default model under make run unless a word of ARGS, as the shell splits "
-     .. "them, names one or asks for the help", function()
+     .. "them, names one or asks for the help (a flag's value is not a flag)", function()
     local model = "/nonexistent/qora-model.gguf"
     local function dry_run(args)
       local p = assert(io.popen("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -n run ARGS="
@@ -435,12 +435,14 @@ describe("qora command", function()
     -- a flag inside a quoted argument is not a flag
     for _, args in ipairs({ '--prompt "What does --help do?"',
                             "--system 'use --load' --prompt hi",
-                            '--prompt "Is --model-path=x or --version right?"' }) do
+                            '--prompt "Is --model-path=x or --version right?"',
+                            "--prompt --help", "--system -h --prompt hi --stats" }) do
       local out = dry_run(args)
       assert.truthy(out:find("bin/qora --load " .. model .. " " .. args .. "\n", 1, true), out)
     end
     for _, args in ipairs({ "--prompt hi --load=x.gguf", "--model-path x --prompt hi",
-                            "--prompt hi -h", "--version" }) do
+                            "--prompt hi -h", "--version", "--greedy --help",
+                            "--prompt=x --help" }) do
       local out = dry_run(args)
       assert.falsy(out:find(model, 1, true), out)
       assert.truthy(out:find("bin/qora +" .. args:gsub("%p", "%%%0") .. "\n"), out)
