@@ -168,7 +168,7 @@ RUN_DEFAULT = --system "You are a helpful assistant." --prompt "What is the capi
 # The shell splits ARGS into the words the command will get, so that a flag inside a quoted
 # prompt ("What does --help do?") is not taken for one, and the word after a flag that takes a
 # value is that value, as the command reads it (--prompt --help asks about --help). The flags
-# that take none are RUN_SWITCHES, as FLAGS in lua/qora/cli.lua has them.
+# that take none are RUN_SWITCHES, as FLAGS in lua/qora/cli.lua has them (cli_spec checks).
 RUN_NO_MODEL = --load|--load=*|--model-path|--model-path=*|--help|-h|--version
 RUN_SWITCHES = --f16|--no-think|--raw|--greedy|--stats|--help|--version
 RUN_NAMED = $(shell set -- $(ARGS); v=; for a; do if [ -n "$$v" ]; then v=; continue; fi; \

@@ -422,6 +422,26 @@ describe("qora command", function()
     assert.truthy(out:find("bin/qora +%-%-help\n"), out)
   end)
 
+  it("skips under make run the same flags' values as the command: RUN_SWITCHES are the flags "
+     .. "that take none", function()
+    local cli = require("qora.cli")
+    local want, seen = {}, {}
+    for name in cli.USAGE:gmatch("%-%-(%w[%w%-]*)") do
+      if not seen[name] then
+        seen[name] = true
+        local ok, why = pcall(cli.parse, { "--" .. name })
+        assert(ok or why.message:find("needs a value"), name)
+        if ok then want[#want + 1] = "--" .. name end
+      end
+    end
+    local line = S.read("Makefile"):match("\nRUN_SWITCHES = ([^\n]*)")
+    local got = {}
+    for flag in (line or ""):gmatch("[^|%s]+") do got[#got + 1] = flag end
+    table.sort(want)
+    table.sort(got)
+    assert.same(want, got)
+  end)
+
   it("passes the default model under make run unless a word of ARGS, as the shell splits "
      .. "them, names one or asks for the help (a flag's value is not a flag)", function()
     local model = "/nonexistent/qora-model.gguf"
